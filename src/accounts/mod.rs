@@ -1,0 +1,204 @@
+//! Pay accounts and their state machine.
+//!
+//! ```text
+//! PENDING --link--> ENABLED --unbind (merchant) / unlink (customer, in the app)--> DISABLED
+//!    \--expire--> EXPIRED
+//! ```
+//! Nothing else is allowed; EXPIRED and DISABLED are final (relinking makes a new account).
+//! The store that holds accounts lives in [`store`].
+
+pub mod store;
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+pub use store::{CreateOutcome, Store, TransitionError};
+
+/// `account_status` as Midtrans spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum AccountStatus {
+    Pending,
+    Expired,
+    Enabled,
+    Disabled,
+}
+
+impl AccountStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "PENDING",
+            Self::Expired => "EXPIRED",
+            Self::Enabled => "ENABLED",
+            Self::Disabled => "DISABLED",
+        }
+    }
+
+    /// The body `status_code` of a Get Pay Account answer in this state.
+    pub fn get_status_code(self) -> &'static str {
+        match self {
+            Self::Pending => "201",
+            Self::Enabled => "200",
+            Self::Expired | Self::Disabled => "204",
+        }
+    }
+
+    /// The transitions allowed from this state.
+    pub fn allowed(self) -> &'static [Transition] {
+        match self {
+            Self::Pending => &[Transition::Link, Transition::Expire],
+            Self::Enabled => &[Transition::Unbind, Transition::Unlink],
+            Self::Expired | Self::Disabled => &[],
+        }
+    }
+}
+
+impl std::fmt::Display for AccountStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Something that changes an account's status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transition {
+    /// The customer approved the link (web page, app PIN, or the control API).
+    Link,
+    /// The activation link was not used in time.
+    Expire,
+    /// The merchant called `POST /v2/pay/account/{id}/unbind`.
+    Unbind,
+    /// The customer unlinked the merchant in the Gojek app.
+    Unlink,
+}
+
+impl Transition {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Link => "link",
+            Self::Expire => "expire",
+            Self::Unbind => "unbind",
+            Self::Unlink => "unlink",
+        }
+    }
+
+    pub fn from_status(self) -> AccountStatus {
+        match self {
+            Self::Link | Self::Expire => AccountStatus::Pending,
+            Self::Unbind | Self::Unlink => AccountStatus::Enabled,
+        }
+    }
+
+    pub fn to_status(self) -> AccountStatus {
+        match self {
+            Self::Link => AccountStatus::Enabled,
+            Self::Expire => AccountStatus::Expired,
+            Self::Unbind | Self::Unlink => AccountStatus::Disabled,
+        }
+    }
+}
+
+/// One entry of `metadata.payment_options`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PaymentOption {
+    pub name: String,
+    pub active: bool,
+    pub balance: Balance,
+    pub metadata: EmptyObject,
+    pub token: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Balance {
+    pub value: String,
+    pub currency: String,
+}
+
+/// Serialises as `{}`: the per-option `metadata` Midtrans always sends empty.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct EmptyObject {}
+
+/// A pay account as the mock keeps it.
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub id: Uuid,
+    /// The server key that created it; `None` for a shared fixture account, usable by every key.
+    pub owner: Option<Arc<str>>,
+    pub status: AccountStatus,
+    pub phone_number: Box<str>,
+    pub country_code: Box<str>,
+    pub redirect_url: Option<Box<str>>,
+    /// The id behind the `gpar_`/`gpad_` activation links.
+    pub link_id: Uuid,
+    /// The web (`gpar_`) link works once, as Midtrans documents.
+    pub web_link_used: bool,
+    pub created_at_ms: u64,
+    pub updated_at_ms: u64,
+    /// When a PENDING account expires on the mock clock; `None` means never.
+    pub expires_at_ms: Option<u64>,
+    /// Empty until the account is first linked.
+    pub payment_options: Vec<PaymentOption>,
+}
+
+impl Account {
+    /// The status as of `now`: a PENDING account past its expiry reads as EXPIRED even before the
+    /// sweeper has recorded it, so reads never depend on the sweeper's timing.
+    pub fn status_at(&self, now_ms: u64) -> AccountStatus {
+        match (self.status, self.expires_at_ms) {
+            (AccountStatus::Pending, Some(at)) if now_ms >= at => AccountStatus::Expired,
+            (status, _) => status,
+        }
+    }
+
+    /// Whether `server_key` may see and change this account.
+    pub fn visible_to(&self, server_key: &str) -> bool {
+        self.owner
+            .as_deref()
+            .is_none_or(|owner| owner == server_key)
+    }
+
+    /// The customer's number with all but the last four digits hidden, for the activation pages.
+    pub fn masked_phone(&self) -> String {
+        let digits: Vec<char> = self.phone_number.chars().collect();
+        let hidden = digits.len().saturating_sub(4);
+        let shown: String = digits[hidden..].iter().collect();
+        format!("+{} {}{shown}", self.country_code, "*".repeat(hidden))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_documented_transitions_are_allowed() {
+        use AccountStatus::*;
+        for status in [Pending, Expired, Enabled, Disabled] {
+            for t in [
+                Transition::Link,
+                Transition::Expire,
+                Transition::Unbind,
+                Transition::Unlink,
+            ] {
+                assert_eq!(
+                    status.allowed().contains(&t),
+                    t.from_status() == status,
+                    "{status} {t:?}"
+                );
+            }
+        }
+        assert_eq!(Transition::Link.to_status(), Enabled);
+        assert_eq!(Transition::Unlink.to_status(), Disabled);
+    }
+
+    #[test]
+    fn get_status_codes_follow_the_docs() {
+        assert_eq!(AccountStatus::Pending.get_status_code(), "201");
+        assert_eq!(AccountStatus::Enabled.get_status_code(), "200");
+        assert_eq!(AccountStatus::Expired.get_status_code(), "204");
+        assert_eq!(AccountStatus::Disabled.get_status_code(), "204");
+    }
+}

@@ -1,0 +1,462 @@
+//! The in-memory account store.
+//!
+//! # Locking
+//! One `parking_lot::RwLock` guards all account state. Every method takes it, does a short piece of
+//! work (a hash lookup, a status change, rendering a few hundred bytes) and lets it go before
+//! returning: no I/O and no `.await` ever happens under the lock. Notifications are sent by the
+//! caller *after* the method returned. GETs take the read lock only, so readers never wait on each
+//! other; lazy expiry (see [`Account::status_at`]) keeps that true for accounts past their TTL.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::sync::Arc;
+
+use parking_lot::RwLock;
+use uuid::Uuid;
+
+use super::{Account, AccountStatus, PaymentOption, Transition};
+
+/// The outcome of a create.
+#[derive(Debug)]
+pub enum CreateOutcome {
+    /// A new PENDING account.
+    Created(Account),
+    /// This merchant already has an ENABLED account for the number: Midtrans answers "200, account
+    /// exists and is linked" with it instead of starting a new link.
+    AlreadyLinked(Account),
+}
+
+/// Why a transition did not happen.
+#[derive(Debug, PartialEq, Eq)]
+pub enum TransitionError {
+    NotFound,
+    Invalid { current: AccountStatus },
+}
+
+/// What create needs to make an account.
+pub struct NewAccount<'a> {
+    pub id: Uuid,
+    pub link_id: Uuid,
+    pub owner: &'a str,
+    pub phone_number: &'a str,
+    pub country_code: &'a str,
+    pub redirect_url: Option<&'a str>,
+    pub now_ms: u64,
+    pub expires_at_ms: Option<u64>,
+}
+
+#[derive(Default)]
+struct State {
+    accounts: HashMap<Uuid, Account>,
+    /// Activation link id → account id.
+    by_link: HashMap<Uuid, Uuid>,
+    /// Owned ENABLED accounts by (owner, country code, phone number).
+    linked: HashMap<LinkedKey, Uuid>,
+    /// PENDING accounts by expiry time; entries for accounts that left PENDING are skipped when due.
+    expiries: BinaryHeap<Reverse<(u64, Uuid)>>,
+    /// One shared allocation per server key.
+    keys: HashMap<Box<str>, Arc<str>>,
+}
+
+impl State {
+    fn intern(&mut self, key: &str) -> Arc<str> {
+        if let Some(k) = self.keys.get(key) {
+            return k.clone();
+        }
+        let k: Arc<str> = Arc::from(key);
+        self.keys.insert(key.into(), k.clone());
+        k
+    }
+
+    fn insert(&mut self, account: Account) {
+        if let Some(at) = account.expires_at_ms {
+            self.expiries.push(Reverse((at, account.id)));
+        }
+        self.by_link.insert(account.link_id, account.id);
+        if account.status == AccountStatus::Enabled
+            && let Some(key) = linked_key(&account)
+        {
+            self.linked.insert(key, account.id);
+        }
+        self.accounts.insert(account.id, account);
+    }
+
+    fn remove(&mut self, id: &Uuid) {
+        if let Some(account) = self.accounts.remove(id) {
+            self.by_link.remove(&account.link_id);
+            if let Some(key) = linked_key(&account)
+                && self.linked.get(&key) == Some(id)
+            {
+                self.linked.remove(&key);
+            }
+        }
+    }
+
+    /// Records the expiry of a PENDING account whose time has come; true if it changed.
+    fn settle_expiry(&mut self, id: &Uuid, now_ms: u64) -> Option<Account> {
+        let account = self.accounts.get_mut(id)?;
+        if account.status == AccountStatus::Pending
+            && account.status_at(now_ms) == AccountStatus::Expired
+        {
+            account.status = AccountStatus::Expired;
+            account.updated_at_ms = now_ms;
+            return Some(account.clone());
+        }
+        None
+    }
+}
+
+/// (owner, country code, phone number) of an owned account.
+type LinkedKey = (Arc<str>, Box<str>, Box<str>);
+
+fn linked_key(account: &Account) -> Option<LinkedKey> {
+    let owner = account.owner.clone()?;
+    Some((
+        owner,
+        account.country_code.clone(),
+        account.phone_number.clone(),
+    ))
+}
+
+#[derive(Default)]
+pub struct Store {
+    state: RwLock<State>,
+}
+
+impl Store {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds an account as is (fixtures, generated bench data); replaces one with the same id.
+    pub fn insert(&self, mut account: Account, owner: Option<&str>) {
+        let mut state = self.state.write();
+        account.owner = owner.map(|k| state.intern(k));
+        let id = account.id;
+        state.remove(&id);
+        state.insert(account);
+    }
+
+    /// Creates a PENDING account, unless the merchant already linked this number.
+    pub fn create(&self, new: NewAccount<'_>) -> CreateOutcome {
+        let mut state = self.state.write();
+        let owner = state.intern(new.owner);
+        let key = (
+            owner.clone(),
+            Box::from(new.country_code),
+            Box::from(new.phone_number),
+        );
+        if let Some(id) = state.linked.get(&key)
+            && let Some(existing) = state.accounts.get(id)
+        {
+            return CreateOutcome::AlreadyLinked(existing.clone());
+        }
+        let account = Account {
+            id: new.id,
+            owner: Some(owner),
+            status: AccountStatus::Pending,
+            phone_number: key.2,
+            country_code: key.1,
+            redirect_url: new.redirect_url.map(Box::from),
+            link_id: new.link_id,
+            web_link_used: false,
+            created_at_ms: new.now_ms,
+            updated_at_ms: new.now_ms,
+            expires_at_ms: new.expires_at_ms,
+            payment_options: Vec::new(),
+        };
+        state.insert(account.clone());
+        CreateOutcome::Created(account)
+    }
+
+    /// Runs `f` on the account under the read lock, with its status as of `now`. With a server key,
+    /// an account that key may not see is reported as missing.
+    pub fn read<R>(
+        &self,
+        id: &Uuid,
+        server_key: Option<&str>,
+        now_ms: u64,
+        f: impl FnOnce(&Account, AccountStatus) -> R,
+    ) -> Option<R> {
+        let state = self.state.read();
+        let account = state.accounts.get(id)?;
+        if server_key.is_some_and(|k| !account.visible_to(k)) {
+            return None;
+        }
+        Some(f(account, account.status_at(now_ms)))
+    }
+
+    /// A copy of the account, with any due expiry applied.
+    pub fn get(&self, id: &Uuid, server_key: Option<&str>, now_ms: u64) -> Option<Account> {
+        self.read(id, server_key, now_ms, |a, status| {
+            let mut a = a.clone();
+            a.status = status;
+            a
+        })
+    }
+
+    /// The account behind an activation link id.
+    pub fn by_link(&self, link_id: &Uuid, now_ms: u64) -> Option<Account> {
+        let id = *self.state.read().by_link.get(link_id)?;
+        self.get(&id, None, now_ms)
+    }
+
+    /// Marks the one-time web link as used; false if it already was.
+    pub fn use_web_link(&self, id: &Uuid) -> bool {
+        let mut state = self.state.write();
+        match state.accounts.get_mut(id) {
+            Some(a) if !a.web_link_used => {
+                a.web_link_used = true;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Applies a transition. `server_key` scopes the lookup (the Midtrans API); `None` is the control
+    /// API, which sees every account. `options` gives the payment options of a newly linked account.
+    pub fn transition(
+        &self,
+        id: &Uuid,
+        server_key: Option<&str>,
+        transition: Transition,
+        now_ms: u64,
+        options: impl FnOnce(&Account) -> Vec<PaymentOption>,
+    ) -> Result<Account, TransitionError> {
+        let mut state = self.state.write();
+        match state.accounts.get(id) {
+            Some(a) if server_key.is_none_or(|k| a.visible_to(k)) => {}
+            _ => return Err(TransitionError::NotFound),
+        }
+        state.settle_expiry(id, now_ms);
+        let account = state
+            .accounts
+            .get_mut(id)
+            .ok_or(TransitionError::NotFound)?;
+        if account.status != transition.from_status() {
+            return Err(TransitionError::Invalid {
+                current: account.status,
+            });
+        }
+        account.status = transition.to_status();
+        account.updated_at_ms = now_ms;
+        if transition == Transition::Link {
+            account.expires_at_ms = None;
+            if account.payment_options.is_empty() {
+                account.payment_options = options(account);
+            }
+        }
+        let account = account.clone();
+        if let Some(key) = linked_key(&account) {
+            if account.status == AccountStatus::Enabled {
+                state.linked.insert(key, account.id);
+            } else if state.linked.get(&key) == Some(id) {
+                state.linked.remove(&key);
+            }
+        }
+        Ok(account)
+    }
+
+    /// Changes an account's payment options in place (control API).
+    pub fn update_payment_options(
+        &self,
+        id: &Uuid,
+        f: impl FnOnce(&mut Vec<PaymentOption>) -> Result<(), String>,
+    ) -> Option<Result<Account, String>> {
+        let mut state = self.state.write();
+        let account = state.accounts.get_mut(id)?;
+        let mut options = account.payment_options.clone();
+        Some(f(&mut options).map(|()| {
+            account.payment_options = options;
+            account.clone()
+        }))
+    }
+
+    /// Records every expiry that is due and returns the accounts that expired.
+    pub fn expire_due(&self, now_ms: u64) -> Vec<Account> {
+        let mut expired = Vec::new();
+        {
+            let state = self.state.read();
+            match state.expiries.peek() {
+                Some(Reverse((at, _))) if *at <= now_ms => {}
+                _ => return expired,
+            }
+        }
+        let mut state = self.state.write();
+        while let Some(Reverse((at, id))) = state.expiries.peek().copied() {
+            if at > now_ms {
+                break;
+            }
+            state.expiries.pop();
+            if let Some(a) = state.settle_expiry(&id, now_ms) {
+                expired.push(a);
+            }
+        }
+        expired
+    }
+
+    /// When the next PENDING account expires, if any.
+    pub fn next_expiry(&self) -> Option<u64> {
+        self.state
+            .read()
+            .expiries
+            .peek()
+            .map(|Reverse((at, _))| *at)
+    }
+
+    /// Copies of the accounts (all, or those `server_key` owns), oldest first.
+    pub fn list(&self, server_key: Option<&str>, now_ms: u64) -> Vec<Account> {
+        let state = self.state.read();
+        let mut out: Vec<Account> = state
+            .accounts
+            .values()
+            .filter(|a| server_key.is_none_or(|k| a.owner.as_deref() == Some(k)))
+            .map(|a| {
+                let mut a = a.clone();
+                a.status = a.status_at(now_ms);
+                a
+            })
+            .collect();
+        out.sort_by_key(|a| (a.created_at_ms, a.id));
+        out
+    }
+
+    /// Removes every account (then the caller reloads the fixtures).
+    pub fn clear(&self) {
+        *self.state.write() = State::default();
+    }
+
+    /// Removes the accounts one server key owns; returns how many.
+    pub fn remove_owned_by(&self, server_key: &str) -> usize {
+        let mut state = self.state.write();
+        let ids: Vec<Uuid> = state
+            .accounts
+            .values()
+            .filter(|a| a.owner.as_deref() == Some(server_key))
+            .map(|a| a.id)
+            .collect();
+        for id in &ids {
+            state.remove(id);
+        }
+        ids.len()
+    }
+
+    pub fn len(&self) -> usize {
+        self.state.read().accounts.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn new_account(store: &Store, owner: &str, phone: &str, expires: Option<u64>) -> Account {
+        match store.create(NewAccount {
+            id: Uuid::new_v4(),
+            link_id: Uuid::new_v4(),
+            owner,
+            phone_number: phone,
+            country_code: "62",
+            redirect_url: None,
+            now_ms: 1_000,
+            expires_at_ms: expires,
+        }) {
+            CreateOutcome::Created(a) => a,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn accounts_are_scoped_to_their_server_key() {
+        let store = Store::new();
+        let a = new_account(&store, "key-a", "81", None);
+        assert!(store.get(&a.id, Some("key-a"), 0).is_some());
+        assert!(store.get(&a.id, Some("key-b"), 0).is_none());
+        assert!(store.get(&a.id, None, 0).is_some());
+        assert_eq!(
+            store
+                .transition(&a.id, Some("key-b"), Transition::Link, 0, |_| vec![])
+                .unwrap_err(),
+            TransitionError::NotFound
+        );
+    }
+
+    #[test]
+    fn pending_accounts_expire_lazily_and_by_the_sweeper() {
+        let store = Store::new();
+        let a = new_account(&store, "k", "81", Some(5_000));
+        assert_eq!(
+            store.get(&a.id, None, 4_999).unwrap().status,
+            AccountStatus::Pending
+        );
+        assert_eq!(
+            store.get(&a.id, None, 5_000).unwrap().status,
+            AccountStatus::Expired
+        );
+        assert_eq!(
+            store
+                .transition(&a.id, None, Transition::Link, 6_000, |_| vec![])
+                .unwrap_err(),
+            TransitionError::Invalid {
+                current: AccountStatus::Expired
+            }
+        );
+        assert!(
+            store.expire_due(7_000).is_empty(),
+            "already settled by the transition"
+        );
+        let b = new_account(&store, "k", "82", Some(8_000));
+        assert_eq!(
+            store
+                .expire_due(8_000)
+                .iter()
+                .map(|a| a.id)
+                .collect::<Vec<_>>(),
+            vec![b.id]
+        );
+    }
+
+    #[test]
+    fn linking_twice_answers_with_the_linked_account() {
+        let store = Store::new();
+        let a = new_account(&store, "k", "81", None);
+        store
+            .transition(&a.id, Some("k"), Transition::Link, 2, |_| vec![])
+            .unwrap();
+        match store.create(NewAccount {
+            id: Uuid::new_v4(),
+            link_id: Uuid::new_v4(),
+            owner: "k",
+            phone_number: "81",
+            country_code: "62",
+            redirect_url: None,
+            now_ms: 3,
+            expires_at_ms: None,
+        }) {
+            CreateOutcome::AlreadyLinked(existing) => assert_eq!(existing.id, a.id),
+            other => panic!("{other:?}"),
+        }
+        // Another merchant, or the same one after unbinding, starts a new link.
+        new_account(&store, "other", "81", None);
+        store
+            .transition(&a.id, Some("k"), Transition::Unbind, 4, |_| vec![])
+            .unwrap();
+        new_account(&store, "k", "81", None);
+    }
+
+    #[test]
+    fn reset_by_key_leaves_other_merchants_alone() {
+        let store = Store::new();
+        new_account(&store, "a", "81", None);
+        new_account(&store, "a", "82", None);
+        let b = new_account(&store, "b", "81", None);
+        assert_eq!(store.remove_owned_by("a"), 2);
+        assert_eq!(store.len(), 1);
+        assert!(store.get(&b.id, Some("b"), 0).is_some());
+        assert!(store.by_link(&b.link_id, 0).is_some());
+    }
+}

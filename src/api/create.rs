@@ -1,0 +1,334 @@
+//! `POST /v2/pay/account`: validate, apply the phone number's scenario, create a PENDING account.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Serialize;
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::{AccountBody, json, read_body, respond};
+use crate::accounts::store::NewAccount;
+use crate::accounts::{AccountStatus, CreateOutcome};
+use crate::app::AppState;
+use crate::auth;
+use crate::error::ApiError;
+use crate::fixtures::Outcome;
+
+/// The exact wording Midtrans uses (checked by the official Python test suite).
+pub const MSG_PHONE: &str =
+    "gopay_partner.phone_number must be numeric digits and must not begin with 0";
+
+pub async fn create(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> HttpResponse {
+    let result = handle(&state, &req, payload).await;
+    respond(&state, result)
+}
+
+async fn handle(
+    state: &AppState,
+    req: &HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let server_key = auth::server_key(req, &state.server_keys)?;
+    check_content_type(req)?;
+    let body = read_body(req, payload, state.max_body_bytes).await?;
+    let request = validate(&body)?;
+
+    match state
+        .fixtures
+        .scenario(&request.phone_number, &request.country_code)
+        .map(|s| s.outcome)
+    {
+        Some(Outcome::UserNotFound) => return Ok(json(&ChannelFailure::user_not_found())),
+        Some(Outcome::UserBlocked) if state.legacy_sandbox => {
+            return Ok(json(&ChannelFailure::wallet_blocked()));
+        }
+        Some(Outcome::UserBlocked) => return Err(ApiError::UserBlocked),
+        Some(Outcome::Pending) | None => {}
+    }
+
+    let now = state.clock.now_ms();
+    let ttl = state.settings.read().activation_ttl;
+    let expires_at_ms = (!ttl.is_zero()).then(|| now + ttl.as_millis() as u64);
+    let outcome = state.store.create(NewAccount {
+        id: state.ids.uuid(),
+        link_id: state.ids.uuid(),
+        owner: &server_key,
+        phone_number: &request.phone_number,
+        country_code: &request.country_code,
+        redirect_url: request.redirect_url.as_deref(),
+        now_ms: now,
+        expires_at_ms,
+    });
+    match outcome {
+        CreateOutcome::Created(account) => {
+            let (url, app) = state.activation_links(&account);
+            Ok(json(&Created {
+                status_code: "201",
+                payment_type: "gopay",
+                account_id: &account.id,
+                account_status: AccountStatus::Pending.as_str(),
+                actions: [
+                    Action {
+                        name: "activation-link-url",
+                        method: "GET",
+                        url,
+                    },
+                    Action {
+                        name: "activation-link-app",
+                        method: "GET",
+                        url: app,
+                    },
+                ],
+            }))
+        }
+        CreateOutcome::AlreadyLinked(account) => {
+            Ok(json(&AccountBody::new(&account, AccountStatus::Enabled)))
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Created<'a> {
+    status_code: &'static str,
+    payment_type: &'static str,
+    account_id: &'a Uuid,
+    account_status: &'static str,
+    actions: [Action; 2],
+}
+
+#[derive(Serialize)]
+struct Action {
+    name: &'static str,
+    method: &'static str,
+    url: String,
+}
+
+/// A `"202"` answer: the channel (GoPay) refused, no account was made.
+#[derive(Serialize)]
+struct ChannelFailure {
+    status_code: &'static str,
+    payment_type: &'static str,
+    channel_response_code: &'static str,
+    channel_response_message: &'static str,
+}
+
+impl ChannelFailure {
+    fn user_not_found() -> Self {
+        Self {
+            status_code: "202",
+            payment_type: "gopay",
+            channel_response_code: "105",
+            channel_response_message: "User Not Found",
+        }
+    }
+
+    /// The 2021 sandbox's answer for a blocked user; `112` is GoPay's "User Blocked" code.
+    fn wallet_blocked() -> Self {
+        Self {
+            status_code: "202",
+            payment_type: "gopay",
+            channel_response_code: "112",
+            channel_response_message: "Wallet is Blocked",
+        }
+    }
+}
+
+/// A body sent as a form, text or XML is refused; no Content-Type at all is read as JSON.
+fn check_content_type(req: &HttpRequest) -> Result<(), ApiError> {
+    let Some(value) = req.headers().get(header::CONTENT_TYPE) else {
+        return Ok(());
+    };
+    let mime = value
+        .to_str()
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if mime == "application/json" || mime.ends_with("+json") || mime.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::UnsupportedContentType)
+    }
+}
+
+/// A create request that passed validation.
+#[derive(Debug, PartialEq)]
+pub struct CreateRequest {
+    pub phone_number: String,
+    pub country_code: String,
+    pub redirect_url: Option<String>,
+}
+
+/// Checks a create body, collecting every problem, in the order of the documented fields.
+///
+/// # Errors
+/// [`ApiError::Malformed`] when the body is not a JSON object, [`ApiError::Validation`] otherwise.
+pub fn validate(body: &[u8]) -> Result<CreateRequest, ApiError> {
+    let value: Value = serde_json::from_slice(body).map_err(|_| ApiError::Malformed)?;
+    let Value::Object(root) = value else {
+        return Err(ApiError::Malformed);
+    };
+    let mut errors = Vec::new();
+    match root.get("payment_type") {
+        None | Some(Value::Null) => errors.push("payment_type is required".to_string()),
+        Some(Value::String(s)) if s == "gopay" => {}
+        Some(_) => errors.push("payment_type is invalid".to_string()),
+    }
+    let (mut phone_number, mut country_code, mut redirect_url) = (None, None, None);
+    match root.get("gopay_partner") {
+        None | Some(Value::Null) => errors.push("gopay_partner is required".to_string()),
+        Some(Value::Object(partner)) => {
+            match digits(partner.get("phone_number")) {
+                Digits::Missing => errors.push("gopay_partner.phone_number is required".into()),
+                Digits::Ok(p) if !p.starts_with('0') => phone_number = Some(p),
+                _ => errors.push(MSG_PHONE.into()),
+            }
+            match digits(partner.get("country_code")) {
+                Digits::Missing => errors.push("gopay_partner.country_code is required".into()),
+                Digits::Ok(c) if c.len() <= 3 => country_code = Some(c),
+                _ => errors.push("gopay_partner.country_code must be 1 to 3 numeric digits".into()),
+            }
+            match partner.get("redirect_url") {
+                None | Some(Value::Null) => {}
+                Some(Value::String(url)) => redirect_url = Some(url.clone()),
+                Some(_) => errors.push("gopay_partner.redirect_url is invalid".into()),
+            }
+        }
+        Some(_) => errors.push("gopay_partner is invalid".to_string()),
+    }
+    match (phone_number, country_code) {
+        (Some(phone_number), Some(country_code)) if errors.is_empty() => Ok(CreateRequest {
+            phone_number,
+            country_code,
+            redirect_url,
+        }),
+        _ => Err(ApiError::Validation(errors)),
+    }
+}
+
+enum Digits {
+    Missing,
+    Ok(String),
+    Invalid,
+}
+
+/// A string of ASCII digits. A JSON integer is accepted too: the 2021 sandbox took
+/// `"phone_number": 874567446788` (the official PHP tests send it so).
+fn digits(value: Option<&Value>) -> Digits {
+    match value {
+        None | Some(Value::Null) => Digits::Missing,
+        Some(Value::String(s)) if s.is_empty() => Digits::Missing,
+        Some(Value::String(s)) if s.bytes().all(|b| b.is_ascii_digit()) => Digits::Ok(s.clone()),
+        Some(Value::Number(n)) if n.is_u64() => Digits::Ok(n.to_string()),
+        Some(_) => Digits::Invalid,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn messages(body: &str) -> Vec<String> {
+        match validate(body.as_bytes()) {
+            Err(ApiError::Validation(m)) => m,
+            other => panic!("{body}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_documented_request_is_valid() {
+        let r = validate(
+            br#"{"payment_type":"gopay","gopay_partner":{"phone_number":"81212345678","country_code":"62","redirect_url":"https://www.gojek.com"}}"#,
+        )
+        .unwrap();
+        assert_eq!(r.phone_number, "81212345678");
+        assert_eq!(r.redirect_url.as_deref(), Some("https://www.gojek.com"));
+    }
+
+    #[test]
+    fn each_field_problem_has_its_message() {
+        let cases = [
+            (
+                r#"{}"#,
+                vec!["payment_type is required", "gopay_partner is required"],
+            ),
+            (
+                r#"{"payment_type":"ovo","gopay_partner":{"phone_number":"812","country_code":"62"}}"#,
+                vec!["payment_type is invalid"],
+            ),
+            (
+                r#"{"payment_type":"gopay","gopay_partner":{"phone_number":"081234567891","country_code":"62"}}"#,
+                vec![MSG_PHONE],
+            ),
+            (
+                r#"{"payment_type":"gopay","gopay_partner":{"phone_number":"8123abc","country_code":"62"}}"#,
+                vec![MSG_PHONE],
+            ),
+            (
+                r#"{"payment_type":"gopay","gopay_partner":{"phone_number":true,"country_code":"62"}}"#,
+                vec![MSG_PHONE],
+            ),
+            (
+                r#"{"payment_type":"gopay","gopay_partner":{"country_code":"62"}}"#,
+                vec!["gopay_partner.phone_number is required"],
+            ),
+            (
+                r#"{"payment_type":"gopay","gopay_partner":{"phone_number":"812"}}"#,
+                vec!["gopay_partner.country_code is required"],
+            ),
+            (
+                r#"{"payment_type":"gopay","gopay_partner":{"phone_number":"812","country_code":"+62"}}"#,
+                vec!["gopay_partner.country_code must be 1 to 3 numeric digits"],
+            ),
+            (
+                r#"{"payment_type":"gopay","gopay_partner":{"phone_number":"812","country_code":"6200"}}"#,
+                vec!["gopay_partner.country_code must be 1 to 3 numeric digits"],
+            ),
+            (
+                r#"{"payment_type":"gopay","gopay_partner":{"phone_number":"812","country_code":"62","redirect_url":5}}"#,
+                vec!["gopay_partner.redirect_url is invalid"],
+            ),
+            (
+                r#"{"payment_type":"gopay","gopay_partner":"812"}"#,
+                vec!["gopay_partner is invalid"],
+            ),
+        ];
+        for (body, expected) in cases {
+            assert_eq!(messages(body), expected, "{body}");
+        }
+    }
+
+    #[test]
+    fn numeric_phone_numbers_are_accepted() {
+        let r = validate(
+            br#"{"payment_type":"gopay","gopay_partner":{"phone_number":874567446788,"country_code":62}}"#,
+        )
+        .unwrap();
+        assert_eq!(r.phone_number, "874567446788");
+        assert_eq!(r.country_code, "62");
+    }
+
+    #[test]
+    fn bodies_that_are_not_json_objects_are_malformed() {
+        for body in [
+            "",
+            "{",
+            "null",
+            "[1]",
+            "\"gopay\"",
+            "{\"payment_type\":\"gopay\",}",
+        ] {
+            assert_eq!(
+                validate(body.as_bytes()),
+                Err(ApiError::Malformed),
+                "{body}"
+            );
+        }
+    }
+}

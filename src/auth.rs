@@ -1,0 +1,76 @@
+//! Midtrans authentication: HTTP Basic with the server key as the username and an empty password.
+//!
+//! The key also scopes the data: each key sees only the accounts it created (plus shared fixtures),
+//! which is what lets parallel CI jobs share one server.
+
+use actix_web::HttpRequest;
+use actix_web::http::header;
+use base64::Engine;
+
+use crate::error::ApiError;
+
+/// The server key of a request. With `accepted` empty any non-empty key passes; otherwise the key must
+/// be one of them. The password part is ignored, as the clients always send it empty.
+///
+/// # Errors
+/// [`ApiError::Unauthorized`] for a missing, malformed, empty or unaccepted key.
+pub fn server_key(req: &HttpRequest, accepted: &[String]) -> Result<String, ApiError> {
+    let value = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or(ApiError::Unauthorized)?;
+    let key = parse_basic(value).ok_or(ApiError::Unauthorized)?;
+    if accepted.is_empty() || accepted.contains(&key) {
+        Ok(key)
+    } else {
+        Err(ApiError::Unauthorized)
+    }
+}
+
+/// The username of a `Basic` credential, if it is well-formed and not empty.
+fn parse_basic(value: &str) -> Option<String> {
+    let (scheme, encoded) = value.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let decoded = String::from_utf8(decoded).ok()?;
+    let (user, _password) = decoded.split_once(':')?;
+    (!user.is_empty()).then(|| user.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn basic_credentials_yield_the_server_key() {
+        // The worked example from the Midtrans authorization docs.
+        assert_eq!(
+            parse_basic("Basic U0ItTWlkLXNlcnZlci1hYmMxMjNjZGU0NTY6").as_deref(),
+            Some("SB-Mid-server-abc123cde456")
+        );
+        assert_eq!(
+            parse_basic("basic U0ItTWlkLXNlcnZlci1URVNUS0VZMTIzOg==").as_deref(),
+            Some("SB-Mid-server-TESTKEY123")
+        );
+    }
+
+    #[test]
+    fn malformed_credentials_are_refused() {
+        for bad in [
+            "",
+            "Basic",
+            "Basic !!!",
+            "Bearer U0ItTWlkLXNlcnZlci1hYmMxMjNjZGU0NTY6",
+            "Basic Og==",                 // ":" (empty key)
+            "Basic U0ItTWlkLXNlcnZlcg==", // no colon
+            "Basic //79",                 // not UTF-8
+        ] {
+            assert_eq!(parse_basic(bad), None, "{bad}");
+        }
+    }
+}

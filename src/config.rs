@@ -1,0 +1,161 @@
+//! The server's configuration: a plain struct that the CLI, the tests and embedding users all fill in.
+//!
+//! Nothing here knows about clap; `cli.rs` turns flags into a [`Config`], tests build one directly.
+
+use std::time::Duration;
+
+use crate::fixtures::Fixtures;
+
+/// Default listening port, as documented in the README.
+pub const DEFAULT_PORT: u16 = 8080;
+/// Default merchant id in notifications (the placeholder the Midtrans docs use).
+pub const DEFAULT_MERCHANT_ID: &str = "M099098";
+/// How long an activation link stays usable before the account expires. Midtrans does not publish the
+/// figure; 15 minutes sits inside the 5-15 minute range the reference recommends.
+pub const DEFAULT_ACTIVATION_TTL: Duration = Duration::from_secs(15 * 60);
+/// Largest request body accepted; the Pay Account requests are a few hundred bytes.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// Which HTTP status line accompanies a 4xx Midtrans body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HttpStatusMode {
+    /// What the real API does: HTTP 400 for validation, 401 for auth, HTTP 200 for every other body
+    /// (the "404", "410", "412" and "413" bodies included).
+    #[default]
+    Midtrans,
+    /// The body's `status_code` is also the HTTP status for every 4xx body.
+    Mirror,
+}
+
+impl std::str::FromStr for HttpStatusMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "midtrans" | "default" => Ok(Self::Midtrans),
+            "mirror" => Ok(Self::Mirror),
+            other => Err(format!(
+                "unknown HTTP status mode '{other}' (expected 'midtrans' or 'mirror')"
+            )),
+        }
+    }
+}
+
+/// Midtrans' documented notification retry intervals: 2 min, 10 min, 30 min, 1.5 h, 3.5 h.
+pub fn midtrans_retry_schedule() -> Vec<Duration> {
+    [2 * 60, 10 * 60, 30 * 60, 90 * 60, 210 * 60]
+        .into_iter()
+        .map(Duration::from_secs)
+        .collect()
+}
+
+/// Parses a comma-separated retry schedule such as `100ms,200ms,1s` or `2m,10m,30m,90m,210m`.
+/// A bare number is seconds.
+pub fn parse_retry_schedule(s: &str) -> Result<Vec<Duration>, String> {
+    let mut out = Vec::new();
+    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        out.push(parse_duration(part)?);
+    }
+    if out.is_empty() {
+        return Err("a retry schedule needs at least one interval".into());
+    }
+    Ok(out)
+}
+
+/// Parses `15m`, `900s`, `100ms`, `1h 30m`, or a bare number of seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    if let Ok(secs) = s.parse::<u64>() {
+        return Ok(Duration::from_secs(secs));
+    }
+    humantime::parse_duration(s).map_err(|e| format!("invalid duration '{s}': {e}"))
+}
+
+/// Everything needed to build the app. `Default` is what `make run` uses, minus the port.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Address to listen on.
+    pub host: String,
+    /// Port to listen on; 0 picks a free one (read it back from the server handle).
+    pub port: u16,
+    /// Base URL put into activation links; `None` means the address the server listens on.
+    pub public_url: Option<String>,
+    /// Accepted server keys; empty accepts any non-empty key.
+    pub server_keys: Vec<String>,
+    /// Answer the blocked-user number the way the 2021 sandbox did ("202", "Wallet is Blocked").
+    pub legacy_sandbox: bool,
+    /// HTTP status lines for 4xx bodies.
+    pub http_status: HttpStatusMode,
+    /// Phone scenarios, preloaded accounts and default payment options.
+    pub fixtures: Fixtures,
+    /// Makes generated ids and tokens reproducible.
+    pub seed: Option<u64>,
+    /// Where notifications go ("Account linking notification URL"); `None` records them undelivered.
+    pub notification_url: Option<String>,
+    /// `merchant_id` in notifications.
+    pub merchant_id: String,
+    /// How long a PENDING account waits for activation; zero means forever.
+    pub activation_ttl: Duration,
+    /// Delay before each notification retry (the n-th entry before the n-th retry).
+    pub retry_schedule: Vec<Duration>,
+    /// Send `account_unlinked` after a merchant unbind too, not only after an unlink in the app.
+    pub unbind_notification: bool,
+    /// Largest accepted request body in bytes.
+    pub max_body_bytes: usize,
+    /// HTTP worker threads; `None` lets actix pick one per available core.
+    pub workers: Option<usize>,
+    /// How long a notification attempt waits for the receiver (Midtrans: 15 s).
+    pub notification_timeout: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            host: "127.0.0.1".into(),
+            port: DEFAULT_PORT,
+            public_url: None,
+            server_keys: Vec::new(),
+            legacy_sandbox: false,
+            http_status: HttpStatusMode::default(),
+            fixtures: Fixtures::default(),
+            seed: None,
+            notification_url: None,
+            merchant_id: DEFAULT_MERCHANT_ID.into(),
+            activation_ttl: DEFAULT_ACTIVATION_TTL,
+            retry_schedule: midtrans_retry_schedule(),
+            unbind_notification: true,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            workers: None,
+            notification_timeout: crate::notifications::delivery::DEFAULT_TIMEOUT,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_schedules_parse_in_any_unit() {
+        assert_eq!(
+            parse_retry_schedule("100ms, 2s,3").unwrap(),
+            vec![
+                Duration::from_millis(100),
+                Duration::from_secs(2),
+                Duration::from_secs(3)
+            ]
+        );
+        assert_eq!(
+            parse_retry_schedule("2m,10m,30m,1h 30m,3h 30m").unwrap(),
+            midtrans_retry_schedule()
+        );
+        assert!(parse_retry_schedule("").is_err());
+        assert!(parse_retry_schedule("soon").is_err());
+    }
+
+    #[test]
+    fn http_status_modes_parse() {
+        assert_eq!("mirror".parse(), Ok(HttpStatusMode::Mirror));
+        assert_eq!("midtrans".parse(), Ok(HttpStatusMode::Midtrans));
+        assert!("loud".parse::<HttpStatusMode>().is_err());
+    }
+}

@@ -1,0 +1,168 @@
+//! The one error type of the Midtrans API routes, rendered as the Midtrans error envelope:
+//! `{"status_code": "...", "status_message": "...", ["validation_messages": [...],] "id": "<uuid>"}`.
+//!
+//! The HTTP status line follows what the real API does (reference section 6): 400 for validation,
+//! 401 for auth, and HTTP 200 for the other API answers ("404", "410", "412", "413"), which the
+//! official clients still raise as errors from the body code. Errors that happen before a route is
+//! reached (unknown path, wrong method, oversized body, wrong content type) carry their own status.
+//! With `--http-status mirror` the HTTP 200 ones carry the body code as their status too.
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::config::HttpStatusMode;
+
+pub const MSG_VALIDATION: &str = "One or more parameters in the payload is invalid.";
+pub const MSG_UNAUTHORIZED: &str = "Unknown Merchant server_key/id";
+pub const MSG_ACCOUNT_NOT_FOUND: &str = "Account doesn't exist.";
+pub const MSG_USER_BLOCKED: &str = "GoPay user is blocked";
+pub const MSG_CANNOT_UPDATE: &str = "Account status cannot be updated.";
+pub const MSG_MALFORMED: &str =
+    "The request cannot be processed due to malformed syntax in the request body";
+pub const MSG_UNKNOWN_ROUTE: &str = "The requested resource is not found";
+pub const MSG_METHOD: &str = "HTTP method is not allowed.";
+pub const MSG_TOO_LARGE: &str = "The request body is too large.";
+pub const MSG_CONTENT_TYPE: &str =
+    "The request body must be JSON (Content-Type: application/json).";
+pub const MSG_INTERNAL: &str =
+    "Sorry. Our system is recovering from unexpected issues. Please retry.";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApiError {
+    /// `"400"` with the list of what is wrong.
+    Validation(Vec<String>),
+    /// `"401"`: missing, malformed or unknown server key.
+    Unauthorized,
+    /// `"404"` for an account id this server key does not have.
+    AccountNotFound,
+    /// `"410"`: the sandbox's blocked user.
+    UserBlocked,
+    /// `"412"`: unbind of an account that is not ENABLED.
+    CannotUpdate,
+    /// `"413"`: the body is not JSON.
+    Malformed,
+    /// `"404"` for a path the API does not have.
+    UnknownRoute,
+    /// `"405"`.
+    MethodNotAllowed,
+    /// `"413"` with HTTP 413: the body is over the size limit.
+    TooLarge,
+    /// `"415"`: a body sent as a form, text or XML.
+    UnsupportedContentType,
+    /// `"500"`.
+    Internal,
+}
+
+impl ApiError {
+    /// Body `status_code`, body `status_message`, HTTP status in the default mode.
+    fn parts(&self) -> (&'static str, &'static str, StatusCode) {
+        match self {
+            Self::Validation(_) => ("400", MSG_VALIDATION, StatusCode::BAD_REQUEST),
+            Self::Unauthorized => ("401", MSG_UNAUTHORIZED, StatusCode::UNAUTHORIZED),
+            Self::AccountNotFound => ("404", MSG_ACCOUNT_NOT_FOUND, StatusCode::OK),
+            Self::UserBlocked => ("410", MSG_USER_BLOCKED, StatusCode::OK),
+            Self::CannotUpdate => ("412", MSG_CANNOT_UPDATE, StatusCode::OK),
+            Self::Malformed => ("413", MSG_MALFORMED, StatusCode::OK),
+            Self::UnknownRoute => ("404", MSG_UNKNOWN_ROUTE, StatusCode::NOT_FOUND),
+            Self::MethodNotAllowed => ("405", MSG_METHOD, StatusCode::METHOD_NOT_ALLOWED),
+            Self::TooLarge => ("413", MSG_TOO_LARGE, StatusCode::PAYLOAD_TOO_LARGE),
+            Self::UnsupportedContentType => {
+                ("415", MSG_CONTENT_TYPE, StatusCode::UNSUPPORTED_MEDIA_TYPE)
+            }
+            Self::Internal => ("500", MSG_INTERNAL, StatusCode::INTERNAL_SERVER_ERROR),
+        }
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (code, message, _) = self.parts();
+        write!(f, "{code} {message}")
+    }
+}
+
+#[derive(Serialize)]
+struct Envelope<'a> {
+    status_code: &'a str,
+    status_message: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    validation_messages: Option<&'a [String]>,
+    id: Uuid,
+}
+
+impl ApiError {
+    /// The response in the given HTTP status mode.
+    pub fn to_response(&self, mode: HttpStatusMode) -> HttpResponse {
+        let (code, message, mut status) = self.parts();
+        if mode == HttpStatusMode::Mirror && status == StatusCode::OK {
+            status = code
+                .parse()
+                .ok()
+                .and_then(|c| StatusCode::from_u16(c).ok())
+                .unwrap_or(status);
+        }
+        let validation_messages = match self {
+            Self::Validation(messages) => Some(messages.as_slice()),
+            _ => None,
+        };
+        let body = serde_json::to_vec(&Envelope {
+            status_code: code,
+            status_message: message,
+            validation_messages,
+            id: Uuid::new_v4(),
+        })
+        .unwrap_or_default();
+        HttpResponse::build(status)
+            .insert_header((header::CONTENT_TYPE, "application/json"))
+            .body(body)
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.parts().2
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        self.to_response(HttpStatusMode::Midtrans)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::body::MessageBody;
+
+    fn body(e: &ApiError) -> serde_json::Value {
+        let bytes = e.error_response().into_body().try_into_bytes().unwrap();
+        serde_json::from_slice(&bytes).unwrap()
+    }
+
+    #[test]
+    fn envelopes_keep_the_midtrans_field_order() {
+        let v = body(&ApiError::Validation(vec![
+            "payment_type is required".into(),
+        ]));
+        let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(
+            keys,
+            ["status_code", "status_message", "validation_messages", "id"]
+        );
+        let v = body(&ApiError::CannotUpdate);
+        let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(keys, ["status_code", "status_message", "id"]);
+        assert_eq!(v["status_code"], "412");
+    }
+
+    #[test]
+    fn mirror_mode_changes_only_the_http_200_answers() {
+        let r = ApiError::AccountNotFound.to_response(HttpStatusMode::Midtrans);
+        assert_eq!(r.status(), StatusCode::OK);
+        let r = ApiError::AccountNotFound.to_response(HttpStatusMode::Mirror);
+        assert_eq!(r.status(), StatusCode::NOT_FOUND);
+        let r = ApiError::Validation(vec![]).to_response(HttpStatusMode::Mirror);
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    }
+}
