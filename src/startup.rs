@@ -98,6 +98,16 @@ async fn unknown_route() -> actix_web::HttpResponse {
     actix_web::ResponseError::error_response(&ApiError::UnknownRoute)
 }
 
+impl Drop for Server {
+    /// A server dropped without `stop` or `wait` (a finished test) stops at once.
+    fn drop(&mut self) {
+        if self.thread.is_some() {
+            // The stop command is sent when `stop` is called; the returned future only waits for it.
+            let _ = self.handle.stop(false);
+        }
+    }
+}
+
 impl Server {
     /// The base URL clients use, e.g. `http://127.0.0.1:41234`.
     pub fn url(&self) -> &str {

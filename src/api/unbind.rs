@@ -28,22 +28,12 @@ async fn handle(
     // The clients send `{}`, `null` or nothing; whatever it is, it is ignored.
     read_body(req, payload, state.max_body_bytes).await?;
     let id = account_id(req)?;
-    let account = state
-        .store
-        .transition(
-            &id,
-            Some(&server_key),
-            Transition::Unbind,
-            state.clock.now_ms(),
-            |_| Vec::new(),
-        )
+    let (account, _notification) = state
+        .apply(&id, Some(&server_key), Transition::Unbind)
         .map_err(|e| match e {
             TransitionError::NotFound => ApiError::AccountNotFound,
             TransitionError::Invalid { .. } => ApiError::CannotUpdate,
         })?;
-    if state.settings.read().unbind_notification {
-        state.notify(&account, Transition::Unbind, Some(&server_key));
-    }
     Ok(json(&Unbound {
         status_code: "204",
         payment_type: "gopay",

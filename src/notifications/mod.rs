@@ -17,7 +17,7 @@ use serde::Serialize;
 use tokio::sync::Notify;
 use uuid::Uuid;
 
-use crate::accounts::{Account, AccountStatus, Transition};
+use crate::accounts::{Account, AccountStatus, Transition, TransitionError};
 use crate::app::AppState;
 use crate::clock::rfc3339;
 use delivery::AttemptResult;
@@ -397,6 +397,29 @@ impl Default for Notifications {
 }
 
 impl AppState {
+    /// Applies a transition and queues the notification it sends, if any: the one way every caller
+    /// (the Midtrans API, the control API, the activation pages) changes an account.
+    /// `server_key` scopes the lookup; `None` (control API, pages) reaches every account.
+    pub fn apply(
+        &self,
+        id: &Uuid,
+        server_key: Option<&str>,
+        transition: Transition,
+    ) -> Result<(Account, Option<u64>), TransitionError> {
+        let account =
+            self.store
+                .transition(id, server_key, transition, self.clock.now_ms(), |a| {
+                    self.default_payment_options(a)
+                })?;
+        let silent = transition == Transition::Unbind && !self.settings.read().unbind_notification;
+        let notification = if silent {
+            None
+        } else {
+            self.notify(&account, transition, server_key)
+        };
+        Ok((account, notification))
+    }
+
     /// Records and queues the notification a transition sends (none for expiry). `acting_key` is the
     /// server key of the request that caused it, if any. Returns the notification id.
     pub fn notify(

@@ -1,0 +1,157 @@
+//! Starting a server per test and talking to it.
+
+use pay_account_mock::{Config, Server};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+/// The server key most tests use (the one in the reference's signature vectors).
+pub const KEY: &str = "SB-Mid-server-TESTKEY123";
+pub const OTHER_KEY: &str = "SB-Mid-server-OTHER456";
+
+pub struct TestApp {
+    pub server: Server,
+    pub url: String,
+    pub client: reqwest::Client,
+}
+
+/// A server with the shipped fixtures, on a free port.
+pub fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {})
+}
+
+/// A server with a config adjusted by `f` (the port is always 0).
+pub fn spawn_app_with(f: impl FnOnce(&mut Config)) -> TestApp {
+    let mut config = Config {
+        port: 0,
+        workers: Some(2),
+        ..Config::default()
+    };
+    f(&mut config);
+    config.port = 0;
+    let server = pay_account_mock::start(config).expect("server starts");
+    TestApp {
+        url: server.url().to_string(),
+        server,
+        client: reqwest::Client::new(),
+    }
+}
+
+/// A response: HTTP status, JSON body (Null when the body is not JSON), raw body.
+pub struct Reply {
+    pub status: StatusCode,
+    pub body: Value,
+    pub text: String,
+    pub content_type: Option<String>,
+}
+
+pub fn gopay(phone: &str) -> Value {
+    json!({
+        "payment_type": "gopay",
+        "gopay_partner": {"phone_number": phone, "country_code": "62", "redirect_url": "https://www.gojek.com"}
+    })
+}
+
+impl TestApp {
+    /// Any request; `key` becomes Basic auth with an empty password.
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        key: Option<&str>,
+        body: Option<String>,
+    ) -> Reply {
+        let mut req = self.client.request(method, format!("{}{}", self.url, path));
+        if let Some(key) = key {
+            req = req.basic_auth(key, Some(""));
+        }
+        if let Some(body) = body {
+            req = req.header("Content-Type", "application/json").body(body);
+        }
+        reply(req.send().await.expect("request sent")).await
+    }
+
+    pub async fn create(&self, key: &str, body: &Value) -> Reply {
+        self.request(
+            Method::POST,
+            "/v2/pay/account",
+            Some(key),
+            Some(body.to_string()),
+        )
+        .await
+    }
+
+    /// Creates a PENDING account for `phone` and returns its id.
+    pub async fn create_pending(&self, key: &str, phone: &str) -> String {
+        let r = self.create(key, &gopay(phone)).await;
+        assert_eq!(r.body["status_code"], "201", "{}", r.text);
+        r.body["account_id"]
+            .as_str()
+            .expect("account_id")
+            .to_string()
+    }
+
+    pub async fn get(&self, key: &str, id: &str) -> Reply {
+        self.request(
+            Method::GET,
+            &format!("/v2/pay/account/{id}"),
+            Some(key),
+            None,
+        )
+        .await
+    }
+
+    pub async fn unbind(&self, key: &str, id: &str) -> Reply {
+        self.request(
+            Method::POST,
+            &format!("/v2/pay/account/{id}/unbind"),
+            Some(key),
+            Some("{}".into()),
+        )
+        .await
+    }
+
+    /// A control API call (no Midtrans auth).
+    pub async fn admin(&self, method: Method, path: &str, body: Option<Value>) -> Reply {
+        self.request(method, path, None, body.map(|b| b.to_string()))
+            .await
+    }
+}
+
+pub async fn reply(r: reqwest::Response) -> Reply {
+    let status = r.status();
+    let content_type = r
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let text = r.text().await.expect("body");
+    let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+    Reply {
+        status,
+        body,
+        text,
+        content_type,
+    }
+}
+
+/// Asserts a Midtrans error envelope: exactly status_code, status_message (and validation_messages),
+/// and a UUID id.
+pub fn assert_envelope(r: &Reply, http: u16, code: &str, message: &str) {
+    assert_eq!(r.status.as_u16(), http, "{}", r.text);
+    let obj = r
+        .body
+        .as_object()
+        .unwrap_or_else(|| panic!("not a JSON object: {}", r.text));
+    let id = obj.get("id").and_then(Value::as_str).unwrap_or_default();
+    assert!(
+        uuid::Uuid::parse_str(id).is_ok(),
+        "id is a UUID: {}",
+        r.text
+    );
+    let mut expected = json!({"status_code": code, "status_message": message});
+    if let Some(v) = obj.get("validation_messages") {
+        expected["validation_messages"] = v.clone();
+    }
+    expected["id"] = json!(id);
+    assert_eq!(r.body, expected);
+}

@@ -1,0 +1,8 @@
+//! Integration tests: each starts the real server on port 0 and talks HTTP to it.
+
+mod helpers;
+
+mod create;
+mod errors;
+mod get;
+mod unbind;
