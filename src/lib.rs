@@ -13,6 +13,7 @@
 //! - [`startup`]: `start(Config)` → a running [`Server`] with its URL; the route table.
 //! - [`config`]: [`Config`], the plain settings struct; [`cli`] turns flags into it.
 //! - [`api`]: the emulated Midtrans routes: `api::create`, `api::get`, `api::unbind`.
+//! - [`control`]: the mock-only control API under `/__admin` (transitions, notification log, clock).
 //! - [`accounts`]: accounts, their state machine, and the in-memory [`accounts::Store`].
 //! - [`notifications`]: notification payloads, signatures, delivery with retries, and the log.
 //! - [`scheduler`]: what falls due on the mock [`clock`]: expiries and retries.
@@ -27,6 +28,7 @@ pub mod auth;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod control;
 pub mod error;
 pub mod fixtures;
 pub mod ids;

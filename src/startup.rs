@@ -13,11 +13,12 @@ use actix_web::{App, HttpServer, web};
 use crate::app::AppState;
 use crate::config::Config;
 use crate::error::ApiError;
-use crate::{api, scheduler};
+use crate::{api, control, scheduler};
 
 /// The single route table, shared by the server and in-process tests.
 pub fn configure_app(cfg: &mut web::ServiceConfig) {
     api::routes(cfg);
+    control::routes(cfg);
 }
 
 /// A running server.
