@@ -13,6 +13,8 @@
 //! - [`startup`]: `start(Config)` → a running [`Server`] with its URL; the route table.
 //! - [`config`]: [`Config`], the plain settings struct; [`cli`] turns flags into it.
 //! - [`api`]: the emulated Midtrans routes: `api::create`, `api::get`, `api::unbind`.
+//! - [`activation`]: the `gpar_`/`gpad_` activation pages a customer opens to link an account.
+//! - [`dashboard`]: the QA dashboard at `/__admin/`: accounts, their transitions, the notification log.
 //! - [`control`]: the mock-only control API under `/__admin` (transitions, notification log, clock).
 //! - [`accounts`]: accounts, their state machine, and the in-memory [`accounts::Store`].
 //! - [`notifications`]: notification payloads, signatures, delivery with retries, and the log.
@@ -22,6 +24,7 @@
 //! - [`app`]: the state the routes share; [`ids`]: seedable ids and tokens.
 
 pub mod accounts;
+pub mod activation;
 pub mod api;
 pub mod app;
 pub mod auth;
@@ -29,6 +32,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod control;
+pub mod dashboard;
 pub mod error;
 pub mod fixtures;
 pub mod ids;

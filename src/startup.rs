@@ -18,6 +18,8 @@ use crate::{api, control, scheduler};
 /// The single route table, shared by the server and in-process tests.
 pub fn configure_app(cfg: &mut web::ServiceConfig) {
     api::routes(cfg);
+    crate::activation::routes(cfg);
+    crate::dashboard::routes(cfg);
     control::routes(cfg);
 }
 
