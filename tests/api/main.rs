@@ -2,6 +2,7 @@
 
 mod helpers;
 
+mod activation;
 mod create;
 mod errors;
 mod get;

@@ -1,0 +1,482 @@
+//! The activation pages (`gpar_` web link, `gpad_` app link) and the QA dashboard at `/__admin/`.
+
+use std::time::Duration;
+
+use crate::helpers::*;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+/// An HTML answer: status, `Location` (redirects are not followed) and body.
+struct Page {
+    status: StatusCode,
+    location: Option<String>,
+    content_type: Option<String>,
+    text: String,
+}
+
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
+async fn page(r: reqwest::Response) -> Page {
+    let header = |name: &str| {
+        r.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let (location, content_type) = (header("location"), header("content-type"));
+    Page {
+        status: r.status(),
+        location,
+        content_type,
+        text: r.text().await.expect("body"),
+    }
+}
+
+/// GET of a full URL or a path on the app.
+async fn open(app: &TestApp, url: &str) -> Page {
+    let url = if url.starts_with("http") {
+        url.to_string()
+    } else {
+        format!("{}{url}", app.url)
+    };
+    page(browser().get(url).send().await.expect("GET sent")).await
+}
+
+/// A form POST, as a browser sends it.
+async fn post_form(app: &TestApp, url: &str, fields: &[(&str, &str)]) -> Page {
+    let url = if url.starts_with("http") {
+        url.to_string()
+    } else {
+        format!("{}{url}", app.url)
+    };
+    let body = fields
+        .iter()
+        .map(|(k, v)| format!("{k}={}", encode(v)))
+        .collect::<Vec<_>>()
+        .join("&");
+    let r = browser()
+        .post(url)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .expect("POST sent");
+    page(r).await
+}
+
+fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn assert_html(p: &Page, status: u16) {
+    assert_eq!(p.status.as_u16(), status, "{}", p.text);
+    assert_eq!(
+        p.content_type.as_deref(),
+        Some("text/html; charset=utf-8"),
+        "{}",
+        p.text
+    );
+    assert!(p.text.starts_with("<!DOCTYPE html>"), "{}", p.text);
+}
+
+/// The hidden form token of a web-link page.
+fn token(p: &Page) -> String {
+    let at = p
+        .text
+        .find("name=\"token\" value=\"")
+        .unwrap_or_else(|| panic!("no token in {}", p.text));
+    p.text[at + 20..at + 56].to_string()
+}
+
+/// Creates an account and returns (id, web link, app link).
+async fn create(app: &TestApp, key: &str, phone: &str, redirect_url: Option<&str>) -> Created {
+    let mut body = json!({
+        "payment_type": "gopay",
+        "gopay_partner": {"phone_number": phone, "country_code": "62"}
+    });
+    if let Some(url) = redirect_url {
+        body["gopay_partner"]["redirect_url"] = json!(url);
+    }
+    let r = app.create(key, &body).await;
+    assert_eq!(r.body["status_code"], "201", "{}", r.text);
+    let action = |name: &str| -> String {
+        r.body["actions"]
+            .as_array()
+            .and_then(|a| a.iter().find(|x| x["name"] == name))
+            .and_then(|x| x["url"].as_str())
+            .unwrap_or_else(|| panic!("no {name} in {}", r.text))
+            .to_string()
+    };
+    Created {
+        id: r.body["account_id"].as_str().expect("id").to_string(),
+        web: action("activation-link-url"),
+        app: action("activation-link-app"),
+    }
+}
+
+struct Created {
+    id: String,
+    web: String,
+    app: String,
+}
+
+async fn status_of(app: &TestApp, id: &str) -> Value {
+    app.get(KEY, id).await.body
+}
+
+#[tokio::test]
+async fn the_web_page_shows_the_merchant_and_the_masked_phone() {
+    let app = spawn_app_with(|c| c.merchant_id = "G141532850".into());
+    let a = create(&app, KEY, "81212345678", Some("https://shop.test/done")).await;
+    assert!(a.web.contains("/v2/gopay/redirect/gpar_"), "{}", a.web);
+    let p = open(&app, &a.web).await;
+    assert_html(&p, 200);
+    assert!(p.text.contains("G141532850"), "{}", p.text);
+    assert!(p.text.contains("+62 *******5678"), "{}", p.text);
+    assert!(!p.text.contains("81212345678"), "the full number leaks");
+    assert!(p.text.contains(">Approve</button>"), "{}", p.text);
+    assert!(p.text.contains(">Decline</button>"), "{}", p.text);
+    assert!(p.text.contains("method=\"post\""), "{}", p.text);
+}
+
+#[tokio::test]
+async fn approving_links_the_account_and_redirects_to_the_merchant() {
+    let app = spawn_app();
+    let a = create(
+        &app,
+        KEY,
+        "81212345678",
+        Some("https://shop.test/done?order=1"),
+    )
+    .await;
+    let p = open(&app, &a.web).await;
+    let done = post_form(
+        &app,
+        &a.web,
+        &[("token", &token(&p)), ("decision", "approve")],
+    )
+    .await;
+    assert_eq!(done.status, 303, "{}", done.text);
+    assert_eq!(
+        done.location.as_deref(),
+        Some("https://shop.test/done?order=1")
+    );
+    let body = status_of(&app, &a.id).await;
+    assert_eq!(body["account_status"], "ENABLED", "{body}");
+    assert_eq!(body["status_code"], "200");
+    let options = body["metadata"]["payment_options"]
+        .as_array()
+        .expect("payment options");
+    assert!(!options.is_empty());
+
+    // The web link works once: reopening it, or posting the same form again, says so.
+    let again = open(&app, &a.web).await;
+    assert_html(&again, 410);
+    assert!(again.text.contains("already been used"), "{}", again.text);
+    let replay = post_form(
+        &app,
+        &a.web,
+        &[("token", &token(&p)), ("decision", "approve")],
+    )
+    .await;
+    assert_html(&replay, 410);
+}
+
+#[tokio::test]
+async fn without_a_redirect_url_approving_shows_a_linked_page() {
+    let app = spawn_app();
+    let a = create(&app, KEY, "81212345678", None).await;
+    let p = open(&app, &a.web).await;
+    let done = post_form(
+        &app,
+        &a.web,
+        &[("token", &token(&p)), ("decision", "approve")],
+    )
+    .await;
+    assert_html(&done, 200);
+    assert!(done.text.contains("Account linked"), "{}", done.text);
+    assert_eq!(status_of(&app, &a.id).await["account_status"], "ENABLED");
+}
+
+#[tokio::test]
+async fn the_web_link_opens_once() {
+    let app = spawn_app();
+    let a = create(&app, KEY, "81212345678", None).await;
+    assert_html(&open(&app, &a.web).await, 200);
+    let second = open(&app, &a.web).await;
+    assert_html(&second, 410);
+    assert!(second.text.contains("already been used"), "{}", second.text);
+    // A form posted without the token the first open handed out does nothing.
+    let forged = post_form(&app, &a.web, &[("decision", "approve")]).await;
+    assert_html(&forged, 410);
+    assert_eq!(status_of(&app, &a.id).await["account_status"], "PENDING");
+}
+
+#[tokio::test]
+async fn declining_keeps_the_account_pending_and_uses_the_link_up() {
+    let app = spawn_app();
+    let a = create(&app, KEY, "81212345678", Some("https://shop.test/done")).await;
+    let p = open(&app, &a.web).await;
+    let t = token(&p);
+    let declined = post_form(&app, &a.web, &[("token", &t), ("decision", "decline")]).await;
+    assert_html(&declined, 200);
+    assert!(declined.text.contains("declined"), "{}", declined.text);
+    assert_eq!(status_of(&app, &a.id).await["account_status"], "PENDING");
+    // Neither the same form nor a reopen can approve it afterwards.
+    let replay = post_form(&app, &a.web, &[("token", &t), ("decision", "approve")]).await;
+    assert_html(&replay, 410);
+    assert_html(&open(&app, &a.web).await, 410);
+    assert_eq!(status_of(&app, &a.id).await["account_status"], "PENDING");
+    assert!(app.server.state().notifications.list(|_| true).is_empty());
+}
+
+#[tokio::test]
+async fn the_app_link_wants_the_sandbox_pin() {
+    let app = spawn_app();
+    let a = create(&app, KEY, "81212345678", Some("https://shop.test/done")).await;
+    assert!(a.app.contains("/v2/gopay/redirect/gpad_"), "{}", a.app);
+    // Reusable while PENDING.
+    for _ in 0..2 {
+        let p = open(&app, &a.app).await;
+        assert_html(&p, 200);
+        assert!(p.text.contains("name=\"pin\""), "{}", p.text);
+        assert!(p.text.contains("+62 *******5678"), "{}", p.text);
+    }
+    for wrong in ["000000", "", "1122334"] {
+        let p = post_form(&app, &a.app, &[("pin", wrong)]).await;
+        assert_html(&p, 422);
+        assert!(p.text.contains("Wrong PIN"), "{}", p.text);
+        assert!(p.text.contains("name=\"pin\""), "the form comes back");
+    }
+    let empty = post_form(&app, &a.app, &[]).await;
+    assert_html(&empty, 422);
+    assert_eq!(status_of(&app, &a.id).await["account_status"], "PENDING");
+    assert!(app.server.state().notifications.list(|_| true).is_empty());
+
+    let ok = post_form(&app, &a.app, &[("pin", "112233")]).await;
+    assert_eq!(ok.status, 303, "{}", ok.text);
+    assert_eq!(ok.location.as_deref(), Some("https://shop.test/done"));
+    assert_eq!(status_of(&app, &a.id).await["account_status"], "ENABLED");
+    let linked = app.server.state().notifications.list(|_| true);
+    assert_eq!(linked.len(), 1);
+    assert_eq!(
+        linked[0].payload.status_message,
+        "Midtrans account_linked notification"
+    );
+
+    let after = open(&app, &a.app).await;
+    assert_html(&after, 410);
+    assert!(after.text.contains("already linked"), "{}", after.text);
+    let again = post_form(&app, &a.app, &[("pin", "112233")]).await;
+    assert_html(&again, 410);
+}
+
+#[tokio::test]
+async fn unknown_links_get_an_html_404() {
+    let app = spawn_app();
+    let unknown = uuid::Uuid::new_v4();
+    for path in [
+        format!("/v2/gopay/redirect/gpar_{unknown}/link"),
+        format!("/v2/gopay/redirect/gpad_{unknown}/link"),
+        format!("/v2/gopay/redirect/gpxx_{unknown}/link"),
+        format!("/v2/gopay/redirect/{unknown}/link"),
+        "/v2/gopay/redirect/gpar_not-a-uuid/link".into(),
+        "/v2/gopay/redirect/gpar_%3Cscript%3E/link".into(),
+    ] {
+        let p = open(&app, &path).await;
+        assert_html(&p, 404);
+        assert!(p.text.contains("Link not found"), "{path}: {}", p.text);
+        assert!(!p.text.contains("<script>"), "{path}");
+        assert_html(&post_form(&app, &path, &[("pin", "112233")]).await, 404);
+    }
+}
+
+#[tokio::test]
+async fn an_expired_account_says_so() {
+    let app = spawn_app_with(|c| c.activation_ttl = Duration::from_millis(1));
+    let a = create(&app, KEY, "81212345678", None).await;
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    for link in [&a.web, &a.app] {
+        let p = open(&app, link).await;
+        assert_html(&p, 410);
+        assert!(p.text.contains("expired"), "{}", p.text);
+    }
+    let p = post_form(&app, &a.app, &[("pin", "112233")]).await;
+    assert_html(&p, 410);
+    assert_eq!(status_of(&app, &a.id).await["account_status"], "EXPIRED");
+}
+
+#[tokio::test]
+async fn admin_without_a_slash_redirects_to_the_dashboard() {
+    let app = spawn_app();
+    let p = open(&app, "/__admin").await;
+    assert_eq!(p.status, 303);
+    assert_eq!(p.location.as_deref(), Some("/__admin/"));
+    let p = open(&app, "/__admin?status=ENABLED").await;
+    assert_eq!(p.location.as_deref(), Some("/__admin/?status=ENABLED"));
+}
+
+#[tokio::test]
+async fn the_dashboard_lists_accounts_and_its_buttons_move_them() {
+    let app = spawn_app_with(|c| c.merchant_id = "G141532850".into());
+    let a = create(&app, KEY, "81212345678", None).await;
+    let p = open(&app, "/__admin/").await;
+    assert_html(&p, 200);
+    for expected in [
+        a.id.as_str(),
+        KEY,
+        "+62 *******5678",
+        a.web.as_str(),
+        a.app.as_str(),
+        "G141532850",
+        "Mock clock",
+        // The shared fixture accounts are listed too.
+        "00000269-7836-49e5-bc65-e592afafec14",
+        "<em>shared</em>",
+    ] {
+        assert!(p.text.contains(expected), "{expected} missing");
+    }
+    let link = format!("/__admin/ui/accounts/{}/link", a.id);
+    let expire = format!("/__admin/ui/accounts/{}/expire", a.id);
+    assert!(p.text.contains(&format!("action=\"{link}\"")));
+    assert!(p.text.contains(&format!("action=\"{expire}\"")));
+
+    let r = post_form(&app, &link, &[]).await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    assert_eq!(r.location.as_deref(), Some("/__admin/"));
+    assert_eq!(status_of(&app, &a.id).await["account_status"], "ENABLED");
+
+    let p = open(&app, "/__admin/?status=ENABLED").await;
+    assert!(p.text.contains(&a.id));
+    assert!(!p.text.contains(&format!("action=\"{link}\"")));
+    let unlink = format!("/__admin/ui/accounts/{}/unlink", a.id);
+    assert!(p.text.contains(&format!("action=\"{unlink}\"")));
+    assert!(
+        p.text
+            .contains(&format!("/__admin/ui/accounts/{}/unbind", a.id))
+    );
+    assert!(
+        p.text.contains("account_linked"),
+        "the log shows the notification"
+    );
+
+    // The filters ride along with the form and come back in the redirect.
+    let r = post_form(&app, &unlink, &[("server_key", KEY), ("status", "ENABLED")]).await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    assert_eq!(
+        r.location.as_deref(),
+        Some("/__admin/?server_key=SB-Mid-server-TESTKEY123&status=ENABLED")
+    );
+    assert_eq!(status_of(&app, &a.id).await["account_status"], "DISABLED");
+
+    // A transition the state does not allow: an HTML 409, nothing changes.
+    let r = post_form(&app, &link, &[]).await;
+    assert_html(&r, 409);
+    assert!(r.text.contains("DISABLED"), "{}", r.text);
+    let r = post_form(&app, "/__admin/ui/accounts/not-an-id/link", &[]).await;
+    assert_html(&r, 404);
+    let r = post_form(&app, &format!("/__admin/ui/accounts/{}/explode", a.id), &[]).await;
+    assert_html(&r, 404);
+}
+
+#[tokio::test]
+async fn the_dashboard_escapes_what_merchants_send() {
+    let app = spawn_app();
+    let evil = "https://shop.test/\"><script>alert(1)</script>";
+    let a = create(&app, KEY, "81212345678", Some(evil)).await;
+    let p = open(&app, "/__admin/").await;
+    assert_html(&p, 200);
+    assert!(p.text.contains(&a.id));
+    assert!(!p.text.contains("<script>"), "unescaped markup");
+    assert!(
+        p.text
+            .contains("https://shop.test/&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;"),
+        "the redirect URL is shown escaped"
+    );
+    // A server key with markup in it (from a filter) is escaped too.
+    let p = open(&app, "/__admin/?server_key=%3Cscript%3Ex").await;
+    assert_html(&p, 200);
+    assert!(!p.text.contains("<script>x"), "unescaped filter");
+    assert!(!p.text.contains(&a.id), "filtered out");
+}
+
+#[tokio::test]
+async fn the_dashboard_filters_by_server_key() {
+    let app = spawn_app();
+    let mine = create(&app, KEY, "81212345678", None).await;
+    let theirs = create(&app, OTHER_KEY, "81299999999", None).await;
+    let p = open(&app, &format!("/__admin/?server_key={KEY}")).await;
+    assert!(p.text.contains(&mine.id));
+    assert!(!p.text.contains(&theirs.id));
+    assert!(!p.text.contains("00000269-7836-49e5-bc65-e592afafec14"));
+    let p = open(&app, "/__admin/?server_key=shared").await;
+    assert!(p.text.contains("00000269-7836-49e5-bc65-e592afafec14"));
+    assert!(!p.text.contains(&mine.id));
+}
+
+#[tokio::test]
+async fn the_notification_log_shows_attempts_and_retries() {
+    let receiver = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::method("POST"))
+        .respond_with(wiremock::ResponseTemplate::new(200))
+        .mount(&receiver)
+        .await;
+    let url = format!("{}/notify", receiver.uri());
+    let app = spawn_app_with(|c| c.notification_url = Some(url.clone()));
+    let a = create(&app, KEY, "81212345678", None).await;
+    let r = post_form(&app, &a.app, &[("pin", "112233")]).await;
+    assert_html(&r, 200);
+
+    let delivered = wait_for_dashboard(&app, "data-state=\"delivered\"").await;
+    assert!(delivered.contains(&url), "the URL is shown");
+    assert!(delivered.contains("HTTP 200"), "the attempt is shown");
+    assert!(delivered.contains(&a.id));
+    assert!(delivered.contains("account_linked"));
+    let id = app.server.state().notifications.list(|_| true)[0].id;
+
+    let r = post_form(&app, &format!("/__admin/ui/notifications/{id}/retry"), &[]).await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    assert_eq!(r.location.as_deref(), Some("/__admin/"));
+    for _ in 0..100 {
+        if app
+            .server
+            .state()
+            .notifications
+            .get(id)
+            .map(|n| n.attempts.len())
+            == Some(2)
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let p = open(&app, "/__admin/").await;
+    assert_eq!(p.text.matches("class=\"attempt\"").count(), 2, "{}", p.text);
+    assert_eq!(receiver.received_requests().await.map(|r| r.len()), Some(2));
+
+    let r = post_form(&app, "/__admin/ui/notifications/999/retry", &[]).await;
+    assert_html(&r, 404);
+}
+
+async fn wait_for_dashboard(app: &TestApp, needle: &str) -> String {
+    for _ in 0..100 {
+        let p = open(app, "/__admin/").await;
+        if p.text.contains(needle) {
+            return p.text;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("the dashboard never showed {needle}");
+}
