@@ -1,0 +1,311 @@
+// The activation pages and the QA dashboard, driven in headless Chromium (Debian's, through
+// playwright-core) with JavaScript turned off: everything must work as plain HTML forms.
+//
+// A small Node HTTP server plays the merchant: it receives the notifications (POST /notify) and is
+// the redirect_url target (GET /done, a "thank you" page). The mock is started with its
+// --notification-url pointing there.
+'use strict';
+
+const { test, before, after } = require('node:test');
+const assert = require('node:assert/strict');
+const crypto = require('node:crypto');
+const fs = require('node:fs');
+const http = require('node:http');
+const os = require('node:os');
+const path = require('node:path');
+const { spawn } = require('node:child_process');
+const { chromium } = require('playwright-core');
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const BIN = process.env.PAY_ACCOUNT_MOCK_BIN || path.join(ROOT, 'target', 'debug', 'pay-account-mock');
+const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+const SHOTS = process.env.SCREENSHOT_DIR || path.join(ROOT, 'target', 'browser-screenshots');
+const SERVER_KEY = 'SB-Mid-server-BROWSER';
+const MERCHANT_ID = 'G141532850';
+
+let receiver; // { url, notifications, server }
+let mock; // { url, child }
+let context; // the browser context
+let profileDir;
+
+// --- the merchant: notification receiver and redirect target ------------------------------------
+
+function startReceiver() {
+  const notifications = [];
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url, 'http://localhost');
+    if (req.method === 'POST' && url.pathname === '/notify') {
+      let body = '';
+      req.setEncoding('utf8');
+      req.on('data', (chunk) => { body += chunk; });
+      req.on('end', () => {
+        let json = null;
+        try { json = JSON.parse(body); } catch { /* recorded as null */ }
+        notifications.push({ headers: req.headers, body: json });
+        res.writeHead(200, { 'Content-Type': 'application/json' });
+        res.end('{"ok":true}');
+      });
+      return;
+    }
+    if (req.method === 'GET' && url.pathname === '/done') {
+      res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' });
+      res.end('<!DOCTYPE html><title>Merchant</title><h1>Merchant thank-you page</h1>'
+        + '<p>Thank you, your GoPay account is linked.</p>');
+      return;
+    }
+    res.writeHead(404, { 'Content-Type': 'text/plain' });
+    res.end('not found');
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      resolve({ url: `http://127.0.0.1:${port}`, notifications, server });
+    });
+  });
+}
+
+// --- the mock ------------------------------------------------------------------------------------
+
+function startMock(notificationUrl) {
+  const child = spawn(BIN, [
+    '--port', '0', '--host', '127.0.0.1',
+    '--notification-url', notificationUrl,
+    '--merchant-id', MERCHANT_ID,
+  ], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (d) => { stderr += d; });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => {
+      child.kill();
+      reject(new Error(`the mock did not start in time\n${stderr}`));
+    }, 15000);
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (d) => {
+      out += d;
+      const m = out.match(/^pay-account-mock listening on (http:\/\/\S+)$/m);
+      if (m) {
+        clearTimeout(timer);
+        resolve({ url: m[1], child });
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`the mock exited (${code}) before listening\n${stderr}`));
+    });
+  });
+}
+
+function stopMock() {
+  if (mock && mock.child.exitCode === null) mock.child.kill();
+}
+process.on('exit', stopMock);
+
+// --- helpers -------------------------------------------------------------------------------------
+
+const auth = 'Basic ' + Buffer.from(`${SERVER_KEY}:`).toString('base64');
+
+async function createAccount(phone) {
+  const r = await fetch(`${mock.url}/v2/pay/account`, {
+    method: 'POST',
+    headers: { Authorization: auth, 'Content-Type': 'application/json', Accept: 'application/json' },
+    body: JSON.stringify({
+      payment_type: 'gopay',
+      gopay_partner: { phone_number: phone, country_code: '62', redirect_url: `${receiver.url}/done` },
+    }),
+  });
+  const body = await r.json();
+  assert.equal(body.status_code, '201', JSON.stringify(body));
+  const link = (name) => body.actions.find((a) => a.name === name).url;
+  return { id: body.account_id, web: link('activation-link-url'), app: link('activation-link-app') };
+}
+
+async function getAccount(id) {
+  const r = await fetch(`${mock.url}/v2/pay/account/${id}`, {
+    headers: { Authorization: auth, Accept: 'application/json' },
+  });
+  return r.json();
+}
+
+function masked(phone) {
+  return `+62 ${'*'.repeat(phone.length - 4)}${phone.slice(-4)}`;
+}
+
+function signature(accountId, status, code) {
+  return crypto.createHash('sha512').update(accountId + status + code + SERVER_KEY).digest('hex');
+}
+
+/** Waits until `count` notifications about the account arrived, then a little longer for extras. */
+async function notificationsFor(accountId, count, timeoutMs = 10000) {
+  const mine = () => receiver.notifications.filter((n) => n.body && n.body.account_id === accountId);
+  const deadline = Date.now() + timeoutMs;
+  while (mine().length < count && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  await new Promise((r) => setTimeout(r, 300));
+  return mine();
+}
+
+async function dashboardRow(page, accountId) {
+  const row = page.locator(`tr.account[data-account-id="${accountId}"]`);
+  await row.waitFor();
+  return row;
+}
+
+/** Reloads the dashboard until the account's notifications are all delivered. */
+async function dashboardWithDelivered(page, accountId, count) {
+  const deadline = Date.now() + 10000;
+  for (;;) {
+    await page.goto(`${mock.url}/__admin/`);
+    const rows = page.locator('tr.notification', { hasText: accountId });
+    const states = await rows.evaluateAll((els) => els.map((e) => e.dataset.state));
+    if (states.length >= count && states.every((s) => s === 'delivered')) return rows;
+    if (Date.now() > deadline) assert.fail(`notifications of ${accountId}: ${states}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+// --- set-up and tear-down ------------------------------------------------------------------------
+
+before(async () => {
+  receiver = await startReceiver();
+  mock = await startMock(`${receiver.url}/notify`);
+  fs.mkdirSync(SHOTS, { recursive: true });
+  profileDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pay-account-mock-chromium-'));
+  context = await chromium.launchPersistentContext(profileDir, {
+    executablePath: CHROMIUM,
+    headless: true,
+    javaScriptEnabled: false,
+    viewport: { width: 1400, height: 900 },
+    args: [
+      '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+    ],
+  });
+});
+
+after(async () => {
+  if (context) await context.close().catch(() => {});
+  stopMock();
+  if (receiver) await new Promise((r) => receiver.server.close(r));
+  if (profileDir) fs.rmSync(profileDir, { recursive: true, force: true });
+});
+
+// --- the tests -----------------------------------------------------------------------------------
+
+test('web link: approve links the account, redirects to the merchant and notifies it', async () => {
+  const phone = '81234567890';
+  const account = await createAccount(phone);
+  const page = await context.newPage();
+
+  await page.goto(account.web);
+  const card = page.locator('main.card');
+  await assert.doesNotReject(card.waitFor());
+  const text = await card.innerText();
+  assert.match(text, /Link your GoPay account/);
+  assert.ok(text.includes(masked(phone)), text);
+  assert.ok(text.includes(MERCHANT_ID), text);
+  assert.ok(!text.includes(phone), 'the full number is hidden');
+  await page.screenshot({ path: path.join(SHOTS, 'activation-web.png') });
+
+  await page.getByRole('button', { name: 'Approve' }).click();
+  await page.waitForURL(`${receiver.url}/done`);
+  assert.equal(new URL(page.url()).pathname, '/done');
+  assert.match(await page.locator('h1').innerText(), /thank-you/);
+
+  const got = await notificationsFor(account.id, 1);
+  assert.equal(got.length, 1, JSON.stringify(got));
+  const n = got[0].body;
+  assert.equal(n.status_message, 'Midtrans account_linked notification');
+  assert.equal(n.account_status, 'ENABLED');
+  assert.equal(n.status_code, '200');
+  assert.equal(n.merchant_id, MERCHANT_ID);
+  assert.equal(n.payment_type, 'gopay');
+  assert.equal(n.signature_key, signature(account.id, 'ENABLED', '200'));
+  assert.match(got[0].headers['content-type'], /application\/json/);
+
+  const linked = await getAccount(account.id);
+  assert.equal(linked.account_status, 'ENABLED');
+  assert.ok(linked.metadata.payment_options.length > 0);
+
+  // The web link works once.
+  const again = await page.goto(account.web);
+  assert.equal(again.status(), 410);
+  assert.match(await page.locator('main.card').innerText(), /already been used/);
+
+  // The dashboard shows the account ENABLED and the notification delivered with an HTTP 200 attempt.
+  const rows = await dashboardWithDelivered(page, account.id, 1);
+  const row = await dashboardRow(page, account.id);
+  assert.equal(await row.getAttribute('data-status'), 'ENABLED');
+  assert.ok((await row.innerText()).includes(masked(phone)));
+  assert.equal(await rows.count(), 1);
+  const log = await rows.first().innerText();
+  assert.match(log, /account_linked/);
+  assert.match(log, /delivered/);
+  assert.match(log, /HTTP 200/);
+  assert.ok(log.includes(`${receiver.url}/notify`), log);
+  await page.screenshot({ path: path.join(SHOTS, 'dashboard.png'), fullPage: true });
+  await page.close();
+});
+
+test('app link: a wrong PIN is refused, 112233 links', async () => {
+  const phone = '81234567891';
+  const account = await createAccount(phone);
+  const page = await context.newPage();
+
+  await page.goto(account.app);
+  assert.ok((await page.locator('main.card').innerText()).includes(masked(phone)));
+  await page.locator('#pin').fill('000000');
+  await page.getByRole('button', { name: 'Link account' }).click();
+  await page.locator('.error').waitFor();
+  assert.match(await page.locator('.error').innerText(), /Wrong PIN/);
+  assert.equal(page.url(), account.app);
+  await page.screenshot({ path: path.join(SHOTS, 'activation-app-wrong-pin.png') });
+  assert.equal((await getAccount(account.id)).account_status, 'PENDING');
+  assert.equal((await notificationsFor(account.id, 0, 0)).length, 0);
+
+  await page.locator('#pin').fill('112233');
+  await page.getByRole('button', { name: 'Link account' }).click();
+  await page.waitForURL(`${receiver.url}/done`);
+  assert.equal((await getAccount(account.id)).account_status, 'ENABLED');
+  const got = await notificationsFor(account.id, 1);
+  assert.equal(got.length, 1);
+  assert.equal(got[0].body.signature_key, signature(account.id, 'ENABLED', '200'));
+  await page.close();
+});
+
+test('dashboard buttons move accounts and send the notifications', async () => {
+  const phone = '81234567892';
+  const account = await createAccount(phone);
+  const page = await context.newPage();
+  await page.goto(`${mock.url}/__admin/`);
+
+  let row = await dashboardRow(page, account.id);
+  assert.equal(await row.getAttribute('data-status'), 'PENDING');
+  await row.getByRole('button', { name: 'Link' }).click();
+  await page.waitForURL(`${mock.url}/__admin/`);
+  row = await dashboardRow(page, account.id);
+  assert.equal(await row.getAttribute('data-status'), 'ENABLED');
+
+  await row.getByRole('button', { name: 'Unlink' }).click();
+  await page.waitForURL(`${mock.url}/__admin/`);
+  row = await dashboardRow(page, account.id);
+  assert.equal(await row.getAttribute('data-status'), 'DISABLED');
+  assert.equal((await getAccount(account.id)).account_status, 'DISABLED');
+
+  const got = await notificationsFor(account.id, 2);
+  assert.deepEqual(got.map((n) => n.body.status_message), [
+    'Midtrans account_linked notification',
+    'Midtrans account_unlinked notification',
+  ]);
+  assert.equal(got[1].body.signature_key, signature(account.id, 'DISABLED', '204'));
+
+  // Retry re-sends a logged notification.
+  const rows = await dashboardWithDelivered(page, account.id, 2);
+  await rows.first().getByRole('button', { name: 'Retry' }).click();
+  await page.waitForURL(`${mock.url}/__admin/`);
+  assert.equal((await notificationsFor(account.id, 3)).length, 3);
+  await page.close();
+});
