@@ -154,7 +154,11 @@ async fn dashboard(state: web::Data<AppState>, query: Option<web::Query<Filter>>
         .filter(|a| filter.shows_key(a.owner.as_deref()))
         .collect();
     status_tabs(&mut body, &filter, &accounts);
-    body.push_str("<h2>Accounts</h2>");
+    body.push_str(
+        "<h2>Accounts</h2><table class=\"accounts\"><thead><tr><th>Account</th><th>Server key</th>\
+         <th>Phone</th><th>Created</th><th>Activation links</th><th>Redirect URL</th>\
+         <th>Actions</th></tr></thead>",
+    );
     let statuses = [
         AccountStatus::Pending,
         AccountStatus::Enabled,
@@ -174,6 +178,7 @@ async fn dashboard(state: web::Data<AppState>, query: Option<web::Query<Filter>>
             .collect();
         account_section(&mut body, &state, &filter, status, &rows);
     }
+    body.push_str("</table>");
 
     notification_log(&mut body, &filter, &notifications);
     page(
@@ -315,26 +320,23 @@ fn account_section(
 ) {
     let _ = write!(
         body,
-        "<section class=\"accounts\" id=\"status-{status}\"><h3><span class=\"badge s-{status}\">{status}</span> \
-         {} account{}</h3>",
+        "<tbody class=\"group\" id=\"status-{status}\"><tr class=\"group-head\"><th colspan=\"7\">\
+         <span class=\"badge s-{status}\">{status}</span> {} account{}</th></tr>",
         rows.len(),
         if rows.len() == 1 { "" } else { "s" }
     );
     if rows.is_empty() {
-        body.push_str("<p class=\"empty\">None.</p></section>");
+        body.push_str("<tr><td colspan=\"7\" class=\"empty\">None.</td></tr></tbody>");
         return;
     }
-    body.push_str(
-        "<table><thead><tr><th>Account</th><th>Server key</th><th>Phone</th><th>Created</th>\
-         <th>Activation links</th><th>Redirect URL</th><th>Actions</th></tr></thead><tbody>",
-    );
     for account in rows.iter().take(MAX_ROWS) {
         let (web_link, app_link) = state.activation_links(account);
         let id = account.id;
         let _ = write!(
             body,
             "<tr class=\"account\" data-account-id=\"{id}\" data-status=\"{status}\">\
-             <td><code>{id}</code></td><td>{key}</td><td>{phone}</td><td>{created}{expires}</td>\
+             <td><code>{id}</code></td><td>{key}</td><td class=\"nowrap\">{phone}</td>\
+             <td class=\"nowrap\">{created}{expires}</td>\
              <td class=\"links\"><a href=\"{web}\">web</a>{used} · <a href=\"{app}\">app</a></td>\
              <td>{redirect}</td><td class=\"actions\">",
             key = match account.owner.as_deref() {
@@ -376,15 +378,14 @@ fn account_section(
         }
         body.push_str("</td></tr>");
     }
-    body.push_str("</tbody></table>");
     if rows.len() > MAX_ROWS {
         let _ = write!(
             body,
-            "<p class=\"empty\">{} more not shown.</p>",
+            "<tr><td colspan=\"7\" class=\"empty\">{} more not shown.</td></tr>",
             rows.len() - MAX_ROWS
         );
     }
-    body.push_str("</section>");
+    body.push_str("</tbody>");
 }
 
 fn transition_label(t: Transition) -> &'static str {
@@ -424,7 +425,7 @@ fn notification_log(body: &mut String, filter: &Filter, notifications: &[Notific
         let _ = write!(
             body,
             "<tr class=\"notification\" data-notification-id=\"{id}\" data-state=\"{state}\">\
-             <td>{id}</td><td>{created}</td><td><code>{event}</code></td>\
+             <td>{id}</td><td class=\"nowrap\">{created}</td><td><code>{event}</code></td>\
              <td><code>{account}</code><br><small>key <code>{key}</code></small></td><td>{url}</td>\
              <td><span class=\"badge d-{state}\">{state}</span>{next}</td><td>",
             id = n.id,
@@ -472,7 +473,7 @@ fn notification_log(body: &mut String, filter: &Filter, notifications: &[Notific
                 };
                 let _ = write!(
                     body,
-                    "<li class=\"attempt\">{at} {outcome} <small>{ms:.1} ms{redirects}</small></li>",
+                    "<li class=\"attempt\"><span class=\"nowrap\">{at}</span> {outcome} <small>{ms:.1} ms{redirects}</small></li>",
                     at = escape(&a.at),
                     ms = a.duration_ms,
                 );
@@ -630,7 +631,7 @@ const STYLE: &str = "body{background:#f5f6f8;padding:1.2rem 1.6rem 3rem;max-widt
 header{display:flex;align-items:baseline;justify-content:space-between}\
 h1{font-size:1.35rem;margin:0 0 .8rem}h1 span{color:#777;font-weight:400}\
 h2{font-size:1.1rem;margin:1.6rem 0 .6rem}h2 small{color:#777;font-weight:400;font-size:.85rem}\
-h3{font-size:.95rem;margin:1rem 0 .4rem}a{color:#0a58ca}.refresh{font-size:.9rem}\
+.group-head th{background:#fff;padding-top:1rem;font-size:.9rem;border-bottom:1px solid #dde1e6}a{color:#0a58ca}.refresh{font-size:.9rem}\
 .panel{background:#fff;border:1px solid #dde1e6;border-radius:8px;padding:.7rem 1rem;margin-bottom:.8rem}\
 .panel dl{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1.2rem;margin:0}\
 .panel dt{color:#666}.panel dd{margin:0}.filter{display:flex;gap:.6rem;align-items:center;margin:.6rem 0}\
@@ -641,7 +642,8 @@ padding:.2rem .8rem;font-size:.88rem}.tabs a.on{background:#1f2937;color:#fff;bo
 table{width:100%;border-collapse:collapse;background:#fff;border:1px solid #dde1e6;font-size:.86rem}\
 th,td{text-align:left;vertical-align:top;padding:.45rem .6rem;border-bottom:1px solid #eceef1}\
 th{background:#f0f2f5;font-weight:600;color:#444;white-space:nowrap}\
-td code{font-size:.8rem;word-break:break-all}code.url{color:#444}\
+td code{font-size:.8rem;white-space:nowrap}code.url{color:#444;white-space:normal;\
+overflow-wrap:anywhere}.nowrap{white-space:nowrap}\
 .actions{white-space:nowrap}.actions form,td form{display:inline}\
 button{font:inherit;font-size:.82rem;padding:.25rem .65rem;border-radius:6px;border:1px solid #b8bec6;\
 background:#fff;cursor:pointer;margin:0 .2rem .2rem 0}button:hover{background:#f0f2f5}\

@@ -307,5 +307,7 @@ test('dashboard buttons move accounts and send the notifications', async () => {
   await rows.first().getByRole('button', { name: 'Retry' }).click();
   await page.waitForURL(`${mock.url}/__admin/`);
   assert.equal((await notificationsFor(account.id, 3)).length, 3);
+  await dashboardWithDelivered(page, account.id, 2);
+  await page.screenshot({ path: path.join(SHOTS, 'dashboard-after-actions.png'), fullPage: true });
   await page.close();
 });
