@@ -155,3 +155,62 @@ pub fn assert_envelope(r: &Reply, http: u16, code: &str, message: &str) {
     expected["id"] = json!(id);
     assert_eq!(r.body, expected);
 }
+
+/// `Authorization` header value for a server key (Basic, empty password).
+pub fn basic(key: &str) -> String {
+    use base64::Engine;
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{key}:"))
+    )
+}
+
+impl TestApp {
+    /// A request with exactly these headers and this body: nothing is added.
+    pub async fn raw(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<Vec<u8>>,
+    ) -> Reply {
+        let mut req = self.client.request(method, format!("{}{}", self.url, path));
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        if let Some(body) = body {
+            req = req.body(body);
+        }
+        reply(req.send().await.expect("request sent")).await
+    }
+
+    /// Links a PENDING account in-process, as the customer approving it would (no HTTP).
+    pub fn link(&self, id: &str) {
+        let id = uuid::Uuid::parse_str(id).expect("account id is a UUID");
+        self.server
+            .state()
+            .apply(&id, None, pay_account_mock::accounts::Transition::Link)
+            .expect("the account can be linked");
+    }
+}
+
+/// Asserts a `"400"` validation envelope with HTTP 400 and exactly these messages.
+pub fn assert_validation(r: &Reply, messages: &[&str]) {
+    assert_envelope(
+        r,
+        400,
+        "400",
+        "One or more parameters in the payload is invalid.",
+    );
+    assert_eq!(r.body["validation_messages"], json!(messages), "{}", r.text);
+}
+
+/// Asserts the body is served as `application/json`.
+pub fn assert_json(r: &Reply) {
+    assert_eq!(
+        r.content_type.as_deref(),
+        Some("application/json"),
+        "{}",
+        r.text
+    );
+}
