@@ -86,7 +86,43 @@ impl AppState {
             max_body_bytes: config.max_body_bytes,
         };
         state.load_fixture_accounts();
+        state.generate_accounts(config.generate_accounts);
         state
+    }
+
+    /// Preloads `n` ENABLED accounts owned by [`BENCH_SERVER_KEY`] (benchmarks), with distinct
+    /// phone numbers `899xxxxxxxx` (country code 62) and the default payment options. Ids come from
+    /// [`IdGen`], so `--seed` makes them reproducible.
+    pub fn generate_accounts(&self, n: usize) {
+        if n == 0 {
+            return;
+        }
+        let started = std::time::Instant::now();
+        let now = self.clock.now_ms();
+        for i in 0..n {
+            let mut account = Account {
+                id: self.ids.uuid(),
+                owner: None,
+                status: crate::accounts::AccountStatus::Enabled,
+                phone_number: format!("899{i:08}").into(),
+                country_code: "62".into(),
+                redirect_url: None,
+                link_id: self.ids.uuid(),
+                web_link_used: false,
+                created_at_ms: now,
+                updated_at_ms: now,
+                expires_at_ms: None,
+                payment_options: Vec::new(),
+            };
+            account.payment_options = self.default_payment_options(&account);
+            self.store.insert(account, Some(BENCH_SERVER_KEY));
+        }
+        tracing::info!(
+            accounts = n,
+            server_key = BENCH_SERVER_KEY,
+            ms = started.elapsed().as_millis() as u64,
+            "generated accounts"
+        );
     }
 
     /// (Re)creates the fixture accounts. Fixture PENDING accounts never expire by themselves.
@@ -180,6 +216,9 @@ impl AppState {
             .to_string()
     }
 }
+
+/// Owner of the accounts made by `--generate-accounts` (the key the benchmark harness sends).
+pub const BENCH_SERVER_KEY: &str = "SB-Mid-server-bench";
 
 /// Signs notifications about shared fixture accounts changed from the control API or the activation
 /// pages when no `--server-key` is configured.

@@ -85,6 +85,10 @@ pub struct Cli {
     #[arg(long, env = "PAY_ACCOUNT_MOCK_WORKERS")]
     pub workers: Option<usize>,
 
+    /// Preload N generated ENABLED accounts (for benchmarks).
+    #[arg(long, env = "PAY_ACCOUNT_MOCK_GENERATE_ACCOUNTS", default_value_t = 0)]
+    pub generate_accounts: usize,
+
     /// Log filter (tracing's env-filter syntax), e.g. "info" or "pay_account_mock=debug".
     #[arg(
         long,
@@ -139,6 +143,7 @@ impl Cli {
             max_body_bytes: self.max_body_bytes,
             workers: self.workers,
             notification_timeout: self.notification_timeout,
+            generate_accounts: self.generate_accounts,
         })
     }
 }

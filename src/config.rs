@@ -105,6 +105,8 @@ pub struct Config {
     pub workers: Option<usize>,
     /// How long a notification attempt waits for the receiver (Midtrans: 15 s).
     pub notification_timeout: Duration,
+    /// Generated ENABLED accounts preloaded at start (benchmarks); 0 = none.
+    pub generate_accounts: usize,
 }
 
 impl Default for Config {
@@ -126,6 +128,7 @@ impl Default for Config {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             workers: None,
             notification_timeout: crate::notifications::delivery::DEFAULT_TIMEOUT,
+            generate_accounts: 0,
         }
     }
 }
