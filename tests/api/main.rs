@@ -3,6 +3,7 @@
 mod helpers;
 
 mod activation;
+mod concurrency;
 mod create;
 mod errors;
 mod get;

@@ -1,0 +1,140 @@
+//! Many merchants creating accounts at the same time on one server.
+
+use std::collections::HashSet;
+
+use crate::helpers::*;
+use serde_json::Value;
+
+const KEYS: usize = 8;
+const CREATES_PER_KEY: usize = 50;
+
+fn key(n: usize) -> String {
+    format!("SB-Mid-server-PARALLEL{n:02}")
+}
+
+async fn send(
+    client: &reqwest::Client,
+    method: reqwest::Method,
+    url: String,
+    key: &str,
+    body: Option<String>,
+) -> Value {
+    let mut req = client.request(method, url).basic_auth(key, Some(""));
+    if let Some(body) = body {
+        req = req.header("Content-Type", "application/json").body(body);
+    }
+    let r = reply(req.send().await.expect("request sent")).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    r.body
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn parallel_creates_by_many_keys_stay_separate() {
+    let app = spawn_app_with(|c| c.workers = Some(4));
+    let before = app.server.state().store.len();
+
+    let mut tasks = Vec::new();
+    for k in 0..KEYS {
+        for n in 0..CREATES_PER_KEY {
+            let (client, url) = (app.client.clone(), app.url.clone());
+            tasks.push(tokio::spawn(async move {
+                let key = key(k);
+                let phone = format!("81{k:02}{n:07}");
+                let body = send(
+                    &client,
+                    reqwest::Method::POST,
+                    format!("{url}/v2/pay/account"),
+                    &key,
+                    Some(gopay(&phone).to_string()),
+                )
+                .await;
+                assert_eq!(body["status_code"], "201", "{body}");
+                (k, body["account_id"].as_str().unwrap().to_string())
+            }));
+        }
+    }
+    let mut created: Vec<(usize, String)> = Vec::new();
+    for task in tasks {
+        created.push(task.await.expect("create task"));
+    }
+
+    assert_eq!(created.len(), KEYS * CREATES_PER_KEY);
+    let ids: HashSet<&str> = created.iter().map(|(_, id)| id.as_str()).collect();
+    assert_eq!(ids.len(), KEYS * CREATES_PER_KEY, "account ids are unique");
+    assert_eq!(
+        app.server.state().store.len(),
+        before + KEYS * CREATES_PER_KEY
+    );
+
+    // Every account is found by its owner, and by no other key; checked in parallel too.
+    let mut checks = Vec::new();
+    for (owner, id) in created {
+        let (client, url) = (app.client.clone(), app.url.clone());
+        checks.push(tokio::spawn(async move {
+            for k in 0..KEYS {
+                let body = send(
+                    &client,
+                    reqwest::Method::GET,
+                    format!("{url}/v2/pay/account/{id}"),
+                    &key(k),
+                    None,
+                )
+                .await;
+                if k == owner {
+                    assert_eq!(body["status_code"], "201", "{body}");
+                    assert_eq!(body["account_status"], "PENDING", "{body}");
+                    assert_eq!(body["account_id"], id.as_str(), "{body}");
+                } else {
+                    assert_eq!(body["status_code"], "404", "{body}");
+                    assert_eq!(body["status_message"], "Account doesn't exist.", "{body}");
+                }
+            }
+        }));
+    }
+    for check in checks {
+        check.await.expect("check task");
+    }
+
+    // The per-key view agrees.
+    let now = app.server.state().clock.now_ms();
+    for k in 0..KEYS {
+        assert_eq!(
+            app.server.state().store.list(Some(&key(k)), now).len(),
+            CREATES_PER_KEY,
+            "{}",
+            key(k)
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn parallel_unbinds_of_one_account_succeed_once() {
+    let app = spawn_app_with(|c| c.workers = Some(4));
+    let id = app.create_pending(KEY, "8215023424").await;
+    app.link(&id);
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        let (client, url, id) = (app.client.clone(), app.url.clone(), id.clone());
+        tasks.push(tokio::spawn(async move {
+            let body = send(
+                &client,
+                reqwest::Method::POST,
+                format!("{url}/v2/pay/account/{id}/unbind"),
+                KEY,
+                Some("{}".into()),
+            )
+            .await;
+            body["status_code"].as_str().unwrap().to_string()
+        }));
+    }
+    let mut codes = Vec::new();
+    for task in tasks {
+        codes.push(task.await.expect("unbind task"));
+    }
+    assert_eq!(codes.iter().filter(|c| *c == "204").count(), 1, "{codes:?}");
+    assert_eq!(
+        codes.iter().filter(|c| *c == "412").count(),
+        19,
+        "{codes:?}"
+    );
+}
