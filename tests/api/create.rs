@@ -359,3 +359,19 @@ async fn create_ignores_idempotency_and_notification_override_headers() {
     assert_eq!(b.body["status_code"], "201");
     assert_ne!(a.body["account_id"], b.body["account_id"]);
 }
+
+#[tokio::test]
+async fn relinking_after_a_control_api_link_answers_200() {
+    let app = spawn_app();
+    let id = app.create_pending(KEY, "8242974268").await;
+    let r = app
+        .admin(Method::POST, &format!("/__admin/accounts/{id}/link"), None)
+        .await;
+    assert!(r.status.is_success(), "{}", r.text);
+    let r = app.create(KEY, &gopay("8242974268")).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body["status_code"], "200", "{}", r.text);
+    assert_eq!(r.body["account_id"], id.as_str());
+    assert_eq!(r.body["account_status"], "ENABLED");
+    assert_eq!(r.body, app.get(KEY, &id).await.body);
+}
