@@ -104,6 +104,8 @@ struct WaitRequest {
     status_code: Option<String>,
     event: Option<Event>,
     server_key: Option<String>,
+    /// What to wait for: `delivered` (default) or `failed` (no retries left).
+    state: Option<DeliveryState>,
     #[serde(default = "one")]
     count: usize,
     #[serde(default = "five_seconds")]
@@ -117,6 +119,7 @@ impl Default for WaitRequest {
             status_code: None,
             event: None,
             server_key: None,
+            state: None,
             count: one(),
             timeout_ms: five_seconds(),
         }
@@ -131,8 +134,9 @@ fn five_seconds() -> u64 {
     5000
 }
 
-/// `POST /__admin/notifications/wait`: answers 200 with the matching delivered notifications as
-/// soon as there are `count` of them, or 408 with what matched so far at the timeout.
+/// `POST /__admin/notifications/wait`: answers 200 with the matching delivered (or, with
+/// `"state": "failed"`, finally failed) notifications as soon as there are `count` of them, or 408
+/// with every notification matching the filter at the timeout.
 async fn wait(state: web::Data<AppState>, body: web::Bytes) -> Result<HttpResponse, ControlError> {
     let request: WaitRequest = parse_body(&body)?;
     let filter = Filter {
@@ -142,7 +146,8 @@ async fn wait(state: web::Data<AppState>, body: web::Bytes) -> Result<HttpRespon
         server_key: request.server_key.clone(),
     };
     let timeout = Duration::from_millis(request.timeout_ms).min(MAX_WAIT);
-    let delivered = |n: &Notification| n.state == DeliveryState::Delivered && filter.matches(n);
+    let wanted = request.state.unwrap_or(DeliveryState::Delivered);
+    let delivered = |n: &Notification| n.state == wanted && filter.matches(n);
     let done = state
         .notifications
         .wait_until(timeout, |all| {
@@ -155,7 +160,7 @@ async fn wait(state: web::Data<AppState>, body: web::Bytes) -> Result<HttpRespon
     } else {
         let matching = state.notifications.list(|n| filter.matches(n));
         Err(ControlError::Timeout(json!({
-            "delivered": matching.iter().filter(|n| n.state == DeliveryState::Delivered).count(),
+            "matched": matching.iter().filter(|n| n.state == wanted).count(),
             "expected": request.count,
             "notifications": matching,
         })))

@@ -70,7 +70,7 @@ async fn advance(
 ) -> Result<HttpResponse, ControlError> {
     let a: Advance = parse_body(&body)?;
     let by = match (a.seconds, a.ms) {
-        (Some(s), None) if s.is_finite() && s >= 0.0 && s < 1e12 => Duration::from_secs_f64(s),
+        (Some(s), None) if (0.0..1e12).contains(&s) => Duration::from_secs_f64(s),
         (None, Some(ms)) => Duration::from_millis(ms),
         _ => {
             return Err(ControlError::BadRequest(
@@ -106,7 +106,7 @@ enum DurationValue {
 impl DurationValue {
     fn parse(&self) -> Result<Duration, String> {
         match self {
-            Self::Seconds(s) if s.is_finite() && *s >= 0.0 && *s < 1e12 => {
+            Self::Seconds(s) if (0.0..1e12).contains(s) => {
                 Ok(Duration::from_secs_f64(*s))
             }
             Self::Seconds(s) => Err(format!("invalid duration {s}")),

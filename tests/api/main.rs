@@ -4,7 +4,9 @@ mod helpers;
 
 mod activation;
 mod concurrency;
+mod control;
 mod create;
 mod errors;
 mod get;
+mod notifications;
 mod unbind;

@@ -1,0 +1,385 @@
+//! The control API: transitions and their refusals, expiry on the mock clock, balances, config,
+//! reset and health.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+async fn act(app: &TestApp, id: &str, action: &str) -> Reply {
+    app.admin(
+        Method::POST,
+        &format!("/__admin/accounts/{id}/{action}"),
+        None,
+    )
+    .await
+}
+
+#[tokio::test]
+async fn each_transition_changes_the_status_the_merchant_sees() {
+    let app = spawn_app();
+    let a = app.create_pending(KEY, "81234567891").await;
+    let b = app.create_pending(KEY, "81234567892").await;
+
+    assert_eq!(
+        act(&app, &a, "link").await.body["account"]["account_status"],
+        "ENABLED"
+    );
+    assert_eq!(app.get(KEY, &a).await.body["account_status"], "ENABLED");
+    assert_eq!(
+        act(&app, &a, "unlink").await.body["account"]["account_status"],
+        "DISABLED"
+    );
+    assert_eq!(app.get(KEY, &a).await.body["status_code"], "204");
+    let expired = act(&app, &b, "expire").await;
+    assert_eq!(expired.body["account"]["account_status"], "EXPIRED");
+    assert_eq!(
+        expired.body["notification"],
+        Value::Null,
+        "expiry sends no notification"
+    );
+    assert_eq!(
+        app.get(KEY, &b).await.body,
+        json!({"status_code": "204", "payment_type": "gopay", "account_id": b, "account_status": "EXPIRED"})
+    );
+}
+
+#[tokio::test]
+async fn invalid_transitions_are_refused_with_409_and_change_nothing() {
+    let app = spawn_app();
+    let id = app.create_pending(KEY, "81234567891").await;
+    act(&app, &id, "link").await;
+    let before = app
+        .admin(Method::GET, &format!("/__admin/accounts/{id}"), None)
+        .await;
+    let log_before = app.admin(Method::GET, "/__admin/notifications", None).await;
+
+    for action in ["link", "expire"] {
+        let r = act(&app, &id, action).await;
+        assert_eq!(r.status, 409, "{action}");
+        assert_eq!(
+            r.body,
+            json!({
+                "error": "invalid_transition",
+                "message": format!("cannot {action} an account that is ENABLED"),
+                "account_id": id,
+                "account_status": "ENABLED",
+                "allowed_transitions": ["unbind", "unlink"],
+            })
+        );
+    }
+    act(&app, &id, "unlink").await;
+    let r = act(&app, &id, "unlink").await;
+    assert_eq!(r.status, 409);
+    assert_eq!(r.body["allowed_transitions"], json!([]));
+
+    let after = app
+        .admin(Method::GET, &format!("/__admin/accounts/{id}"), None)
+        .await;
+    assert_eq!(after.body["account_status"], "DISABLED");
+    assert_eq!(
+        before.body["payment_options"],
+        after.body["payment_options"]
+    );
+    let log_after = app.admin(Method::GET, "/__admin/notifications", None).await;
+    assert_eq!(
+        log_after.body["notifications"].as_array().unwrap().len(),
+        log_before.body["notifications"].as_array().unwrap().len() + 1,
+        "only the unlink was notified"
+    );
+}
+
+#[tokio::test]
+async fn unknown_accounts_and_actions_are_404_json() {
+    let app = spawn_app();
+    let id = app.create_pending(KEY, "81234567891").await;
+    for path in [
+        "/__admin/accounts/00000000-0000-4000-8000-000000000000/link".to_string(),
+        "/__admin/accounts/dummy/link".to_string(),
+        format!("/__admin/accounts/{id}/approve"),
+    ] {
+        let r = app.admin(Method::POST, &path, None).await;
+        assert_eq!(r.status, 404, "{path}");
+        assert_eq!(r.body["error"], "not_found", "{path}");
+    }
+    let r = app
+        .admin(Method::GET, "/__admin/accounts/dummy", None)
+        .await;
+    assert_eq!(r.status, 404);
+}
+
+#[tokio::test]
+async fn pending_accounts_expire_when_the_clock_passes_their_ttl() {
+    let app = spawn_app_with(|c| c.activation_ttl = std::time::Duration::from_secs(60));
+    let id = app.create_pending(KEY, "81234567891").await;
+    let view = app
+        .admin(Method::GET, &format!("/__admin/accounts/{id}"), None)
+        .await;
+    assert!(view.body["expires_at"].is_string());
+
+    let r = app
+        .admin(
+            Method::POST,
+            "/__admin/clock/advance",
+            Some(json!({"seconds": 59})),
+        )
+        .await;
+    assert_eq!(r.body["expired"], json!([]));
+    assert_eq!(app.get(KEY, &id).await.body["account_status"], "PENDING");
+    let r = app
+        .admin(
+            Method::POST,
+            "/__admin/clock/advance",
+            Some(json!({"seconds": 1})),
+        )
+        .await;
+
+    assert_eq!(r.body["expired"], json!([id]));
+    assert_eq!(r.body["offset_ms"], 60_000);
+    assert_eq!(app.get(KEY, &id).await.body["account_status"], "EXPIRED");
+    assert_eq!(act(&app, &id, "link").await.status, 409);
+    let clock = app.admin(Method::GET, "/__admin/clock", None).await;
+    assert_eq!(clock.body["offset_ms"], 60_000);
+}
+
+#[tokio::test]
+async fn a_short_real_ttl_expires_without_touching_the_clock() {
+    let app = spawn_app_with(|c| c.activation_ttl = std::time::Duration::from_millis(50));
+    let id = app.create_pending(KEY, "81234567891").await;
+    let wait = app
+        .admin(
+            Method::POST,
+            "/__admin/notifications/wait",
+            Some(json!({"account_id": id, "timeout_ms": 150})),
+        )
+        .await;
+    assert_eq!(wait.status, 408, "nothing to deliver: {}", wait.text);
+    assert_eq!(app.get(KEY, &id).await.body["account_status"], "EXPIRED");
+    let listed = app
+        .admin(Method::GET, "/__admin/accounts?status=EXPIRED", None)
+        .await;
+    assert!(
+        listed.body["accounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["account_id"] == id)
+    );
+}
+
+#[tokio::test]
+async fn a_zero_ttl_never_expires() {
+    let app = spawn_app_with(|c| c.activation_ttl = std::time::Duration::ZERO);
+    let id = app.create_pending(KEY, "81234567891").await;
+    app.admin(
+        Method::POST,
+        "/__admin/clock/advance",
+        Some(json!({"seconds": 864000})),
+    )
+    .await;
+    assert_eq!(app.get(KEY, &id).await.body["account_status"], "PENDING");
+}
+
+#[tokio::test]
+async fn balances_and_active_flags_can_be_patched() {
+    let app = spawn_app();
+    let id = app.create_pending(KEY, "81234567891").await;
+    act(&app, &id, "link").await;
+
+    let r = app
+        .admin(
+            Method::PATCH,
+            &format!("/__admin/accounts/{id}"),
+            Some(json!({"payment_options": [
+                {"name": "GOPAY_WALLET", "balance": "5000.00"},
+                {"name": "PAY_LATER", "active": false}
+            ]})),
+        )
+        .await;
+
+    assert_eq!(r.status, 200, "{}", r.text);
+    let options = &app.get(KEY, &id).await.body["metadata"]["payment_options"];
+    assert_eq!(options[0]["balance"]["value"], "5000.00");
+    assert_eq!(options[0]["active"], true);
+    assert_eq!(options[1]["active"], false);
+    assert_eq!(options[1]["balance"]["value"], "350000.00");
+    for bad in [
+        json!({"payment_options": [{"name": "GOPAY_WALLET", "balance": "lots"}]}),
+        json!({"payment_options": [{"name": "GOPAY_SAVINGS", "balance": "1.00"}]}),
+        json!({"payment_options": "none"}),
+    ] {
+        let r = app
+            .admin(
+                Method::PATCH,
+                &format!("/__admin/accounts/{id}"),
+                Some(bad.clone()),
+            )
+            .await;
+        assert_eq!(r.status, 400, "{bad}");
+        assert_eq!(r.body["error"], "bad_request");
+    }
+    assert_eq!(
+        app.get(KEY, &id).await.body["metadata"]["payment_options"][0]["balance"]["value"],
+        "5000.00",
+        "a refused patch changes nothing"
+    );
+}
+
+#[tokio::test]
+async fn accounts_can_be_listed_per_server_key() {
+    let app = spawn_app();
+    let mine = app.create_pending(KEY, "81234567891").await;
+    let theirs = app.create_pending(OTHER_KEY, "81234567891").await;
+
+    let r = app
+        .admin(
+            Method::GET,
+            &format!("/__admin/accounts?server_key={KEY}"),
+            None,
+        )
+        .await;
+
+    let ids: Vec<&Value> = r.body["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| &a["account_id"])
+        .collect();
+    assert_eq!(ids, [&json!(mine)]);
+    let all = app.admin(Method::GET, "/__admin/accounts", None).await;
+    let all = all.body["accounts"].as_array().unwrap();
+    assert_eq!(all.len(), 4 + 2, "fixtures plus the two");
+    assert!(
+        all.iter()
+            .any(|a| a["account_id"] == theirs && a["server_key"] == OTHER_KEY)
+    );
+    assert!(all.iter().any(|a| a["server_key"] == Value::Null));
+}
+
+#[tokio::test]
+async fn config_can_be_read_and_changed_at_run_time() {
+    let app = spawn_app();
+    let r = app.admin(Method::GET, "/__admin/config", None).await;
+    assert_eq!(
+        r.body,
+        json!({
+            "notification_url": null,
+            "notification_urls": {},
+            "merchant_id": "M099098",
+            "activation_ttl": "15m",
+            "retry_schedule": ["2m", "10m", "30m", "1h 30m", "3h 30m"],
+            "unbind_notification": true
+        })
+    );
+
+    let r = app
+        .admin(
+            Method::PATCH,
+            "/__admin/config",
+            Some(json!({
+                "notification_url": "http://127.0.0.1:9/hook",
+                "merchant_id": "G1",
+                "activation_ttl": 30,
+                "retry_schedule": "100ms,200ms",
+                "unbind_notification": false
+            })),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["activation_ttl"], "30s");
+    assert_eq!(r.body["retry_schedule"], json!(["100ms", "200ms"]));
+
+    let bad = app
+        .admin(
+            Method::PATCH,
+            "/__admin/config",
+            Some(json!({"merchant_id": "G2", "notification_url": "not a url"})),
+        )
+        .await;
+    assert_eq!(bad.status, 400);
+    let r = app
+        .admin(
+            Method::PATCH,
+            "/__admin/config",
+            Some(json!({"notification_url": null})),
+        )
+        .await;
+    assert_eq!(r.body["notification_url"], Value::Null);
+    assert_eq!(
+        r.body["merchant_id"], "G1",
+        "the refused patch changed nothing"
+    );
+}
+
+#[tokio::test]
+async fn reset_by_server_key_removes_only_that_merchants_data() {
+    let app = spawn_app();
+    let mine = app.create_pending(KEY, "81234567891").await;
+    let theirs = app.create_pending(OTHER_KEY, "81234567891").await;
+    act(&app, &mine, "link").await;
+    act(&app, &theirs, "link").await;
+
+    let r = app
+        .admin(
+            Method::POST,
+            &format!("/__admin/reset?server_key={KEY}"),
+            None,
+        )
+        .await;
+
+    assert_eq!(r.body["accounts_removed"], 1);
+    assert_eq!(app.get(KEY, &mine).await.body["status_code"], "404");
+    assert_eq!(app.get(OTHER_KEY, &theirs).await.body["status_code"], "200");
+    let log = app.admin(Method::GET, "/__admin/notifications", None).await;
+    let keys: Vec<&Value> = log.body["notifications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| &n["server_key"])
+        .collect();
+    assert_eq!(keys, [&json!(OTHER_KEY)]);
+
+    let r = app.admin(Method::POST, "/__admin/reset", None).await;
+    assert_eq!(r.body, json!({"reset": "all", "accounts": 4}));
+    assert_eq!(app.get(OTHER_KEY, &theirs).await.body["status_code"], "404");
+}
+
+#[tokio::test]
+async fn health_answers_get_and_head() {
+    let app = spawn_app();
+    let r = app.admin(Method::GET, "/__admin/health", None).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body["status"], "ok");
+    let r = app.admin(Method::HEAD, "/__admin/health", None).await;
+    assert_eq!(r.status, 200);
+    let r = app.admin(Method::DELETE, "/__admin/health", None).await;
+    assert_eq!(r.status, 405);
+}
+
+#[tokio::test]
+async fn wait_times_out_with_408_and_what_matched() {
+    let app = spawn_app();
+    let id = app.create_pending(KEY, "81234567891").await;
+    act(&app, &id, "link").await;
+
+    let r = app
+        .admin(
+            Method::POST,
+            "/__admin/notifications/wait",
+            Some(json!({"account_id": id, "count": 1, "timeout_ms": 100})),
+        )
+        .await;
+
+    assert_eq!(r.status, 408);
+    assert_eq!(r.body["error"], "timeout");
+    assert_eq!(r.body["matched"], 0);
+    assert_eq!(r.body["notifications"][0]["state"], "undelivered");
+    let r = app
+        .admin(
+            Method::POST,
+            "/__admin/notifications/wait",
+            Some(json!({"cuont": 1})),
+        )
+        .await;
+    assert_eq!(r.status, 400, "unknown fields are refused: {}", r.text);
+}
