@@ -106,9 +106,7 @@ enum DurationValue {
 impl DurationValue {
     fn parse(&self) -> Result<Duration, String> {
         match self {
-            Self::Seconds(s) if (0.0..1e12).contains(s) => {
-                Ok(Duration::from_secs_f64(*s))
-            }
+            Self::Seconds(s) if (0.0..1e12).contains(s) => Ok(Duration::from_secs_f64(*s)),
             Self::Seconds(s) => Err(format!("invalid duration {s}")),
             Self::Text(t) => parse_duration(t),
         }
