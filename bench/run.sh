@@ -1,2 +1,129 @@
 #!/usr/bin/env bash
-echo "(not written yet)"
+# bench/run.sh - the benchmark behind `make bench` (see BENCHMARKS.md). Loopback only.
+#
+# Measures pay-account-mock beside the peer mock servers and the bare actix-web "limit" server,
+# with the peer harness in ../shared/bench/ (read-only; only called from here):
+#   1. GET / POST at c32 and c1 for pay-account-mock, the limit server and (full mode) the peers;
+#   2. the mixed flow (create, get, link through the control API, get) at c32 and c1;
+#   3. scale: 1,000 vs 1,000,000 generated accounts (throughput, p99, memory per account);
+#   4. notifications: 10,000 links through the control API to a local receiver.
+# Then prints one table and the target checks; everything goes to bench/results/<time>/.
+#
+# Environment:
+#   BENCH_QUICK=1   3 s per case, no peers (about 2 min); default: 10 s per case with peers
+#   DURATION_S      seconds per case (overrides the mode's)
+#   SHARED_BENCH    the peer harness (default ../shared/bench relative to the checkout)
+#   NOTIFY_COUNT    accounts linked in the notification run (default 10000)
+#   SKIP            space-separated parts to skip: main mixed scale notify
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BENCH=$ROOT/bench
+SHARED=${SHARED_BENCH:-$ROOT/../shared/bench}
+SHARED=$(cd "$SHARED" && pwd)
+QUICK=${BENCH_QUICK:-0}
+if [ "$QUICK" = 1 ]; then DEFAULT_DURATION=3; else DEFAULT_DURATION=10; fi
+export DURATION_S=${DURATION_S:-$DEFAULT_DURATION}
+NOTIFY_COUNT=${NOTIFY_COUNT:-10000}
+SKIP=" ${SKIP:-} "
+export SERVER_CPU=${SERVER_CPU-0} LOAD_CPU=${LOAD_CPU-1}
+# peers.sh keeps installs and run state here (the shared folder is read-only).
+export PEERS_DIR=$BENCH/.peers
+OUT=${OUT_DIR:-$BENCH/results/$(date +%Y%m%d-%H%M%S)}
+mkdir -p "$OUT"
+BASE_PORT=${BASE_PORT:-18180}
+
+die() { echo "bench/run.sh: $*" >&2; exit 1; }
+log() { echo "== $*" >&2; }
+[ -x "$SHARED/compare.sh" ] || die "peer harness not found at $SHARED (set SHARED_BENCH)"
+
+# --- tools and builds -------------------------------------------------------------------------
+if ! command -v wrk >/dev/null; then
+  log "installing wrk"
+  if [ "$(id -u)" = 0 ]; then apt-get install -y wrk >&2 || { apt-get update >&2 && apt-get install -y wrk >&2; }
+  else sudo apt-get install -y wrk >&2; fi
+fi
+export LOADGEN=wrk
+log "building (release): the server, the bench driver, the actix-web limit server"
+(cd "$ROOT" && cargo build --release --quiet)
+cp "$ROOT/Cargo.lock" "$BENCH/driver/Cargo.lock"
+cargo build --release --quiet --manifest-path "$BENCH/driver/Cargo.toml" --target-dir "$ROOT/target"
+cargo build --release --quiet --manifest-path "$SHARED/actix-ref/Cargo.toml" --target-dir "$ROOT/target/actix-ref"
+MOCK=$ROOT/target/release/pay-account-mock
+DRIVER=$ROOT/target/release/bench-driver
+REF=$ROOT/target/actix-ref/release/actix-ref
+PIN_LOAD=(); [ -n "$LOAD_CPU" ] && PIN_LOAD=(taskset -c "$LOAD_CPU")
+
+# --- 1. GET / POST beside the peers and the limit -------------------------------------------------
+PEER_ARGS=(--no-peers)
+if [ "$QUICK" != 1 ]; then
+  log "installing the peers (pinned npm packages into bench/.peers)"
+  "$SHARED/peers.sh" install >&2
+  PEER_ARGS=()
+fi
+if [[ $SKIP != *" main "* ]]; then
+  log "GET/POST: pay-account-mock, limit (actix-ref)${PEER_ARGS:+, no peers}"
+  OUT=$OUT/main BASE_PORT=$BASE_PORT RUNS=1 "$SHARED/compare.sh" "${PEER_ARGS[@]}" \
+    --cmd "pay-account-mock=$MOCK --port {PORT} --seed 1" \
+    --cmd "limit-actix-ref=$REF {PORT}" >/dev/null
+fi
+touch "$OUT/main/raw.txt" 2>/dev/null || { mkdir -p "$OUT/main"; touch "$OUT/main/raw.txt"; }
+
+# Starts the mock like a peer (pinned, startup timed): NAME PORT ARGS...; sets SRV_PID.
+start_mock() {
+  local name=$1 port=$2 line; shift 2
+  line=$(PEER_CMD="$MOCK --port {PORT} $*" "$SHARED/peers.sh" start "$name" "$port")
+  SRV_PID=$(echo "$line" | sed 's/.*pid=\([0-9]*\).*/\1/')
+  echo "$line" >&2
+}
+stop_mock() { "$SHARED/peers.sh" stop "$1" 2>/dev/null || true; }
+trap 'stop_mock mock-mixed; stop_mock mock-notify' EXIT
+
+ticks() { "$SHARED/peers.sh" cpu "$1"; }
+
+# --- 2. mixed flow ----------------------------------------------------------------------------------
+if [[ $SKIP != *" mixed "* ]]; then
+  port=$((BASE_PORT + 10))
+  start_mock mock-mixed "$port" --seed 1 --activation-ttl 0
+  run_id=0
+  for conc in 32 1; do
+    run_id=$((run_id + 1))
+    s0=$(ticks mock-mixed); t0=$(date +%s%N)
+    line=$("${PIN_LOAD[@]}" "$DRIVER" mixed "http://127.0.0.1:$port" "$conc" "$DURATION_S" "$run_id")
+    t1=$(date +%s%N); s1=$(ticks mock-mixed)
+    srv=$(awk -v d=$((s1 - s0)) -v hz="$(getconf CLK_TCK)" -v ns=$((t1 - t0)) 'BEGIN { printf "%.0f", 100 * d / hz / (ns / 1e9) }')
+    echo "$line" | awk -v c="$conc" -v srv="$srv" -v dur="$DURATION_S" '{
+      for (i=2;i<=NF;i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+      printf "RESULT label=pay-account-mock case=mixed_c%d method=MIXED conc=%d dur_s=%s rps=%.1f p50_ms=%.3f p99_ms=%.3f requests=%d non2xx=%d errors=0 srv_cpu_pct=%s gen_cpu_pct=NA other_pct=NA flows=%d gen=bench-driver\n",
+        c, c, dur, v["requests"] / (v["duration_us"] / 1e6), v["p50_us"] / 1000, v["p99_us"] / 1000,
+        v["requests"], v["err_status"], srv, v["flows"] }' | tee -a "$OUT/main/raw.txt" >&2
+  done
+  rss=$("$SHARED/peers.sh" rss mock-mixed)
+  echo "MIXED rss_after_kb=$rss" >>"$OUT/main/raw.txt"
+  stop_mock mock-mixed
+fi
+
+# --- 3. scale: 1,000 vs 1,000,000 generated accounts ------------------------------------------------
+if [[ $SKIP != *" scale "* ]]; then
+  # The same seed makes the first 1,000 generated accounts identical in both servers; GET one of them.
+  id=$("$DRIVER" ids 1 1000 1)
+  log "scale: 1k vs 1M generated accounts, GET $id"
+  OUT=$OUT/scale BASE_PORT=$((BASE_PORT + 20)) RUNS=1 ACCOUNT_ID=$id CASES="get:32 get:1 post:32" STARTUP_TIMEOUT=120 \
+    "$SHARED/compare.sh" --no-peers \
+    --cmd "mock-1k=$MOCK --port {PORT} --seed 1 --generate-accounts 1000" \
+    --cmd "mock-1m=$MOCK --port {PORT} --seed 1 --generate-accounts 1000000" >/dev/null
+fi
+
+# --- 4. notifications ----------------------------------------------------------------------------------
+if [[ $SKIP != *" notify "* ]]; then
+  port=$((BASE_PORT + 30)); rport=$((BASE_PORT + 31))
+  log "notifications: $NOTIFY_COUNT links to a receiver on 127.0.0.1:$rport"
+  start_mock mock-notify "$port" --seed 1 --activation-ttl 0 --retry-schedule 100ms \
+    --notification-url "http://127.0.0.1:$rport/notify"
+  "${PIN_LOAD[@]}" "$DRIVER" notify "http://127.0.0.1:$port" "$rport" "$NOTIFY_COUNT" 32 | tee "$OUT/notify.txt" >&2 || true
+  stop_mock mock-notify
+fi
+
+# --- report ------------------------------------------------------------------------------------------
+python3 "$BENCH/report.py" "$OUT" "$SHARED/compare.sh" | tee "$OUT/report.md"
+echo "results in ${OUT#"$ROOT"/}" >&2

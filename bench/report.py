@@ -1,0 +1,144 @@
+#!/usr/bin/env python3
+"""Prints the benchmark report of one bench/run.sh run: the table (via the peer harness's
+compare.sh --table), the scale comparison, the notification run and the target checks.
+
+usage: report.py RESULTS_DIR PATH/TO/compare.sh
+"""
+import os
+import re
+import subprocess
+import sys
+
+out, compare = sys.argv[1], sys.argv[2]
+MOCK, LIMIT = "pay-account-mock", "limit-actix-ref"
+
+
+def kv(line):
+    return dict(w.split("=", 1) for w in line.split()[1:] if "=" in w)
+
+
+def read(path):
+    targets, results, other = {}, {}, []
+    if not os.path.exists(path):
+        return targets, results, other
+    for line in open(path):
+        if line.startswith("TARGET "):
+            d = kv(line)
+            targets[d["name"]] = d
+        elif line.startswith("RESULT "):
+            d = kv(line)
+            results.setdefault(d["label"], {})[d["case"]] = d
+        else:
+            other.append(line)
+    return targets, results, other
+
+
+def num(d, k):
+    try:
+        return float(d[k])
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def us_per_req(r):
+    cpu, rps = num(r, "srv_cpu_pct"), num(r, "rps")
+    return cpu * 1e4 / rps if cpu is not None and rps else None
+
+
+main_raw = os.path.join(out, "main", "raw.txt")
+print("## GET / POST / mixed flow, beside the peers and the limit\n")
+if os.path.exists(main_raw):
+    print(subprocess.run([compare, "--table", main_raw], capture_output=True, text=True).stdout)
+t, r, _ = read(main_raw)
+print("Mixed flow = create, get, link (control API, `?wait=false`), get, per loop; driven by "
+      "bench-driver (Rust, reqwest) instead of wrk, so its latency includes a heavier client. "
+      "The peers and the limit server have no control API, so they have no mixed rows.\n")
+
+checks = []
+
+
+def check(name, ok, detail):
+    checks.append((name, "met" if ok else ("MISSED" if ok is not None else "n/a"), detail))
+
+
+m, lim = r.get(MOCK, {}), r.get(LIMIT, {})
+for case in ("get_c32", "post_c32"):
+    a, b = m.get(case), lim.get(case)
+    if a and b:
+        ua, ub = us_per_req(a), us_per_req(b)
+        ratio = ua / ub if ua and ub else None
+        check(f"server CPU per request, {case} <= 1.3x limit", ratio is not None and ratio <= 1.3,
+              f"{ua:.1f} vs {ub:.1f} us/req = {ratio:.2f}x" if ratio else "no CPU figure")
+        ratio = num(a, "rps") / num(b, "rps")
+        check(f"throughput {case} >= 85% of limit", ratio >= 0.85,
+              f"{num(a, 'rps'):.0f} vs {num(b, 'rps'):.0f} req/s = {100 * ratio:.0f}%")
+for case in ("get_c32", "post_c32", "mixed_c32"):
+    if case in m:
+        p99 = num(m[case], "p99_ms")
+        check(f"p99 {case} < 2 ms", p99 < 2, f"{p99:.2f} ms")
+for case in ("get_c1", "post_c1", "mixed_c1"):
+    if case in m:
+        p50 = num(m[case], "p50_ms")
+        check(f"p50 {case} < 0.2 ms", p50 < 0.2, f"{p50:.3f} ms")
+if MOCK in t:
+    s = num(t[MOCK], "startup_ms")
+    check("start-up to first answer < 50 ms", s is not None and s < 50, f"{s:.0f} ms (curl polling every 10 ms)")
+    rss = num(t[MOCK], "rss_idle_kb")
+    check("idle RSS < 10 MB", rss is not None and rss < 10 * 1024, f"{rss / 1024:.1f} MB")
+
+# --- scale ---
+scale_raw = os.path.join(out, "scale", "raw.txt")
+st, sr, _ = read(scale_raw)
+if sr:
+    print("## Scale: 1,000 vs 1,000,000 generated accounts\n")
+    print("| accounts | startup ms | RSS idle MB | RSS after load MB | case | req/s | p50 ms | p99 ms | server CPU us/req |")
+    print("|---|---:|---:|---:|---|---:|---:|---:|---:|")
+    for name in ("mock-1k", "mock-1m"):
+        first = True
+        for case, row in sr.get(name, {}).items():
+            tt = st.get(name, {})
+            head = (f"{name[5:]} | {tt.get('startup_ms', 'NA')} | {num(tt, 'rss_idle_kb') / 1024:.0f} | "
+                    f"{num(tt, 'rss_after_kb') / 1024:.0f}") if first and tt else " |  |  | "
+            u = us_per_req(row)
+            print(f"| {head} | {case} | {num(row, 'rps'):.0f} | {num(row, 'p50_ms'):.2f} | "
+                  f"{num(row, 'p99_ms'):.2f} | {u:.1f} |" if u else f"| {head} | {case} | NA |  |  |  |")
+            first = False
+    print()
+    k, mm = sr.get("mock-1k", {}), sr.get("mock-1m", {})
+    for case in ("get_c32", "get_c1"):
+        if case in k and case in mm:
+            rr = num(mm[case], "rps") / num(k[case], "rps")
+            pr = num(mm[case], "p99_ms") / num(k[case], "p99_ms")
+            check(f"1M accounts: {case} req/s within 10% of 1k", rr >= 0.9, f"{100 * rr:.0f}% of the 1k figure")
+            check(f"1M accounts: {case} p99 within 10% of 1k", pr <= 1.1,
+                  f"{num(mm[case], 'p99_ms'):.2f} vs {num(k[case], 'p99_ms'):.2f} ms = {pr:.2f}x")
+    if "mock-1m" in st and "mock-1k" in st:
+        r1m, r1k = num(st["mock-1m"], "rss_idle_kb"), num(st["mock-1k"], "rss_idle_kb")
+        per = (r1m - r1k) * 1024 / 999_000
+        check("1M accounts < 1 GB RSS", num(st["mock-1m"], "rss_after_kb") < 1024 * 1024,
+              f"{r1m / 1024:.0f} MB idle, {num(st['mock-1m'], 'rss_after_kb') / 1024:.0f} MB after load; "
+              f"{per:.0f} bytes per account")
+
+# --- notifications ---
+npath = os.path.join(out, "notify.txt")
+if os.path.exists(npath):
+    line = next((l for l in open(npath) if l.startswith("NOTIFY ")), None)
+    print("## Notifications\n")
+    if line:
+        d = kv(line)
+        print(f"{d['accounts']} accounts linked through the control API (`?wait=false`, 32 at a time) in "
+              f"{d['links_s']} s ({d['link_rps']} links/s); all notifications received within "
+              f"{d['delivered_s']} s of the first link: **{d['notif_per_s']} notifications/s**. "
+              f"Exactly once: {d['exactly_once']}, duplicates {d['duplicates']}, missing {d['missing']}, "
+              f"unexpected {d['unexpected']}, bad signatures {d['bad_signature']}, malformed {d['malformed']}.\n")
+        check(f"{d['accounts']} notifications delivered exactly once, valid signatures", d["ok"] == "1",
+              f"{d['exactly_once']} exactly once, {d['bad_signature']} bad signatures")
+    else:
+        print("(no result)\n")
+        check("notifications", False, "no result")
+
+print("## Targets\n")
+print("| target | result | figures |")
+print("|---|---|---|")
+for name, res, detail in checks:
+    print(f"| {name} | {res} | {detail} |")
