@@ -30,7 +30,12 @@ fn main() {
     let code = match arg(0) {
         "ids" => ids(num(1), num(2) as usize, num(3) as usize),
         "mixed" => run(mixed(arg(1).into(), num(2) as usize, num(3), num(4))),
-        "notify" => run(notify(arg(1).into(), num(2) as u16, num(3) as usize, num(4) as usize)),
+        "notify" => run(notify(
+            arg(1).into(),
+            num(2) as u16,
+            num(3) as usize,
+            num(4) as usize,
+        )),
         other => {
             eprintln!("unknown command {other}");
             2
@@ -186,9 +191,13 @@ async fn mixed(base: String, conc: usize, duration_s: u64, run_id: u64) -> i32 {
                 let Some(id) = timed(&tally, create(&c, &base, &phone)).await else {
                     continue;
                 };
-                if timed(&tally, get(&c, &base, &id, "PENDING")).await.is_none()
+                if timed(&tally, get(&c, &base, &id, "PENDING"))
+                    .await
+                    .is_none()
                     || timed(&tally, link(&c, &base, &id)).await.is_none()
-                    || timed(&tally, get(&c, &base, &id, "ENABLED")).await.is_none()
+                    || timed(&tally, get(&c, &base, &id, "ENABLED"))
+                        .await
+                        .is_none()
                 {
                     continue;
                 }
@@ -357,7 +366,11 @@ async fn notify(base: String, port: u16, count: usize, conc: usize) -> i32 {
         .iter()
         .filter(|(id, n)| **n == 1 && expected.contains(id.as_str()))
         .count();
-    let duplicates: u64 = seen.count.values().map(|n| u64::from(n.saturating_sub(1))).sum();
+    let duplicates: u64 = seen
+        .count
+        .values()
+        .map(|n| u64::from(n.saturating_sub(1)))
+        .sum();
     let unexpected = seen
         .count
         .keys()
