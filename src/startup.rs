@@ -62,6 +62,7 @@ pub fn start(config: Config) -> io::Result<Server> {
                 let mut server = HttpServer::new(move || {
                     App::new()
                         .app_data(data.clone())
+                        .app_data(control::query_config())
                         .configure(configure_app)
                         .default_service(web::to(unknown_route))
                 })

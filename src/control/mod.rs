@@ -88,6 +88,12 @@ impl ResponseError for ControlError {
     }
 }
 
+/// Query strings that do not parse (`?status=LOST`, `?wait=maybe`) get a JSON 400, not actix's text.
+pub fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default()
+        .error_handler(|e, _| ControlError::BadRequest(format!("invalid query string: {e}")).into())
+}
+
 /// Parses an optional JSON body (empty means `{}`), with a control-API error for bad JSON.
 pub(crate) fn parse_body<T: serde::de::DeserializeOwned + Default>(
     body: &[u8],

@@ -383,3 +383,24 @@ async fn wait_times_out_with_408_and_what_matched() {
         .await;
     assert_eq!(r.status, 400, "unknown fields are refused: {}", r.text);
 }
+
+#[tokio::test]
+async fn bad_query_strings_get_a_json_400() {
+    let app = spawn_app();
+    let id = app.create_pending(KEY, "81234567891").await;
+    for path in [
+        "/__admin/accounts?status=LOST".to_string(),
+        format!("/__admin/accounts/{id}/link?wait=maybe"),
+        "/__admin/notifications?account_id=dummy".to_string(),
+    ] {
+        let method = if path.contains("/link") {
+            Method::POST
+        } else {
+            Method::GET
+        };
+        let r = app.admin(method, &path, None).await;
+        assert_eq!(r.status, 400, "{path}");
+        assert_eq!(r.body["error"], "bad_request", "{path}: {}", r.text);
+    }
+    assert_eq!(app.get(KEY, &id).await.body["account_status"], "PENDING");
+}
