@@ -339,10 +339,10 @@ async fn notify(base: String, port: u16, count: usize, conc: usize) -> i32 {
             loop {
                 let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let Some(id) = ids.get(i) else { break };
-                if let Err(e) = link(&c, &base, id).await {
-                    if errs.fetch_add(1, std::sync::atomic::Ordering::Relaxed) == 0 {
-                        eprintln!("link failed: {e}");
-                    }
+                if let Err(e) = link(&c, &base, id).await
+                    && errs.fetch_add(1, std::sync::atomic::Ordering::Relaxed) == 0
+                {
+                    eprintln!("link failed: {e}");
                 }
             }
         }));
