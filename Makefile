@@ -1,5 +1,5 @@
 # pay-account-mock: `make run` starts the server, `make test` runs every test.
-.PHONY: run build release test test-rust test-node test-browser lint bench
+.PHONY: run build release test test-rust test-node test-python test-browser lint bench
 
 CARGO ?= cargo
 
@@ -13,14 +13,17 @@ build:
 release:
 	$(CARGO) build --release
 
-## Every test: Rust unit and integration tests, the official Node client, the browser tests.
-test: test-rust test-node test-browser
+## Every test: Rust unit and integration tests, the official Node and Python clients, the browser tests.
+test: test-rust test-node test-python test-browser
 
 test-rust:
 	$(CARGO) test
 
 test-node: build
 	tests/node/run.sh
+
+test-python: build
+	tests/python/run.sh
 
 test-browser: build
 	tests/browser/run.sh
