@@ -155,6 +155,7 @@ fn check_content_type(req: &HttpRequest) -> Result<(), ApiError> {
     let Some(value) = req.headers().get(header::CONTENT_TYPE) else {
         return Ok(());
     };
+    // Compared without allocating a lowercase copy (a header's `to_str` is ASCII only).
     let mime = value
         .to_str()
         .unwrap_or("")
@@ -162,8 +163,9 @@ fn check_content_type(req: &HttpRequest) -> Result<(), ApiError> {
         .next()
         .unwrap_or("")
         .trim()
-        .to_ascii_lowercase();
-    if mime == "application/json" || mime.ends_with("+json") || mime.is_empty() {
+        .as_bytes();
+    let json_suffix = mime.len() >= 5 && mime[mime.len() - 5..].eq_ignore_ascii_case(b"+json");
+    if mime.eq_ignore_ascii_case(b"application/json") || json_suffix || mime.is_empty() {
         Ok(())
     } else {
         Err(ApiError::UnsupportedContentType)
