@@ -88,7 +88,7 @@ async fn show(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
                 return used_page(&account);
             }
             let token = Uuid::new_v4();
-            OPEN_FORMS.lock().insert(token, account.link_id);
+            OPEN_FORMS.lock().insert(token, account.link_id());
             web_form(req.path(), &merchant, &account, token)
         }
         Flow::App => {
@@ -123,7 +123,7 @@ async fn submit(
             let issued = token.is_some_and(|t| {
                 let mut open = OPEN_FORMS.lock();
                 match open.get(&t) {
-                    Some(link) if *link == account.link_id => open.remove(&t).is_some(),
+                    Some(link) if *link == account.link_id() => open.remove(&t).is_some(),
                     _ => false,
                 }
             });

@@ -107,7 +107,6 @@ impl AppState {
                 phone_number: format!("899{i:08}").into(),
                 country_code: "62".into(),
                 redirect_url: None,
-                link_id: self.ids.uuid(),
                 web_link_used: false,
                 created_at_ms: now,
                 updated_at_ms: now,
@@ -136,7 +135,6 @@ impl AppState {
                 phone_number: f.phone_number.as_str().into(),
                 country_code: f.country_code.as_str().into(),
                 redirect_url: f.redirect_url.as_deref().map(Into::into),
-                link_id: self.ids.uuid(),
                 web_link_used: false,
                 created_at_ms: now,
                 updated_at_ms: now,
@@ -195,11 +193,13 @@ impl AppState {
         (
             format!(
                 "{}/v2/gopay/redirect/gpar_{}/link",
-                self.public_url, account.link_id
+                self.public_url,
+                account.link_id()
             ),
             format!(
                 "{}/v2/gopay/redirect/gpad_{}/link",
-                self.public_url, account.link_id
+                self.public_url,
+                account.link_id()
             ),
         )
     }

@@ -131,8 +131,6 @@ pub struct Account {
     pub phone_number: Box<str>,
     pub country_code: Box<str>,
     pub redirect_url: Option<Box<str>>,
-    /// The id behind the `gpar_`/`gpad_` activation links.
-    pub link_id: Uuid,
     /// The web (`gpar_`) link works once, as Midtrans documents.
     pub web_link_used: bool,
     pub created_at_ms: u64,
@@ -143,7 +141,22 @@ pub struct Account {
     pub payment_options: Vec<PaymentOption>,
 }
 
+/// Activation link ids are derived from account ids by a fixed XOR that keeps the UUID version and
+/// variant bits: the links look unrelated to the account id, as Midtrans' do, yet need no index and
+/// no extra random draw per create.
+const LINK_MASK: u128 = 0x5a3c96e1_0f1e_0b27_0d2b_7c49e8a136f5;
+
+/// The account id behind an activation link id (the derivation is its own inverse).
+pub fn account_id_of_link(link_id: &Uuid) -> Uuid {
+    Uuid::from_u128(link_id.as_u128() ^ LINK_MASK)
+}
+
 impl Account {
+    /// The id behind the `gpar_`/`gpad_` activation links.
+    pub fn link_id(&self) -> Uuid {
+        Uuid::from_u128(self.id.as_u128() ^ LINK_MASK)
+    }
+
     /// The status as of `now`: a PENDING account past its expiry reads as EXPIRED even before the
     /// sweeper has recorded it, so reads never depend on the sweeper's timing.
     pub fn status_at(&self, now_ms: u64) -> AccountStatus {
@@ -192,6 +205,29 @@ mod tests {
         }
         assert_eq!(Transition::Link.to_status(), Enabled);
         assert_eq!(Transition::Unlink.to_status(), Disabled);
+    }
+
+    #[test]
+    fn link_ids_are_distinct_valid_v4_uuids_that_lead_back() {
+        let id = Uuid::parse_str("00000269-7836-49e5-bc65-e592afafec14").unwrap();
+        let account = Account {
+            id,
+            owner: None,
+            status: AccountStatus::Pending,
+            phone_number: "81".into(),
+            country_code: "62".into(),
+            redirect_url: None,
+            web_link_used: false,
+            created_at_ms: 0,
+            updated_at_ms: 0,
+            expires_at_ms: None,
+            payment_options: Vec::new(),
+        };
+        let link = account.link_id();
+        assert_ne!(link, id);
+        assert_eq!(link.get_version_num(), 4);
+        assert_eq!(link.get_variant(), uuid::Variant::RFC4122);
+        assert_eq!(account_id_of_link(&link), id);
     }
 
     #[test]

@@ -38,7 +38,6 @@ pub enum TransitionError {
 /// What create needs to make an account.
 pub struct NewAccount<'a> {
     pub id: Uuid,
-    pub link_id: Uuid,
     pub owner: &'a str,
     pub phone_number: &'a str,
     pub country_code: &'a str,
@@ -54,8 +53,6 @@ pub struct NewAccount<'a> {
 #[derive(Default)]
 struct State {
     accounts: HashMap<Uuid, Box<Account>>,
-    /// Activation link id → account id.
-    by_link: HashMap<Uuid, Uuid>,
     /// Owned ENABLED accounts by the hash of (owner, country code, phone number). A hit is checked
     /// against the account it names; a key whose hash slot already holds another key goes to
     /// `linked_overflow` (practically never).
@@ -82,7 +79,6 @@ impl State {
         if let Some(at) = account.expires_at_ms {
             self.expiries.push(Reverse((at, account.id)));
         }
-        self.by_link.insert(account.link_id, account.id);
         let enabled = account.status == AccountStatus::Enabled;
         let account = Box::new(account);
         let id = account.id;
@@ -94,7 +90,6 @@ impl State {
 
     fn remove(&mut self, id: &Uuid) {
         if let Some(account) = self.accounts.remove(id) {
-            self.by_link.remove(&account.link_id);
             self.unlink(&account);
         }
     }
@@ -229,7 +224,6 @@ impl Store {
             phone_number: new.phone_number.into(),
             country_code: new.country_code.into(),
             redirect_url: new.redirect_url.map(Box::from),
-            link_id: new.link_id,
             web_link_used: false,
             created_at_ms: new.now_ms,
             updated_at_ms: new.now_ms,
@@ -268,8 +262,7 @@ impl Store {
 
     /// The account behind an activation link id.
     pub fn by_link(&self, link_id: &Uuid, now_ms: u64) -> Option<Account> {
-        let id = *self.state.read().by_link.get(link_id)?;
-        self.get(&id, None, now_ms)
+        self.get(&super::account_id_of_link(link_id), None, now_ms)
     }
 
     /// Marks the one-time web link as used; false if it already was.
@@ -426,7 +419,6 @@ mod tests {
     fn new_account(store: &Store, owner: &str, phone: &str, expires: Option<u64>) -> Account {
         match store.create(NewAccount {
             id: Uuid::new_v4(),
-            link_id: Uuid::new_v4(),
             owner,
             phone_number: phone,
             country_code: "62",
@@ -498,7 +490,6 @@ mod tests {
             .unwrap();
         match store.create(NewAccount {
             id: Uuid::new_v4(),
-            link_id: Uuid::new_v4(),
             owner: "k",
             phone_number: "81",
             country_code: "62",
@@ -526,6 +517,6 @@ mod tests {
         assert_eq!(store.remove_owned_by("a"), 2);
         assert_eq!(store.len(), 1);
         assert!(store.get(&b.id, Some("b"), 0).is_some());
-        assert!(store.by_link(&b.link_id, 0).is_some());
+        assert!(store.by_link(&b.link_id(), 0).is_some());
     }
 }

@@ -55,7 +55,6 @@ async fn handle(
     let expires_at_ms = (!ttl.is_zero()).then(|| now + ttl.as_millis() as u64);
     let outcome = state.store.create(NewAccount {
         id: state.ids.uuid(),
-        link_id: state.ids.uuid(),
         owner: &server_key,
         phone_number: &request.phone_number,
         country_code: &request.country_code,
@@ -69,7 +68,7 @@ async fn handle(
             .body(created_body(
                 &account.id,
                 &state.public_url,
-                &account.link_id,
+                &account.link_id(),
             ))),
         CreateOutcome::AlreadyLinked(account) => {
             Ok(json(&AccountBody::new(&account, AccountStatus::Enabled)))
@@ -469,7 +468,6 @@ mod tests {
             let state = AppState::new(&crate::Config::default(), base.to_string());
             let account = match state.store.create(NewAccount {
                 id,
-                link_id: Uuid::new_v4(),
                 owner: "k",
                 phone_number: "812",
                 country_code: "62",
@@ -501,7 +499,7 @@ mod tests {
             })
             .unwrap();
             assert_eq!(
-                created_body(&id, &state.public_url, &account.link_id),
+                created_body(&id, &state.public_url, &account.link_id()),
                 expected
             );
         }
