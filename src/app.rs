@@ -7,7 +7,7 @@ use parking_lot::RwLock;
 use serde::Serialize;
 
 use crate::accounts::{Account, PaymentOption, Store};
-use crate::accounts::{Balance, EmptyObject};
+use crate::accounts::{Balance, Token};
 use crate::clock::Clock;
 use crate::config::{Config, HttpStatusMode};
 use crate::fixtures::{Fixtures, PaymentOptionFixture};
@@ -176,14 +176,13 @@ impl AppState {
                 name: o.name.clone(),
                 active: o.active,
                 balance: Balance {
-                    value: o.balance.clone(),
+                    value: o.balance.as_str().into(),
                     currency: o.currency.clone(),
                 },
-                metadata: EmptyObject {},
-                token: o
-                    .token
-                    .clone()
-                    .unwrap_or_else(|| self.ids.payment_option_token(&o.name)),
+                token: match &o.token {
+                    Some(t) => Token::Given(t.as_str().into()),
+                    None => Token::Generated(self.ids.uuid()),
+                },
             })
             .collect()
     }

@@ -4,6 +4,7 @@
 //! replaces any of the three files that DIR holds (a file it lacks keeps the shipped default).
 
 use std::path::Path;
+use std::sync::Arc;
 
 use serde::Deserialize;
 use uuid::Uuid;
@@ -46,12 +47,13 @@ pub struct PhoneScenario {
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct PaymentOptionFixture {
-    pub name: String,
+    /// Shared by every account that gets this option (see [`crate::accounts::PaymentOption`]).
+    pub name: Arc<str>,
     #[serde(default = "yes")]
     pub active: bool,
     pub balance: String,
     #[serde(default = "idr")]
-    pub currency: String,
+    pub currency: Arc<str>,
     #[serde(default)]
     pub token: Option<String>,
 }
@@ -60,8 +62,8 @@ fn yes() -> bool {
     true
 }
 
-fn idr() -> String {
-    "IDR".into()
+fn idr() -> Arc<str> {
+    Arc::from("IDR")
 }
 
 /// An account present at start.

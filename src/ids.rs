@@ -1,6 +1,5 @@
-//! Every generated id and token comes from here, so `--seed` can make a whole run reproducible.
+//! Every generated id (accounts, and the UUIDs inside payment option tokens) comes from here, so `--seed` can make a whole run reproducible.
 
-use base64::Engine;
 use parking_lot::Mutex;
 use rand::{RngCore, SeedableRng, rngs::StdRng};
 use uuid::Uuid;
@@ -27,13 +26,6 @@ impl IdGen {
         self.rng.lock().fill_bytes(&mut bytes);
         uuid::Builder::from_random_bytes(bytes).into_uuid()
     }
-
-    /// An opaque payment option token shaped like the documented ones, which are base64 of
-    /// `{"type": "GOPAY_WALLET", "id": ""}`: here the id is filled with a fresh UUID.
-    pub fn payment_option_token(&self, option_name: &str) -> String {
-        let json = format!(r#"{{"type": "{option_name}", "id": "{}"}}"#, self.uuid());
-        base64::engine::general_purpose::STANDARD.encode(json)
-    }
 }
 
 #[cfg(test)]
@@ -44,21 +36,6 @@ mod tests {
     fn a_seed_makes_ids_reproducible() {
         let (a, b) = (IdGen::new(Some(7)), IdGen::new(Some(7)));
         assert_eq!(a.uuid(), b.uuid());
-        assert_eq!(
-            a.payment_option_token("PAY_LATER"),
-            b.payment_option_token("PAY_LATER")
-        );
         assert_ne!(IdGen::new(None).uuid(), IdGen::new(None).uuid());
-    }
-
-    #[test]
-    fn tokens_decode_to_the_documented_shape() {
-        let token = IdGen::new(Some(1)).payment_option_token("GOPAY_WALLET");
-        let json = base64::engine::general_purpose::STANDARD
-            .decode(token)
-            .unwrap();
-        let v: serde_json::Value = serde_json::from_slice(&json).unwrap();
-        assert_eq!(v["type"], "GOPAY_WALLET");
-        assert_eq!(v["id"].as_str().unwrap().len(), 36);
     }
 }

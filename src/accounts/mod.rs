@@ -11,6 +11,7 @@ pub mod store;
 
 use std::sync::Arc;
 
+use base64::Engine;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -101,24 +102,66 @@ impl Transition {
     }
 }
 
-/// One entry of `metadata.payment_options`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// One entry of `metadata.payment_options`; serialises as
+/// `{"name", "active", "balance": {"value", "currency"}, "metadata": {}, "token"}`.
+///
+/// Memory: a million linked accounts hold two million of these, so the name and currency are shared
+/// with the fixtures and a generated token is kept as its UUID and only encoded when sent.
+#[derive(Debug, Clone, PartialEq)]
 pub struct PaymentOption {
-    pub name: String,
+    pub name: Arc<str>,
     pub active: bool,
     pub balance: Balance,
-    pub metadata: EmptyObject,
-    pub token: String,
+    pub token: Token,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Balance {
-    pub value: String,
-    pub currency: String,
+    pub value: Box<str>,
+    pub currency: Arc<str>,
+}
+
+/// A payment option token: opaque to clients.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Token {
+    /// Sent as base64 of `{"type": "<option name>", "id": "<uuid>"}`, the shape of the documented
+    /// tokens (which are base64 of `{"type": "GOPAY_WALLET", "id": ""}`).
+    Generated(Uuid),
+    /// Sent as written (fixtures).
+    Given(Box<str>),
+}
+
+impl PaymentOption {
+    /// The token as clients see it.
+    pub fn token_string(&self) -> String {
+        match &self.token {
+            Token::Given(t) => t.to_string(),
+            Token::Generated(id) => {
+                let json = format!(r#"{{"type": "{}", "id": "{id}"}}"#, self.name);
+                base64::engine::general_purpose::STANDARD.encode(json)
+            }
+        }
+    }
+}
+
+impl Serialize for PaymentOption {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("PaymentOption", 5)?;
+        st.serialize_field("name", &*self.name)?;
+        st.serialize_field("active", &self.active)?;
+        st.serialize_field("balance", &self.balance)?;
+        st.serialize_field("metadata", &EmptyObject {})?;
+        match &self.token {
+            Token::Given(t) => st.serialize_field("token", &**t)?,
+            Token::Generated(_) => st.serialize_field("token", &self.token_string())?,
+        }
+        st.end()
+    }
 }
 
 /// Serialises as `{}`: the per-option `metadata` Midtrans always sends empty.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
 pub struct EmptyObject {}
 
 /// A pay account as the mock keeps it.
@@ -228,6 +271,41 @@ mod tests {
         assert_eq!(link.get_version_num(), 4);
         assert_eq!(link.get_variant(), uuid::Variant::RFC4122);
         assert_eq!(account_id_of_link(&link), id);
+    }
+
+    #[test]
+    fn generated_tokens_decode_to_the_documented_shape() {
+        let option = PaymentOption {
+            name: Arc::from("GOPAY_WALLET"),
+            active: true,
+            balance: Balance {
+                value: "1.00".into(),
+                currency: Arc::from("IDR"),
+            },
+            token: Token::Generated(Uuid::nil()),
+        };
+        let json = serde_json::to_value(&option).unwrap();
+        let token = json["token"].as_str().unwrap();
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(token)
+            .unwrap();
+        assert_eq!(
+            String::from_utf8(decoded).unwrap(),
+            r#"{"type": "GOPAY_WALLET", "id": "00000000-0000-0000-0000-000000000000"}"#
+        );
+        assert_eq!(
+            json,
+            serde_json::json!({"name": "GOPAY_WALLET", "active": true,
+                "balance": {"value": "1.00", "currency": "IDR"}, "metadata": {}, "token": token})
+        );
+        let given = PaymentOption {
+            token: Token::Given("eyJ0eXBlIjogIlBBWV9MQVRFUiIsICJpZCI6ICIifQ==".into()),
+            ..option
+        };
+        assert_eq!(
+            serde_json::to_value(&given).unwrap()["token"],
+            "eyJ0eXBlIjogIlBBWV9MQVRFUiIsICJpZCI6ICIifQ=="
+        );
     }
 
     #[test]

@@ -99,13 +99,13 @@ async fn patch(
             for p in &patch.payment_options {
                 let option = options
                     .iter_mut()
-                    .find(|o| o.name == p.name)
+                    .find(|o| *o.name == *p.name)
                     .ok_or_else(|| format!("the account has no payment option {}", p.name))?;
                 if let Some(balance) = &p.balance {
                     if !is_amount(balance) {
                         return Err(format!("balance '{balance}' must look like \"1000000.00\""));
                     }
-                    option.balance.value = balance.clone();
+                    option.balance.value = balance.as_str().into();
                 }
                 if let Some(active) = p.active {
                     option.active = active;
