@@ -183,9 +183,8 @@ fn transition(
 async fn first_attempt(state: &AppState, id: u64) -> Option<Notification> {
     state
         .notifications
-        .wait_until(FIRST_ATTEMPT_WAIT, |all| {
-            all.iter()
-                .find(|n| n.id == id)
+        .wait_until(FIRST_ATTEMPT_WAIT, |log| {
+            log.get(&id)
                 .is_none_or(|n| !n.attempts.is_empty() || n.url.is_none())
         })
         .await;

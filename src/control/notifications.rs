@@ -150,8 +150,8 @@ async fn wait(state: web::Data<AppState>, body: web::Bytes) -> Result<HttpRespon
     let delivered = |n: &Notification| n.state == wanted && filter.matches(n);
     let done = state
         .notifications
-        .wait_until(timeout, |all| {
-            all.iter().filter(|n| delivered(n)).count() >= request.count
+        .wait_until(timeout, |log| {
+            log.values().filter(|n| delivered(n)).count() >= request.count
         })
         .await;
     if done {

@@ -365,23 +365,20 @@ impl Notifications {
         self.changed.notify_waiters();
     }
 
-    /// Waits until `done` holds for the log, or the timeout passes; returns whether it held.
+    /// Waits until `done` holds for the log (by notification id), or the timeout passes; returns
+    /// whether it held. `done` runs under the log lock after every change: keep it cheap.
     pub async fn wait_until(
         &self,
         timeout: Duration,
-        done: impl Fn(&[&Notification]) -> bool,
+        done: impl Fn(&BTreeMap<u64, Notification>) -> bool,
     ) -> bool {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             let changed = self.changed.notified();
             tokio::pin!(changed);
             changed.as_mut().enable();
-            {
-                let log = self.log.lock();
-                let all: Vec<&Notification> = log.entries.values().collect();
-                if done(&all) {
-                    return true;
-                }
+            if done(&self.log.lock().entries) {
+                return true;
             }
             if tokio::time::timeout_at(deadline, changed).await.is_err() {
                 return false;
