@@ -12,13 +12,10 @@
 //! confirmation page when there is none. Every answer here is an HTML page for a person, errors
 //! included; the forms are plain HTML and need no JavaScript.
 
-use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::sync::LazyLock;
 
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
-use parking_lot::Mutex;
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -65,12 +62,6 @@ fn lookup(req: &HttpRequest, state: &AppState) -> Option<(Flow, Account)> {
     Some((flow, account))
 }
 
-/// Web-link forms handed out and not yet submitted: form token → link id. The first open of a web
-/// link uses it up ([`crate::accounts::Store::use_web_link`]) and hands out one token; Approve or
-/// Decline takes the token back, so the form works exactly once. Tokens are random v4 UUIDs, so
-/// servers in one process (tests) never share one; at most one is ever issued per account.
-static OPEN_FORMS: LazyLock<Mutex<HashMap<Uuid, Uuid>>> = LazyLock::new(Mutex::default);
-
 async fn show(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let Some((flow, account)) = lookup(&req, &state) else {
         return not_found();
@@ -87,9 +78,8 @@ async fn show(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
             if !state.store.use_web_link(&account.id) {
                 return used_page(&account);
             }
-            let token = Uuid::new_v4();
-            OPEN_FORMS.lock().insert(token, account.link_id());
-            web_form(req.path(), &merchant, &account, token)
+            let token = form_token(&state, &account.id);
+            web_form(req.path(), &merchant, &account, &token)
         }
         Flow::App => {
             if account.status != AccountStatus::Pending {
@@ -119,15 +109,9 @@ async fn submit(
     let form = form.map(web::Form::into_inner).unwrap_or_default();
     match flow {
         Flow::Web => {
-            let token = form.token.as_deref().and_then(|t| Uuid::parse_str(t).ok());
-            let issued = token.is_some_and(|t| {
-                let mut open = OPEN_FORMS.lock();
-                match open.get(&t) {
-                    Some(link) if *link == account.link_id() => open.remove(&t).is_some(),
-                    _ => false,
-                }
-            });
-            if !issued {
+            // Only the form the first open showed carries the token, and it can be submitted once.
+            let genuine = form.token.as_deref() == Some(form_token(&state, &account.id).as_str());
+            if !genuine || !state.store.submit_web_form(&account.id) {
                 return used_page(&account);
             }
             match form.decision.as_deref() {
@@ -153,6 +137,19 @@ async fn submit(
             link(&state, &account)
         }
     }
+}
+
+/// The token the web form carries: a keyed hash of the account id, so only the page the first open
+/// showed can be submitted, with no per-form state kept.
+fn form_token(state: &AppState, account_id: &Uuid) -> String {
+    use sha2::{Digest, Sha512};
+    let digest = Sha512::new()
+        .chain_update(state.form_secret.as_bytes())
+        .chain_update(account_id.as_bytes())
+        .finalize();
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    Uuid::from_bytes(bytes).to_string()
 }
 
 /// Links the account (firing `account_linked`) and sends the customer on.
@@ -194,7 +191,7 @@ fn redirect_or_linked(account: &Account) -> HttpResponse {
     card(StatusCode::OK, "Account linked", &body)
 }
 
-fn web_form(path: &str, merchant: &str, account: &Account, token: Uuid) -> HttpResponse {
+fn web_form(path: &str, merchant: &str, account: &Account, token: &str) -> HttpResponse {
     let body = format!(
         "<h1>Link your GoPay account</h1>\
          <p><strong>{merchant}</strong> wants to link your GoPay account for faster payments.</p>\

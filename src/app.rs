@@ -61,6 +61,8 @@ pub struct AppState {
     pub server_keys: Vec<String>,
     pub legacy_sandbox: bool,
     pub max_body_bytes: usize,
+    /// Keys the activation pages' form tokens (see `activation.rs`).
+    pub form_secret: uuid::Uuid,
 }
 
 impl AppState {
@@ -84,6 +86,7 @@ impl AppState {
             server_keys: config.server_keys.clone(),
             legacy_sandbox: config.legacy_sandbox,
             max_body_bytes: config.max_body_bytes,
+            form_secret: uuid::Uuid::new_v4(),
         };
         state.load_fixture_accounts();
         state.generate_accounts(config.generate_accounts);
@@ -108,6 +111,7 @@ impl AppState {
                 country_code: "62".into(),
                 redirect_url: None,
                 web_link_used: false,
+                web_form_submitted: false,
                 created_at_ms: now,
                 updated_at_ms: now,
                 expires_at_ms: None,
@@ -136,6 +140,7 @@ impl AppState {
                 country_code: f.country_code.as_str().into(),
                 redirect_url: f.redirect_url.as_deref().map(Into::into),
                 web_link_used: false,
+                web_form_submitted: false,
                 created_at_ms: now,
                 updated_at_ms: now,
                 expires_at_ms: None,

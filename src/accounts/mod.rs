@@ -176,6 +176,8 @@ pub struct Account {
     pub redirect_url: Option<Box<str>>,
     /// The web (`gpar_`) link works once, as Midtrans documents.
     pub web_link_used: bool,
+    /// Its form (Approve or Decline) was submitted; it works once too.
+    pub web_form_submitted: bool,
     pub created_at_ms: u64,
     pub updated_at_ms: u64,
     /// When a PENDING account expires on the mock clock; `None` means never.
@@ -261,6 +263,7 @@ mod tests {
             country_code: "62".into(),
             redirect_url: None,
             web_link_used: false,
+            web_form_submitted: false,
             created_at_ms: 0,
             updated_at_ms: 0,
             expires_at_ms: None,

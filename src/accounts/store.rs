@@ -225,6 +225,7 @@ impl Store {
             country_code: new.country_code.into(),
             redirect_url: new.redirect_url.map(Box::from),
             web_link_used: false,
+            web_form_submitted: false,
             created_at_ms: new.now_ms,
             updated_at_ms: new.now_ms,
             expires_at_ms: new.expires_at_ms,
@@ -266,6 +267,19 @@ impl Store {
     }
 
     /// Marks the one-time web link as used; false if it already was.
+    /// Takes the one submission the web link's form allows: true if the link was opened and its
+    /// form not yet submitted.
+    pub fn submit_web_form(&self, id: &Uuid) -> bool {
+        let mut state = self.state.write();
+        match state.accounts.get_mut(id) {
+            Some(a) if a.web_link_used && !a.web_form_submitted => {
+                a.web_form_submitted = true;
+                true
+            }
+            _ => false,
+        }
+    }
+
     pub fn use_web_link(&self, id: &Uuid) -> bool {
         let mut state = self.state.write();
         match state.accounts.get_mut(id) {
