@@ -6,7 +6,7 @@ use std::time::Duration;
 use parking_lot::RwLock;
 use serde::Serialize;
 
-use crate::accounts::{Account, PaymentOption, Store};
+use crate::accounts::{Account, AccountStatus, PaymentOption, Store};
 use crate::accounts::{Balance, Token};
 use crate::clock::Clock;
 use crate::config::{Config, HttpStatusMode};
@@ -103,20 +103,14 @@ impl AppState {
         let started = std::time::Instant::now();
         let now = self.clock.now_ms();
         for i in 0..n {
-            let mut account = Account {
-                id: self.ids.uuid(),
-                owner: None,
-                status: crate::accounts::AccountStatus::Enabled,
-                phone_number: format!("899{i:08}").into(),
-                country_code: "62".into(),
-                redirect_url: None,
-                web_link_used: false,
-                web_form_submitted: false,
-                created_at_ms: now,
-                updated_at_ms: now,
-                expires_at_ms: None,
-                payment_options: Vec::new(),
-            };
+            let mut account = Account::new(
+                self.ids.uuid(),
+                AccountStatus::Enabled,
+                &format!("899{i:08}"),
+                "62",
+                None,
+                now,
+            );
             account.payment_options = self.default_payment_options(&account);
             self.store.insert(account, Some(BENCH_SERVER_KEY));
         }
@@ -132,36 +126,22 @@ impl AppState {
     pub fn load_fixture_accounts(&self) {
         let now = self.clock.now_ms();
         for f in &self.fixtures.accounts {
-            let account = Account {
-                id: f.account_id,
-                owner: None,
-                status: f.account_status,
-                phone_number: f.phone_number.as_str().into(),
-                country_code: f.country_code.as_str().into(),
-                redirect_url: f.redirect_url.as_deref().map(Into::into),
-                web_link_used: false,
-                web_form_submitted: false,
-                created_at_ms: now,
-                updated_at_ms: now,
-                expires_at_ms: None,
-                payment_options: Vec::new(),
-            };
-            let options = match (&f.payment_options, f.account_status) {
+            let mut account = Account::new(
+                f.account_id,
+                f.account_status,
+                &f.phone_number,
+                &f.country_code,
+                f.redirect_url.as_deref(),
+                now,
+            );
+            account.payment_options = match (&f.payment_options, f.account_status) {
                 (Some(options), _) => self.payment_options(options),
-                (
-                    None,
-                    crate::accounts::AccountStatus::Enabled
-                    | crate::accounts::AccountStatus::Disabled,
-                ) => self.default_payment_options(&account),
+                (None, AccountStatus::Enabled | AccountStatus::Disabled) => {
+                    self.default_payment_options(&account)
+                }
                 _ => Vec::new(),
             };
-            self.store.insert(
-                Account {
-                    payment_options: options,
-                    ..account
-                },
-                f.server_key.as_deref(),
-            );
+            self.store.insert(account, f.server_key.as_deref());
         }
     }
 

@@ -197,6 +197,31 @@ pub fn account_id_of_link(link_id: &Uuid) -> Uuid {
 }
 
 impl Account {
+    /// A fresh account created at `now_ms`: no owner, links unused, no expiry, no payment options.
+    pub fn new(
+        id: Uuid,
+        status: AccountStatus,
+        phone_number: &str,
+        country_code: &str,
+        redirect_url: Option<&str>,
+        now_ms: u64,
+    ) -> Self {
+        Self {
+            id,
+            owner: None,
+            status,
+            phone_number: phone_number.into(),
+            country_code: country_code.into(),
+            redirect_url: redirect_url.map(Box::from),
+            web_link_used: false,
+            web_form_submitted: false,
+            created_at_ms: now_ms,
+            updated_at_ms: now_ms,
+            expires_at_ms: None,
+            payment_options: Vec::new(),
+        }
+    }
+
     /// The id behind the `gpar_`/`gpad_` activation links.
     pub fn link_id(&self) -> Uuid {
         Uuid::from_u128(self.id.as_u128() ^ LINK_MASK)
@@ -255,20 +280,7 @@ mod tests {
     #[test]
     fn link_ids_are_distinct_valid_v4_uuids_that_lead_back() {
         let id = Uuid::parse_str("00000269-7836-49e5-bc65-e592afafec14").unwrap();
-        let account = Account {
-            id,
-            owner: None,
-            status: AccountStatus::Pending,
-            phone_number: "81".into(),
-            country_code: "62".into(),
-            redirect_url: None,
-            web_link_used: false,
-            web_form_submitted: false,
-            created_at_ms: 0,
-            updated_at_ms: 0,
-            expires_at_ms: None,
-            payment_options: Vec::new(),
-        };
+        let account = Account::new(id, AccountStatus::Pending, "81", "62", None, 0);
         let link = account.link_id();
         assert_ne!(link, id);
         assert_eq!(link.get_version_num(), 4);

@@ -218,18 +218,16 @@ impl Store {
         }
         let owner = state.intern(new.owner);
         let account = Account {
-            id: new.id,
             owner: Some(owner),
-            status: AccountStatus::Pending,
-            phone_number: new.phone_number.into(),
-            country_code: new.country_code.into(),
-            redirect_url: new.redirect_url.map(Box::from),
-            web_link_used: false,
-            web_form_submitted: false,
-            created_at_ms: new.now_ms,
-            updated_at_ms: new.now_ms,
             expires_at_ms: new.expires_at_ms,
-            payment_options: Vec::new(),
+            ..Account::new(
+                new.id,
+                AccountStatus::Pending,
+                new.phone_number,
+                new.country_code,
+                new.redirect_url,
+                new.now_ms,
+            )
         };
         state.insert(account.clone());
         CreateOutcome::Created(account)
