@@ -34,12 +34,14 @@ fn parse_basic(value: &str) -> Option<String> {
     if !scheme.eq_ignore_ascii_case("basic") {
         return None;
     }
-    let decoded = base64::engine::general_purpose::STANDARD
+    let mut decoded = base64::engine::general_purpose::STANDARD
         .decode(encoded.trim())
         .ok()?;
-    let decoded = String::from_utf8(decoded).ok()?;
-    let (user, _password) = decoded.split_once(':')?;
-    (!user.is_empty()).then(|| user.to_owned())
+    // Keep the username in the decoded buffer itself: one allocation per request, not two.
+    let colon = decoded.iter().position(|&b| b == b':')?;
+    decoded.truncate(colon);
+    let user = String::from_utf8(decoded).ok()?;
+    (!user.is_empty()).then_some(user)
 }
 
 #[cfg(test)]

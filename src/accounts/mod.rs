@@ -191,6 +191,11 @@ pub struct Account {
 /// no extra random draw per create.
 const LINK_MASK: u128 = 0x5a3c96e1_0f1e_0b27_0d2b_7c49e8a136f5;
 
+/// The activation link id of an account id.
+pub fn link_id_of(account_id: &Uuid) -> Uuid {
+    Uuid::from_u128(account_id.as_u128() ^ LINK_MASK)
+}
+
 /// The account id behind an activation link id (the derivation is its own inverse).
 pub fn account_id_of_link(link_id: &Uuid) -> Uuid {
     Uuid::from_u128(link_id.as_u128() ^ LINK_MASK)
@@ -224,7 +229,7 @@ impl Account {
 
     /// The id behind the `gpar_`/`gpad_` activation links.
     pub fn link_id(&self) -> Uuid {
-        Uuid::from_u128(self.id.as_u128() ^ LINK_MASK)
+        link_id_of(&self.id)
     }
 
     /// The status as of `now`: a PENDING account past its expiry reads as EXPIRED even before the

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::{AccountBody, json, read_body, respond};
 use crate::accounts::store::NewAccount;
-use crate::accounts::{AccountStatus, CreateOutcome};
+use crate::accounts::{AccountStatus, CreateOutcome, link_id_of};
 use crate::app::AppState;
 use crate::auth;
 use crate::error::ApiError;
@@ -63,13 +63,9 @@ async fn handle(
         expires_at_ms,
     });
     match outcome {
-        CreateOutcome::Created(account) => Ok(HttpResponse::Ok()
+        CreateOutcome::Created(id) => Ok(HttpResponse::Ok()
             .insert_header((header::CONTENT_TYPE, "application/json"))
-            .body(created_body(
-                &account.id,
-                &state.public_url,
-                &account.link_id(),
-            ))),
+            .body(created_body(&id, &state.public_url, &link_id_of(&id)))),
         CreateOutcome::AlreadyLinked(account) => {
             Ok(json(&AccountBody::new(&account, AccountStatus::Enabled)))
         }
@@ -475,7 +471,7 @@ mod tests {
                 now_ms: 0,
                 expires_at_ms: None,
             }) {
-                CreateOutcome::Created(a) => a,
+                CreateOutcome::Created(id) => state.store.get(&id, None, 0).unwrap(),
                 other => panic!("{other:?}"),
             };
             let (url, app) = state.activation_links(&account);
