@@ -153,6 +153,10 @@ pub struct Notification {
     retries: u32,
 }
 
+/// The log keeps this many notifications; past it the oldest finished ones are forgotten, so a
+/// server left running for days does not grow without end.
+pub const LOG_CAPACITY: usize = 100_000;
+
 #[derive(Default)]
 struct Log {
     next_id: u64,
@@ -219,6 +223,16 @@ impl Notifications {
                 retries: 0,
             },
         );
+        if log.entries.len() > LOG_CAPACITY {
+            let oldest_finished = log
+                .entries
+                .iter()
+                .find(|(_, n)| n.state != DeliveryState::Pending)
+                .map(|(&id, _)| id);
+            if let Some(id) = oldest_finished {
+                log.entries.remove(&id);
+            }
+        }
         drop(log);
         self.wake.notify_one();
         self.changed.notify_waiters();
@@ -441,5 +455,22 @@ impl AppState {
         };
         self.notifications
             .record(event, account, key, url, &merchant_id, self.clock.now_ms())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_log_forgets_its_oldest_finished_notification_past_its_capacity() {
+        let log = Notifications::default();
+        let account = Account::new(Uuid::nil(), AccountStatus::Enabled, "81", "62", None, 0);
+        for _ in 0..=LOG_CAPACITY {
+            log.record(Event::AccountLinked, &account, "k".into(), None, "M1", 0);
+        }
+        assert!(log.get(1).is_none());
+        assert!(log.get(2).is_some());
+        assert_eq!(log.list(|_| true).len(), LOG_CAPACITY);
     }
 }
