@@ -5,6 +5,7 @@ compare.sh --table), the scale comparison, the notification run and the target c
 usage: report.py RESULTS_DIR PATH/TO/compare.sh
 """
 import os
+import statistics
 import re
 import subprocess
 import sys
@@ -17,19 +18,37 @@ def kv(line):
     return dict(w.split("=", 1) for w in line.split()[1:] if "=" in w)
 
 
+def median_row(rows):
+    """One row of medians over repeated runs (non-numeric fields from the first run)."""
+    out = dict(rows[0])
+    for k in out:
+        vals = []
+        for r in rows:
+            try:
+                vals.append(float(r[k]))
+            except (KeyError, TypeError, ValueError):
+                break
+        else:
+            out[k] = str(statistics.median(vals))
+    return out
+
+
 def read(path):
+    """TARGET and RESULT lines by name and case; repeated runs are folded into medians."""
     targets, results, other = {}, {}, []
     if not os.path.exists(path):
         return targets, results, other
     for line in open(path):
         if line.startswith("TARGET "):
             d = kv(line)
-            targets[d["name"]] = d
+            targets.setdefault(d["name"], []).append(d)
         elif line.startswith("RESULT "):
             d = kv(line)
-            results.setdefault(d["label"], {})[d["case"]] = d
+            results.setdefault(d["label"], {}).setdefault(d["case"], []).append(d)
         else:
             other.append(line)
+    targets = {n: median_row(rows) for n, rows in targets.items()}
+    results = {l: {c: median_row(rows) for c, rows in cs.items()} for l, cs in results.items()}
     return targets, results, other
 
 
@@ -90,14 +109,16 @@ if MOCK in t:
 scale_raw = os.path.join(out, "scale", "raw.txt")
 st, sr, _ = read(scale_raw)
 if sr:
+    runs = max(len([l for l in open(scale_raw) if l.startswith("TARGET name=mock-1m ")]), 1)
     print("## Scale: 1,000 vs 1,000,000 generated accounts\n")
+    print(f"Medians of {runs} run(s); each run starts both servers afresh.\n")
     print("| accounts | startup ms | RSS idle MB | RSS after load MB | case | req/s | p50 ms | p99 ms | server CPU us/req |")
     print("|---|---:|---:|---:|---|---:|---:|---:|---:|")
     for name in ("mock-1k", "mock-1m"):
         first = True
         for case, row in sr.get(name, {}).items():
             tt = st.get(name, {})
-            head = (f"{name[5:]} | {tt.get('startup_ms', 'NA')} | {num(tt, 'rss_idle_kb') / 1024:.0f} | "
+            head = (f"{name[5:]} | {num(tt, 'startup_ms'):.0f} | {num(tt, 'rss_idle_kb') / 1024:.0f} | "
                     f"{num(tt, 'rss_after_kb') / 1024:.0f}") if first and tt else " |  |  | "
             u = us_per_req(row)
             print(f"| {head} | {case} | {num(row, 'rps'):.0f} | {num(row, 'p50_ms'):.2f} | "
