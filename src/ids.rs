@@ -1,10 +1,11 @@
-//! Every generated id (accounts, and the UUIDs inside payment option tokens) comes from here, so `--seed` can make a whole run reproducible.
+//! Every generated id (accounts, and the UUIDs inside payment option tokens) comes from here, so
+//! `--seed` can make a whole run reproducible.
 
 use parking_lot::Mutex;
 use rand::{RngCore, SeedableRng, rngs::StdRng};
 use uuid::Uuid;
 
-/// A source of UUIDs and payment option tokens; seeded, or from the OS when no seed is given.
+/// A source of UUIDs; seeded, or from the OS when no seed is given.
 pub struct IdGen {
     rng: Mutex<StdRng>,
 }
