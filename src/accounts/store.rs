@@ -38,12 +38,13 @@ pub enum TransitionError {
 }
 
 /// What create needs to make an account.
+/// The strings are owned so that the account keeps the request's allocations instead of copies.
 pub struct NewAccount<'a> {
     pub id: Uuid,
     pub owner: &'a str,
-    pub phone_number: &'a str,
-    pub country_code: &'a str,
-    pub redirect_url: Option<&'a str>,
+    pub phone_number: String,
+    pub country_code: String,
+    pub redirect_url: Option<String>,
     pub now_ms: u64,
     pub expires_at_ms: Option<u64>,
 }
@@ -216,7 +217,7 @@ impl Store {
     /// Creates a PENDING account, unless the merchant already linked this number.
     pub fn create(&self, new: NewAccount<'_>) -> CreateOutcome {
         let mut state = self.state.write();
-        if let Some(id) = state.linked_get(new.owner, new.country_code, new.phone_number)
+        if let Some(id) = state.linked_get(new.owner, &new.country_code, &new.phone_number)
             && let Some(existing) = state.accounts.get(&id)
         {
             return CreateOutcome::AlreadyLinked(Account::clone(existing));
@@ -224,15 +225,11 @@ impl Store {
         let owner = state.intern(new.owner);
         let account = Account {
             owner: Some(owner),
+            phone_number: new.phone_number.into_boxed_str(),
+            country_code: new.country_code.into_boxed_str(),
+            redirect_url: new.redirect_url.map(String::into_boxed_str),
             expires_at_ms: new.expires_at_ms,
-            ..Account::new(
-                new.id,
-                AccountStatus::Pending,
-                new.phone_number,
-                new.country_code,
-                new.redirect_url,
-                new.now_ms,
-            )
+            ..Account::new(new.id, AccountStatus::Pending, "", "", None, new.now_ms)
         };
         state.insert(account);
         CreateOutcome::Created(new.id)
@@ -437,8 +434,8 @@ mod tests {
         match store.create(NewAccount {
             id: Uuid::new_v4(),
             owner,
-            phone_number: phone,
-            country_code: "62",
+            phone_number: phone.into(),
+            country_code: "62".into(),
             redirect_url: None,
             now_ms: 1_000,
             expires_at_ms: expires,
@@ -508,8 +505,8 @@ mod tests {
         match store.create(NewAccount {
             id: Uuid::new_v4(),
             owner: "k",
-            phone_number: "81",
-            country_code: "62",
+            phone_number: "81".into(),
+            country_code: "62".into(),
             redirect_url: None,
             now_ms: 3,
             expires_at_ms: None,

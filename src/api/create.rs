@@ -56,9 +56,9 @@ async fn handle(
     let outcome = state.store.create(NewAccount {
         id: state.ids.uuid(),
         owner: &server_key,
-        phone_number: &request.phone_number,
-        country_code: &request.country_code,
-        redirect_url: request.redirect_url.as_deref(),
+        phone_number: request.phone_number,
+        country_code: request.country_code,
+        redirect_url: request.redirect_url,
         now_ms: now,
         expires_at_ms,
     });
@@ -465,8 +465,8 @@ mod tests {
             let account = match state.store.create(NewAccount {
                 id,
                 owner: "k",
-                phone_number: "812",
-                country_code: "62",
+                phone_number: "812".into(),
+                country_code: "62".into(),
                 redirect_url: None,
                 now_ms: 0,
                 expires_at_ms: None,
