@@ -12,14 +12,10 @@
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-ROOT="$(cd "$HERE/../.." && pwd)"
-BIN="${PAY_ACCOUNT_MOCK_BIN:-$ROOT/target/debug/pay-account-mock}"
+SUITE=tests/browser
+# shellcheck source=../common.sh
+source "$HERE/../common.sh"
 CHROMIUM="${CHROMIUM_PATH:-/usr/bin/chromium}"
-
-# Settings from the caller's environment must not change the server under test.
-for var in $(compgen -e | grep '^PAY_ACCOUNT_MOCK_' | grep -v '^PAY_ACCOUNT_MOCK_BIN$' || true); do
-  unset "$var"
-done
 
 command -v node >/dev/null || { echo "tests/browser: node is not installed" >&2; exit 1; }
 command -v npm >/dev/null || { echo "tests/browser: npm is not installed" >&2; exit 1; }
@@ -39,10 +35,6 @@ if [[ ! -x "$CHROMIUM" ]]; then
   DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y -qq chromium >/dev/null
 fi
 [[ -x "$CHROMIUM" ]] || { echo "tests/browser: no chromium at $CHROMIUM" >&2; exit 1; }
-
-if [[ ! -x "$BIN" ]]; then
-  (cd "$ROOT" && cargo build --quiet)
-fi
 
 echo "tests/browser: installing playwright-core from package-lock.json"
 cd "$HERE"
