@@ -22,16 +22,16 @@ async fn each_transition_changes_the_status_the_merchant_sees() {
     let b = app.create_pending(KEY, "81234567892").await;
 
     assert_eq!(
-        act(&app, &a, "link").await.body["account"]["account_status"],
+        app.act(&a, "link").await.body["account"]["account_status"],
         "ENABLED"
     );
     assert_eq!(app.get(KEY, &a).await.body["account_status"], "ENABLED");
     assert_eq!(
-        act(&app, &a, "unlink").await.body["account"]["account_status"],
+        app.act(&a, "unlink").await.body["account"]["account_status"],
         "DISABLED"
     );
     assert_eq!(app.get(KEY, &a).await.body["status_code"], "204");
-    let expired = act(&app, &b, "expire").await;
+    let expired = app.act(&b, "expire").await;
     assert_eq!(expired.body["account"]["account_status"], "EXPIRED");
     assert_eq!(
         expired.body["notification"],
@@ -48,7 +48,7 @@ async fn each_transition_changes_the_status_the_merchant_sees() {
 async fn invalid_transitions_are_refused_with_409_and_change_nothing() {
     let app = spawn_app();
     let id = app.create_pending(KEY, "81234567891").await;
-    act(&app, &id, "link").await;
+    app.act(&id, "link").await;
     let before = app
         .admin(Method::GET, &format!("/__admin/accounts/{id}"), None)
         .await;
@@ -68,8 +68,8 @@ async fn invalid_transitions_are_refused_with_409_and_change_nothing() {
             })
         );
     }
-    act(&app, &id, "unlink").await;
-    let r = act(&app, &id, "unlink").await;
+    app.act(&id, "unlink").await;
+    let r = app.act(&id, "unlink").await;
     assert_eq!(r.status, 409);
     assert_eq!(r.body["allowed_transitions"], json!([]));
 
@@ -137,7 +137,7 @@ async fn pending_accounts_expire_when_the_clock_passes_their_ttl() {
     assert_eq!(r.body["expired"], json!([id]));
     assert_eq!(r.body["offset_ms"], 60_000);
     assert_eq!(app.get(KEY, &id).await.body["account_status"], "EXPIRED");
-    assert_eq!(act(&app, &id, "link").await.status, 409);
+    assert_eq!(app.act(&id, "link").await.status, 409);
     let clock = app.admin(Method::GET, "/__admin/clock", None).await;
     assert_eq!(clock.body["offset_ms"], 60_000);
 }
@@ -184,7 +184,7 @@ async fn a_zero_ttl_never_expires() {
 async fn balances_and_active_flags_can_be_patched() {
     let app = spawn_app();
     let id = app.create_pending(KEY, "81234567891").await;
-    act(&app, &id, "link").await;
+    app.act(&id, "link").await;
 
     let r = app
         .admin(
@@ -316,8 +316,8 @@ async fn reset_by_server_key_removes_only_that_merchants_data() {
     let app = spawn_app();
     let mine = app.create_pending(KEY, "81234567891").await;
     let theirs = app.create_pending(OTHER_KEY, "81234567891").await;
-    act(&app, &mine, "link").await;
-    act(&app, &theirs, "link").await;
+    app.act(&mine, "link").await;
+    app.act(&theirs, "link").await;
 
     let r = app
         .admin(
@@ -360,7 +360,7 @@ async fn health_answers_get_and_head() {
 async fn wait_times_out_with_408_and_what_matched() {
     let app = spawn_app();
     let id = app.create_pending(KEY, "81234567891").await;
-    act(&app, &id, "link").await;
+    app.act(&id, "link").await;
 
     let r = app
         .admin(

@@ -364,9 +364,7 @@ async fn create_ignores_idempotency_and_notification_override_headers() {
 async fn relinking_after_a_control_api_link_answers_200() {
     let app = spawn_app();
     let id = app.create_pending(KEY, "8242974268").await;
-    let r = app
-        .admin(Method::POST, &format!("/__admin/accounts/{id}/link"), None)
-        .await;
+    let r = app.act(&id, "link").await;
     assert!(r.status.is_success(), "{}", r.text);
     let r = app.create(KEY, &gopay("8242974268")).await;
     assert_eq!(r.status, 200);

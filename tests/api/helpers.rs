@@ -110,6 +110,16 @@ impl TestApp {
         .await
     }
 
+    /// `POST /__admin/accounts/{id}/{action}`: link, expire, unbind, unlink or notify.
+    pub async fn act(&self, id: &str, action: &str) -> Reply {
+        self.admin(
+            Method::POST,
+            &format!("/__admin/accounts/{id}/{action}"),
+            None,
+        )
+        .await
+    }
+
     /// A control API call (no Midtrans auth).
     pub async fn admin(&self, method: Method, path: &str, body: Option<Value>) -> Reply {
         self.request(method, path, None, body.map(|b| b.to_string()))

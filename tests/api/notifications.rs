@@ -62,9 +62,7 @@ async fn linking_sends_one_signed_account_linked_notification() {
     let id = app.create_pending(KEY, "81234567891").await;
 
     // Act
-    let r = app
-        .admin(Method::POST, &format!("/__admin/accounts/{id}/link"), None)
-        .await;
+    let r = app.act(&id, "link").await;
 
     // Assert: the control call waited for the first attempt and reports it.
     assert_eq!(r.status, 200, "{}", r.text);
@@ -122,13 +120,10 @@ async fn unlink_in_the_app_and_merchant_unbind_each_send_one_account_unlinked() 
     let a = app.create_pending(KEY, "81234567891").await;
     let b = app.create_pending(KEY, "81234567892").await;
     for id in [&a, &b] {
-        app.admin(Method::POST, &format!("/__admin/accounts/{id}/link"), None)
-            .await;
+        app.act(id, "link").await;
     }
 
-    let unlink = app
-        .admin(Method::POST, &format!("/__admin/accounts/{a}/unlink"), None)
-        .await;
+    let unlink = app.act(&a, "unlink").await;
     let unbind = app.unbind(KEY, &b).await;
 
     assert_eq!(unlink.body["account"]["account_status"], "DISABLED");
@@ -171,8 +166,7 @@ async fn unbind_notification_can_be_turned_off() {
         c.unbind_notification = false;
     });
     let id = app.create_pending(KEY, "81234567891").await;
-    app.admin(Method::POST, &format!("/__admin/accounts/{id}/link"), None)
-        .await;
+    app.act(&id, "link").await;
 
     assert_eq!(app.unbind(KEY, &id).await.body["status_code"], "204");
 
@@ -202,9 +196,7 @@ async fn notifications_are_signed_with_the_owning_merchants_key_and_merchant_id(
     });
     let id = app.create_pending(OTHER_KEY, "81234567891").await;
 
-    let r = app
-        .admin(Method::POST, &format!("/__admin/accounts/{id}/link"), None)
-        .await;
+    let r = app.act(&id, "link").await;
 
     let payload = &r.body["notification"]["payload"];
     assert_eq!(payload["merchant_id"], "G141532850");
@@ -218,8 +210,7 @@ async fn notifications_are_signed_with_the_owning_merchants_key_and_merchant_id(
 /// Runs one failing delivery to the end and returns the attempts' HTTP statuses.
 async fn attempts_until_final(app: &TestApp, state: &str) -> Vec<Value> {
     let id = app.create_pending(KEY, "81234567891").await;
-    app.admin(Method::POST, &format!("/__admin/accounts/{id}/link"), None)
-        .await;
+    app.act(&id, "link").await;
     let r = wait_for(app, json!({"account_id": id, "state": state}), 1).await;
     assert_eq!(r.status, 200, "{}", r.text);
     r.body["notifications"][0]["attempts"]
@@ -278,8 +269,7 @@ async fn a_closed_port_is_retried_five_times_and_each_error_is_logged() {
         c.retry_schedule = vec![Duration::from_millis(5)];
     });
     let id = app.create_pending(KEY, "81234567891").await;
-    app.admin(Method::POST, &format!("/__admin/accounts/{id}/link"), None)
-        .await;
+    app.act(&id, "link").await;
 
     let r = wait_for(&app, json!({"account_id": id, "state": "failed"}), 1).await;
 
@@ -330,9 +320,7 @@ async fn the_real_retry_schedule_runs_on_the_mock_clock() {
     let url = format!("{}/notify", receiver.uri());
     let app = spawn_app_with(|c| c.notification_url = Some(url));
     let id = app.create_pending(KEY, "81234567891").await;
-    let linked = app
-        .admin(Method::POST, &format!("/__admin/accounts/{id}/link"), None)
-        .await;
+    let linked = app.act(&id, "link").await;
     assert_eq!(linked.body["notification"]["state"], "pending");
     assert_eq!(receiver.received_requests().await.unwrap().len(), 1);
 
@@ -370,9 +358,7 @@ async fn without_a_notification_url_the_notification_is_logged_undelivered() {
     let app = spawn_app();
     let id = app.create_pending(KEY, "81234567891").await;
 
-    let r = app
-        .admin(Method::POST, &format!("/__admin/accounts/{id}/link"), None)
-        .await;
+    let r = app.act(&id, "link").await;
 
     let n = &r.body["notification"];
     assert_eq!(n["state"], "undelivered");
@@ -389,9 +375,7 @@ async fn a_logged_notification_can_be_retried_after_the_url_is_set() {
     let receiver = receiver(200).await;
     let app = spawn_app();
     let id = app.create_pending(KEY, "81234567891").await;
-    let r = app
-        .admin(Method::POST, &format!("/__admin/accounts/{id}/link"), None)
-        .await;
+    let r = app.act(&id, "link").await;
     let nid = r.body["notification"]["id"].as_u64().unwrap();
 
     let patched = app
@@ -423,28 +407,15 @@ async fn notify_sends_the_current_state_again() {
     let receiver = receiver(200).await;
     let app = app_notifying(&receiver);
     let id = app.create_pending(KEY, "81234567891").await;
-    let pending = app
-        .admin(
-            Method::POST,
-            &format!("/__admin/accounts/{id}/notify"),
-            None,
-        )
-        .await;
+    let pending = app.act(&id, "notify").await;
     assert_eq!(
         pending.status, 409,
         "PENDING has no notification: {}",
         pending.text
     );
-    app.admin(Method::POST, &format!("/__admin/accounts/{id}/link"), None)
-        .await;
+    app.act(&id, "link").await;
 
-    let again = app
-        .admin(
-            Method::POST,
-            &format!("/__admin/accounts/{id}/notify"),
-            None,
-        )
-        .await;
+    let again = app.act(&id, "notify").await;
 
     assert_eq!(again.body["notification"]["event"], "account_linked");
     assert_eq!(again.body["notification"]["state"], "delivered");
@@ -463,13 +434,7 @@ async fn api_requests_do_not_wait_for_a_slow_receiver() {
     let app = app_notifying(&receiver);
     let id = app.create_pending(KEY, "81234567891").await;
 
-    let linked = app
-        .admin(
-            Method::POST,
-            &format!("/__admin/accounts/{id}/link?wait=false"),
-            None,
-        )
-        .await;
+    let linked = app.act(&id, "link?wait=false").await;
     let unbound = app.unbind(KEY, &id).await;
     let log = app
         .admin(
