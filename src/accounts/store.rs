@@ -8,10 +8,11 @@
 //! other; lazy expiry (see [`Account::status_at`]) keeps that true for accounts past their TTL.
 
 use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::collections::hash_map::RandomState;
-use std::collections::{BinaryHeap, HashMap};
 use std::hash::BuildHasher;
 
+use hashbrown::hash_table::{Entry, HashTable};
 use rustc_hash::FxHashMap;
 use std::sync::Arc;
 
@@ -50,17 +51,14 @@ pub struct NewAccount<'a> {
 }
 
 /// Memory: accounts are boxed so that the table's empty slots (up to half of it after a resize)
-/// cost a pointer rather than a whole account, and the linked index keeps a 64-bit hash rather than
-/// copies of the owner, country code and phone number. With 1,000,000 accounts this is about a
-/// quarter of the RSS (see BENCHMARKS.md).
+/// cost a pointer rather than a whole account, and the linked index holds only ids (see below).
+/// With 1,000,000 accounts this is about a quarter of the RSS (see BENCHMARKS.md).
 #[derive(Default)]
 struct State {
     accounts: FxHashMap<Uuid, Box<Account>>,
-    /// Owned ENABLED accounts by the hash of (owner, country code, phone number). A hit is checked
-    /// against the account it names; a key whose hash slot already holds another key goes to
-    /// `linked_overflow` (practically never).
-    linked: FxHashMap<u64, Uuid>,
-    linked_overflow: HashMap<LinkedKey, Uuid>,
+    /// Owned ENABLED accounts by (owner, country code, phone number). The table holds only ids: the
+    /// key is hashed from, and compared against, the account itself, so it is stored once.
+    linked: HashTable<Uuid>,
     linked_hasher: RandomState,
     /// PENDING accounts by expiry time; entries for accounts that left PENDING are skipped when due.
     expiries: BinaryHeap<Reverse<(u64, Uuid)>>,
@@ -97,69 +95,66 @@ impl State {
         }
     }
 
-    fn linked_hash(&self, owner: &str, country_code: &str, phone_number: &str) -> u64 {
-        self.linked_hasher
-            .hash_one((owner, country_code, phone_number))
-    }
-
     /// The ENABLED account linked for (owner, country code, phone number), if any.
     fn linked_get(&self, owner: &str, country_code: &str, phone_number: &str) -> Option<Uuid> {
-        if self.linked.is_empty() && self.linked_overflow.is_empty() {
+        if self.linked.is_empty() {
             return None;
         }
-        let hash = self.linked_hash(owner, country_code, phone_number);
-        if let Some(id) = self.linked.get(&hash)
-            && self
-                .accounts
-                .get(id)
-                .is_some_and(|a| has_key(a, owner, country_code, phone_number))
-        {
-            return Some(*id);
-        }
-        if self.linked_overflow.is_empty() {
-            return None;
-        }
-        self.linked_overflow
-            .get(&(Arc::from(owner), country_code.into(), phone_number.into()))
+        let hash = self
+            .linked_hasher
+            .hash_one((owner, country_code, phone_number));
+        self.linked
+            .find(hash, |id| {
+                self.accounts
+                    .get(id)
+                    .is_some_and(|a| has_key(a, owner, country_code, phone_number))
+            })
             .copied()
     }
 
     /// Records the (stored) account `id` as the linked one for its key; shared accounts have none.
     fn link(&mut self, id: &Uuid) {
-        let Some(account) = self.accounts.get(id) else {
+        let State {
+            accounts,
+            linked,
+            linked_hasher,
+            ..
+        } = self;
+        let Some(account) = accounts.get(id) else {
             return;
         };
-        let Some(key) = linked_key(account) else {
+        let (Some(owner), Some(hash)) = (
+            account.owner.as_deref(),
+            linked_hash(linked_hasher, account),
+        ) else {
             return;
         };
-        let hash = self.linked_hash(&key.0, &key.1, &key.2);
-        let slot_taken_by_other_key = self.linked.get(&hash).is_some_and(|other| {
-            other != id
-                && self
-                    .accounts
-                    .get(other)
-                    .is_some_and(|o| !has_key(o, &key.0, &key.1, &key.2))
-        });
-        if slot_taken_by_other_key {
-            self.linked_overflow.insert(key, *id);
-        } else {
-            self.linked.insert(hash, *id);
-            if !self.linked_overflow.is_empty() {
-                self.linked_overflow.remove(&key);
+        let same_key = |other: &Uuid| {
+            accounts
+                .get(other)
+                .is_some_and(|o| has_key(o, owner, &account.country_code, &account.phone_number))
+        };
+        let rehash = |other: &Uuid| {
+            accounts
+                .get(other)
+                .and_then(|o| linked_hash(linked_hasher, o))
+                .unwrap_or_default()
+        };
+        match linked.entry(hash, same_key, rehash) {
+            Entry::Occupied(mut e) => *e.get_mut() = *id,
+            Entry::Vacant(e) => {
+                e.insert(*id);
             }
         }
     }
 
     /// Forgets `account` as the linked one for its key, if it is.
     fn unlink(&mut self, account: &Account) {
-        let Some(key) = linked_key(account) else {
+        let Some(hash) = linked_hash(&self.linked_hasher, account) else {
             return;
         };
-        let hash = self.linked_hash(&key.0, &key.1, &key.2);
-        if self.linked.get(&hash) == Some(&account.id) {
-            self.linked.remove(&hash);
-        } else if self.linked_overflow.get(&key) == Some(&account.id) {
-            self.linked_overflow.remove(&key);
+        if let Ok(entry) = self.linked.find_entry(hash, |id| *id == account.id) {
+            entry.remove();
         }
     }
 
@@ -183,16 +178,10 @@ fn has_key(a: &Account, owner: &str, country_code: &str, phone_number: &str) -> 
         && &*a.phone_number == phone_number
 }
 
-/// (owner, country code, phone number) of an owned account.
-type LinkedKey = (Arc<str>, Box<str>, Box<str>);
-
-fn linked_key(account: &Account) -> Option<LinkedKey> {
-    let owner = account.owner.clone()?;
-    Some((
-        owner,
-        account.country_code.clone(),
-        account.phone_number.clone(),
-    ))
+/// The linked-index hash of an owned account; shared accounts are never in the index.
+fn linked_hash(hasher: &RandomState, account: &Account) -> Option<u64> {
+    let owner = account.owner.as_deref()?;
+    Some(hasher.hash_one((owner, &*account.country_code, &*account.phone_number)))
 }
 
 #[derive(Default)]
@@ -520,6 +509,40 @@ mod tests {
             .transition(&a.id, Some("k"), Transition::Unbind, 4, |_| vec![])
             .unwrap();
         new_account(&store, "k", "81", None);
+    }
+
+    #[test]
+    fn the_linked_index_survives_growth_and_removals() {
+        let store = Store::new();
+        let ids: Vec<Uuid> = (0..2_000)
+            .map(|i| {
+                let a = new_account(&store, "k", &format!("8{i}"), None);
+                store
+                    .transition(&a.id, Some("k"), Transition::Link, 2, |_| vec![])
+                    .unwrap();
+                a.id
+            })
+            .collect();
+        for id in ids.iter().step_by(2) {
+            store
+                .transition(id, Some("k"), Transition::Unbind, 3, |_| vec![])
+                .unwrap();
+        }
+        for (i, id) in ids.iter().enumerate() {
+            let outcome = store.create(NewAccount {
+                id: Uuid::new_v4(),
+                owner: "k",
+                phone_number: format!("8{i}"),
+                country_code: "62".into(),
+                redirect_url: None,
+                now_ms: 4,
+                expires_at_ms: None,
+            });
+            match outcome {
+                CreateOutcome::AlreadyLinked(a) => assert!(i % 2 == 1 && a.id == *id, "{i}"),
+                CreateOutcome::Created(_) => assert!(i % 2 == 0, "{i}"),
+            }
+        }
     }
 
     #[test]
