@@ -518,13 +518,10 @@ async fn account_action(
         .match_info()
         .get("id")
         .and_then(|id| Uuid::parse_str(id).ok());
-    let transition = match req.match_info().get("action") {
-        Some("link") => Some(Transition::Link),
-        Some("expire") => Some(Transition::Expire),
-        Some("unbind") => Some(Transition::Unbind),
-        Some("unlink") => Some(Transition::Unlink),
-        _ => None,
-    };
+    let transition = req
+        .match_info()
+        .get("action")
+        .and_then(Transition::from_name);
     let (Some(id), Some(transition)) = (id, transition) else {
         return problem(
             StatusCode::NOT_FOUND,
@@ -573,16 +570,7 @@ async fn retry_notification(
             &filter,
         );
     };
-    let Some(n) = state.notifications.get(id) else {
-        return problem(
-            StatusCode::NOT_FOUND,
-            "Notification not found",
-            &format!("There is no notification {id}."),
-            &filter,
-        );
-    };
-    let url = state.settings.read().notification_url_for(&n.server_key);
-    match state.notifications.retry(id, url, state.clock.now_ms()) {
+    match state.retry_notification(id) {
         Some(_) => see_other(&filter.url()),
         None => problem(
             StatusCode::NOT_FOUND,

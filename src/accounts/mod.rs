@@ -77,6 +77,13 @@ pub enum Transition {
 }
 
 impl Transition {
+    /// The transition a control API or dashboard path names (`link`, `expire`, `unbind`, `unlink`).
+    pub fn from_name(name: &str) -> Option<Self> {
+        [Self::Link, Self::Expire, Self::Unbind, Self::Unlink]
+            .into_iter()
+            .find(|t| t.name() == name)
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Self::Link => "link",
@@ -279,6 +286,8 @@ mod tests {
             }
         }
         assert_eq!(Transition::Link.to_status(), Enabled);
+        assert_eq!(Transition::from_name("unlink"), Some(Transition::Unlink));
+        assert_eq!(Transition::from_name("approve"), None);
         assert_eq!(Transition::Unlink.to_status(), Disabled);
     }
 

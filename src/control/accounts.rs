@@ -131,12 +131,9 @@ async fn act(
 ) -> Result<HttpResponse, ControlError> {
     let id = parse_id(&req)?;
     let action = req.match_info().get("action").unwrap_or_default();
-    let (account, notification) = match action {
-        "link" => transition(&state, &id, Transition::Link)?,
-        "expire" => transition(&state, &id, Transition::Expire)?,
-        "unbind" => transition(&state, &id, Transition::Unbind)?,
-        "unlink" => transition(&state, &id, Transition::Unlink)?,
-        "notify" => {
+    let (account, notification) = match (action, Transition::from_name(action)) {
+        (_, Some(t)) => transition(&state, &id, t)?,
+        ("notify", None) => {
             let account = state
                 .store
                 .get(&id, None, state.clock.now_ms())

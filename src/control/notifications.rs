@@ -83,16 +83,8 @@ async fn show(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpRespon
 /// Sends a logged notification again now, to the merchant's current notification URL, with a fresh
 /// retry budget.
 async fn retry(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ControlError> {
-    let id = parse_id(&req)?;
-    let key = state
-        .notifications
-        .get(id)
-        .ok_or(ControlError::NotFound("notification"))?
-        .server_key;
-    let url = state.settings.read().notification_url_for(&key);
     let n = state
-        .notifications
-        .retry(id, url, state.clock.now_ms())
+        .retry_notification(parse_id(&req)?)
         .ok_or(ControlError::NotFound("notification"))?;
     Ok(HttpResponse::Ok().json(n))
 }

@@ -431,6 +431,14 @@ impl AppState {
         Ok((account, notification))
     }
 
+    /// Sends a logged notification again now, to its merchant's current notification URL, with a
+    /// fresh retry budget. None if there is no such notification.
+    pub fn retry_notification(&self, id: u64) -> Option<Notification> {
+        let key = self.notifications.get(id)?.server_key;
+        let url = self.settings.read().notification_url_for(&key);
+        self.notifications.retry(id, url, self.clock.now_ms())
+    }
+
     /// Records and queues the notification a transition sends (none for expiry). `acting_key` is the
     /// server key of the request that caused it, if any. Returns the notification id.
     pub fn notify(
