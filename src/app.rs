@@ -13,6 +13,7 @@ use crate::config::{Config, HttpStatusMode};
 use crate::fixtures::{Fixtures, PaymentOptionFixture};
 use crate::ids::IdGen;
 use crate::notifications::Notifications;
+use crate::notifications::delivery::Deliveries;
 
 /// Settings the control API can change while the server runs.
 #[derive(Debug, Clone, Serialize)]
@@ -39,11 +40,22 @@ fn ser_durations<S: serde::Serializer>(d: &[Duration], s: S) -> Result<S::Ok, S:
 
 impl Settings {
     /// Where a merchant's notifications go.
-    pub fn notification_url_for(&self, server_key: &str) -> Option<String> {
+    pub fn notification_url_for(&self, server_key: &str) -> Option<&str> {
         self.notification_urls
             .get(server_key)
-            .cloned()
-            .or_else(|| self.notification_url.clone())
+            .or(self.notification_url.as_ref())
+            .map(String::as_str)
+    }
+
+    fn from_config(config: &Config) -> Self {
+        Self {
+            notification_url: config.notification_url.clone(),
+            notification_urls: HashMap::new(),
+            merchant_id: config.merchant_id.clone(),
+            activation_ttl: config.activation_ttl,
+            retry_schedule: config.retry_schedule.clone(),
+            unbind_notification: config.unbind_notification,
+        }
     }
 }
 
@@ -54,43 +66,83 @@ pub struct AppState {
     pub clock: Clock,
     pub fixtures: Fixtures,
     pub settings: RwLock<Settings>,
+    /// The settings at start, which a full reset restores.
+    initial_settings: Settings,
     pub notifications: Notifications,
+    pub deliveries: Deliveries,
+    /// This server's id, sent with every notification so that a loop back into a mock is refused.
+    pub instance: String,
+    /// Host names the `Host` header may carry (see `guard.rs`).
+    pub allowed_hosts: crate::guard::Hosts,
+    /// How long a request body may take to arrive.
+    pub body_timeout: Duration,
     /// Base URL of activation links (no trailing slash).
     pub public_url: String,
     pub http_status: HttpStatusMode,
     pub server_keys: Vec<String>,
     pub legacy_sandbox: bool,
     pub max_body_bytes: usize,
-    /// Keys the activation pages' form tokens (see `activation.rs`).
+    /// Keys the activation pages' and the dashboard's form tokens.
     pub form_secret: uuid::Uuid,
+    seed: Option<u64>,
+    generated_accounts: usize,
 }
 
 impl AppState {
-    pub fn new(config: &Config, public_url: String) -> Self {
+    /// The state for `config`, serving at `public_url`; `listen_host` is the address it listens on
+    /// (one of the hosts it answers to).
+    pub fn new(config: &Config, public_url: String, listen_host: &str) -> Self {
+        let instance = uuid::Uuid::new_v4().to_string();
+        let settings = Settings::from_config(config);
         let state = Self {
             store: Store::new(),
             ids: IdGen::new(config.seed),
             clock: Clock::default(),
             fixtures: config.fixtures.clone(),
-            settings: RwLock::new(Settings {
-                notification_url: config.notification_url.clone(),
-                notification_urls: HashMap::new(),
-                merchant_id: config.merchant_id.clone(),
-                activation_ttl: config.activation_ttl,
-                retry_schedule: config.retry_schedule.clone(),
-                unbind_notification: config.unbind_notification,
-            }),
-            notifications: Notifications::new(config.notification_timeout),
+            settings: RwLock::new(settings.clone()),
+            initial_settings: settings,
+            notifications: Notifications::new(config.notification_log_size),
+            deliveries: Deliveries::new(
+                config.notification_timeout,
+                config.max_deliveries,
+                &instance,
+            ),
+            allowed_hosts: crate::guard::allowed_hosts(config, &public_url, listen_host),
+            instance,
+            body_timeout: config.body_timeout,
             public_url: public_url.trim_end_matches('/').to_string(),
             http_status: config.http_status,
             server_keys: config.server_keys.clone(),
             legacy_sandbox: config.legacy_sandbox,
             max_body_bytes: config.max_body_bytes,
             form_secret: uuid::Uuid::new_v4(),
+            seed: config.seed,
+            generated_accounts: config.generate_accounts,
         };
         state.load_fixture_accounts();
         state.generate_accounts(config.generate_accounts);
         state
+    }
+
+    /// Everything back to how the server started: the fixture (and generated) accounts, an empty
+    /// notification log, the start-up settings, the wall clock, and the id sequence of `--seed`.
+    pub fn reset(&self) {
+        self.store.clear();
+        self.notifications.clear(None);
+        *self.settings.write() = self.initial_settings.clone();
+        self.clock.reset();
+        self.ids.reseed(self.seed);
+        self.load_fixture_accounts();
+        self.generate_accounts(self.generated_accounts);
+    }
+
+    /// One merchant's accounts, notifications and own notification URL removed; returns how many
+    /// accounts went.
+    pub fn reset_key(&self, server_key: &str) -> usize {
+        let removed = self.store.remove_owned_by(server_key);
+        self.notifications.clear(Some(server_key));
+        self.settings.write().notification_urls.remove(server_key);
+        removed
     }
 
     /// Preloads `n` ENABLED accounts owned by [`BENCH_SERVER_KEY`] (benchmarks), with distinct
@@ -171,39 +223,7 @@ impl AppState {
             })
             .collect()
     }
-
-    /// The two activation links of an account.
-    pub fn activation_links(&self, account: &Account) -> (String, String) {
-        (
-            format!(
-                "{}/v2/gopay/redirect/gpar_{}/link",
-                self.public_url,
-                account.link_id()
-            ),
-            format!(
-                "{}/v2/gopay/redirect/gpad_{}/link",
-                self.public_url,
-                account.link_id()
-            ),
-        )
-    }
-
-    /// The key that signs a notification about `account`: its owner's; for a shared fixture account,
-    /// the key that acted on it, else the first `--server-key`, else [`SHARED_ACCOUNT_KEY`].
-    pub fn signing_key(&self, account: &Account, acting_key: Option<&str>) -> String {
-        account
-            .owner
-            .as_deref()
-            .or(acting_key)
-            .or(self.server_keys.first().map(String::as_str))
-            .unwrap_or(SHARED_ACCOUNT_KEY)
-            .to_string()
-    }
 }
 
 /// Owner of the accounts made by `--generate-accounts` (the key the benchmark harness sends).
 pub const BENCH_SERVER_KEY: &str = "SB-Mid-server-bench";
-
-/// Signs notifications about shared fixture accounts changed from the control API or the activation
-/// pages when no `--server-key` is configured.
-pub const SHARED_ACCOUNT_KEY: &str = "SB-Mid-server-pay-account-mock";

@@ -3,11 +3,30 @@
 //! The key also scopes the data: each key sees only the accounts it created (plus shared fixtures),
 //! which is what lets parallel CI jobs share one server.
 
-use actix_web::HttpRequest;
+use std::future::{Ready, ready};
+
 use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, web};
 use base64::Engine;
 
+use crate::app::AppState;
 use crate::error::ApiError;
+
+/// The server key of a Midtrans request, as an extractor: a handler that takes it answers `"401"`
+/// before anything else when the key is missing or not accepted.
+pub struct ServerKey(pub String);
+
+impl FromRequest for ServerKey {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        let accepted = req
+            .app_data::<web::Data<AppState>>()
+            .map_or(&[][..], |state| state.server_keys.as_slice());
+        ready(server_key(req, accepted).map(ServerKey))
+    }
+}
 
 /// The server key of a request. With `accepted` empty any non-empty key passes; otherwise the key must
 /// be one of them. The password part is ignored, as the clients always send it empty.

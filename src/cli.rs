@@ -1,10 +1,14 @@
 //! Command-line flags, each with a `PAY_ACCOUNT_MOCK_<FLAG>` environment variable, and their
 //! translation into a [`Config`].
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::Parser;
+use clap::builder::BoolishValueParser;
+use clap::error::{ContextKind, ContextValue, ErrorKind};
+use clap::parser::ValueSource;
+use clap::{ArgAction, CommandFactory, FromArgMatches, Parser};
 
 use crate::config::{self, Config, HttpStatusMode};
 use crate::fixtures::Fixtures;
@@ -35,7 +39,7 @@ pub struct Cli {
     pub server_keys: Vec<String>,
 
     /// Answer the blocked number like the 2021 sandbox ("202", "Wallet is Blocked") instead of "410".
-    #[arg(long, env = "PAY_ACCOUNT_MOCK_LEGACY_SANDBOX")]
+    #[arg(long, env = "PAY_ACCOUNT_MOCK_LEGACY_SANDBOX", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
     pub legacy_sandbox: bool,
 
     /// HTTP status line of 4xx bodies: "midtrans" (HTTP 200 except 400 and 401) or "mirror" (the
@@ -60,32 +64,55 @@ pub struct Cli {
     #[arg(long, env = "PAY_ACCOUNT_MOCK_MERCHANT_ID", default_value = config::DEFAULT_MERCHANT_ID)]
     pub merchant_id: String,
 
-    /// How long a PENDING account waits for activation before it expires ("15m", "90s"; 0 = never).
+    /// How long a PENDING account waits for activation before it expires ("15m", "90s"; 0 = never;
+    /// at most a year).
     #[arg(long, env = "PAY_ACCOUNT_MOCK_ACTIVATION_TTL", default_value = "15m", value_parser = config::parse_duration)]
     pub activation_ttl: Duration,
 
-    /// Notification retry intervals, comma-separated ("100ms,200ms" for CI)
-    /// [default: Midtrans' 2m,10m,30m,1h30m,3h30m].
+    /// Notification retry intervals, comma-separated ("100ms,200ms" for CI; 1 to 20 of at most 7
+    /// days each) [default: Midtrans' 2m,10m,30m,1h30m,3h30m].
     #[arg(long, env = "PAY_ACCOUNT_MOCK_RETRY_SCHEDULE")]
     pub retry_schedule: Option<String>,
 
     /// Do not send account_unlinked after a merchant unbind (only after an unlink in the app).
-    #[arg(long, env = "PAY_ACCOUNT_MOCK_NO_UNBIND_NOTIFICATION")]
+    #[arg(long, env = "PAY_ACCOUNT_MOCK_NO_UNBIND_NOTIFICATION", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
     pub no_unbind_notification: bool,
 
-    /// How long a notification attempt waits for the receiver.
+    /// How long a notification attempt waits for the receiver (1ms to 10m).
     #[arg(long, env = "PAY_ACCOUNT_MOCK_NOTIFICATION_TIMEOUT", default_value = "15s", value_parser = config::parse_duration)]
     pub notification_timeout: Duration,
 
-    /// Largest accepted request body, in bytes.
+    /// Notification attempts in flight at once (1 to 1024); the rest wait their turn.
+    #[arg(long, env = "PAY_ACCOUNT_MOCK_MAX_DELIVERIES", default_value_t = config::DEFAULT_MAX_DELIVERIES)]
+    pub max_deliveries: usize,
+
+    /// Notifications the log keeps (1 to 1,000,000); past it the oldest goes, pending or not.
+    #[arg(long, env = "PAY_ACCOUNT_MOCK_NOTIFICATION_LOG_SIZE", default_value_t = config::DEFAULT_NOTIFICATION_LOG_SIZE)]
+    pub notification_log_size: usize,
+
+    /// Largest accepted request body, in bytes (1 to 16 MiB).
     #[arg(long, env = "PAY_ACCOUNT_MOCK_MAX_BODY_BYTES", default_value_t = config::DEFAULT_MAX_BODY_BYTES)]
     pub max_body_bytes: usize,
 
-    /// HTTP worker threads [default: one per available core].
+    /// How long a request body may take to arrive in full (100ms to 1h); slower ones get 408.
+    #[arg(long, env = "PAY_ACCOUNT_MOCK_BODY_TIMEOUT", default_value = "30s", value_parser = config::parse_duration)]
+    pub body_timeout: Duration,
+
+    /// Also answer to this host name in the Host header (repeatable; the variable takes a
+    /// comma-separated list; "*" turns the check off) [default: localhost, loopback, the listening
+    /// address and the --public-url host].
+    #[arg(
+        long = "allowed-host",
+        env = "PAY_ACCOUNT_MOCK_ALLOWED_HOST",
+        value_delimiter = ','
+    )]
+    pub allowed_hosts: Vec<String>,
+
+    /// HTTP worker threads (1 to 128) [default: one per available core].
     #[arg(long, env = "PAY_ACCOUNT_MOCK_WORKERS")]
     pub workers: Option<usize>,
 
-    /// Preload N generated ENABLED accounts (for benchmarks).
+    /// Preload N generated ENABLED accounts (for benchmarks; at most 5,000,000).
     #[arg(long, env = "PAY_ACCOUNT_MOCK_GENERATE_ACCOUNTS", default_value_t = 0)]
     pub generate_accounts: usize,
 
@@ -96,47 +123,89 @@ pub struct Cli {
         default_value = "info,actix_server=warn"
     )]
     pub log: String,
+
+    /// The flags whose value came from their environment variable (for messages).
+    #[arg(skip)]
+    from_env: Vec<String>,
 }
 
 impl Cli {
+    /// Parses a command line (and the environment).
+    ///
+    /// # Errors
+    /// `Ok(Err(message))` for a value that cannot be parsed, naming the flag, or the environment
+    /// variable it came from; `Err` for what clap answers itself (`--help`, `--version`, an unknown
+    /// flag).
+    pub fn parse_args<I, T>(args: I) -> Result<Result<Self, String>, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<OsString> + Clone,
+    {
+        let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+        let matches = match Self::command().try_get_matches_from(&args) {
+            Ok(m) => m,
+            Err(e) => return explain(e, &args).map(Err),
+        };
+        let mut cli = Self::from_arg_matches(&matches).map_err(|e| e.with_cmd(&Self::command()))?;
+        cli.from_env = Self::command()
+            .get_arguments()
+            .filter(|a| matches.value_source(a.get_id().as_str()) == Some(ValueSource::EnvVariable))
+            .filter_map(|a| a.get_long().map(|l| format!("--{l}")))
+            .collect();
+        Ok(Ok(cli))
+    }
+
+    /// How to name a flag in a message: `--flag`, or its variable when the value came from there.
+    pub fn source(&self, flag: &str) -> String {
+        if self.from_env.iter().any(|f| f == flag) {
+            env_name(flag)
+        } else {
+            flag.to_string()
+        }
+    }
+
+    /// A message about a flag, renamed after its variable when the value came from there.
+    fn rename(&self, message: String) -> String {
+        for flag in &self.from_env {
+            if let Some(rest) = message.strip_prefix(flag.as_str())
+                && rest.starts_with([' ', ':'])
+            {
+                return format!("{}{rest}", env_name(flag));
+            }
+        }
+        message
+    }
+
     /// Checks the flags and loads the fixtures.
     ///
     /// # Errors
-    /// A fixtures folder that cannot be loaded, or a value out of range, with a message for the user.
+    /// A fixtures folder that cannot be loaded, or a value out of range, with a message for the user
+    /// that names the flag (or its variable) or the file.
     pub fn into_config(self) -> Result<Config, String> {
         let fixtures = match &self.fixtures {
-            Some(dir) => Fixtures::load_dir(dir)?,
+            Some(dir) => Fixtures::load_dir(dir)
+                .map_err(|e| format!("{}: {e}", self.source("--fixtures")))?,
             None => Fixtures::default(),
         };
-        if self.server_keys.iter().any(|k| k.trim().is_empty()) {
-            return Err("--server-key must not be empty".into());
-        }
-        if let Some(url) = &self.public_url {
-            check_url("--public-url", url)?;
-        }
-        if let Some(url) = &self.notification_url {
-            check_url("--notification-url", url)?;
-        }
-        if self.max_body_bytes == 0 {
-            return Err("--max-body-bytes must be at least 1".into());
-        }
         let retry_schedule = match &self.retry_schedule {
-            Some(s) => {
-                config::parse_retry_schedule(s).map_err(|e| format!("--retry-schedule: {e}"))?
-            }
+            Some(s) => config::parse_retry_schedule(s)
+                .map_err(|e| format!("{}: {e}", self.source("--retry-schedule")))?,
             None => config::midtrans_retry_schedule(),
         };
-        Ok(Config {
-            host: self.host,
+        let config = Config {
+            host: self.host.clone(),
             port: self.port,
-            public_url: self.public_url.map(|u| u.trim_end_matches('/').to_string()),
-            server_keys: self.server_keys,
+            public_url: self
+                .public_url
+                .as_ref()
+                .map(|u| u.trim_end_matches('/').to_string()),
+            server_keys: self.server_keys.clone(),
             legacy_sandbox: self.legacy_sandbox,
             http_status: self.http_status,
             fixtures,
             seed: self.seed,
-            notification_url: self.notification_url,
-            merchant_id: self.merchant_id,
+            notification_url: self.notification_url.clone(),
+            merchant_id: self.merchant_id.clone(),
             activation_ttl: self.activation_ttl,
             retry_schedule,
             unbind_notification: !self.no_unbind_notification,
@@ -144,18 +213,59 @@ impl Cli {
             workers: self.workers,
             notification_timeout: self.notification_timeout,
             generate_accounts: self.generate_accounts,
-        })
+            max_deliveries: self.max_deliveries,
+            body_timeout: self.body_timeout,
+            notification_log_size: self.notification_log_size,
+            allowed_hosts: self.allowed_hosts.clone(),
+        };
+        config.validate().map_err(|e| self.rename(e))?;
+        Ok(config)
     }
 }
 
-/// An absolute http(s) URL.
-pub fn check_url(flag: &str, url: &str) -> Result<(), String> {
-    match reqwest::Url::parse(url) {
-        Ok(u) if matches!(u.scheme(), "http" | "https") && u.has_host() => Ok(()),
-        _ => Err(format!(
-            "{flag} must be an absolute http(s) URL, got '{url}'"
-        )),
+/// `--flag-name` → `PAY_ACCOUNT_MOCK_FLAG_NAME`.
+fn env_name(flag: &str) -> String {
+    format!(
+        "PAY_ACCOUNT_MOCK_{}",
+        flag.trim_start_matches('-')
+            .replace('-', "_")
+            .to_ascii_uppercase()
+    )
+}
+
+/// A clap error as one line that names the flag, or the environment variable the bad value came
+/// from; `Err` for the errors clap should print itself (help, version, usage).
+fn explain(e: clap::Error, args: &[OsString]) -> Result<String, clap::Error> {
+    if !matches!(
+        e.kind(),
+        ErrorKind::InvalidValue | ErrorKind::ValueValidation
+    ) {
+        return Err(e);
     }
+    let arg = match e.get(ContextKind::InvalidArg) {
+        Some(ContextValue::String(arg)) => arg.clone(),
+        _ => return Err(e),
+    };
+    let flag = arg.split_whitespace().next().unwrap_or(&arg).to_string();
+    let on_command_line = args.iter().any(|a| {
+        a.to_str()
+            .is_some_and(|a| a == flag || a.starts_with(&format!("{flag}=")))
+    });
+    let rendered = e.to_string();
+    let first = rendered
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .trim_start_matches("error: ")
+        .to_string();
+    Ok(if on_command_line {
+        first
+    } else {
+        first.replace(
+            &format!("'{arg}'"),
+            &format!("{} (the variable of {flag})", env_name(&flag)),
+        )
+    })
 }
 
 #[cfg(test)]
@@ -165,8 +275,8 @@ mod tests {
     fn parse(args: &[&str]) -> Result<Config, String> {
         let mut argv = vec!["pay-account-mock"];
         argv.extend_from_slice(args);
-        Cli::try_parse_from(argv)
-            .map_err(|e| e.to_string())?
+        Cli::parse_args(argv)
+            .map_err(|e| e.to_string())??
             .into_config()
     }
 

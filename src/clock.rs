@@ -2,43 +2,107 @@
 //!
 //! Activation expiry and notification retries are scheduled on this clock, so a test can jump over
 //! Midtrans' 3.5-hour retry interval in a millisecond. Times are milliseconds since the Unix epoch.
+//!
+//! Every time the server handles is at most [`MAX_MS`] (the end of year 9999, the last instant RFC
+//! 3339 can write): the offset is bounded by [`MAX_OFFSET`], and arithmetic on times saturates, so
+//! no input can wrap the clock or make formatting fail.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::Serializer;
+
+/// 9999-12-31T23:59:59.999Z, the last time RFC 3339 can express.
+pub const MAX_MS: u64 = 253_402_300_799_999;
+
+/// How far the clock can be advanced in total: 100 years, far past any retry schedule or TTL.
+pub const MAX_OFFSET: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 
 #[derive(Default)]
 pub struct Clock {
     offset_ms: AtomicU64,
 }
 
+/// Why the clock did not move.
+#[derive(Debug, PartialEq, Eq)]
+pub struct TooFar {
+    /// How much further the clock may still go.
+    pub remaining: Duration,
+}
+
 impl Clock {
     /// Now, in milliseconds since the epoch, on the mock's clock.
     pub fn now_ms(&self) -> u64 {
-        wall_ms() + self.offset_ms.load(Ordering::Relaxed)
+        wall_ms()
+            .saturating_add(self.offset_ms.load(Ordering::Relaxed))
+            .min(MAX_MS)
     }
 
-    /// Moves the clock forward; it never goes back.
-    pub fn advance(&self, by: Duration) {
-        let ms = u64::try_from(by.as_millis()).unwrap_or(u64::MAX / 4);
-        self.offset_ms.fetch_add(ms, Ordering::Relaxed);
+    /// Moves the clock forward, unless that takes the total offset past [`MAX_OFFSET`]; it never goes
+    /// back (but for [`Clock::reset`]).
+    ///
+    /// # Errors
+    /// [`TooFar`] with the room left; the clock is unchanged.
+    pub fn advance(&self, by: Duration) -> Result<(), TooFar> {
+        let max = duration_ms(MAX_OFFSET);
+        let by = duration_ms(by);
+        self.offset_ms
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |offset| {
+                offset.checked_add(by).filter(|&o| o <= max)
+            })
+            .map(|_| ())
+            .map_err(|offset| TooFar {
+                remaining: Duration::from_millis(max.saturating_sub(offset)),
+            })
     }
 
     /// How far the clock has been advanced in total.
     pub fn offset(&self) -> Duration {
         Duration::from_millis(self.offset_ms.load(Ordering::Relaxed))
     }
+
+    /// Back to wall time (a full reset).
+    pub fn reset(&self) {
+        self.offset_ms.store(0, Ordering::Relaxed);
+    }
 }
 
 fn wall_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
+        .map(duration_ms)
         .unwrap_or(0)
 }
 
-/// RFC 3339 with milliseconds, for the control API.
+/// A duration in whole milliseconds, saturating.
+pub fn duration_ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// The time `d` after `at_ms`, saturating at [`MAX_MS`].
+pub fn after(at_ms: u64, d: Duration) -> u64 {
+    at_ms.saturating_add(duration_ms(d)).min(MAX_MS)
+}
+
+/// RFC 3339 with milliseconds; a time past [`MAX_MS`] is written as [`MAX_MS`].
 pub fn rfc3339(ms: u64) -> String {
-    humantime::format_rfc3339_millis(UNIX_EPOCH + Duration::from_millis(ms)).to_string()
+    let at = UNIX_EPOCH + Duration::from_millis(ms.min(MAX_MS));
+    humantime::format_rfc3339_millis(at).to_string()
+}
+
+/// Serialises a time in milliseconds as RFC 3339 (`#[serde(serialize_with = "clock::ser_rfc3339")]`).
+pub fn ser_rfc3339<S: Serializer>(ms: &u64, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(&humantime::format_rfc3339_millis(
+        UNIX_EPOCH + Duration::from_millis((*ms).min(MAX_MS)),
+    ))
+}
+
+/// [`ser_rfc3339`] for an optional time.
+pub fn ser_rfc3339_opt<S: Serializer>(ms: &Option<u64>, s: S) -> Result<S::Ok, S::Error> {
+    match ms {
+        Some(ms) => ser_rfc3339(ms, s),
+        None => s.serialize_none(),
+    }
 }
 
 #[cfg(test)]
@@ -49,9 +113,35 @@ mod tests {
     fn advancing_moves_now_forward() {
         let clock = Clock::default();
         let before = clock.now_ms();
-        clock.advance(Duration::from_secs(3600));
+        clock.advance(Duration::from_secs(3600)).unwrap();
         assert!(clock.now_ms() >= before + 3_600_000);
         assert_eq!(clock.offset(), Duration::from_secs(3600));
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000Z");
+        clock.reset();
+        assert_eq!(clock.offset(), Duration::ZERO);
+    }
+
+    #[test]
+    fn the_clock_cannot_be_pushed_past_its_bound_or_wrapped() {
+        let clock = Clock::default();
+        clock.advance(MAX_OFFSET - Duration::from_secs(1)).unwrap();
+        let err = clock.advance(Duration::from_secs(2)).unwrap_err();
+        assert_eq!(err.remaining, Duration::from_secs(1));
+        assert_eq!(
+            clock.advance(Duration::from_millis(u64::MAX)).unwrap_err(),
+            err
+        );
+        assert_eq!(clock.offset(), MAX_OFFSET - Duration::from_secs(1));
+        assert!(clock.now_ms() <= MAX_MS);
+        rfc3339(clock.now_ms());
+    }
+
+    #[test]
+    fn formatting_never_fails_and_arithmetic_saturates() {
+        assert_eq!(rfc3339(MAX_MS), "9999-12-31T23:59:59.999Z");
+        assert_eq!(rfc3339(u64::MAX), "9999-12-31T23:59:59.999Z");
+        assert_eq!(after(u64::MAX - 1, Duration::MAX), MAX_MS);
+        assert_eq!(after(1_000, Duration::from_millis(5)), 1_005);
+        assert_eq!(duration_ms(Duration::MAX), u64::MAX);
     }
 }

@@ -5,14 +5,13 @@
 //! 401 for auth, and HTTP 200 for the other API answers ("404", "410", "412", "413"), which the
 //! official clients still raise as errors from the body code. Errors that happen before a route is
 //! reached (unknown path, wrong method, oversized body, wrong content type) carry their own status.
-//! With `--http-status mirror` the HTTP 200 ones carry the body code as their status too.
+//! With `--http-status mirror` the HTTP 200 ones carry the body code as their status too
+//! ([`ApiError::mirrored_status`]).
 
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 use uuid::Uuid;
-
-use crate::config::HttpStatusMode;
 
 pub const MSG_VALIDATION: &str = "One or more parameters in the payload is invalid.";
 pub const MSG_UNAUTHORIZED: &str = "Unknown Merchant server_key/id";
@@ -28,6 +27,11 @@ pub const MSG_CONTENT_TYPE: &str =
     "The request body must be JSON (Content-Type: application/json).";
 pub const MSG_INTERNAL: &str =
     "Sorry. Our system is recovering from unexpected issues. Please retry.";
+pub const MSG_BODY_TIMEOUT: &str = "The request body did not arrive in time.";
+pub const MSG_FOREIGN_HOST: &str =
+    "This server does not answer to that Host name (allow it with --allowed-host).";
+pub const MSG_LOOP: &str =
+    "This is a pay-account-mock notification; a mock server does not take notifications.";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ApiError {
@@ -53,6 +57,22 @@ pub enum ApiError {
     UnsupportedContentType,
     /// `"500"`.
     Internal,
+    /// `"408"` with HTTP 408: the body did not arrive within `--body-timeout`.
+    BodyTimeout,
+    /// `"421"` with HTTP 421: the `Host` header names another server (DNS rebinding guard).
+    ForeignHost,
+    /// `"508"` with HTTP 508: a notification from a mock came back to a mock.
+    LoopDetected,
+}
+
+impl From<crate::body::BodyError> for ApiError {
+    fn from(e: crate::body::BodyError) -> Self {
+        match e {
+            crate::body::BodyError::TooLarge => Self::TooLarge,
+            crate::body::BodyError::Timeout => Self::BodyTimeout,
+            crate::body::BodyError::Broken => Self::Malformed,
+        }
+    }
 }
 
 impl ApiError {
@@ -72,7 +92,23 @@ impl ApiError {
                 ("415", MSG_CONTENT_TYPE, StatusCode::UNSUPPORTED_MEDIA_TYPE)
             }
             Self::Internal => ("500", MSG_INTERNAL, StatusCode::INTERNAL_SERVER_ERROR),
+            Self::BodyTimeout => ("408", MSG_BODY_TIMEOUT, StatusCode::REQUEST_TIMEOUT),
+            Self::ForeignHost => ("421", MSG_FOREIGN_HOST, StatusCode::MISDIRECTED_REQUEST),
+            Self::LoopDetected => ("508", MSG_LOOP, StatusCode::LOOP_DETECTED),
         }
+    }
+
+    /// The HTTP status under `--http-status mirror`: the body code for the answers that are HTTP 200
+    /// in the default mode, else the same. Applied by `api::mirror` in one place.
+    pub fn mirrored_status(&self) -> StatusCode {
+        let (code, _, status) = self.parts();
+        if status != StatusCode::OK {
+            return status;
+        }
+        code.parse()
+            .ok()
+            .and_then(|c| StatusCode::from_u16(c).ok())
+            .unwrap_or(status)
     }
 }
 
@@ -92,17 +128,13 @@ struct Envelope<'a> {
     id: Uuid,
 }
 
-impl ApiError {
-    /// The response in the given HTTP status mode.
-    pub fn to_response(&self, mode: HttpStatusMode) -> HttpResponse {
-        let (code, message, mut status) = self.parts();
-        if mode == HttpStatusMode::Mirror && status == StatusCode::OK {
-            status = code
-                .parse()
-                .ok()
-                .and_then(|c| StatusCode::from_u16(c).ok())
-                .unwrap_or(status);
-        }
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.parts().2
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let (code, message, status) = self.parts();
         let validation_messages = match self {
             Self::Validation(messages) => Some(messages.as_slice()),
             _ => None,
@@ -117,16 +149,6 @@ impl ApiError {
         HttpResponse::build(status)
             .insert_header((header::CONTENT_TYPE, "application/json"))
             .body(body)
-    }
-}
-
-impl ResponseError for ApiError {
-    fn status_code(&self) -> StatusCode {
-        self.parts().2
-    }
-
-    fn error_response(&self) -> HttpResponse {
-        self.to_response(HttpStatusMode::Midtrans)
     }
 }
 
@@ -158,11 +180,22 @@ mod tests {
 
     #[test]
     fn mirror_mode_changes_only_the_http_200_answers() {
-        let r = ApiError::AccountNotFound.to_response(HttpStatusMode::Midtrans);
-        assert_eq!(r.status(), StatusCode::OK);
-        let r = ApiError::AccountNotFound.to_response(HttpStatusMode::Mirror);
-        assert_eq!(r.status(), StatusCode::NOT_FOUND);
-        let r = ApiError::Validation(vec![]).to_response(HttpStatusMode::Mirror);
-        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(ApiError::AccountNotFound.status_code(), StatusCode::OK);
+        assert_eq!(
+            ApiError::AccountNotFound.mirrored_status(),
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            ApiError::Malformed.mirrored_status(),
+            StatusCode::PAYLOAD_TOO_LARGE
+        );
+        assert_eq!(
+            ApiError::Validation(vec![]).mirrored_status(),
+            StatusCode::BAD_REQUEST
+        );
+        assert_eq!(
+            ApiError::UnknownRoute.mirrored_status(),
+            StatusCode::NOT_FOUND
+        );
     }
 }

@@ -12,13 +12,14 @@ pub struct IdGen {
 
 impl IdGen {
     pub fn new(seed: Option<u64>) -> Self {
-        let rng = match seed {
-            Some(seed) => StdRng::seed_from_u64(seed),
-            None => StdRng::from_entropy(),
-        };
         Self {
-            rng: Mutex::new(rng),
+            rng: Mutex::new(rng(seed)),
         }
+    }
+
+    /// Starts the sequence again (a reset): the same ids as a fresh server with this seed.
+    pub fn reseed(&self, seed: Option<u64>) {
+        *self.rng.lock() = rng(seed);
     }
 
     /// A random (version 4) UUID.
@@ -26,6 +27,13 @@ impl IdGen {
         let mut bytes = [0u8; 16];
         self.rng.lock().fill_bytes(&mut bytes);
         uuid::Builder::from_random_bytes(bytes).into_uuid()
+    }
+}
+
+fn rng(seed: Option<u64>) -> StdRng {
+    match seed {
+        Some(seed) => StdRng::seed_from_u64(seed),
+        None => StdRng::from_entropy(),
     }
 }
 

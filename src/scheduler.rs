@@ -1,13 +1,17 @@
 //! Work that falls due on the mock clock: activation links expiring and notification attempts.
 //!
-//! One task sleeps until the earliest due time and is woken early when an attempt is queued or the
-//! clock is advanced. Attempts run as their own tasks, so a slow receiver delays nothing else.
+//! One task sleeps until the earliest due time and is woken early when an attempt is queued or ends,
+//! or the clock is advanced. It performs each due attempt as a task of its own, at most
+//! `--max-deliveries` at once: an attempt takes a slot before it leaves the queue, so the rest wait
+//! their turn on the clock and a dead receiver can hold only that many sockets. Each attempt goes to
+//! the merchant's notification URL of the moment.
 
 use std::time::Duration;
 
 use actix_web::web;
 
 use crate::app::AppState;
+use crate::notifications::log::{Due, Outcome};
 
 /// Longest nap between checks; real time can only make things due earlier than planned if the clock
 /// was advanced, and that wakes the task anyway.
@@ -21,16 +25,32 @@ pub async fn run(app: web::Data<AppState>) {
         woken.as_mut().enable();
         let now = app.clock.now_ms();
         app.store.expire_due(now);
-        let (due, next_attempt) = app.notifications.take_due(now);
-        for id in due {
+        let mut slots_full = false;
+        loop {
+            let Some(permit) = app.deliveries.permit() else {
+                // Every slot is taken: an attempt that ends wakes this task.
+                slots_full = true;
+                break;
+            };
+            let Some(due) = app.notifications.take_due(now) else {
+                break;
+            };
             let app = app.clone();
-            actix_web::rt::spawn(async move { app.notifications.attempt(&app, id).await });
+            actix_web::rt::spawn(async move {
+                attempt(&app, due).await;
+                drop(permit);
+                app.notifications.wake.notify_one();
+            });
         }
-        let next = [next_attempt, app.store.next_expiry()]
+        let next_attempt = if slots_full {
+            None
+        } else {
+            app.notifications.next_due()
+        };
+        let nap = [next_attempt, app.store.next_expiry()]
             .into_iter()
             .flatten()
-            .min();
-        let nap = next
+            .min()
             .map(|at| Duration::from_millis(at.saturating_sub(now)))
             .unwrap_or(MAX_NAP)
             .min(MAX_NAP);
@@ -39,4 +59,27 @@ pub async fn run(app: web::Data<AppState>) {
             () = &mut woken => {}
         }
     }
+}
+
+/// One attempt: to the merchant's URL now, with the retry schedule now.
+async fn attempt(app: &AppState, due: Due) {
+    let url = app
+        .settings
+        .read()
+        .notification_url_for(&due.server_key)
+        .map(str::to_string);
+    let outcome = match url {
+        Some(url) => {
+            let at_ms = app.clock.now_ms();
+            let result = app.deliveries.post(&url, due.payload.get()).await;
+            if let Some(error) = &result.error {
+                tracing::debug!(notification = due.id, %url, %error, "notification attempt failed");
+            }
+            Outcome::Sent { at_ms, result }
+        }
+        None => Outcome::NoUrl,
+    };
+    let schedule = app.settings.read().retry_schedule.clone();
+    app.notifications
+        .finish(due.id, outcome, &schedule, app.clock.now_ms());
 }

@@ -8,19 +8,20 @@ use std::io;
 use std::net::{SocketAddr, TcpListener};
 use std::thread::JoinHandle;
 
+use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 
 use crate::app::AppState;
-use crate::config::Config;
-use crate::error::ApiError;
-use crate::{api, control, scheduler};
+use crate::config::{Config, HttpStatusMode};
+use crate::{activation, api, control, guard, scheduler};
 
 /// The single route table, shared by the server and in-process tests.
-pub fn configure_app(cfg: &mut web::ServiceConfig) {
-    api::routes(cfg);
-    crate::activation::routes(cfg);
-    crate::dashboard::routes(cfg);
-    control::routes(cfg);
+pub fn configure_app(mode: HttpStatusMode) -> impl FnOnce(&mut web::ServiceConfig) {
+    move |cfg| {
+        api::routes(cfg, mode);
+        activation::routes(cfg);
+        control::routes(cfg);
+    }
 }
 
 /// A running server.
@@ -44,14 +45,24 @@ pub struct Server {
 /// ```
 ///
 /// # Errors
-/// The address cannot be bound, or the HTTP server fails to start.
+/// A value of `config` is out of its documented range (`InvalidInput`, naming it), the address cannot
+/// be bound (naming it), or the HTTP server fails to start.
 pub fn start(config: Config) -> io::Result<Server> {
-    let listener = TcpListener::bind((config.host.as_str(), config.port))?;
+    config
+        .validate()
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    let listener = TcpListener::bind((config.host.as_str(), config.port)).map_err(|e| {
+        io::Error::new(
+            e.kind(),
+            format!("cannot listen on {}:{}: {e}", config.host, config.port),
+        )
+    })?;
     let addr = listener.local_addr()?;
     let url = format!("http://{addr}");
     let public_url = config.public_url.clone().unwrap_or_else(|| url.clone());
-    let state = web::Data::new(AppState::new(&config, public_url));
+    let state = web::Data::new(AppState::new(&config, public_url, &config.host));
     let workers = config.workers;
+    let mode = config.http_status;
     let (tx, rx) = std::sync::mpsc::channel();
     let app_state = state.clone();
     let thread = std::thread::Builder::new()
@@ -63,13 +74,14 @@ pub fn start(config: Config) -> io::Result<Server> {
                     App::new()
                         .app_data(data.clone())
                         .app_data(control::query_config())
-                        .configure(configure_app)
-                        .default_service(web::to(unknown_route))
+                        .wrap(from_fn(guard::check))
+                        .configure(configure_app(mode))
+                        .default_service(web::to(api::unknown_route))
                 })
                 .disable_signals()
                 .shutdown_timeout(1);
                 if let Some(n) = workers {
-                    server = server.workers(n.max(1));
+                    server = server.workers(n);
                 }
                 let server = match server.listen(listener) {
                     Ok(s) => s.run(),
@@ -96,10 +108,6 @@ pub fn start(config: Config) -> io::Result<Server> {
         handle,
         thread: Some(thread),
     })
-}
-
-async fn unknown_route() -> actix_web::HttpResponse {
-    actix_web::ResponseError::error_response(&ApiError::UnknownRoute)
 }
 
 impl Drop for Server {

@@ -15,7 +15,7 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-pub use store::{CreateOutcome, Store, TransitionError};
+pub use store::{AccountPage, Counts, CreateOutcome, Owner, Store, TransitionError};
 
 /// `account_status` as Midtrans spells it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -28,6 +28,18 @@ pub enum AccountStatus {
 }
 
 impl AccountStatus {
+    pub const ALL: [Self; 4] = [Self::Pending, Self::Enabled, Self::Expired, Self::Disabled];
+
+    /// The position in [`AccountStatus::ALL`].
+    pub fn index(self) -> usize {
+        match self {
+            Self::Pending => 0,
+            Self::Enabled => 1,
+            Self::Expired => 2,
+            Self::Disabled => 3,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Pending => "PENDING",
@@ -181,10 +193,8 @@ pub struct Account {
     pub phone_number: Box<str>,
     pub country_code: Box<str>,
     pub redirect_url: Option<Box<str>>,
-    /// The web (`gpar_`) link works once, as Midtrans documents.
+    /// The web (`gpar_`) link works once, as Midtrans documents: its form was submitted.
     pub web_link_used: bool,
-    /// Its form (Approve or Decline) was submitted; it works once too.
-    pub web_form_submitted: bool,
     pub created_at_ms: u64,
     pub updated_at_ms: u64,
     /// When a PENDING account expires on the mock clock; `None` means never.
@@ -226,7 +236,6 @@ impl Account {
             country_code: country_code.into(),
             redirect_url: redirect_url.map(Box::from),
             web_link_used: false,
-            web_form_submitted: false,
             created_at_ms: now_ms,
             updated_at_ms: now_ms,
             expires_at_ms: None,

@@ -3,23 +3,29 @@
 //! # Locking
 //! One `parking_lot::RwLock` guards all account state. Every method takes it, does a short piece of
 //! work (a hash lookup, a status change, rendering a few hundred bytes) and lets it go before
-//! returning: no I/O and no `.await` ever happens under the lock. Notifications are sent by the
+//! returning: no I/O and no `.await` ever happens under the lock. Notifications are recorded by the
 //! caller *after* the method returned. GETs take the read lock only, so readers never wait on each
 //! other; lazy expiry (see [`Account::status_at`]) keeps that true for accounts past their TTL.
+//!
+//! # Indexes
+//! Besides the accounts by id: every account and each server key's accounts in creation order (for
+//! pages), status counts (all, per key, shared), PENDING expiries by time, and the ENABLED accounts by
+//! (owner, country code, phone number). Each is changed in the same place as the account it follows,
+//! so none can disagree with the accounts.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
-
-use hashbrown::hash_table::{Entry, HashTable};
-use rustc_hash::FxHashMap;
 use std::sync::Arc;
 
+use hashbrown::hash_table::HashTable;
 use parking_lot::RwLock;
+use rustc_hash::{FxBuildHasher, FxHashMap};
 use uuid::Uuid;
 
 use super::{Account, AccountStatus, PaymentOption, Transition};
+use crate::paging::{self, Order};
 
 /// The outcome of a create.
 #[derive(Debug)]
@@ -50,52 +56,147 @@ pub struct NewAccount<'a> {
     pub expires_at_ms: Option<u64>,
 }
 
+/// Whose accounts a page or a count is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Owner<'a> {
+    Any,
+    Key(&'a str),
+    /// The shared fixture accounts, which no key owns.
+    Shared,
+}
+
+/// Accounts by status, in the order of [`AccountStatus::ALL`].
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Counts(pub [usize; 4]);
+
+impl Counts {
+    pub fn get(&self, status: AccountStatus) -> usize {
+        self.0[status.index()]
+    }
+
+    pub fn total(&self) -> usize {
+        self.0.iter().sum()
+    }
+
+    fn add(&mut self, status: AccountStatus) {
+        self.0[status.index()] += 1;
+    }
+
+    fn sub(&mut self, status: AccountStatus) {
+        let n = &mut self.0[status.index()];
+        *n = n.saturating_sub(1);
+    }
+}
+
+/// One page of accounts (with the status as of now) and where the next starts.
+pub struct AccountPage {
+    pub accounts: Vec<Account>,
+    pub next: Option<u64>,
+}
+
+/// A server key's accounts.
+struct OwnerIndex {
+    /// The one allocation of the key every account it owns shares.
+    key: Arc<str>,
+    /// (creation sequence, id), oldest first.
+    ids: Vec<(u64, Uuid)>,
+    counts: Counts,
+}
+
 /// Memory: accounts are boxed so that the table's empty slots (up to half of it after a resize)
 /// cost a pointer rather than a whole account, and the linked index holds only ids (see below).
 /// With 1,000,000 accounts this is about a quarter of the RSS (see BENCHMARKS.md).
 #[derive(Default)]
 struct State {
     accounts: FxHashMap<Uuid, Box<Account>>,
-    /// Owned ENABLED accounts by (owner, country code, phone number). The table holds only ids: the
-    /// key is hashed from, and compared against, the account itself, so it is stored once.
-    linked: HashTable<Uuid>,
+    /// ENABLED owned accounts, as (id, link order), hashed by (owner, country code, phone number).
+    /// The key is hashed from, and compared against, the account itself, so it is stored once. One
+    /// number can have several ENABLED accounts (each linked from its own PENDING one): all are
+    /// here, and the one linked last answers a new create.
+    linked: HashTable<(Uuid, u64)>,
     linked_hasher: RandomState,
+    next_link: u64,
     /// PENDING accounts by expiry time; entries for accounts that left PENDING are skipped when due.
     expiries: BinaryHeap<Reverse<(u64, Uuid)>>,
-    /// One shared allocation per server key.
-    keys: FxHashMap<Box<str>, Arc<str>>,
+    /// Per server key: its accounts in creation order and their counts.
+    owners: hashbrown::HashMap<String, OwnerIndex, FxBuildHasher>,
+    /// Every account, in creation order: (sequence, id).
+    order: Vec<(u64, Uuid)>,
+    next_seq: u64,
+    counts: Counts,
+    shared_counts: Counts,
 }
 
 impl State {
-    fn intern(&mut self, key: &str) -> Arc<str> {
-        if let Some(k) = self.keys.get(key) {
-            return k.clone();
-        }
-        let k: Arc<str> = Arc::from(key);
-        self.keys.insert(key.into(), k.clone());
-        k
+    /// The owner index of `key`, made on first use.
+    fn owner(&mut self, key: &str) -> &mut OwnerIndex {
+        self.owners.entry_ref(key).or_insert_with(|| OwnerIndex {
+            key: Arc::from(key),
+            ids: Vec::new(),
+            counts: Counts::default(),
+        })
     }
 
     fn insert(&mut self, account: Account) {
         if let Some(at) = account.expires_at_ms {
             self.expiries.push(Reverse((at, account.id)));
         }
-        let enabled = account.status == AccountStatus::Enabled;
-        let account = Box::new(account);
-        let id = account.id;
-        self.accounts.insert(id, account);
-        if enabled {
+        self.next_seq += 1;
+        let (seq, id, status) = (self.next_seq, account.id, account.status);
+        self.order.push((seq, id));
+        self.counts.add(status);
+        match account.owner.as_deref() {
+            Some(key) => {
+                let owner = self.owner(key);
+                owner.ids.push((seq, id));
+                owner.counts.add(status);
+            }
+            None => self.shared_counts.add(status),
+        }
+        self.accounts.insert(id, Box::new(account));
+        if status == AccountStatus::Enabled {
             self.link(&id);
         }
     }
 
+    /// Removes one account and its index entries (fixtures replaced by id; O(n), rare).
     fn remove(&mut self, id: &Uuid) {
-        if let Some(account) = self.accounts.remove(id) {
-            self.unlink(&account);
+        let Some(account) = self.accounts.remove(id) else {
+            return;
+        };
+        self.unlink(&account);
+        self.order.retain(|(_, other)| other != id);
+        self.counts.sub(account.status);
+        match account.owner.as_deref() {
+            Some(key) => {
+                if let Some(owner) = self.owners.get_mut(key) {
+                    owner.ids.retain(|(_, other)| other != id);
+                    owner.counts.sub(account.status);
+                    if owner.ids.is_empty() {
+                        self.owners.remove(key);
+                    }
+                }
+            }
+            None => self.shared_counts.sub(account.status),
         }
     }
 
-    /// The ENABLED account linked for (owner, country code, phone number), if any.
+    /// Moves an account's counts from one status to another.
+    fn recount(&mut self, owner: Option<&str>, from: AccountStatus, to: AccountStatus) {
+        self.counts.sub(from);
+        self.counts.add(to);
+        let counts = match owner {
+            Some(key) => match self.owners.get_mut(key) {
+                Some(o) => &mut o.counts,
+                None => return,
+            },
+            None => &mut self.shared_counts,
+        };
+        counts.sub(from);
+        counts.add(to);
+    }
+
+    /// The ENABLED account linked last for (owner, country code, phone number), if any.
     fn linked_get(&self, owner: &str, country_code: &str, phone_number: &str) -> Option<Uuid> {
         if self.linked.is_empty() {
             return None;
@@ -104,61 +205,55 @@ impl State {
             .linked_hasher
             .hash_one((owner, country_code, phone_number));
         self.linked
-            .find(hash, |id| {
+            .iter_hash(hash)
+            .filter(|(id, _)| {
                 self.accounts
                     .get(id)
                     .is_some_and(|a| has_key(a, owner, country_code, phone_number))
             })
-            .copied()
+            .max_by_key(|(_, order)| *order)
+            .map(|(id, _)| *id)
     }
 
-    /// Records the (stored) account `id` as the linked one for its key; shared accounts have none.
+    /// Adds the (stored, ENABLED, owned) account `id` to the linked index, as linked last.
     fn link(&mut self, id: &Uuid) {
         let State {
             accounts,
             linked,
             linked_hasher,
+            next_link,
             ..
         } = self;
         let Some(account) = accounts.get(id) else {
             return;
         };
-        let (Some(owner), Some(hash)) = (
-            account.owner.as_deref(),
-            linked_hash(linked_hasher, account),
-        ) else {
+        let Some(hash) = linked_hash(linked_hasher, account) else {
             return;
         };
-        let same_key = |other: &Uuid| {
-            accounts
-                .get(other)
-                .is_some_and(|o| has_key(o, owner, &account.country_code, &account.phone_number))
-        };
-        let rehash = |other: &Uuid| {
+        if linked.find(hash, |(other, _)| other == id).is_some() {
+            return;
+        }
+        *next_link += 1;
+        let rehash = |(other, _): &(Uuid, u64)| {
             accounts
                 .get(other)
                 .and_then(|o| linked_hash(linked_hasher, o))
                 .unwrap_or_default()
         };
-        match linked.entry(hash, same_key, rehash) {
-            Entry::Occupied(mut e) => *e.get_mut() = *id,
-            Entry::Vacant(e) => {
-                e.insert(*id);
-            }
-        }
+        linked.insert_unique(hash, (*id, *next_link), rehash);
     }
 
-    /// Forgets `account` as the linked one for its key, if it is.
+    /// Takes `account` out of the linked index, if it is there.
     fn unlink(&mut self, account: &Account) {
         let Some(hash) = linked_hash(&self.linked_hasher, account) else {
             return;
         };
-        if let Ok(entry) = self.linked.find_entry(hash, |id| *id == account.id) {
+        if let Ok(entry) = self.linked.find_entry(hash, |(id, _)| *id == account.id) {
             entry.remove();
         }
     }
 
-    /// Records the expiry of a PENDING account whose time has come; true if it changed.
+    /// Records the expiry of a PENDING account whose time has come; the account if it changed.
     fn settle_expiry(&mut self, id: &Uuid, now_ms: u64) -> Option<Account> {
         let account = self.accounts.get_mut(id)?;
         if account.status == AccountStatus::Pending
@@ -166,7 +261,13 @@ impl State {
         {
             account.status = AccountStatus::Expired;
             account.updated_at_ms = now_ms;
-            return Some(Account::clone(account));
+            let expired = Account::clone(account);
+            self.recount(
+                expired.owner.as_deref(),
+                AccountStatus::Pending,
+                AccountStatus::Expired,
+            );
+            return Some(expired);
         }
         None
     }
@@ -197,7 +298,7 @@ impl Store {
     /// Adds an account as is (fixtures, generated bench data); replaces one with the same id.
     pub fn insert(&self, mut account: Account, owner: Option<&str>) {
         let mut state = self.state.write();
-        account.owner = owner.map(|k| state.intern(k));
+        account.owner = owner.map(|k| state.owner(k).key.clone());
         let id = account.id;
         state.remove(&id);
         state.insert(account);
@@ -211,7 +312,7 @@ impl Store {
         {
             return CreateOutcome::AlreadyLinked(Account::clone(existing));
         }
-        let owner = state.intern(new.owner);
+        let owner = state.owner(new.owner).key.clone();
         let account = Account {
             owner: Some(owner),
             phone_number: new.phone_number.into_boxed_str(),
@@ -255,20 +356,7 @@ impl Store {
         self.get(&super::account_id_of_link(link_id), None, now_ms)
     }
 
-    /// Marks the one-time web link as used; false if it already was.
-    /// Takes the one submission the web link's form allows: true if the link was opened and its
-    /// form not yet submitted.
-    pub fn submit_web_form(&self, id: &Uuid) -> bool {
-        let mut state = self.state.write();
-        match state.accounts.get_mut(id) {
-            Some(a) if a.web_link_used && !a.web_form_submitted => {
-                a.web_form_submitted = true;
-                true
-            }
-            _ => false,
-        }
-    }
-
+    /// Uses up the one-time web link (its form was submitted); false if it already was.
     pub fn use_web_link(&self, id: &Uuid) -> bool {
         let mut state = self.state.write();
         match state.accounts.get_mut(id) {
@@ -314,6 +402,11 @@ impl Store {
             }
         }
         let account = Account::clone(account);
+        state.recount(
+            account.owner.as_deref(),
+            transition.from_status(),
+            account.status,
+        );
         if account.status == AccountStatus::Enabled {
             state.link(id);
         } else {
@@ -369,21 +462,75 @@ impl Store {
             .map(|Reverse((at, _))| *at)
     }
 
-    /// Copies of the accounts (all, or those `server_key` owns), oldest first.
-    pub fn list(&self, server_key: Option<&str>, now_ms: u64) -> Vec<Account> {
+    /// Up to `limit` accounts of `owner` (with `status`, if given) in creation order, after the
+    /// cursor `after`; see [`crate::paging`].
+    pub fn page(
+        &self,
+        owner: Owner<'_>,
+        status: Option<AccountStatus>,
+        after: Option<u64>,
+        limit: usize,
+        order: Order,
+        now_ms: u64,
+    ) -> AccountPage {
         let state = self.state.read();
-        let mut out: Vec<Account> = state
-            .accounts
-            .values()
-            .filter(|a| server_key.is_none_or(|k| a.owner.as_deref() == Some(k)))
-            .map(|a| {
+        let list: &[(u64, Uuid)] = match owner {
+            Owner::Key(key) => state.owners.get(key).map_or(&[], |o| &o.ids),
+            Owner::Any | Owner::Shared => &state.order,
+        };
+        let mut accounts = Vec::new();
+        let mut last = None;
+        for (scanned, (seq, id)) in paging::after(list, after, order, |(seq, _)| *seq).enumerate() {
+            if accounts.len() >= limit || scanned >= paging::SCAN_BUDGET {
+                return AccountPage {
+                    accounts,
+                    next: last,
+                };
+            }
+            last = Some(*seq);
+            let Some(a) = state.accounts.get(id) else {
+                continue;
+            };
+            if owner == Owner::Shared && a.owner.is_some() {
+                continue;
+            }
+            let current = a.status_at(now_ms);
+            if status.is_none_or(|s| s == current) {
                 let mut a = Account::clone(a);
-                a.status = a.status_at(now_ms);
-                a
-            })
-            .collect();
-        out.sort_by_key(|a| (a.created_at_ms, a.id));
-        out
+                a.status = current;
+                accounts.push(a);
+            }
+        }
+        AccountPage {
+            accounts,
+            next: None,
+        }
+    }
+
+    /// Accounts by status, of everyone, one key, or the shared ones.
+    pub fn counts(&self, owner: Owner<'_>) -> Counts {
+        let state = self.state.read();
+        match owner {
+            Owner::Any => state.counts,
+            Owner::Key(key) => state.owners.get(key).map(|o| o.counts).unwrap_or_default(),
+            Owner::Shared => state.shared_counts,
+        }
+    }
+
+    /// The first `limit` server keys that own accounts, in alphabetical order.
+    pub fn keys(&self, limit: usize) -> Vec<String> {
+        let state = self.state.read();
+        // A bounded max-heap keeps the `limit` smallest keys without sorting them all.
+        let mut heap: BinaryHeap<&str> = BinaryHeap::with_capacity(limit + 1);
+        for key in state.owners.keys() {
+            heap.push(key);
+            if heap.len() > limit {
+                heap.pop();
+            }
+        }
+        let mut keys: Vec<String> = heap.into_iter().map(str::to_string).collect();
+        keys.sort();
+        keys
     }
 
     /// Removes every account (then the caller reloads the fixtures).
@@ -394,16 +541,20 @@ impl Store {
     /// Removes the accounts one server key owns; returns how many.
     pub fn remove_owned_by(&self, server_key: &str) -> usize {
         let mut state = self.state.write();
-        let ids: Vec<Uuid> = state
-            .accounts
-            .values()
-            .filter(|a| a.owner.as_deref() == Some(server_key))
-            .map(|a| a.id)
-            .collect();
-        for id in &ids {
-            state.remove(id);
+        let Some(owner) = state.owners.remove(server_key) else {
+            return 0;
+        };
+        for (_, id) in &owner.ids {
+            if let Some(account) = state.accounts.remove(id) {
+                state.unlink(&account);
+                state.counts.sub(account.status);
+            }
         }
-        ids.len()
+        let State {
+            order, accounts, ..
+        } = &mut *state;
+        order.retain(|(_, id)| accounts.contains_key(id));
+        owner.ids.len()
     }
 
     pub fn len(&self) -> usize {

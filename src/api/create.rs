@@ -6,11 +6,12 @@ use serde::Serialize;
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::{AccountBody, json, read_body, respond};
+use super::{AccountBody, ServerKey, read_body};
 use crate::accounts::store::NewAccount;
 use crate::accounts::{AccountStatus, CreateOutcome, link_id_of};
+use crate::activation::{self, Flow};
 use crate::app::AppState;
-use crate::auth;
+use crate::clock;
 use crate::error::ApiError;
 use crate::fixtures::Outcome;
 
@@ -20,21 +21,12 @@ pub const MSG_PHONE: &str =
 
 pub async fn create(
     state: web::Data<AppState>,
+    ServerKey(server_key): ServerKey,
     req: HttpRequest,
     payload: web::Payload,
-) -> HttpResponse {
-    let result = handle(&state, &req, payload).await;
-    respond(&state, result)
-}
-
-async fn handle(
-    state: &AppState,
-    req: &HttpRequest,
-    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let server_key = auth::server_key(req, &state.server_keys)?;
-    check_content_type(req)?;
-    let body = read_body(req, payload, state.max_body_bytes).await?;
+    check_content_type(&req)?;
+    let body = read_body(&state, &req, payload).await?;
     let request = validate(&body)?;
 
     match state
@@ -42,9 +34,11 @@ async fn handle(
         .scenario(&request.phone_number, &request.country_code)
         .map(|s| s.outcome)
     {
-        Some(Outcome::UserNotFound) => return Ok(json(&ChannelFailure::user_not_found())),
+        Some(Outcome::UserNotFound) => {
+            return Ok(HttpResponse::Ok().json(ChannelFailure::user_not_found()));
+        }
         Some(Outcome::UserBlocked) if state.legacy_sandbox => {
-            return Ok(json(&ChannelFailure::wallet_blocked()));
+            return Ok(HttpResponse::Ok().json(ChannelFailure::wallet_blocked()));
         }
         Some(Outcome::UserBlocked) => return Err(ApiError::UserBlocked),
         Some(Outcome::Pending) | None => {}
@@ -52,7 +46,7 @@ async fn handle(
 
     let now = state.clock.now_ms();
     let ttl = state.settings.read().activation_ttl;
-    let expires_at_ms = (!ttl.is_zero()).then(|| now + ttl.as_millis() as u64);
+    let expires_at_ms = (!ttl.is_zero()).then(|| clock::after(now, ttl));
     let outcome = state.store.create(NewAccount {
         id: state.ids.uuid(),
         owner: &server_key,
@@ -67,18 +61,15 @@ async fn handle(
             .insert_header((header::CONTENT_TYPE, "application/json"))
             .body(created_body(&id, &state.public_url, &link_id_of(&id)))),
         CreateOutcome::AlreadyLinked(account) => {
-            Ok(json(&AccountBody::new(&account, AccountStatus::Enabled)))
+            Ok(HttpResponse::Ok().json(AccountBody::new(&account, AccountStatus::Enabled)))
         }
     }
 }
 
 /// The "201" body of a new account, written directly: it is all fixed text but the id and the two
-/// activation links ([`AppState::activation_links`], built here without `format!`), and
-/// serde_json plus `format!` were a sixth of a create. Byte for byte what serde_json writes for the
-/// same fields (see the test).
+/// activation links (written by [`activation::push_link`]), and serde_json plus `format!` were a
+/// sixth of a create. Byte for byte what serde_json writes for the same fields (see the test).
 fn created_body(account_id: &Uuid, public_url: &str, link_id: &Uuid) -> String {
-    let mut buf = Uuid::encode_buffer();
-    let link_id = link_id.hyphenated().encode_lower(&mut buf);
     let mut out = String::with_capacity(320 + 2 * public_url.len());
     out.push_str(r#"{"status_code":"201","payment_type":"gopay","account_id":""#);
     out.push_str(
@@ -89,29 +80,26 @@ fn created_body(account_id: &Uuid, public_url: &str, link_id: &Uuid) -> String {
     out.push_str(r#"","account_status":""#);
     out.push_str(AccountStatus::Pending.as_str());
     out.push_str(r#"","actions":[{"name":"activation-link-url","method":"GET","url":"#);
-    push_link(&mut out, public_url, "gpar_", link_id);
+    push_json_link(&mut out, public_url, Flow::Web, link_id);
     out.push_str(r#"},{"name":"activation-link-app","method":"GET","url":"#);
-    push_link(&mut out, public_url, "gpad_", link_id);
+    push_json_link(&mut out, public_url, Flow::App, link_id);
     out.push_str("}]}");
     out
 }
 
-/// `"{public_url}/v2/gopay/redirect/{prefix}{link_id}/link"` as a JSON string.
-fn push_link(out: &mut String, public_url: &str, prefix: &str, link_id: &str) {
+/// An activation link as a JSON string.
+fn push_json_link(out: &mut String, public_url: &str, flow: Flow, link_id: &Uuid) {
     // serde_json escapes exactly the control characters, `"` and `\`.
     if public_url
         .bytes()
         .any(|b| b < 0x20 || b == b'"' || b == b'\\')
     {
-        let url = format!("{public_url}/v2/gopay/redirect/{prefix}{link_id}/link");
+        let url = activation::link(public_url, flow, link_id);
         out.push_str(&serde_json::to_string(&url).unwrap_or_default());
     } else {
         out.push('"');
-        out.push_str(public_url);
-        out.push_str("/v2/gopay/redirect/");
-        out.push_str(prefix);
-        out.push_str(link_id);
-        out.push_str("/link\"");
+        activation::push_link(out, public_url, flow, link_id);
+        out.push('"');
     }
 }
 
@@ -150,17 +138,14 @@ fn check_content_type(req: &HttpRequest) -> Result<(), ApiError> {
     let Some(value) = req.headers().get(header::CONTENT_TYPE) else {
         return Ok(());
     };
-    // Compared without allocating a lowercase copy (a header's `to_str` is ASCII only).
-    let mime = value
-        .to_str()
-        .unwrap_or("")
+    let mime = value.to_str().unwrap_or("");
+    let mime = mime
         .split(';')
         .next()
         .unwrap_or("")
         .trim()
-        .as_bytes();
-    let json_suffix = mime.len() >= 5 && mime[mime.len() - 5..].eq_ignore_ascii_case(b"+json");
-    if mime.eq_ignore_ascii_case(b"application/json") || json_suffix || mime.is_empty() {
+        .to_ascii_lowercase();
+    if mime.is_empty() || mime == "application/json" || mime.ends_with("+json") {
         Ok(())
     } else {
         Err(ApiError::UnsupportedContentType)
@@ -461,7 +446,7 @@ mod tests {
         }
         let id = Uuid::new_v4();
         for base in ["http://127.0.0.1:8080", "https://x.test/a\"b\\c\u{1}é/"] {
-            let state = AppState::new(&crate::Config::default(), base.to_string());
+            let state = AppState::new(&crate::Config::default(), base.to_string(), "127.0.0.1");
             let account = match state.store.create(NewAccount {
                 id,
                 owner: "k",
@@ -474,7 +459,10 @@ mod tests {
                 CreateOutcome::Created(id) => state.store.get(&id, None, 0).unwrap(),
                 other => panic!("{other:?}"),
             };
-            let (url, app) = state.activation_links(&account);
+            let (url, app) = (
+                activation::link(&state.public_url, Flow::Web, &account.link_id()),
+                activation::link(&state.public_url, Flow::App, &account.link_id()),
+            );
             let expected = serde_json::to_string(&Created {
                 status_code: "201",
                 payment_type: "gopay",

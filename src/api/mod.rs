@@ -1,69 +1,90 @@
 //! The emulated Midtrans Pay Account API: create ([`create`]), get ([`get`]) and unbind ([`unbind`]).
 //!
-//! Every answer here is a Midtrans body; every failure goes through [`ApiError`]. Request bodies are
-//! read by hand (not with `web::Json`) so that size, syntax and type errors all get the Midtrans
+//! Handlers take the merchant's [`ServerKey`] as an extractor (so auth is checked before the body)
+//! and return `Result<HttpResponse, ApiError>`: every failure is the Midtrans envelope. The
+//! `--http-status mirror` rule is applied to those errors in one place, [`mirror`]. Request bodies are
+//! read through `body.rs` (not `web::Json`) so that size, time and syntax errors all get the
 //! envelope rather than an actix default page.
 
 pub mod create;
 pub mod get;
 pub mod unbind;
 
-use actix_web::http::header;
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::{Condition, Next, from_fn};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Serialize;
 use uuid::Uuid;
 
 use crate::accounts::{Account, AccountStatus, PaymentOption};
 use crate::app::AppState;
+use crate::config::HttpStatusMode;
 use crate::error::ApiError;
 
-/// Registers the three routes; any other method on their paths gets the Midtrans 405 body.
-pub fn routes(cfg: &mut web::ServiceConfig) {
+pub use crate::auth::ServerKey;
+
+/// Registers the routes; any other method on their paths gets the Midtrans 405 body, any other path
+/// under them the 404 one.
+pub fn routes(cfg: &mut web::ServiceConfig, mode: HttpStatusMode) {
     cfg.service(
-        web::resource("/v2/pay/account")
-            .route(web::post().to(create::create))
-            .default_service(web::to(method_not_allowed)),
-    )
-    .service(
-        web::resource("/v2/pay/account/{account_id}")
-            .route(web::get().to(get::get))
-            .default_service(web::to(method_not_allowed)),
-    )
-    .service(
-        web::resource("/v2/pay/account/{account_id}/unbind")
-            .route(web::post().to(unbind::unbind))
-            .default_service(web::to(method_not_allowed)),
+        web::scope("/v2/pay/account")
+            .wrap(Condition::new(
+                mode == HttpStatusMode::Mirror,
+                from_fn(mirror),
+            ))
+            .service(
+                web::resource("")
+                    .route(web::post().to(create::create))
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
+                web::resource("/{account_id}")
+                    .route(crate::guard::get().to(get::get))
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
+                web::resource("/{account_id}/unbind")
+                    .route(web::post().to(unbind::unbind))
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .default_service(web::to(unknown_route)),
     );
 }
 
-pub(crate) async fn method_not_allowed() -> HttpResponse {
-    actix_web::ResponseError::error_response(&ApiError::MethodNotAllowed)
+/// `--http-status mirror`: an error answered over HTTP 200 gets its body code as the status.
+async fn mirror(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let mut res = next.call(req).await?;
+    let mirrored = res
+        .response()
+        .error()
+        .and_then(|e| e.as_error::<ApiError>())
+        .map(ApiError::mirrored_status);
+    if let Some(status) = mirrored {
+        *res.response_mut().status_mut() = status;
+    }
+    Ok(res)
 }
 
-/// Renders a handler's result in the configured HTTP status mode.
-pub(crate) fn respond(state: &AppState, result: Result<HttpResponse, ApiError>) -> HttpResponse {
-    result.unwrap_or_else(|e| e.to_response(state.http_status))
+async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::MethodNotAllowed)
 }
 
-/// Reads the request body up to the size limit.
+/// Any path no route has.
+pub async fn unknown_route() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::UnknownRoute)
+}
+
+/// Reads the request body within the size and time limits.
 pub(crate) async fn read_body(
+    state: &AppState,
     req: &HttpRequest,
     payload: web::Payload,
-    limit: usize,
 ) -> Result<web::Bytes, ApiError> {
-    let declared = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit as u64) {
-        return Err(ApiError::TooLarge);
-    }
-    match payload.to_bytes_limited(limit).await {
-        Ok(Ok(bytes)) => Ok(bytes),
-        Ok(Err(_)) => Err(ApiError::Malformed),
-        Err(_) => Err(ApiError::TooLarge),
-    }
+    Ok(crate::body::read(req, payload, state.max_body_bytes, state.body_timeout).await?)
 }
 
 /// An account id from the path; anything that is not a UUID cannot exist.
@@ -72,16 +93,6 @@ pub(crate) fn account_id(req: &HttpRequest) -> Result<Uuid, ApiError> {
         .get("account_id")
         .and_then(|id| Uuid::parse_str(id).ok())
         .ok_or(ApiError::AccountNotFound)
-}
-
-pub(crate) fn json<T: Serialize>(body: &T) -> HttpResponse {
-    let mut bytes = Vec::with_capacity(512);
-    match serde_json::to_writer(&mut bytes, body) {
-        Ok(()) => HttpResponse::Ok()
-            .insert_header((header::CONTENT_TYPE, "application/json"))
-            .body(bytes),
-        Err(_) => actix_web::ResponseError::error_response(&ApiError::Internal),
-    }
 }
 
 /// The Get Pay Account body (also what create answers for an already linked number).

@@ -4,37 +4,29 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Serialize;
 use uuid::Uuid;
 
-use super::{account_id, json, read_body, respond};
+use super::{ServerKey, account_id, read_body};
 use crate::accounts::{Transition, TransitionError};
 use crate::app::AppState;
-use crate::auth;
 use crate::error::ApiError;
+use crate::transitions;
 
 pub async fn unbind(
     state: web::Data<AppState>,
+    ServerKey(server_key): ServerKey,
     req: HttpRequest,
     payload: web::Payload,
-) -> HttpResponse {
-    let result = handle(&state, &req, payload).await;
-    respond(&state, result)
-}
-
-async fn handle(
-    state: &AppState,
-    req: &HttpRequest,
-    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let server_key = auth::server_key(req, &state.server_keys)?;
     // The clients send `{}`, `null` or nothing; whatever it is, it is ignored.
-    read_body(req, payload, state.max_body_bytes).await?;
-    let id = account_id(req)?;
-    let (account, _notification) = state
-        .apply(&id, Some(&server_key), Transition::Unbind)
-        .map_err(|e| match e {
-            TransitionError::NotFound => ApiError::AccountNotFound,
-            TransitionError::Invalid { .. } => ApiError::CannotUpdate,
-        })?;
-    Ok(json(&Unbound {
+    read_body(&state, &req, payload).await?;
+    let id = account_id(&req)?;
+    let (account, _notification) =
+        transitions::apply(&state, &id, Some(&server_key), Transition::Unbind).map_err(
+            |e| match e {
+                TransitionError::NotFound => ApiError::AccountNotFound,
+                TransitionError::Invalid { .. } => ApiError::CannotUpdate,
+            },
+        )?;
+    Ok(HttpResponse::Ok().json(Unbound {
         status_code: "204",
         payment_type: "gopay",
         account_id: &account.id,

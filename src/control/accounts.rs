@@ -1,5 +1,5 @@
 //! `/__admin/accounts`: list and inspect accounts, change balances, and perform the transitions a
-//! customer (link, app unlink) or time (expire) would cause, firing their notifications.
+//! customer (link, app unlink) or time (expire) would cause, recording their notifications.
 
 use std::time::Duration;
 
@@ -8,51 +8,70 @@ use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{AccountView, ControlError, parse_body};
-use crate::accounts::{AccountStatus, Transition, TransitionError};
+use super::{AccountView, ControlError, method_not_allowed, read_json};
+use crate::accounts::{Account, AccountStatus, Owner, Transition, TransitionError};
 use crate::app::AppState;
 use crate::fixtures::is_amount;
+use crate::guard;
 use crate::notifications::{Event, Notification};
+use crate::paging::{self, Order};
+use crate::transitions;
 
-/// How long a transition call waits for the first delivery attempt; past this it answers with the
-/// notification still pending (the attempt goes on).
-const FIRST_ATTEMPT_WAIT: Duration = Duration::from_secs(20);
+/// How long a transition (or a retry) waits for the notification's next attempt; past this it
+/// answers with the notification still pending (the attempt goes on).
+pub const ATTEMPT_WAIT: Duration = Duration::from_secs(20);
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
-        web::resource("/__admin/accounts")
-            .route(web::get().to(list))
-            .default_service(web::to(crate::api::method_not_allowed)),
+        web::resource("/accounts")
+            .route(guard::get().to(list))
+            .default_service(web::to(method_not_allowed)),
     )
     .service(
-        web::resource("/__admin/accounts/{id}")
-            .route(web::get().to(show))
+        web::resource("/accounts/{id}")
+            .route(guard::get().to(show))
             .route(web::patch().to(patch))
-            .default_service(web::to(crate::api::method_not_allowed)),
+            .default_service(web::to(method_not_allowed)),
     )
     .service(
-        web::resource("/__admin/accounts/{id}/{action}")
+        web::resource("/accounts/{id}/{action}")
             .route(web::post().to(act))
-            .default_service(web::to(crate::api::method_not_allowed)),
+            .default_service(web::to(method_not_allowed)),
     );
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct ListQuery {
     server_key: Option<String>,
     status: Option<AccountStatus>,
+    limit: Option<usize>,
+    cursor: Option<String>,
 }
 
-async fn list(state: web::Data<AppState>, query: web::Query<ListQuery>) -> HttpResponse {
-    let accounts = state
-        .store
-        .list(query.server_key.as_deref(), state.clock.now_ms());
-    let views: Vec<_> = accounts
+/// `GET /__admin/accounts[?server_key=][&status=][&limit=][&cursor=]`: a page, oldest first.
+async fn list(
+    state: web::Data<AppState>,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, ControlError> {
+    let limit = paging::limit(query.limit).map_err(ControlError::BadRequest)?;
+    let after = paging::parse_cursor(query.cursor.as_deref()).map_err(ControlError::BadRequest)?;
+    let owner = query.server_key.as_deref().map_or(Owner::Any, Owner::Key);
+    let page = state.store.page(
+        owner,
+        query.status,
+        after,
+        limit,
+        Order::OldestFirst,
+        state.clock.now_ms(),
+    );
+    let views: Vec<_> = page
+        .accounts
         .iter()
-        .filter(|a| query.status.is_none_or(|s| a.status == s))
         .map(|a| AccountView::new(&state, a))
         .collect();
-    HttpResponse::Ok().json(json!({ "accounts": views }))
+    Ok(HttpResponse::Ok()
+        .json(json!({ "accounts": views, "next_cursor": paging::cursor_string(page.next) })))
 }
 
 fn parse_id(req: &HttpRequest) -> Result<Uuid, ControlError> {
@@ -89,10 +108,10 @@ struct OptionPatch {
 async fn patch(
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: web::Bytes,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ControlError> {
     let id = parse_id(&req)?;
-    let patch: Patch = parse_body(&body)?;
+    let patch: Patch = read_json(&state, &req, payload).await?;
     let updated = state
         .store
         .update_payment_options(&id, |options| {
@@ -103,7 +122,9 @@ async fn patch(
                     .ok_or_else(|| format!("the account has no payment option {}", p.name))?;
                 if let Some(balance) = &p.balance {
                     if !is_amount(balance) {
-                        return Err(format!("balance '{balance}' must look like \"1000000.00\""));
+                        return Err(format!(
+                            "balance '{balance}' must look like \"1000000.00\" (at most 15 digits before the point)"
+                        ));
                     }
                     option.balance.value = balance.as_str().into();
                 }
@@ -119,15 +140,22 @@ async fn patch(
 }
 
 #[derive(Deserialize)]
-struct ActQuery {
+#[serde(deny_unknown_fields)]
+pub(super) struct WaitQuery {
     wait: Option<bool>,
+}
+
+impl WaitQuery {
+    pub(super) fn wait(&self) -> bool {
+        self.wait.unwrap_or(true)
+    }
 }
 
 /// `POST /__admin/accounts/{id}/{link|expire|unbind|unlink|notify}`.
 async fn act(
     state: web::Data<AppState>,
     req: HttpRequest,
-    query: web::Query<ActQuery>,
+    query: web::Query<WaitQuery>,
 ) -> Result<HttpResponse, ControlError> {
     let id = parse_id(&req)?;
     let action = req.match_info().get("action").unwrap_or_default();
@@ -145,13 +173,13 @@ async fn act(
                     current: account.status,
                 }
             })?;
-            let n = state.notify_event(&account, event, None);
+            let n = transitions::notify(&state, &account, event, None);
             (account, Some(n))
         }
         _ => return Err(ControlError::NotFound("action")),
     };
     let notification = match notification {
-        Some(n) if query.wait.unwrap_or(true) => first_attempt(&state, n).await,
+        Some(n) if query.wait() => next_attempt(&state, n, 0).await,
         Some(n) => state.notifications.get(n),
         None => None,
     };
@@ -165,8 +193,8 @@ fn transition(
     state: &AppState,
     id: &Uuid,
     t: Transition,
-) -> Result<(crate::accounts::Account, Option<u64>), ControlError> {
-    state.apply(id, None, t).map_err(|e| match e {
+) -> Result<(Account, Option<u64>), ControlError> {
+    transitions::apply(state, id, None, t).map_err(|e| match e {
         TransitionError::NotFound => ControlError::NotFound("account"),
         TransitionError::Invalid { current } => ControlError::InvalidTransition {
             account_id: id.to_string(),
@@ -176,14 +204,10 @@ fn transition(
     })
 }
 
-/// The notification once its first attempt is recorded (or it is known to go nowhere).
-async fn first_attempt(state: &AppState, id: u64) -> Option<Notification> {
+/// The notification once it has more than `attempts` attempts (or is known to go nowhere).
+pub(super) async fn next_attempt(state: &AppState, id: u64, attempts: u32) -> Option<Notification> {
     state
         .notifications
-        .wait_until(FIRST_ATTEMPT_WAIT, |log| {
-            log.get(&id)
-                .is_none_or(|n| !n.attempts.is_empty() || n.url.is_none())
-        })
-        .await;
-    state.notifications.get(id)
+        .wait_for_attempt(id, attempts, ATTEMPT_WAIT)
+        .await
 }

@@ -1,5 +1,7 @@
 //! The control API under `/__admin`: mock-only JSON endpoints for tests and QA. No Midtrans auth,
-//! no Midtrans envelope: errors here are `{"error": "<kind>", "message": "..."}` with a real status.
+//! no Midtrans envelope: every answer, errors included, is this API's own JSON, `{"error": "<kind>",
+//! "message": "..."}` with a real HTTP status ([`ControlError`]). The QA dashboard's HTML pages share
+//! the scope (`dashboard.rs`).
 //!
 //! - [`accounts`]: list, inspect, patch, and drive accounts through their transitions.
 //! - [`notifications`]: the log, manual retries, and waiting for deliveries.
@@ -10,24 +12,54 @@ pub mod notifications;
 pub mod settings;
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, ResponseError, web};
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::accounts::{Account, AccountStatus};
 use crate::app::AppState;
-use crate::clock::rfc3339;
+use crate::body::{self, BodyError};
+use crate::clock::{ser_rfc3339, ser_rfc3339_opt};
+use crate::pages::{Look, PageError};
 
+/// The `/__admin` scope: the dashboard, then the JSON endpoints; anything else is a JSON 404 (an
+/// HTML one under `/__admin/ui/`).
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    accounts::routes(cfg);
-    notifications::routes(cfg);
-    settings::routes(cfg);
+    cfg.service(
+        web::scope("/__admin")
+            .configure(crate::dashboard::routes)
+            .configure(accounts::routes)
+            .configure(notifications::routes)
+            .configure(settings::routes)
+            .default_service(web::to(unknown_route)),
+    );
+}
+
+async fn unknown_route(req: HttpRequest) -> HttpResponse {
+    if req.path().starts_with("/__admin/ui/") {
+        PageError::new(
+            Look::Dashboard,
+            StatusCode::NOT_FOUND,
+            "Not found",
+            "There is no such dashboard page.",
+        )
+        .back_to(crate::dashboard::PATH.into())
+        .error_response()
+    } else {
+        ControlError::NotFound("route").error_response()
+    }
+}
+
+/// The default service of every JSON resource: a method it does not have.
+pub(crate) async fn method_not_allowed() -> Result<HttpResponse, ControlError> {
+    Err(ControlError::MethodNotAllowed)
 }
 
 /// A control API failure.
 #[derive(Debug)]
 pub enum ControlError {
     NotFound(&'static str),
+    MethodNotAllowed,
     /// The transition is not allowed from the account's status.
     InvalidTransition {
         account_id: String,
@@ -35,18 +67,77 @@ pub enum ControlError {
         current: AccountStatus,
     },
     BadRequest(String),
+    /// A wait ran out; the extra fields say what matched.
     Timeout(Value),
+    /// The request body did not arrive within `--body-timeout`.
+    BodyTimeout,
+    /// The request body is over `--max-body-bytes`.
+    TooLarge,
+    /// Too many waits are under way.
+    TooManyWaiters,
+    /// The `Host` header names another server (`guard.rs`).
+    ForeignHost(String),
+    /// A browser sent it from a page on another site (`guard.rs`).
+    CrossSite,
+    /// A notification from a mock came back to a mock (`guard.rs`).
+    LoopDetected,
+}
+
+impl ControlError {
+    fn kind(&self) -> &'static str {
+        match self {
+            Self::NotFound(_) => "not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::InvalidTransition { .. } => "invalid_transition",
+            Self::BadRequest(_) => "bad_request",
+            Self::Timeout(_) => "timeout",
+            Self::BodyTimeout => "body_timeout",
+            Self::TooLarge => "too_large",
+            Self::TooManyWaiters => "too_many_waits",
+            Self::ForeignHost(_) => "unknown_host",
+            Self::CrossSite => "cross_site_request",
+            Self::LoopDetected => "loop_detected",
+        }
+    }
+}
+
+impl From<BodyError> for ControlError {
+    fn from(e: BodyError) -> Self {
+        match e {
+            BodyError::TooLarge => Self::TooLarge,
+            BodyError::Timeout => Self::BodyTimeout,
+            BodyError::Broken => Self::BadRequest("the request body could not be read".into()),
+        }
+    }
 }
 
 impl std::fmt::Display for ControlError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::NotFound(what) => write!(f, "{what} not found"),
+            Self::MethodNotAllowed => f.write_str("this control API path does not take that method"),
             Self::InvalidTransition {
                 action, current, ..
             } => write!(f, "cannot {action} an account that is {current}"),
             Self::BadRequest(m) => f.write_str(m),
             Self::Timeout(_) => f.write_str("timed out"),
+            Self::BodyTimeout => f.write_str("the request body did not arrive in time (--body-timeout)"),
+            Self::TooLarge => f.write_str("the request body is larger than --max-body-bytes"),
+            Self::TooManyWaiters => write!(
+                f,
+                "too many waits are under way (at most {}); try again when some have ended",
+                crate::notifications::log::MAX_WAITERS
+            ),
+            Self::ForeignHost(host) => write!(
+                f,
+                "this server does not answer to the host name '{host}'; start it with --allowed-host to allow it"
+            ),
+            Self::CrossSite => f.write_str(
+                "refused: a browser sent this from a page on another site (Origin or Sec-Fetch-Site); scripts that send neither header are not affected",
+            ),
+            Self::LoopDetected => f.write_str(
+                "this is a pay-account-mock notification; a mock server does not take notifications",
+            ),
         }
     }
 }
@@ -55,35 +146,37 @@ impl ResponseError for ControlError {
     fn status_code(&self) -> StatusCode {
         match self {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::InvalidTransition { .. } => StatusCode::CONFLICT,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
-            Self::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
+            Self::Timeout(_) | Self::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
+            Self::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::TooManyWaiters => StatusCode::TOO_MANY_REQUESTS,
+            Self::ForeignHost(_) => StatusCode::MISDIRECTED_REQUEST,
+            Self::CrossSite => StatusCode::FORBIDDEN,
+            Self::LoopDetected => StatusCode::LOOP_DETECTED,
         }
     }
 
     fn error_response(&self) -> HttpResponse {
-        let body = match self {
-            Self::NotFound(_) => json!({"error": "not_found", "message": self.to_string()}),
+        let mut body = json!({"error": self.kind(), "message": self.to_string()});
+        match self {
             Self::InvalidTransition {
                 account_id,
                 current,
                 ..
-            } => json!({
-                "error": "invalid_transition",
-                "message": self.to_string(),
-                "account_id": account_id,
-                "account_status": current,
-                "allowed_transitions": current.allowed(),
-            }),
-            Self::BadRequest(m) => json!({"error": "bad_request", "message": m}),
+            } => {
+                body["account_id"] = json!(account_id);
+                body["account_status"] = json!(current);
+                body["allowed_transitions"] = json!(current.allowed());
+            }
             Self::Timeout(extra) => {
-                let mut body = json!({"error": "timeout", "message": self.to_string()});
                 if let (Some(b), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
                     b.extend(extra.clone());
                 }
-                body
             }
-        };
+            _ => {}
+        }
         HttpResponse::build(self.status_code()).json(body)
     }
 }
@@ -94,14 +187,17 @@ pub fn query_config() -> web::QueryConfig {
         .error_handler(|e, _| ControlError::BadRequest(format!("invalid query string: {e}")).into())
 }
 
-/// Parses an optional JSON body (empty means `{}`), with a control-API error for bad JSON.
-pub(crate) fn parse_body<T: serde::de::DeserializeOwned + Default>(
-    body: &[u8],
+/// Reads an optional JSON body (empty means `{}`) within the body limits, with this API's errors.
+pub(crate) async fn read_json<T: serde::de::DeserializeOwned + Default>(
+    state: &AppState,
+    req: &HttpRequest,
+    payload: web::Payload,
 ) -> Result<T, ControlError> {
+    let body = body::read(req, payload, state.max_body_bytes, state.body_timeout).await?;
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }
-    serde_json::from_slice(body)
+    serde_json::from_slice(&body)
         .map_err(|e| ControlError::BadRequest(format!("invalid JSON body: {e}")))
 }
 
@@ -115,9 +211,12 @@ pub struct AccountView<'a> {
     pub phone_number: &'a str,
     pub country_code: &'a str,
     pub redirect_url: Option<&'a str>,
-    pub created_at: String,
-    pub updated_at: String,
-    pub expires_at: Option<String>,
+    #[serde(serialize_with = "ser_rfc3339")]
+    pub created_at: u64,
+    #[serde(serialize_with = "ser_rfc3339")]
+    pub updated_at: u64,
+    #[serde(serialize_with = "ser_rfc3339_opt")]
+    pub expires_at: Option<u64>,
     pub activation_links: ActivationLinks,
     pub web_link_used: bool,
     pub payment_options: &'a [crate::accounts::PaymentOption],
@@ -132,7 +231,7 @@ pub struct ActivationLinks {
 
 impl<'a> AccountView<'a> {
     pub fn new(app: &AppState, account: &'a Account) -> Self {
-        let (url, app_link) = app.activation_links(account);
+        let (url, app_link) = crate::activation::links(app, &account.id);
         Self {
             account_id: account.id.to_string(),
             server_key: account.owner.as_deref(),
@@ -140,10 +239,10 @@ impl<'a> AccountView<'a> {
             phone_number: &account.phone_number,
             country_code: &account.country_code,
             redirect_url: account.redirect_url.as_deref(),
-            created_at: rfc3339(account.created_at_ms),
-            updated_at: rfc3339(account.updated_at_ms),
+            created_at: account.created_at_ms,
+            updated_at: account.updated_at_ms,
             expires_at: match account.status {
-                AccountStatus::Pending => account.expires_at_ms.map(rfc3339),
+                AccountStatus::Pending => account.expires_at_ms,
                 _ => None,
             },
             activation_links: ActivationLinks { url, app: app_link },

@@ -8,61 +8,77 @@ use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{ControlError, parse_body};
+use super::accounts::{WaitQuery, next_attempt};
+use super::{ControlError, method_not_allowed, read_json};
 use crate::app::AppState;
+use crate::guard;
+use crate::notifications::log::Filter;
 use crate::notifications::{DeliveryState, Event, Notification};
+use crate::paging::{self, Order};
 
 /// Longest a single `wait` call may block.
-const MAX_WAIT: Duration = Duration::from_secs(120);
+pub const MAX_WAIT: Duration = Duration::from_secs(120);
+/// Most notifications one `wait` can ask for.
+pub const MAX_WAIT_COUNT: usize = paging::MAX_LIMIT;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
-        web::resource("/__admin/notifications")
-            .route(web::get().to(list))
-            .default_service(web::to(crate::api::method_not_allowed)),
+        web::resource("/notifications")
+            .route(guard::get().to(list))
+            .default_service(web::to(method_not_allowed)),
     )
     .service(
-        web::resource("/__admin/notifications/wait")
+        web::resource("/notifications/wait")
             .route(web::post().to(wait))
-            .default_service(web::to(crate::api::method_not_allowed)),
+            .default_service(web::to(method_not_allowed)),
     )
     .service(
-        web::resource("/__admin/notifications/{id}")
-            .route(web::get().to(show))
-            .default_service(web::to(crate::api::method_not_allowed)),
+        web::resource("/notifications/{id}")
+            .route(guard::get().to(show))
+            .default_service(web::to(method_not_allowed)),
     )
     .service(
-        web::resource("/__admin/notifications/{id}/retry")
+        web::resource("/notifications/{id}/retry")
             .route(web::post().to(retry))
-            .default_service(web::to(crate::api::method_not_allowed)),
+            .default_service(web::to(method_not_allowed)),
     );
 }
 
-/// Which notifications a list or a wait is about; every field is optional.
-#[derive(Deserialize, Default, Clone)]
+/// Which notifications a list is about, and which page; every field is optional.
+#[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
-struct Filter {
+struct ListQuery {
     account_id: Option<Uuid>,
     status_code: Option<String>,
     event: Option<Event>,
     server_key: Option<String>,
+    state: Option<DeliveryState>,
+    limit: Option<usize>,
+    cursor: Option<String>,
 }
 
-impl Filter {
-    fn matches(&self, n: &Notification) -> bool {
-        self.account_id.is_none_or(|id| n.account_id == id)
-            && self
-                .status_code
-                .as_deref()
-                .is_none_or(|c| n.payload.status_code == c)
-            && self.event.is_none_or(|e| n.event == e)
-            && self.server_key.as_deref().is_none_or(|k| n.server_key == k)
-    }
-}
-
-async fn list(state: web::Data<AppState>, query: web::Query<Filter>) -> HttpResponse {
-    let notifications = state.notifications.list(|n| query.matches(n));
-    HttpResponse::Ok().json(json!({ "notifications": notifications }))
+/// `GET /__admin/notifications[?filters][&limit=][&cursor=]`: a page, oldest first.
+async fn list(
+    state: web::Data<AppState>,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, ControlError> {
+    let q = query.into_inner();
+    let limit = paging::limit(q.limit).map_err(ControlError::BadRequest)?;
+    let after = paging::parse_cursor(q.cursor.as_deref()).map_err(ControlError::BadRequest)?;
+    let filter = Filter {
+        account_id: q.account_id,
+        server_key: q.server_key,
+        event: q.event,
+        status_code: q.status_code,
+        state: q.state,
+    };
+    let page = state
+        .notifications
+        .page(&filter, after, limit, Order::OldestFirst);
+    Ok(HttpResponse::Ok().json(json!({
+        "notifications": page.notifications,
+        "next_cursor": paging::cursor_string(page.next),
+    })))
 }
 
 fn parse_id(req: &HttpRequest) -> Result<u64, ControlError> {
@@ -81,11 +97,22 @@ async fn show(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpRespon
 }
 
 /// Sends a logged notification again now, to the merchant's current notification URL, with a fresh
-/// retry budget.
-async fn retry(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ControlError> {
-    let n = state
-        .retry_notification(parse_id(&req)?)
+/// retry budget; like a transition, answers after that attempt (`?wait=false`: at once).
+async fn retry(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    query: web::Query<WaitQuery>,
+) -> Result<HttpResponse, ControlError> {
+    let id = parse_id(&req)?;
+    let (n, attempts) = state
+        .notifications
+        .retry(id, state.clock.now_ms())
         .ok_or(ControlError::NotFound("notification"))?;
+    let n = if query.wait() {
+        next_attempt(&state, id, attempts).await.unwrap_or(n)
+    } else {
+        n
+    };
     Ok(HttpResponse::Ok().json(n))
 }
 
@@ -96,7 +123,7 @@ struct WaitRequest {
     status_code: Option<String>,
     event: Option<Event>,
     server_key: Option<String>,
-    /// What to wait for: `delivered` (default) or `failed` (no retries left).
+    /// What to wait for: `delivered` (default) or `failed` (no retries left), etc.
     state: Option<DeliveryState>,
     #[serde(default = "one")]
     count: usize,
@@ -128,33 +155,57 @@ fn five_seconds() -> u64 {
 
 /// `POST /__admin/notifications/wait`: answers 200 with the matching delivered (or, with
 /// `"state": "failed"`, finally failed) notifications as soon as there are `count` of them, or 408
-/// with every notification matching the filter at the timeout.
-async fn wait(state: web::Data<AppState>, body: web::Bytes) -> Result<HttpResponse, ControlError> {
-    let request: WaitRequest = parse_body(&body)?;
-    let filter = Filter {
-        account_id: request.account_id,
-        status_code: request.status_code.clone(),
-        event: request.event,
-        server_key: request.server_key.clone(),
-    };
-    let timeout = Duration::from_millis(request.timeout_ms).min(MAX_WAIT);
-    let wanted = request.state.unwrap_or(DeliveryState::Delivered);
-    let delivered = |n: &Notification| n.state == wanted && filter.matches(n);
-    let done = state
-        .notifications
-        .wait_until(timeout, |log| {
-            log.values().filter(|n| delivered(n)).count() >= request.count
-        })
-        .await;
-    if done {
-        let notifications = state.notifications.list(delivered);
-        Ok(HttpResponse::Ok().json(json!({ "notifications": notifications })))
-    } else {
-        let matching = state.notifications.list(|n| filter.matches(n));
-        Err(ControlError::Timeout(json!({
-            "matched": matching.iter().filter(|n| n.state == wanted).count(),
-            "expected": request.count,
-            "notifications": matching,
-        })))
+/// with the first page of notifications matching the filter at the timeout.
+async fn wait(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ControlError> {
+    let request: WaitRequest = read_json(&state, &req, payload).await?;
+    if !(1..=MAX_WAIT_COUNT).contains(&request.count) {
+        return Err(ControlError::BadRequest(format!(
+            "count must be between 1 and {MAX_WAIT_COUNT}, got {}",
+            request.count
+        )));
     }
+    let max_ms = MAX_WAIT.as_millis();
+    if u128::from(request.timeout_ms) > max_ms {
+        return Err(ControlError::BadRequest(format!(
+            "timeout_ms must be between 0 and {max_ms}, got {}",
+            request.timeout_ms
+        )));
+    }
+    let mut filter = Filter {
+        account_id: request.account_id,
+        server_key: request.server_key,
+        event: request.event,
+        status_code: request.status_code,
+        state: Some(request.state.unwrap_or(DeliveryState::Delivered)),
+    };
+    let (ids, done) = state
+        .notifications
+        .wait(
+            &filter,
+            request.count,
+            Duration::from_millis(request.timeout_ms),
+        )
+        .await
+        .map_err(|_| ControlError::TooManyWaiters)?;
+    if done {
+        let notifications: Vec<Notification> = ids
+            .iter()
+            .filter_map(|id| state.notifications.get(*id))
+            .collect();
+        return Ok(HttpResponse::Ok().json(json!({ "notifications": notifications })));
+    }
+    filter.state = None;
+    let matching =
+        state
+            .notifications
+            .page(&filter, None, paging::DEFAULT_LIMIT, Order::OldestFirst);
+    Err(ControlError::Timeout(json!({
+        "matched": ids.len(),
+        "expected": request.count,
+        "notifications": matching.notifications,
+    })))
 }

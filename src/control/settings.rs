@@ -3,51 +3,52 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{ControlError, parse_body};
+use super::{ControlError, method_not_allowed, read_json};
 use crate::app::AppState;
-use crate::cli::check_url;
-use crate::clock::rfc3339;
-use crate::config::{parse_duration, parse_retry_schedule};
+use crate::clock::{self, rfc3339};
+use crate::config::{
+    check_duration, check_merchant_id, check_retry_schedule, check_server_key, check_url, limits,
+    parse_duration,
+};
+use crate::guard;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    let not_allowed = || web::to(crate::api::method_not_allowed);
     cfg.service(
-        web::resource("/__admin/clock")
-            .route(web::get().to(clock))
-            .default_service(not_allowed()),
+        web::resource("/clock")
+            .route(guard::get().to(clock))
+            .default_service(web::to(method_not_allowed)),
     )
     .service(
-        web::resource("/__admin/clock/advance")
+        web::resource("/clock/advance")
             .route(web::post().to(advance))
-            .default_service(not_allowed()),
+            .default_service(web::to(method_not_allowed)),
     )
     .service(
-        web::resource("/__admin/config")
-            .route(web::get().to(show_config))
+        web::resource("/config")
+            .route(guard::get().to(show_config))
             .route(web::patch().to(patch_config))
-            .default_service(not_allowed()),
+            .default_service(web::to(method_not_allowed)),
     )
     .service(
-        web::resource("/__admin/reset")
+        web::resource("/reset")
             .route(web::post().to(reset))
-            .default_service(not_allowed()),
+            .default_service(web::to(method_not_allowed)),
     )
     .service(
-        web::resource("/__admin/health")
-            .route(web::get().to(health))
-            .route(web::head().to(health))
-            .default_service(not_allowed()),
+        web::resource("/health")
+            .route(guard::get().to(health))
+            .default_service(web::to(method_not_allowed)),
     );
 }
 
 fn clock_json(state: &AppState) -> Value {
     json!({
         "now": rfc3339(state.clock.now_ms()),
-        "offset_ms": state.clock.offset().as_millis() as u64,
+        "offset_ms": clock::duration_ms(state.clock.offset()),
     })
 }
 
@@ -63,22 +64,32 @@ struct Advance {
 }
 
 /// Moves the mock clock forward. Expiries are applied before the answer; retries that came due are
-/// started at once (wait for them with `/__admin/notifications/wait`).
+/// started at once (wait for them with `/__admin/notifications/wait`). The clock moves at most
+/// [`clock::MAX_OFFSET`] in all; past that the answer is a 400 and nothing moves.
 async fn advance(
     state: web::Data<AppState>,
-    body: web::Bytes,
+    req: HttpRequest,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ControlError> {
-    let a: Advance = parse_body(&body)?;
-    let by = match (a.seconds, a.ms) {
-        (Some(s), None) if (0.0..1e12).contains(&s) => Duration::from_secs_f64(s),
-        (None, Some(ms)) => Duration::from_millis(ms),
-        _ => {
-            return Err(ControlError::BadRequest(
-                "give either \"seconds\" (a non-negative number) or \"ms\"".into(),
-            ));
-        }
+    let a: Advance = read_json(&state, &req, payload).await?;
+    let bad = || {
+        ControlError::BadRequest(
+            "give either \"seconds\" (a non-negative number) or \"ms\" (a non-negative integer)"
+                .into(),
+        )
     };
-    state.clock.advance(by);
+    let by = match (a.seconds, a.ms) {
+        (Some(s), None) => Duration::try_from_secs_f64(s).map_err(|_| bad())?,
+        (None, Some(ms)) => Duration::from_millis(ms),
+        _ => return Err(bad()),
+    };
+    state.clock.advance(by).map_err(|e| {
+        ControlError::BadRequest(format!(
+            "the clock moves at most {} in all (reset to start over); it can move {} more",
+            humantime::format_duration(clock::MAX_OFFSET),
+            humantime::format_duration(e.remaining)
+        ))
+    })?;
     let expired: Vec<String> = state
         .store
         .expire_due(state.clock.now_ms())
@@ -104,11 +115,11 @@ enum DurationValue {
 }
 
 impl DurationValue {
-    fn parse(&self) -> Result<Duration, String> {
+    fn parse(&self, what: &str) -> Result<Duration, String> {
         match self {
-            Self::Seconds(s) if (0.0..1e12).contains(s) => Ok(Duration::from_secs_f64(*s)),
-            Self::Seconds(s) => Err(format!("invalid duration {s}")),
-            Self::Text(t) => parse_duration(t),
+            Self::Seconds(s) => Duration::try_from_secs_f64(*s)
+                .map_err(|_| format!("{what} must be a non-negative number of seconds, got {s}")),
+            Self::Text(t) => parse_duration(t).map_err(|e| format!("{what}: {e}")),
         }
     }
 }
@@ -147,41 +158,66 @@ mod double_option {
 /// Validates the whole patch first, then applies it, so a bad field changes nothing.
 async fn patch_config(
     state: web::Data<AppState>,
-    body: web::Bytes,
+    req: HttpRequest,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ControlError> {
-    let patch: ConfigPatch = parse_body(&body)?;
+    let patch: ConfigPatch = read_json(&state, &req, payload).await?;
     let bad = ControlError::BadRequest;
     if let Some(Some(url)) = &patch.notification_url {
         check_url("notification_url", url).map_err(bad)?;
     }
     for (key, url) in patch.notification_urls.iter().flatten() {
+        check_server_key("a notification_urls key", key).map_err(bad)?;
         if let Some(url) = url {
             check_url(&format!("notification_urls[{key}]"), url).map_err(bad)?;
         }
     }
-    if patch.merchant_id.as_deref().is_some_and(str::is_empty) {
-        return Err(bad("merchant_id must not be empty".into()));
+    if let Some(id) = &patch.merchant_id {
+        check_merchant_id("merchant_id", id).map_err(bad)?;
     }
     let ttl = patch
         .activation_ttl
         .as_ref()
-        .map(DurationValue::parse)
+        .map(|d| {
+            let ttl = d.parse("activation_ttl")?;
+            check_duration(
+                "activation_ttl",
+                ttl,
+                Duration::ZERO,
+                limits::ACTIVATION_TTL_MAX,
+            )
+        })
         .transpose()
         .map_err(bad)?;
     let schedule = match &patch.retry_schedule {
         None => None,
-        Some(Schedule::Text(t)) => Some(parse_retry_schedule(t).map_err(bad)?),
-        Some(Schedule::List(list)) if list.is_empty() => {
-            return Err(bad("retry_schedule needs at least one interval".into()));
-        }
-        Some(Schedule::List(list)) => Some(
-            list.iter()
-                .map(DurationValue::parse)
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(bad)?,
+        Some(Schedule::Text(t)) => Some(
+            crate::config::parse_retry_schedule(t)
+                .map_err(|e| bad(format!("retry_schedule: {e}")))?,
         ),
+        Some(Schedule::List(list)) => {
+            let schedule = list
+                .iter()
+                .map(|d| d.parse("a retry_schedule interval"))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(bad)?;
+            check_retry_schedule(&schedule).map_err(|e| bad(format!("retry_schedule: {e}")))?;
+            Some(schedule)
+        }
     };
     let mut settings = state.settings.write();
+    let added = patch
+        .notification_urls
+        .iter()
+        .flatten()
+        .filter(|(k, v)| v.is_some() && !settings.notification_urls.contains_key(*k))
+        .count();
+    if settings.notification_urls.len().saturating_add(added) > limits::NOTIFICATION_URLS_MAX {
+        return Err(bad(format!(
+            "at most {} server keys can have their own notification URL",
+            limits::NOTIFICATION_URLS_MAX
+        )));
+    }
     if let Some(url) = patch.notification_url {
         settings.notification_url = url;
     }
@@ -211,20 +247,18 @@ struct ResetQuery {
     server_key: Option<String>,
 }
 
-/// Everything back to the fixtures, or one merchant's accounts and notifications removed.
+/// `POST /__admin/reset`: everything back to how the server started (see [`AppState::reset`]);
+/// `?server_key=K`: that merchant's accounts, notifications and own notification URL removed.
 async fn reset(state: web::Data<AppState>, query: web::Query<ResetQuery>) -> HttpResponse {
     match &query.server_key {
         Some(key) => {
-            let removed = state.store.remove_owned_by(key);
-            state.notifications.clear(Some(key));
+            let removed = state.reset_key(key);
             HttpResponse::Ok().json(
                 json!({"reset": "server_key", "server_key": key, "accounts_removed": removed}),
             )
         }
         None => {
-            state.store.clear();
-            state.notifications.clear(None);
-            state.load_fixture_accounts();
+            state.reset();
             HttpResponse::Ok().json(json!({"reset": "all", "accounts": state.store.len()}))
         }
     }

@@ -4,23 +4,124 @@
 //! times; 400 and 404 twice; 301, 302 and 303 never; 307 and 308 are followed with POST and the same
 //! body, at most 5 redirects; anything else (other codes, timeouts, refused connections) five times.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use actix_web::web::Bytes;
 use reqwest::header::{ACCEPT, CONTENT_TYPE, LOCATION};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// Midtrans waits 15 s for the merchant's answer.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(15);
 /// Redirects followed within one attempt.
 pub const MAX_REDIRECTS: usize = 5;
+/// Every notification carries the sending server's instance id in this header, and every
+/// pay-account-mock refuses a request that carries it (see `guard.rs`): a notification URL that
+/// leads back to a mock (its own control API, say) would otherwise loop.
+pub const INSTANCE_HEADER: &str = "x-pay-account-mock-instance";
+/// The HTTP status of that refusal (508 Loop Detected).
+pub const LOOP_STATUS: u16 = 508;
 
-/// The HTTP client for notifications: built once, redirects handled by hand (see [`post`]).
-pub fn client(timeout: Duration) -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(timeout)
-        .redirect(reqwest::redirect::Policy::none())
-        .user_agent("Veritrans")
-        .build()
-        .unwrap_or_default()
+/// The HTTP client for notifications and the limit on attempts in flight.
+pub struct Deliveries {
+    client: reqwest::Client,
+    permits: Arc<Semaphore>,
+    instance: String,
+}
+
+impl Deliveries {
+    /// A shared connection pool; at most `max_in_flight` attempts at once, each within `timeout`.
+    pub fn new(timeout: Duration, max_in_flight: usize, instance: &str) -> Self {
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(10)))
+            .pool_max_idle_per_host(max_in_flight)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent("Veritrans")
+            .build()
+            .unwrap_or_default();
+        Self {
+            client,
+            permits: Arc::new(Semaphore::new(max_in_flight.max(1))),
+            instance: instance.to_string(),
+        }
+    }
+
+    /// A slot for one attempt, if one is free; the attempt holds it until it ends.
+    pub fn permit(&self) -> Option<OwnedSemaphorePermit> {
+        self.permits.clone().try_acquire_owned().ok()
+    }
+
+    /// POSTs `body` to `url`, following 307/308 with POST up to [`MAX_REDIRECTS`] times.
+    pub async fn post(&self, url: &str, body: &str) -> AttemptResult {
+        let started = Instant::now();
+        let body = Bytes::copy_from_slice(body.as_bytes());
+        let mut current = url.to_string();
+        let mut redirects = 0;
+        loop {
+            let sent = self
+                .client
+                .post(&current)
+                .header(CONTENT_TYPE, "application/json")
+                .header(ACCEPT, "application/json")
+                .header(INSTANCE_HEADER, &self.instance)
+                .body(body.clone())
+                .send()
+                .await;
+            let response = match sent {
+                Ok(r) => r,
+                Err(e) => {
+                    return AttemptResult {
+                        duration: started.elapsed(),
+                        redirects,
+                        ..AttemptResult::failed(current, describe(&e))
+                    };
+                }
+            };
+            let status = response.status().as_u16();
+            if status == LOOP_STATUS
+                && let Some(refuser) = response.headers().get(INSTANCE_HEADER)
+            {
+                let whose = if refuser.as_bytes() == self.instance.as_bytes() {
+                    "this server itself"
+                } else {
+                    "another pay-account-mock server"
+                };
+                return AttemptResult {
+                    status: Some(status),
+                    duration: started.elapsed(),
+                    redirects,
+                    loop_refused: true,
+                    ..AttemptResult::failed(
+                        current,
+                        format!(
+                            "refused: the notification URL leads to {whose}, which does not take notifications (a loop); not retried"
+                        ),
+                    )
+                };
+            }
+            if matches!(status, 307 | 308) && redirects < MAX_REDIRECTS {
+                let next = response
+                    .headers()
+                    .get(LOCATION)
+                    .and_then(|l| l.to_str().ok())
+                    .and_then(|l| response.url().join(l).ok());
+                if let Some(next) = next {
+                    current = next.to_string();
+                    redirects += 1;
+                    continue;
+                }
+            }
+            return AttemptResult {
+                final_url: current,
+                status: Some(status),
+                error: None,
+                redirects,
+                duration: started.elapsed(),
+                loop_refused: false,
+            };
+        }
+    }
 }
 
 /// What one attempt came to.
@@ -30,63 +131,29 @@ pub struct AttemptResult {
     pub final_url: String,
     /// The final HTTP status, if the receiver answered.
     pub status: Option<u16>,
-    /// Why there was no answer (timeout, connection refused, bad URL, ...).
+    /// Why there was no answer (timeout, connection refused, bad URL, a loop refused, ...).
     pub error: Option<String>,
     pub redirects: usize,
     pub duration: Duration,
+    /// The receiver is a pay-account-mock that refused the notification as a loop.
+    pub loop_refused: bool,
 }
 
 impl AttemptResult {
+    /// An attempt that got no usable answer.
+    pub fn failed(url: String, error: String) -> Self {
+        Self {
+            final_url: url,
+            status: None,
+            error: Some(error),
+            redirects: 0,
+            duration: Duration::ZERO,
+            loop_refused: false,
+        }
+    }
+
     pub fn delivered(&self) -> bool {
         self.status.is_some_and(|s| (200..300).contains(&s))
-    }
-}
-
-/// POSTs `body` to `url`, following 307/308 with POST up to [`MAX_REDIRECTS`] times.
-pub async fn post(client: &reqwest::Client, url: &str, body: &str) -> AttemptResult {
-    let started = Instant::now();
-    let mut current = url.to_string();
-    let mut redirects = 0;
-    loop {
-        let sent = client
-            .post(&current)
-            .header(CONTENT_TYPE, "application/json")
-            .header(ACCEPT, "application/json")
-            .body(body.to_owned())
-            .send()
-            .await;
-        let response = match sent {
-            Ok(r) => r,
-            Err(e) => {
-                return AttemptResult {
-                    final_url: current,
-                    status: None,
-                    error: Some(describe(&e)),
-                    redirects,
-                    duration: started.elapsed(),
-                };
-            }
-        };
-        let status = response.status().as_u16();
-        if matches!(status, 307 | 308) && redirects < MAX_REDIRECTS {
-            let next = response
-                .headers()
-                .get(LOCATION)
-                .and_then(|l| l.to_str().ok())
-                .and_then(|l| response.url().join(l).ok());
-            if let Some(next) = next {
-                current = next.to_string();
-                redirects += 1;
-                continue;
-            }
-        }
-        return AttemptResult {
-            final_url: current,
-            status: Some(status),
-            error: None,
-            redirects,
-            duration: started.elapsed(),
-        };
     }
 }
 
@@ -110,6 +177,9 @@ fn describe(e: &reqwest::Error) -> String {
 
 /// How many retries a failure of this kind gets in total.
 pub fn retries_for(result: &AttemptResult) -> u32 {
+    if result.loop_refused {
+        return 0;
+    }
     match result.status {
         Some(200..=299) => 0,
         Some(500) => 1,
@@ -131,6 +201,7 @@ mod tests {
             error: None,
             redirects: 0,
             duration: Duration::ZERO,
+            loop_refused: false,
         }
     }
 

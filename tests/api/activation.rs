@@ -100,6 +100,16 @@ fn token(p: &Page) -> String {
     p.text[at + 20..at + 56].to_string()
 }
 
+/// The form token the dashboard's forms carry.
+async fn csrf(app: &TestApp) -> String {
+    let p = open(app, "/__admin/").await;
+    let at = p
+        .text
+        .find("name=\"csrf\" value=\"")
+        .unwrap_or_else(|| panic!("no form token in {}", p.text));
+    p.text[at + 19..at + 51].to_string()
+}
+
 /// Creates an account and returns (id, web link, app link).
 async fn create(app: &TestApp, key: &str, phone: &str, redirect_url: Option<&str>) -> Created {
     let mut body = json!({
@@ -211,17 +221,28 @@ async fn without_a_redirect_url_approving_shows_a_linked_page() {
 }
 
 #[tokio::test]
-async fn the_web_link_opens_once() {
+async fn opening_the_web_link_does_not_use_it_only_submitting_does() {
     let app = spawn_app();
     let a = create(&app, KEY, "81212345678", None).await;
+    // A browser prefetch, a chat preview or a screenshot opens the link: it still works.
     assert_html(&open(&app, &a.web).await, 200);
-    let second = open(&app, &a.web).await;
-    assert_html(&second, 410);
-    assert!(second.text.contains("already been used"), "{}", second.text);
-    // A form posted without the token the first open handed out does nothing.
+    let p = open(&app, &a.web).await;
+    assert_html(&p, 200);
+    // A form posted without the token the page handed out does nothing.
     let forged = post_form(&app, &a.web, &[("decision", "approve")]).await;
     assert_html(&forged, 410);
     assert_eq!(status_of(&app, &a.id).await["account_status"], "PENDING");
+    let done = post_form(
+        &app,
+        &a.web,
+        &[("token", &token(&p)), ("decision", "approve")],
+    )
+    .await;
+    assert_html(&done, 200);
+    assert_eq!(status_of(&app, &a.id).await["account_status"], "ENABLED");
+    let after = open(&app, &a.web).await;
+    assert_html(&after, 410);
+    assert!(after.text.contains("already been used"), "{}", after.text);
 }
 
 #[tokio::test]
@@ -239,7 +260,7 @@ async fn declining_keeps_the_account_pending_and_uses_the_link_up() {
     assert_html(&replay, 410);
     assert_html(&open(&app, &a.web).await, 410);
     assert_eq!(status_of(&app, &a.id).await["account_status"], "PENDING");
-    assert!(app.server.state().notifications.list(|_| true).is_empty());
+    assert!(app.notifications("").await.is_empty());
 }
 
 #[tokio::test]
@@ -263,16 +284,16 @@ async fn the_app_link_wants_the_sandbox_pin() {
     let empty = post_form(&app, &a.app, &[]).await;
     assert_html(&empty, 422);
     assert_eq!(status_of(&app, &a.id).await["account_status"], "PENDING");
-    assert!(app.server.state().notifications.list(|_| true).is_empty());
+    assert!(app.notifications("").await.is_empty());
 
     let ok = post_form(&app, &a.app, &[("pin", "112233")]).await;
     assert_eq!(ok.status, 303, "{}", ok.text);
     assert_eq!(ok.location.as_deref(), Some("https://shop.test/done"));
     assert_eq!(status_of(&app, &a.id).await["account_status"], "ENABLED");
-    let linked = app.server.state().notifications.list(|_| true);
+    let linked = app.notifications("").await;
     assert_eq!(linked.len(), 1);
     assert_eq!(
-        linked[0].payload.status_message,
+        linked[0]["payload"]["status_message"],
         "Midtrans account_linked notification"
     );
 
@@ -353,7 +374,12 @@ async fn the_dashboard_lists_accounts_and_its_buttons_move_them() {
     assert!(p.text.contains(&format!("action=\"{link}\"")));
     assert!(p.text.contains(&format!("action=\"{expire}\"")));
 
+    // A form without this server's token is refused and changes nothing.
     let r = post_form(&app, &link, &[]).await;
+    assert_html(&r, 403);
+    assert_eq!(status_of(&app, &a.id).await["account_status"], "PENDING");
+    let t = csrf(&app).await;
+    let r = post_form(&app, &link, &[("csrf", &t)]).await;
     assert_eq!(r.status, 303, "{}", r.text);
     assert_eq!(r.location.as_deref(), Some("/__admin/"));
     assert_eq!(status_of(&app, &a.id).await["account_status"], "ENABLED");
@@ -373,7 +399,12 @@ async fn the_dashboard_lists_accounts_and_its_buttons_move_them() {
     );
 
     // The filters ride along with the form and come back in the redirect.
-    let r = post_form(&app, &unlink, &[("server_key", KEY), ("status", "ENABLED")]).await;
+    let r = post_form(
+        &app,
+        &unlink,
+        &[("csrf", &t), ("server_key", KEY), ("status", "ENABLED")],
+    )
+    .await;
     assert_eq!(r.status, 303, "{}", r.text);
     assert_eq!(
         r.location.as_deref(),
@@ -382,12 +413,17 @@ async fn the_dashboard_lists_accounts_and_its_buttons_move_them() {
     assert_eq!(status_of(&app, &a.id).await["account_status"], "DISABLED");
 
     // A transition the state does not allow: an HTML 409, nothing changes.
-    let r = post_form(&app, &link, &[]).await;
+    let r = post_form(&app, &link, &[("csrf", &t)]).await;
     assert_html(&r, 409);
     assert!(r.text.contains("DISABLED"), "{}", r.text);
-    let r = post_form(&app, "/__admin/ui/accounts/not-an-id/link", &[]).await;
+    let r = post_form(&app, "/__admin/ui/accounts/not-an-id/link", &[("csrf", &t)]).await;
     assert_html(&r, 404);
-    let r = post_form(&app, &format!("/__admin/ui/accounts/{}/explode", a.id), &[]).await;
+    let r = post_form(
+        &app,
+        &format!("/__admin/ui/accounts/{}/explode", a.id),
+        &[("csrf", &t)],
+    )
+    .await;
     assert_html(&r, 404);
 }
 
@@ -444,20 +480,20 @@ async fn the_notification_log_shows_attempts_and_retries() {
     assert!(delivered.contains("HTTP 200"), "the attempt is shown");
     assert!(delivered.contains(&a.id));
     assert!(delivered.contains("account_linked"));
-    let id = app.server.state().notifications.list(|_| true)[0].id;
+    let id = app.notifications("").await[0]["id"].as_u64().unwrap();
 
-    let r = post_form(&app, &format!("/__admin/ui/notifications/{id}/retry"), &[]).await;
+    let t = csrf(&app).await;
+    let r = post_form(
+        &app,
+        &format!("/__admin/ui/notifications/{id}/retry"),
+        &[("csrf", &t)],
+    )
+    .await;
     assert_eq!(r.status, 303, "{}", r.text);
     assert_eq!(r.location.as_deref(), Some("/__admin/"));
     for _ in 0..100 {
-        if app
-            .server
-            .state()
-            .notifications
-            .get(id)
-            .map(|n| n.attempts.len())
-            == Some(2)
-        {
+        let n = app.notifications("").await;
+        if n[0]["attempts_total"] == 2 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -466,7 +502,7 @@ async fn the_notification_log_shows_attempts_and_retries() {
     assert_eq!(p.text.matches("class=\"attempt\"").count(), 2, "{}", p.text);
     assert_eq!(receiver.received_requests().await.map(|r| r.len()), Some(2));
 
-    let r = post_form(&app, "/__admin/ui/notifications/999/retry", &[]).await;
+    let r = post_form(&app, "/__admin/ui/notifications/999/retry", &[("csrf", &t)]).await;
     assert_html(&r, 404);
 }
 

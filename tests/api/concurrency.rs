@@ -1,9 +1,9 @@
 //! Many merchants creating accounts at the same time on one server.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use crate::helpers::*;
-use serde_json::Value;
 
 const KEYS: usize = 8;
 const CREATES_PER_KEY: usize = 50;
@@ -12,42 +12,20 @@ fn key(n: usize) -> String {
     format!("SB-Mid-server-PARALLEL{n:02}")
 }
 
-async fn send(
-    client: &reqwest::Client,
-    method: reqwest::Method,
-    url: String,
-    key: &str,
-    body: Option<String>,
-) -> Value {
-    let mut req = client.request(method, url).basic_auth(key, Some(""));
-    if let Some(body) = body {
-        req = req.header("Content-Type", "application/json").body(body);
-    }
-    let r = reply(req.send().await.expect("request sent")).await;
-    assert_eq!(r.status, 200, "{}", r.text);
-    r.body
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn parallel_creates_by_many_keys_stay_separate() {
-    let app = spawn_app_with(|c| c.workers = Some(4));
-    let before = app.server.state().store.len();
+    let app = Arc::new(spawn_app_with(|c| c.workers = Some(4)));
+    let before = app.account_count().await;
 
     let mut tasks = Vec::new();
     for k in 0..KEYS {
         for n in 0..CREATES_PER_KEY {
-            let (client, url) = (app.client.clone(), app.url.clone());
+            let app = app.clone();
             tasks.push(tokio::spawn(async move {
-                let key = key(k);
                 let phone = format!("81{k:02}{n:07}");
-                let body = send(
-                    &client,
-                    reqwest::Method::POST,
-                    format!("{url}/v2/pay/account"),
-                    &key,
-                    Some(gopay(&phone).to_string()),
-                )
-                .await;
+                let r = app.create(&key(k), &gopay(&phone)).await;
+                assert_eq!(r.status, 200, "{}", r.text);
+                let body = r.body;
                 assert_eq!(body["status_code"], "201", "{body}");
                 (k, body["account_id"].as_str().unwrap().to_string())
             }));
@@ -62,24 +40,19 @@ async fn parallel_creates_by_many_keys_stay_separate() {
     let ids: HashSet<&str> = created.iter().map(|(_, id)| id.as_str()).collect();
     assert_eq!(ids.len(), KEYS * CREATES_PER_KEY, "account ids are unique");
     assert_eq!(
-        app.server.state().store.len(),
-        before + KEYS * CREATES_PER_KEY
+        app.account_count().await,
+        before + (KEYS * CREATES_PER_KEY) as u64
     );
 
     // Every account is found by its owner, and by no other key; checked in parallel too.
     let mut checks = Vec::new();
     for (owner, id) in created {
-        let (client, url) = (app.client.clone(), app.url.clone());
+        let app = app.clone();
         checks.push(tokio::spawn(async move {
             for k in 0..KEYS {
-                let body = send(
-                    &client,
-                    reqwest::Method::GET,
-                    format!("{url}/v2/pay/account/{id}"),
-                    &key(k),
-                    None,
-                )
-                .await;
+                let r = app.get(&key(k), &id).await;
+                assert_eq!(r.status, 200, "{}", r.text);
+                let body = r.body;
                 if k == owner {
                     assert_eq!(body["status_code"], "201", "{body}");
                     assert_eq!(body["account_status"], "PENDING", "{body}");
@@ -96,10 +69,9 @@ async fn parallel_creates_by_many_keys_stay_separate() {
     }
 
     // The per-key view agrees.
-    let now = app.server.state().clock.now_ms();
     for k in 0..KEYS {
         assert_eq!(
-            app.server.state().store.list(Some(&key(k)), now).len(),
+            app.accounts_of(&key(k)).await.len(),
             CREATES_PER_KEY,
             "{}",
             key(k)
@@ -109,22 +81,16 @@ async fn parallel_creates_by_many_keys_stay_separate() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn parallel_unbinds_of_one_account_succeed_once() {
-    let app = spawn_app_with(|c| c.workers = Some(4));
+    let app = Arc::new(spawn_app_with(|c| c.workers = Some(4)));
     let id = app.create_pending(KEY, "8215023424").await;
-    app.link(&id);
+    app.link(&id).await;
     let mut tasks = Vec::new();
     for _ in 0..20 {
-        let (client, url, id) = (app.client.clone(), app.url.clone(), id.clone());
+        let (app, id) = (app.clone(), id.clone());
         tasks.push(tokio::spawn(async move {
-            let body = send(
-                &client,
-                reqwest::Method::POST,
-                format!("{url}/v2/pay/account/{id}/unbind"),
-                KEY,
-                Some("{}".into()),
-            )
-            .await;
-            body["status_code"].as_str().unwrap().to_string()
+            let r = app.unbind(KEY, &id).await;
+            assert_eq!(r.status, 200, "{}", r.text);
+            r.body["status_code"].as_str().unwrap().to_string()
         }));
     }
     let mut codes = Vec::new();

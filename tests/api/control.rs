@@ -6,15 +6,6 @@ use serde_json::{Value, json};
 
 use crate::helpers::*;
 
-async fn act(app: &TestApp, id: &str, action: &str) -> Reply {
-    app.admin(
-        Method::POST,
-        &format!("/__admin/accounts/{id}/{action}"),
-        None,
-    )
-    .await
-}
-
 #[tokio::test]
 async fn each_transition_changes_the_status_the_merchant_sees() {
     let app = spawn_app();
@@ -55,7 +46,7 @@ async fn invalid_transitions_are_refused_with_409_and_change_nothing() {
     let log_before = app.admin(Method::GET, "/__admin/notifications", None).await;
 
     for action in ["link", "expire"] {
-        let r = act(&app, &id, action).await;
+        let r = app.act(&id, action).await;
         assert_eq!(r.status, 409, "{action}");
         assert_eq!(
             r.body,

@@ -45,7 +45,7 @@ fn partner(phone: Value, country_code: Value) -> Value {
 #[tokio::test]
 async fn an_unregistered_number_answers_202_user_not_found_and_creates_nothing() {
     let app = spawn_app();
-    let before = app.server.state().store.len();
+    let before = app.account_count().await;
     let r = app.create(KEY, &gopay("123450001")).await;
     assert_eq!(r.status, 200);
     assert_json(&r);
@@ -58,13 +58,13 @@ async fn an_unregistered_number_answers_202_user_not_found_and_creates_nothing()
             "channel_response_message": "User Not Found"
         })
     );
-    assert_eq!(app.server.state().store.len(), before);
+    assert_eq!(app.account_count().await, before);
 }
 
 #[tokio::test]
 async fn a_blocked_number_answers_410_over_http_200_and_creates_nothing() {
     let app = spawn_app();
-    let before = app.server.state().store.len();
+    let before = app.account_count().await;
     // The legacy number matches any country code.
     for cc in ["62", "1"] {
         let r = app
@@ -73,7 +73,7 @@ async fn a_blocked_number_answers_410_over_http_200_and_creates_nothing() {
         assert_envelope(&r, 200, "410", "GoPay user is blocked");
         assert_json(&r);
     }
-    assert_eq!(app.server.state().store.len(), before);
+    assert_eq!(app.account_count().await, before);
 }
 
 #[tokio::test]
@@ -213,13 +213,13 @@ async fn every_validation_problem_has_its_message_and_http_400() {
             ],
         ),
     ];
-    let before = app.server.state().store.len();
+    let before = app.account_count().await;
     for (body, messages) in cases {
         let r = app.create(KEY, &body).await;
         assert_validation(&r, &messages);
         assert_json(&r);
     }
-    assert_eq!(app.server.state().store.len(), before);
+    assert_eq!(app.account_count().await, before);
 }
 
 #[tokio::test]
@@ -265,7 +265,7 @@ async fn each_create_makes_a_new_account_while_the_last_is_pending() {
 async fn relinking_an_enabled_number_answers_200_with_the_linked_account() {
     let app = spawn_app();
     let id = app.create_pending(KEY, "8215023424").await;
-    app.link(&id);
+    app.link(&id).await;
     let linked = app.get(KEY, &id).await;
     assert_eq!(linked.body["status_code"], "200");
     let r = app.create(KEY, &gopay("8215023424")).await;
@@ -286,7 +286,7 @@ async fn relinking_an_enabled_number_answers_200_with_the_linked_account() {
 async fn relinking_after_unbind_makes_a_new_pending_account() {
     let app = spawn_app();
     let id = app.create_pending(KEY, "8215023424").await;
-    app.link(&id);
+    app.link(&id).await;
     assert_eq!(app.unbind(KEY, &id).await.body["status_code"], "204");
     let again = app.create_pending(KEY, "8215023424").await;
     assert_ne!(again, id);

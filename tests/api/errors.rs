@@ -39,7 +39,7 @@ async fn each_route(app: &TestApp, auth: Option<&str>) -> Vec<Reply> {
 #[tokio::test]
 async fn requests_without_a_usable_server_key_get_401() {
     let app = spawn_app();
-    let before = app.server.state().store.len();
+    let before = app.account_count().await;
     for auth in [
         None,
         Some("Bearer U0ItTWlkLXNlcnZlci1URVNUS0VZMTIzOg=="),
@@ -54,7 +54,7 @@ async fn requests_without_a_usable_server_key_get_401() {
             assert_json(&r);
         }
     }
-    assert_eq!(app.server.state().store.len(), before);
+    assert_eq!(app.account_count().await, before);
 }
 
 #[tokio::test]
@@ -137,7 +137,7 @@ async fn mirror_mode_sends_the_body_code_as_the_http_status() {
 #[tokio::test]
 async fn bodies_that_are_not_json_objects_get_413_over_http_200() {
     let app = spawn_app();
-    let before = app.server.state().store.len();
+    let before = app.account_count().await;
     for body in [
         "",
         "{",
@@ -177,7 +177,7 @@ async fn bodies_that_are_not_json_objects_get_413_over_http_200() {
         )
         .await;
     assert_eq!(r.body["status_code"], "413", "{}", r.text);
-    assert_eq!(app.server.state().store.len(), before);
+    assert_eq!(app.account_count().await, before);
 }
 
 #[tokio::test]

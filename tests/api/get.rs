@@ -83,7 +83,7 @@ async fn a_linked_account_reads_as_200_enabled_with_fresh_tokens() {
     use base64::Engine;
     let app = spawn_app();
     let id = app.create_pending(KEY, "8103001242").await;
-    app.link(&id);
+    app.link(&id).await;
     let r = app.get(KEY, &id).await;
     assert_eq!(r.body["status_code"], "200");
     assert_eq!(r.body["account_status"], "ENABLED");

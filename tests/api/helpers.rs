@@ -125,6 +125,75 @@ impl TestApp {
         self.request(method, path, None, body.map(|b| b.to_string()))
             .await
     }
+
+    /// A request with exactly these headers and this body: nothing is added.
+    pub async fn raw(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<Vec<u8>>,
+    ) -> Reply {
+        let mut req = self.client.request(method, format!("{}{}", self.url, path));
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        if let Some(body) = body {
+            req = req.body(body);
+        }
+        reply(req.send().await.expect("request sent")).await
+    }
+
+    /// Links a PENDING account as the customer approving it would (through the control API).
+    pub async fn link(&self, id: &str) {
+        let r = self
+            .admin(
+                Method::POST,
+                &format!("/__admin/accounts/{id}/link?wait=false"),
+                None,
+            )
+            .await;
+        assert_eq!(r.status, 200, "link {id}: {}", r.text);
+    }
+
+    /// How many accounts the server holds (`/__admin/health`).
+    pub async fn account_count(&self) -> u64 {
+        let r = self.admin(Method::GET, "/__admin/health", None).await;
+        r.body["accounts"].as_u64().expect("health counts accounts")
+    }
+
+    /// The notification log (first page, up to 1,000), with an optional query such as
+    /// `account_id=...`.
+    pub async fn notifications(&self, query: &str) -> Vec<Value> {
+        let r = self
+            .admin(
+                Method::GET,
+                &format!("/__admin/notifications?limit=1000&{query}"),
+                None,
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        r.body["notifications"]
+            .as_array()
+            .expect("a list of notifications")
+            .clone()
+    }
+
+    /// The accounts a server key owns (first page, up to 1,000).
+    pub async fn accounts_of(&self, key: &str) -> Vec<Value> {
+        let r = self
+            .admin(
+                Method::GET,
+                &format!("/__admin/accounts?limit=1000&server_key={key}"),
+                None,
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        r.body["accounts"]
+            .as_array()
+            .expect("a list of accounts")
+            .clone()
+    }
 }
 
 pub async fn reply(r: reqwest::Response) -> Reply {
@@ -173,35 +242,6 @@ pub fn basic(key: &str) -> String {
         "Basic {}",
         base64::engine::general_purpose::STANDARD.encode(format!("{key}:"))
     )
-}
-
-impl TestApp {
-    /// A request with exactly these headers and this body: nothing is added.
-    pub async fn raw(
-        &self,
-        method: Method,
-        path: &str,
-        headers: &[(&str, &str)],
-        body: Option<Vec<u8>>,
-    ) -> Reply {
-        let mut req = self.client.request(method, format!("{}{}", self.url, path));
-        for (name, value) in headers {
-            req = req.header(*name, *value);
-        }
-        if let Some(body) = body {
-            req = req.body(body);
-        }
-        reply(req.send().await.expect("request sent")).await
-    }
-
-    /// Links a PENDING account in-process, as the customer approving it would (no HTTP).
-    pub fn link(&self, id: &str) {
-        let id = uuid::Uuid::parse_str(id).expect("account id is a UUID");
-        self.server
-            .state()
-            .apply(&id, None, pay_account_mock::accounts::Transition::Link)
-            .expect("the account can be linked");
-    }
 }
 
 /// Asserts a `"400"` validation envelope with HTTP 400 and exactly these messages.

@@ -48,7 +48,7 @@ async fn unbinding_the_enabled_fixture_account_disables_it() {
 async fn unbinding_a_linked_account_disables_it() {
     let app = spawn_app();
     let id = app.create_pending(KEY, "8215023424").await;
-    app.link(&id);
+    app.link(&id).await;
     let r = app.unbind(KEY, &id).await;
     assert_eq!(r.body, unbound(&id));
     assert_eq!(app.get(KEY, &id).await.body, disabled(&id));
@@ -81,7 +81,7 @@ async fn unbinding_an_unknown_account_answers_404() {
 async fn another_server_key_cannot_unbind_an_account() {
     let app = spawn_app();
     let id = app.create_pending(KEY, "8215023424").await;
-    app.link(&id);
+    app.link(&id).await;
     let r = app.unbind(OTHER_KEY, &id).await;
     assert_envelope(&r, 200, "404", "Account doesn't exist.");
     assert_eq!(app.get(KEY, &id).await.body["account_status"], "ENABLED");

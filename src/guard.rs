@@ -1,0 +1,302 @@
+//! What every request passes before it reaches a route, whatever its dialect:
+//!
+//! - **Loops.** A request carrying a pay-account-mock instance id (every notification a mock sends
+//!   does, see `notifications/delivery.rs`) is refused with 508: a notification URL that leads back
+//!   into a mock, such as its own `/__admin/notifications/1/retry`, would otherwise loop for ever.
+//! - **DNS rebinding.** The `Host` header must name this server: `localhost`, a loopback address, the
+//!   address it listens on (any IP address when it listens on all of them), the `--public-url` host,
+//!   or an `--allowed-host`. A page whose own name was rebound to 127.0.0.1 carries its name, and is
+//!   refused with 421.
+//! - **Cross-site requests.** A state-changing request (not GET, HEAD or OPTIONS) to the control API,
+//!   the dashboard or the activation pages that a browser marks as coming from another site (an
+//!   `Origin` other than the `Host` it was sent to, or `Sec-Fetch-Site: cross-site`) is refused with
+//!   403. Scripts (curl, the official clients, test code) send neither header and are unaffected.
+//! - **Logging.** One line per request at debug level.
+//!
+//! Each refusal is answered in the dialect of the path: the control API's JSON under `/__admin`
+//! (HTML for the dashboard's pages), an HTML page on the activation pages, the Midtrans envelope
+//! elsewhere.
+
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::{Method, StatusCode, header};
+use actix_web::middleware::Next;
+use actix_web::{HttpResponse, ResponseError, Route, guard as actix_guard, web};
+
+use crate::app::AppState;
+use crate::config::Config;
+use crate::control::ControlError;
+use crate::error::ApiError;
+use crate::notifications::delivery::INSTANCE_HEADER;
+use crate::pages::{Look, PageError};
+
+/// A route for GET that answers HEAD the same way (without the body).
+pub fn get() -> Route {
+    web::route().guard(actix_guard::Any(actix_guard::Get()).or(actix_guard::Head()))
+}
+
+/// The host names a request may be addressed to.
+#[derive(Debug, Clone, Default)]
+pub struct Hosts {
+    /// `--allowed-host '*'`: no check at all.
+    any: bool,
+    /// Listening on every address: any IP literal names this server.
+    any_ip: bool,
+    names: Vec<String>,
+}
+
+/// The hosts this server answers to (see the module comment).
+pub fn allowed_hosts(config: &Config, public_url: &str, listen_host: &str) -> Hosts {
+    let listen = listen_host.trim_start_matches('[').trim_end_matches(']');
+    let any_ip = listen
+        .parse::<std::net::IpAddr>()
+        .is_ok_and(|ip| ip.is_unspecified());
+    let mut names: Vec<String> = ["localhost", "127.0.0.1", "::1", listen]
+        .into_iter()
+        .map(str::to_ascii_lowercase)
+        .collect();
+    if let Some(host) = reqwest::Url::parse(public_url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_string))
+    {
+        names.push(
+            host.trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_ascii_lowercase(),
+        );
+    }
+    names.extend(config.allowed_hosts.iter().map(|h| {
+        h.trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_ascii_lowercase()
+    }));
+    Hosts {
+        any: config.allowed_hosts.iter().any(|h| h == "*"),
+        any_ip,
+        names,
+    }
+}
+
+impl Hosts {
+    /// Whether a `Host` header value (with or without its port) names this server.
+    pub fn allows(&self, host: &str) -> bool {
+        if self.any {
+            return true;
+        }
+        let name = host_name(host);
+        (self.any_ip && name.parse::<std::net::IpAddr>().is_ok())
+            || self.names.iter().any(|n| n.eq_ignore_ascii_case(name))
+    }
+}
+
+/// The name part of a `Host` value: `[::1]:80` → `::1`, `a.test:80` → `a.test`.
+fn host_name(host: &str) -> &str {
+    let host = host.trim();
+    if let Some(rest) = host.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or(rest);
+    }
+    match host.rsplit_once(':') {
+        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) && !name.contains(':') => {
+            name
+        }
+        _ => host,
+    }
+}
+
+/// Why a request was refused.
+enum Refusal {
+    Loop,
+    ForeignHost(String),
+    CrossSite,
+}
+
+/// The dialect a path speaks.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Dialect {
+    Midtrans,
+    Control,
+    Page(Look),
+}
+
+fn dialect(path: &str) -> Dialect {
+    if path == "/__admin" || path == "/__admin/" || path.starts_with("/__admin/ui/") {
+        Dialect::Page(Look::Dashboard)
+    } else if path.starts_with("/__admin/") {
+        Dialect::Control
+    } else if path.starts_with("/v2/gopay/redirect/") {
+        Dialect::Page(Look::Card)
+    } else {
+        Dialect::Midtrans
+    }
+}
+
+/// The middleware (`middleware::from_fn(guard::check)`).
+pub async fn check(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
+        return Ok(next.call(req).await?.map_into_left_body());
+    };
+    if let Some(refusal) = refusal(&req, &state) {
+        let dialect = dialect(req.path());
+        tracing::debug!(method = %req.method(), path = req.path(), "refused before routing");
+        let mut response = refuse(refusal, dialect);
+        if let Ok(value) = header::HeaderValue::from_str(&state.instance) {
+            response
+                .headers_mut()
+                .insert(header::HeaderName::from_static(INSTANCE_HEADER), value);
+        }
+        return Ok(req.into_response(response).map_into_right_body());
+    }
+    if !tracing::enabled!(tracing::Level::DEBUG) {
+        return Ok(next.call(req).await?.map_into_left_body());
+    }
+    let started = std::time::Instant::now();
+    let (method, path) = (req.method().clone(), req.path().to_string());
+    let response = next.call(req).await?;
+    tracing::debug!(
+        %method,
+        path,
+        status = response.status().as_u16(),
+        ms = started.elapsed().as_secs_f64() * 1e3,
+        "request"
+    );
+    Ok(response.map_into_left_body())
+}
+
+fn refusal(req: &ServiceRequest, state: &AppState) -> Option<Refusal> {
+    let headers = req.headers();
+    if headers.contains_key(INSTANCE_HEADER) {
+        return Some(Refusal::Loop);
+    }
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| req.uri().authority().map(|a| a.as_str()));
+    if let Some(host) = host
+        && !state.allowed_hosts.allows(host)
+    {
+        return Some(Refusal::ForeignHost(host.to_string()));
+    }
+    let changes_state = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    if changes_state && dialect(req.path()) != Dialect::Midtrans && cross_site(req, host) {
+        return Some(Refusal::CrossSite);
+    }
+    None
+}
+
+/// A browser says the request comes from a page on another site.
+fn cross_site(req: &ServiceRequest, host: Option<&str>) -> bool {
+    let headers = req.headers();
+    if headers
+        .get("sec-fetch-site")
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"cross-site"))
+    {
+        return true;
+    }
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return false;
+    };
+    // Same origin: the Origin's host and port are the Host the request was sent to.
+    let origin_host = origin
+        .to_str()
+        .ok()
+        .and_then(|o| reqwest::Url::parse(o).ok())
+        .and_then(|u| {
+            let host = u.host_str()?.to_string();
+            Some(match u.port() {
+                Some(port) => format!("{host}:{port}"),
+                None => host,
+            })
+        });
+    match (origin_host, host) {
+        (Some(origin), Some(host)) => !origin.eq_ignore_ascii_case(host.trim()),
+        _ => true, // `Origin: null` or no Host to compare with
+    }
+}
+
+fn refuse(refusal: Refusal, dialect: Dialect) -> HttpResponse {
+    match dialect {
+        Dialect::Midtrans => match refusal {
+            Refusal::Loop => ApiError::LoopDetected,
+            Refusal::ForeignHost(_) | Refusal::CrossSite => ApiError::ForeignHost,
+        }
+        .error_response(),
+        Dialect::Control => match refusal {
+            Refusal::Loop => ControlError::LoopDetected,
+            Refusal::ForeignHost(host) => ControlError::ForeignHost(host),
+            Refusal::CrossSite => ControlError::CrossSite,
+        }
+        .error_response(),
+        Dialect::Page(look) => {
+            let (status, title, message) = match refusal {
+                Refusal::Loop => (
+                    StatusCode::LOOP_DETECTED,
+                    "Loop refused",
+                    "This is a pay-account-mock notification; a mock server does not take notifications.".to_string(),
+                ),
+                Refusal::ForeignHost(host) => (
+                    StatusCode::MISDIRECTED_REQUEST,
+                    "Unknown host",
+                    format!("This server does not answer to the host name '{host}'. Start it with --allowed-host to allow it."),
+                ),
+                Refusal::CrossSite => (
+                    StatusCode::FORBIDDEN,
+                    "Cross-site request refused",
+                    "This form was sent from a page on another site. Use the page this server shows.".to_string(),
+                ),
+            };
+            PageError::new(look, status, title, message).error_response()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hosts(listen: &str, public_url: &str, allowed: &[&str]) -> Hosts {
+        let config = Config {
+            allowed_hosts: allowed.iter().map(|h| h.to_string()).collect(),
+            ..Config::default()
+        };
+        allowed_hosts(&config, public_url, listen)
+    }
+
+    #[test]
+    fn host_names_are_read_without_their_port() {
+        assert_eq!(host_name("localhost:8080"), "localhost");
+        assert_eq!(host_name("[::1]:8080"), "::1");
+        assert_eq!(host_name("[::1]"), "::1");
+        assert_eq!(host_name("a.test"), "a.test");
+        assert_eq!(host_name("::1"), "::1");
+    }
+
+    #[test]
+    fn only_this_servers_names_are_allowed() {
+        let h = hosts("127.0.0.1", "http://mock.internal:9000", &["ci-mock"]);
+        for ok in [
+            "localhost",
+            "LOCALHOST:1",
+            "127.0.0.1:8080",
+            "[::1]:80",
+            "mock.internal",
+            "ci-mock:80",
+        ] {
+            assert!(h.allows(ok), "{ok}");
+        }
+        for bad in [
+            "attacker.example",
+            "attacker.example:8080",
+            "10.0.0.1",
+            "localhost.attacker.example",
+        ] {
+            assert!(!h.allows(bad), "{bad}");
+        }
+        let wildcard = hosts("0.0.0.0", "http://0.0.0.0:8080", &[]);
+        assert!(wildcard.allows("192.168.1.5:8080"));
+        assert!(!wildcard.allows("attacker.example"));
+        assert!(hosts("127.0.0.1", "http://127.0.0.1", &["*"]).allows("anything.test"));
+    }
+}

@@ -1,0 +1,206 @@
+//! The HTML dialect: the page layout, the two looks (the customer's GoPay card and the QA dashboard),
+//! and [`PageError`], the one error type of every HTML route.
+//!
+//! Pages are `maud` templates, so every value is escaped unless it is marked otherwise; nothing here
+//! builds HTML from strings. The CSS lives in files beside this one. Links to places a request chose
+//! (a merchant's `redirect_url`) go through [`safe_href`]: only `http` and `https` become links.
+
+use std::fmt;
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpResponse, ResponseError};
+use maud::{DOCTYPE, Markup, PreEscaped, html};
+
+const BASE_CSS: &str = include_str!("base.css");
+const CARD_CSS: &str = include_str!("card.css");
+const DASHBOARD_CSS: &str = include_str!("dashboard.css");
+
+/// Which look a page has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Look {
+    /// The customer-facing GoPay sandbox card (activation and, later, payment pages).
+    Card,
+    /// The QA dashboard.
+    Dashboard,
+}
+
+impl Look {
+    fn css(self) -> &'static str {
+        match self {
+            Self::Card => CARD_CSS,
+            Self::Dashboard => DASHBOARD_CSS,
+        }
+    }
+}
+
+/// A whole page: `content` inside the look's frame.
+pub fn page(look: Look, title: &str, content: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) }
+                style { (PreEscaped(BASE_CSS)) (PreEscaped(look.css())) }
+            }
+            body {
+                @match look {
+                    Look::Card => {
+                        main class="card" {
+                            div class="brand" { "GoPay " span { "sandbox" } }
+                            (content)
+                        }
+                        footer { "pay-account-mock: a local stand-in for the Midtrans activation pages." }
+                    }
+                    Look::Dashboard => {
+                        header {
+                            h1 { "pay-account-mock " span { "QA dashboard" } }
+                        }
+                        (content)
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// An HTML answer that is never cached.
+pub fn respond(status: StatusCode, markup: Markup) -> HttpResponse {
+    HttpResponse::build(status)
+        .insert_header((header::CONTENT_TYPE, "text/html; charset=utf-8"))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(markup.into_string())
+}
+
+/// `url` if a browser may follow it as a link: an absolute `http` or `https` URL. Anything else
+/// (`javascript:`, `data:`, relative paths) is shown as text, never linked or redirected to.
+pub fn safe_href(url: &str) -> Option<&str> {
+    let parsed = reqwest::Url::parse(url).ok()?;
+    (matches!(parsed.scheme(), "http" | "https") && parsed.has_host()).then_some(url)
+}
+
+/// The one error type of the HTML routes: a page that says what went wrong, with the right status.
+#[derive(Debug, Clone)]
+pub struct PageError {
+    pub look: Look,
+    pub status: StatusCode,
+    pub title: String,
+    pub message: String,
+    /// Where "back" leads (the dashboard with its filters), if anywhere.
+    pub back: Option<String>,
+}
+
+impl PageError {
+    pub fn new(look: Look, status: StatusCode, title: &str, message: impl Into<String>) -> Self {
+        Self {
+            look,
+            status,
+            title: title.into(),
+            message: message.into(),
+            back: None,
+        }
+    }
+
+    pub fn back_to(mut self, url: String) -> Self {
+        self.back = Some(url);
+        self
+    }
+
+    pub fn method_not_allowed(look: Look) -> Self {
+        Self::new(
+            look,
+            StatusCode::METHOD_NOT_ALLOWED,
+            "Method not allowed",
+            "This page is opened with GET and its forms are sent with POST.",
+        )
+    }
+
+    pub fn too_large(look: Look) -> Self {
+        Self::new(
+            look,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "Request too large",
+            "The form sent was larger than this server accepts.",
+        )
+    }
+
+    pub fn body_timeout(look: Look) -> Self {
+        Self::new(
+            look,
+            StatusCode::REQUEST_TIMEOUT,
+            "Request timed out",
+            "The form did not arrive in time. Try again.",
+        )
+    }
+}
+
+impl fmt::Display for PageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.title, self.message)
+    }
+}
+
+impl ResponseError for PageError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let content = html! {
+            @match self.look {
+                Look::Card => {
+                    h1 { (self.title) }
+                    p class="error" { (self.message) }
+                }
+                Look::Dashboard => {
+                    section class="panel" {
+                        h2 { (self.title) }
+                        p class="error" { (self.message) }
+                        @if let Some(back) = &self.back {
+                            p { a href=(back) { "Back to the dashboard" } }
+                        }
+                    }
+                }
+            }
+        };
+        respond(self.status, page(self.look, &self.title, content))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_http_and_https_urls_become_links() {
+        assert_eq!(
+            safe_href("https://www.gojek.com/x?y=1"),
+            Some("https://www.gojek.com/x?y=1")
+        );
+        assert_eq!(
+            safe_href("http://127.0.0.1:3000/done"),
+            Some("http://127.0.0.1:3000/done")
+        );
+        for bad in [
+            "javascript:alert(document.domain)//\u{7f}",
+            "JaVaScRiPt:alert(1)",
+            " javascript:alert(1)",
+            "data:text/html,<script>alert(1)</script>",
+            "/relative",
+            "//evil.test/x",
+            "vbscript:x",
+            "",
+        ] {
+            assert_eq!(safe_href(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn values_are_escaped() {
+        let markup = page(Look::Card, "<t>", html! { p { ("<script>\"'&") } });
+        let s = markup.into_string();
+        assert!(s.contains("&lt;script&gt;&quot;'&amp;"), "{s}");
+        assert!(s.contains("<title>&lt;t&gt;</title>"), "{s}");
+    }
+}

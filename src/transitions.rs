@@ -1,0 +1,83 @@
+//! Where an account changes: the one path by which the Midtrans unbind, the control API, the
+//! activation pages and the dashboard move an account through its state machine
+//! ([`crate::accounts::Transition`]), and record the notification the change sends, signed with the
+//! right key.
+//!
+//! The store applies the change atomically; the notification is recorded right after, before the
+//! caller answers, so a change never happens without its notification. Delivery is the scheduler's
+//! job (`scheduler.rs`); nothing here waits for it.
+
+use std::sync::Arc;
+
+use uuid::Uuid;
+
+use crate::accounts::{Account, Transition, TransitionError};
+use crate::app::AppState;
+use crate::notifications::{Event, Recorded, payload};
+
+/// Signs notifications about shared fixture accounts changed from the control API or the activation
+/// pages when no `--server-key` is configured.
+pub const SHARED_ACCOUNT_KEY: &str = "SB-Mid-server-pay-account-mock";
+
+/// Applies a transition and records the notification it sends, if any. `acting_key` is the server
+/// key of the Midtrans request that asked for it: it scopes the lookup (another merchant's account is
+/// not found); `None` (control API, pages) reaches every account.
+///
+/// # Errors
+/// The account is not found (or not visible to `acting_key`), or the transition is not allowed from
+/// its status; nothing changed.
+pub fn apply(
+    app: &AppState,
+    id: &Uuid,
+    acting_key: Option<&str>,
+    transition: Transition,
+) -> Result<(Account, Option<u64>), TransitionError> {
+    let account = app
+        .store
+        .transition(id, acting_key, transition, app.clock.now_ms(), |a| {
+            app.default_payment_options(a)
+        })?;
+    let silent = transition == Transition::Unbind && !app.settings.read().unbind_notification;
+    let notification = match Event::for_transition(transition) {
+        Some(event) if !silent => Some(notify(app, &account, event, acting_key)),
+        _ => None,
+    };
+    Ok((account, notification))
+}
+
+/// Records a notification of `event` about `account` for its merchant, and queues its delivery.
+/// Returns its id.
+pub fn notify(app: &AppState, account: &Account, event: Event, acting_key: Option<&str>) -> u64 {
+    let key = signing_key(app, account, acting_key);
+    let (url, merchant_id) = {
+        let settings = app.settings.read();
+        (
+            settings.notification_url_for(&key).map(str::to_string),
+            settings.merchant_id.clone(),
+        )
+    };
+    let payload = payload::account(event, &account.id, &merchant_id, &key);
+    app.notifications.record(
+        Recorded {
+            event,
+            account_id: account.id,
+            server_key: key,
+            payload,
+            url,
+        },
+        app.clock.now_ms(),
+    )
+}
+
+/// The key that signs a notification about `account`: its owner's; for a shared fixture account,
+/// the key that acted on it, else the first `--server-key`, else [`SHARED_ACCOUNT_KEY`].
+pub fn signing_key(app: &AppState, account: &Account, acting_key: Option<&str>) -> Arc<str> {
+    if let Some(owner) = &account.owner {
+        return owner.clone();
+    }
+    Arc::from(
+        acting_key
+            .or(app.server_keys.first().map(String::as_str))
+            .unwrap_or(SHARED_ACCOUNT_KEY),
+    )
+}
