@@ -340,4 +340,93 @@ mod tests {
         );
         assert!(parse(&["--retry-schedule", "soon"]).is_err());
     }
+
+    #[test]
+    fn values_out_of_range_are_refused_naming_the_flag() {
+        for (args, expected) in [
+            (
+                &["--workers", "513"][..],
+                "--workers must be between 1 and 128, got 513",
+            ),
+            (
+                &["--workers", "0"],
+                "--workers must be between 1 and 128, got 0",
+            ),
+            (
+                &["--generate-accounts", "99999999"],
+                "--generate-accounts must be between 0 and 5000000",
+            ),
+            (
+                &["--activation-ttl", "300000000000"],
+                "--activation-ttl must be between 0 and 365d, got 5000000000m",
+            ),
+            (
+                &["--retry-schedule", "1s,9999999999"],
+                "--retry-schedule: a retry interval must be between 0 and 7d",
+            ),
+            (
+                &["--notification-timeout", "0"],
+                "--notification-timeout must be between 1ms and 10m",
+            ),
+            (
+                &["--body-timeout", "2h"],
+                "--body-timeout must be between 100ms and 1h",
+            ),
+            (
+                &["--max-body-bytes", "0"],
+                "--max-body-bytes must be between 1 and 16777216",
+            ),
+            (
+                &["--max-deliveries", "0"],
+                "--max-deliveries must be between 1 and 1024",
+            ),
+            (
+                &["--notification-log-size", "0"],
+                "--notification-log-size must be between",
+            ),
+            (
+                &["--server-key", " "],
+                "--server-key must be a non-blank key",
+            ),
+            (
+                &["--merchant-id", ""],
+                "--merchant-id must be 1 to 64 printable characters",
+            ),
+            (
+                &["--allowed-host", "http://x.test"],
+                "--allowed-host must be a host name",
+            ),
+            (
+                &["--activation-ttl", "bogus"],
+                "write a number of seconds (90) or a number with units (100ms, 90s, 15m, 1h 30m)",
+            ),
+        ] {
+            let err = parse(args).unwrap_err();
+            assert!(err.contains(expected), "{args:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn boolean_flags_take_no_value_on_the_command_line() {
+        let c = parse(&["--legacy-sandbox", "--no-unbind-notification"]).unwrap();
+        assert!(c.legacy_sandbox && !c.unbind_notification);
+    }
+
+    #[test]
+    fn variable_names_follow_their_flags() {
+        assert_eq!(
+            env_name("--max-body-bytes"),
+            "PAY_ACCOUNT_MOCK_MAX_BODY_BYTES"
+        );
+        assert_eq!(env_name("--allowed-host"), "PAY_ACCOUNT_MOCK_ALLOWED_HOST");
+        for arg in Cli::command().get_arguments() {
+            if let (Some(long), Some(env)) = (arg.get_long(), arg.get_env()) {
+                assert_eq!(
+                    env_name(&format!("--{long}")),
+                    env.to_string_lossy(),
+                    "{long}"
+                );
+            }
+        }
+    }
 }

@@ -183,11 +183,23 @@ pub fn check_count(what: &str, n: usize, (min, max): (usize, usize)) -> Result<u
     }
 }
 
-fn show(d: Duration) -> String {
-    if d.is_zero() {
-        "0".into()
-    } else {
-        humantime::format_duration(d).to_string()
+/// A duration in its largest whole unit (`365d`, `10m`, `100ms`), as the flags write them.
+pub fn show(d: Duration) -> String {
+    let ms = d.as_millis();
+    for (unit, size) in [
+        ("d", 86_400_000),
+        ("h", 3_600_000),
+        ("m", 60_000),
+        ("s", 1000),
+    ] {
+        if ms >= size && ms % size == 0 {
+            return format!("{}{unit}", ms / size);
+        }
+    }
+    match ms {
+        0 if d.is_zero() => "0".into(),
+        0 => humantime::format_duration(d).to_string(),
+        ms => format!("{ms}ms"),
     }
 }
 
@@ -423,6 +435,22 @@ mod tests {
         );
         assert!(parse_retry_schedule("").is_err());
         assert!(parse_retry_schedule("soon").is_err());
+    }
+
+    #[test]
+    fn durations_show_in_their_largest_whole_unit() {
+        for (d, shown) in [
+            (Duration::ZERO, "0"),
+            (Duration::from_millis(100), "100ms"),
+            (Duration::from_millis(1500), "1500ms"),
+            (Duration::from_secs(90), "90s"),
+            (Duration::from_secs(600), "10m"),
+            (Duration::from_secs(3600), "1h"),
+            (limits::ACTIVATION_TTL_MAX, "365d"),
+            (Duration::from_nanos(5), "5ns"),
+        ] {
+            assert_eq!(show(d), shown);
+        }
     }
 
     #[test]

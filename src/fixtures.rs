@@ -120,8 +120,13 @@ struct PaymentOptionsFile {
 impl Default for Fixtures {
     /// The shipped fixtures; they are checked by a unit test, so parsing them cannot fail at run time.
     fn default() -> Self {
-        Self::parse(PHONE_NUMBERS, ACCOUNTS, PAYMENT_OPTIONS)
-            .unwrap_or_else(|e| panic!("the compiled-in fixtures are invalid: {e}"))
+        let builtin = |text: &str, name: &str| (text.to_string(), format!("built-in {name}"));
+        Self::parse(
+            builtin(PHONE_NUMBERS, "phone_numbers.json"),
+            builtin(ACCOUNTS, "accounts.json"),
+            builtin(PAYMENT_OPTIONS, "payment_options.json"),
+        )
+        .unwrap_or_else(|e| panic!("the compiled-in fixtures are invalid: {e}"))
     }
 }
 
@@ -136,13 +141,33 @@ impl Fixtures {
     }
 
     /// Reads `phone_numbers.json`, `accounts.json` and `payment_options.json` from `dir`; a missing
-    /// file keeps the shipped default.
+    /// file keeps the shipped default, another `.json` file (a misspelt name) is an error.
     ///
     /// # Errors
-    /// A file that cannot be read or does not parse, with its path and the reason.
+    /// A folder or file that cannot be read, does not parse, or holds an invalid entry, with the
+    /// path, the entry and the reason.
     pub fn load_dir(dir: &Path) -> Result<Self, String> {
+        if dir.is_file() {
+            return Err(format!(
+                "{} is a file; give the folder that holds {}",
+                dir.display(),
+                FILES.join(", ")
+            ));
+        }
         if !dir.is_dir() {
             return Err(format!("fixtures folder {} does not exist", dir.display()));
+        }
+        let entries = std::fs::read_dir(dir)
+            .map_err(|e| format!("cannot read the fixtures folder {}: {e}", dir.display()))?;
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.ends_with(".json") && !FILES.contains(&name.as_str()) {
+                return Err(format!(
+                    "{}: unknown fixture file (expected {})",
+                    dir.join(&name).display(),
+                    FILES.join(", ")
+                ));
+            }
         }
         let read = |name: &str, default: &'static str| -> Result<(String, String), String> {
             let path = dir.join(name);
@@ -154,9 +179,19 @@ impl Fixtures {
                 Err(e) => Err(format!("cannot read {}: {e}", path.display())),
             }
         };
-        let (phones, phones_src) = read("phone_numbers.json", PHONE_NUMBERS)?;
-        let (accounts, accounts_src) = read("accounts.json", ACCOUNTS)?;
-        let (options, options_src) = read("payment_options.json", PAYMENT_OPTIONS)?;
+        Self::parse(
+            read("phone_numbers.json", PHONE_NUMBERS)?,
+            read("accounts.json", ACCOUNTS)?,
+            read("payment_options.json", PAYMENT_OPTIONS)?,
+        )
+    }
+
+    /// Parses and checks the three files, given as (text, name for messages).
+    fn parse(
+        (phones, phones_src): (String, String),
+        (accounts, accounts_src): (String, String),
+        (options, options_src): (String, String),
+    ) -> Result<Self, String> {
         let phone_numbers = serde_json::from_str::<PhoneNumbersFile>(&phones)
             .map_err(|e| format!("{phones_src}: {e}"))?
             .phone_numbers;
@@ -166,62 +201,9 @@ impl Fixtures {
         let payment_options = serde_json::from_str::<PaymentOptionsFile>(&options)
             .map_err(|e| format!("{options_src}: {e}"))?
             .payment_options;
-        Self::checked(phone_numbers, accounts, payment_options)
-    }
-
-    fn parse(phones: &str, accounts: &str, options: &str) -> Result<Self, String> {
-        let phone_numbers = serde_json::from_str::<PhoneNumbersFile>(phones)
-            .map_err(|e| format!("phone_numbers.json: {e}"))?
-            .phone_numbers;
-        let accounts = serde_json::from_str::<AccountsFile>(accounts)
-            .map_err(|e| format!("accounts.json: {e}"))?
-            .accounts;
-        let payment_options = serde_json::from_str::<PaymentOptionsFile>(options)
-            .map_err(|e| format!("payment_options.json: {e}"))?
-            .payment_options;
-        Self::checked(phone_numbers, accounts, payment_options)
-    }
-
-    fn checked(
-        phone_numbers: Vec<PhoneScenario>,
-        accounts: Vec<AccountFixture>,
-        payment_options: Vec<PaymentOptionFixture>,
-    ) -> Result<Self, String> {
-        let mut seen = std::collections::HashSet::new();
-        for a in &accounts {
-            if !seen.insert(a.account_id) {
-                return Err(format!(
-                    "accounts.json: account_id {} appears twice",
-                    a.account_id
-                ));
-            }
-            if a.server_key.as_deref() == Some("") {
-                return Err(format!(
-                    "accounts.json: account {} has an empty server_key (leave it out to share the account)",
-                    a.account_id
-                ));
-            }
-        }
-        let all_options = payment_options
-            .iter()
-            .chain(
-                accounts
-                    .iter()
-                    .flat_map(|a| a.payment_options.iter().flatten()),
-            )
-            .chain(
-                phone_numbers
-                    .iter()
-                    .flat_map(|p| p.payment_options.iter().flatten()),
-            );
-        for o in all_options {
-            if !is_amount(&o.balance) {
-                return Err(format!(
-                    "payment option {}: balance '{}' must look like \"1000000.00\"",
-                    o.name, o.balance
-                ));
-            }
-        }
+        check_phone_numbers(&phone_numbers).map_err(|e| format!("{phones_src}: {e}"))?;
+        check_accounts(&accounts).map_err(|e| format!("{accounts_src}: {e}"))?;
+        check_options(&payment_options).map_err(|e| format!("{options_src}: {e}"))?;
         Ok(Self {
             phone_numbers,
             accounts,
@@ -246,11 +228,139 @@ impl Fixtures {
     }
 }
 
-/// A Midtrans amount: digits, a dot, two digits.
+/// The files a fixtures folder may hold.
+const FILES: [&str; 3] = [
+    "phone_numbers.json",
+    "accounts.json",
+    "payment_options.json",
+];
+/// Entries one fixture file may hold.
+pub const MAX_ENTRIES: usize = 100_000;
+/// Payment options one account or scenario may have.
+pub const MAX_OPTIONS: usize = 16;
+/// A phone number's digits, at most.
+const MAX_PHONE_DIGITS: usize = 20;
+
+fn check_count<T>(what: &str, items: &[T], max: usize) -> Result<(), String> {
+    if items.len() > max {
+        return Err(format!("at most {max} {what}, got {}", items.len()));
+    }
+    Ok(())
+}
+
+/// A phone number as create accepts it: digits, not starting with 0.
+fn check_phone(phone: &str) -> Result<(), String> {
+    if phone.is_empty()
+        || phone.len() > MAX_PHONE_DIGITS
+        || !phone.bytes().all(|b| b.is_ascii_digit())
+        || phone.starts_with('0')
+    {
+        return Err(format!(
+            "phone_number '{}' must be 1 to {MAX_PHONE_DIGITS} digits, not starting with 0",
+            phone.escape_debug()
+        ));
+    }
+    Ok(())
+}
+
+fn check_country_code(cc: &str) -> Result<(), String> {
+    if cc.is_empty() || cc.len() > 3 || !cc.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!(
+            "country_code '{}' must be 1 to 3 digits",
+            cc.escape_debug()
+        ));
+    }
+    Ok(())
+}
+
+fn check_phone_numbers(scenarios: &[PhoneScenario]) -> Result<(), String> {
+    check_count("phone numbers", scenarios, MAX_ENTRIES)?;
+    for (i, s) in scenarios.iter().enumerate() {
+        let entry = |e: String| {
+            format!(
+                "phone number #{} ('{}'): {e}",
+                i + 1,
+                s.phone_number.escape_debug()
+            )
+        };
+        check_phone(&s.phone_number).map_err(entry)?;
+        if let Some(cc) = &s.country_code {
+            check_country_code(cc).map_err(entry)?;
+        }
+        if let Some(options) = &s.payment_options {
+            check_options(options).map_err(entry)?;
+        }
+    }
+    Ok(())
+}
+
+fn check_accounts(accounts: &[AccountFixture]) -> Result<(), String> {
+    check_count("accounts", accounts, MAX_ENTRIES)?;
+    let mut seen = std::collections::HashSet::new();
+    for a in accounts {
+        let entry = |e: String| format!("account {}: {e}", a.account_id);
+        if !seen.insert(a.account_id) {
+            return Err(entry("the account_id appears twice".into()));
+        }
+        if let Some(key) = &a.server_key {
+            crate::config::check_server_key("server_key", key)
+                .map_err(|e| entry(format!("{e} (leave it out to share the account)")))?;
+        }
+        check_phone(&a.phone_number).map_err(entry)?;
+        check_country_code(&a.country_code).map_err(entry)?;
+        if let Some(url) = &a.redirect_url
+            && url.len() > crate::config::limits::URL_MAX_LEN
+        {
+            return Err(entry(format!(
+                "redirect_url must be at most {} bytes long",
+                crate::config::limits::URL_MAX_LEN
+            )));
+        }
+        if let Some(options) = &a.payment_options {
+            check_options(options).map_err(entry)?;
+        }
+    }
+    Ok(())
+}
+
+fn check_options(options: &[PaymentOptionFixture]) -> Result<(), String> {
+    check_count("payment options", options, MAX_OPTIONS)?;
+    for o in options {
+        let option = |e: String| format!("payment option {}: {e}", o.name.escape_debug());
+        if o.name.trim().is_empty() || o.name.len() > 64 {
+            return Err(option("name must be 1 to 64 characters".into()));
+        }
+        if !is_amount(&o.balance) {
+            return Err(option(format!(
+                "balance '{}' must look like \"1000000.00\" (at most 15 digits before the point)",
+                o.balance.escape_debug()
+            )));
+        }
+        if o.currency.is_empty()
+            || o.currency.len() > 8
+            || !o.currency.bytes().all(|b| b.is_ascii_alphabetic())
+        {
+            return Err(option(format!(
+                "currency '{}' must be 1 to 8 letters",
+                o.currency.escape_debug()
+            )));
+        }
+        if o.token
+            .as_ref()
+            .is_some_and(|t| t.is_empty() || t.len() > 1024)
+        {
+            return Err(option("token must be 1 to 1024 characters".into()));
+        }
+    }
+    Ok(())
+}
+
+/// A Midtrans amount: at most 15 digits, a dot, two digits.
 pub fn is_amount(s: &str) -> bool {
     match s.split_once('.') {
         Some((whole, cents)) => {
             !whole.is_empty()
+                && whole.len() <= 15
                 && whole.bytes().all(|b| b.is_ascii_digit())
                 && cents.len() == 2
                 && cents.bytes().all(|b| b.is_ascii_digit())
@@ -312,6 +422,58 @@ mod tests {
         .unwrap();
         let err = Fixtures::load_dir(&dir).unwrap_err();
         assert!(err.contains("accounts.json"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A fresh folder holding `files` (name, content).
+    fn folder(tag: &str, files: &[(&str, &str)]) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("pam-fixtures-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        for (name, content) in files {
+            std::fs::write(dir.join(name), content).unwrap();
+        }
+        dir
+    }
+
+    #[test]
+    fn bad_entries_are_refused_naming_the_file_and_the_entry() {
+        let id = "00000269-7836-49e5-bc65-e592afafec99";
+        let account = |extra: &str| {
+            format!(
+                r#"{{"accounts":[{{"account_id":"{id}","account_status":"ENABLED","phone_number":"8123"{extra}}}]}}"#
+            )
+        };
+        let cases: Vec<(&str, String, &str)> = vec![
+            ("phone_numbers.json", r#"{"phone_numbers":[{"phone_number":"","outcome":"pending"}]}"#.into(), "phone number #1 (''): phone_number '' must be"),
+            ("phone_numbers.json", r#"{"phone_numbers":[{"phone_number":"81","country_code":"abcd","outcome":"pending"}]}"#.into(), "country_code 'abcd' must be 1 to 3 digits"),
+            ("accounts.json", account(r#","server_key":" ""#), "must be a non-blank key"),
+            ("accounts.json", account(r#","country_code":"abcd""#), "country_code 'abcd'"),
+            ("accounts.json", account(r#","payment_options":[{"name":"GOPAY_WALLET","balance":"12"}]"#), "payment option GOPAY_WALLET: balance '12'"),
+            ("payment_options.json", r#"{"payment_options":[{"name":"X","balance":"1234567890123456.00"}]}"#.into(), "payment option X: balance"),
+        ];
+        for (i, (file, content, expected)) in cases.into_iter().enumerate() {
+            let dir = folder(&format!("bad{i}"), &[(file, &content)]);
+            let err = Fixtures::load_dir(&dir).unwrap_err();
+            assert!(err.contains(file), "{err}");
+            assert!(err.contains(expected), "{err}");
+            if file == "accounts.json" {
+                assert!(err.contains(id), "{err}");
+            }
+            std::fs::remove_dir_all(&dir).unwrap();
+        }
+    }
+
+    #[test]
+    fn a_misspelt_file_or_a_file_for_a_folder_is_refused() {
+        let dir = folder("misspelt", &[("phone_number.json", "{}")]);
+        let err = Fixtures::load_dir(&dir).unwrap_err();
+        assert!(
+            err.contains("phone_number.json: unknown fixture file"),
+            "{err}"
+        );
+        let err = Fixtures::load_dir(&dir.join("phone_number.json")).unwrap_err();
+        assert!(err.contains("is a file; give the folder"), "{err}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
