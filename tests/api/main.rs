@@ -8,5 +8,6 @@ mod control;
 mod create;
 mod errors;
 mod get;
+mod hardening;
 mod notifications;
 mod unbind;
