@@ -9,5 +9,6 @@ mod create;
 mod errors;
 mod get;
 mod hardening;
+mod model;
 mod notifications;
 mod unbind;
