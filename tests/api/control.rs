@@ -336,6 +336,60 @@ async fn reset_by_server_key_removes_only_that_merchants_data() {
 }
 
 #[tokio::test]
+async fn reset_puts_back_everything_the_server_started_with() {
+    let app = spawn_app_with(|c| c.seed = Some(3));
+    let first = app.create_pending(KEY, "81234567891").await;
+    let config_before = app.admin(Method::GET, "/__admin/config", None).await.body;
+    app.admin(
+        Method::PATCH,
+        "/__admin/config",
+        Some(
+            json!({"merchant_id": "G1", "notification_url": "http://127.0.0.1:9/x",
+                    "notification_urls": {KEY: "http://127.0.0.1:9/k"}, "activation_ttl": "1m"}),
+        ),
+    )
+    .await;
+    app.admin(
+        Method::POST,
+        "/__admin/clock/advance",
+        Some(json!({"seconds": 3600})),
+    )
+    .await;
+    app.act("00000269-7836-49e5-bc65-e592afafec14", "unbind")
+        .await;
+
+    // One key: its accounts, notifications and own URL go; the rest stays.
+    app.admin(
+        Method::POST,
+        &format!("/__admin/reset?server_key={KEY}"),
+        None,
+    )
+    .await;
+    let config = app.admin(Method::GET, "/__admin/config", None).await.body;
+    assert_eq!(config["notification_urls"], json!({}));
+    assert_eq!(config["merchant_id"], "G1");
+
+    let r = app.admin(Method::POST, "/__admin/reset", None).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        app.admin(Method::GET, "/__admin/config", None).await.body,
+        config_before
+    );
+    let clock = app.admin(Method::GET, "/__admin/clock", None).await.body;
+    assert_eq!(clock["offset_ms"], 0);
+    assert_eq!(
+        app.get(KEY, "00000269-7836-49e5-bc65-e592afafec14")
+            .await
+            .body["account_status"],
+        "ENABLED",
+        "fixtures are back"
+    );
+    assert!(app.notifications("").await.is_empty());
+    // Ids start again from the seed, as on a fresh server.
+    assert_eq!(app.create_pending(KEY, "81234567891").await, first);
+}
+
+#[tokio::test]
 async fn health_answers_get_and_head() {
     let app = spawn_app();
     let r = app.admin(Method::GET, "/__admin/health", None).await;

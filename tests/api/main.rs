@@ -3,6 +3,7 @@
 mod helpers;
 
 mod activation;
+mod cli;
 mod concurrency;
 mod control;
 mod create;

@@ -403,6 +403,88 @@ async fn a_logged_notification_can_be_retried_after_the_url_is_set() {
 }
 
 #[tokio::test]
+async fn each_retry_goes_to_the_url_of_the_moment_and_a_manual_retry_waits_for_its_attempt() {
+    let failing = receiver(500).await;
+    let working = receiver(200).await;
+    let app = spawn_app_with(|c| c.notification_url = Some(format!("{}/notify", failing.uri())));
+    let id = app.create_pending(KEY, "81234567891").await;
+    let r = app.act(&id, "link").await;
+    assert_eq!(
+        r.body["notification"]["state"], "pending",
+        "a 500 is retried"
+    );
+    let nid = r.body["notification"]["id"].as_u64().unwrap();
+
+    // The merchant fixes its URL before the scheduled retry (2 minutes on the mock clock).
+    let url = format!("{}/notify", working.uri());
+    app.admin(
+        Method::PATCH,
+        "/__admin/config",
+        Some(json!({"notification_url": url})),
+    )
+    .await;
+    app.admin(
+        Method::POST,
+        "/__admin/clock/advance",
+        Some(json!({"seconds": 120})),
+    )
+    .await;
+    let delivered = wait_for(&app, json!({"account_id": id}), 1).await;
+    assert_eq!(delivered.status, 200, "{}", delivered.text);
+    let n = &delivered.body["notifications"][0];
+    assert_eq!(n["attempts"][1]["url"], url.as_str());
+    assert_eq!(bodies(&failing).await.len(), 1);
+    assert_eq!(bodies(&working).await.len(), 1);
+
+    // A manual retry answers after its attempt, like a transition; ?wait=false answers at once.
+    let r = app
+        .admin(
+            Method::POST,
+            &format!("/__admin/notifications/{nid}/retry"),
+            None,
+        )
+        .await;
+    assert_eq!(r.body["attempts_total"], 3, "{}", r.text);
+    assert_eq!(r.body["state"], "delivered");
+    let r = app
+        .admin(
+            Method::POST,
+            &format!("/__admin/notifications/{nid}/retry?wait=false"),
+            None,
+        )
+        .await;
+    assert_eq!(r.body["state"], "pending", "{}", r.text);
+    let mut total = Value::Null;
+    for _ in 0..200 {
+        let n = app
+            .admin(Method::GET, &format!("/__admin/notifications/{nid}"), None)
+            .await;
+        total = n.body["attempts_total"].clone();
+        if total == 4 && n.body["state"] == "delivered" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(total, 4);
+
+    // With the URL cleared, a retry goes nowhere and says so.
+    app.admin(
+        Method::PATCH,
+        "/__admin/config",
+        Some(json!({"notification_url": null})),
+    )
+    .await;
+    let r = app
+        .admin(
+            Method::POST,
+            &format!("/__admin/notifications/{nid}/retry"),
+            None,
+        )
+        .await;
+    assert_eq!(r.body["state"], "undelivered", "{}", r.text);
+}
+
+#[tokio::test]
 async fn notify_sends_the_current_state_again() {
     let receiver = receiver(200).await;
     let app = app_notifying(&receiver);

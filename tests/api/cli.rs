@@ -1,0 +1,92 @@
+//! The binary's start-up: bad flags and variables are named in one line on standard error, with
+//! exit code 2; boolean variables take the usual spellings.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_pay-account-mock");
+
+/// Runs the binary with `args` and `env` (and nothing else from the environment) and expects it to
+/// refuse to start; returns its standard error.
+fn refused(args: &[&str], env: &[(&str, &str)]) -> String {
+    let out = Command::new(BIN)
+        .args(args)
+        .env_clear()
+        .envs(env.iter().copied())
+        .output()
+        .expect("the binary runs");
+    assert_eq!(out.status.code(), Some(2), "{args:?} {env:?}: {out:?}");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn bad_values_name_the_flag_or_the_variable_they_came_from() {
+    for (args, env, expected) in [
+        (
+            &[][..],
+            &[("PAY_ACCOUNT_MOCK_ACTIVATION_TTL", "bogus")][..],
+            "PAY_ACCOUNT_MOCK_ACTIVATION_TTL (the variable of --activation-ttl)",
+        ),
+        (
+            &["--activation-ttl", "bogus"],
+            &[],
+            "for '--activation-ttl <ACTIVATION_TTL>'",
+        ),
+        (
+            &[],
+            &[("PAY_ACCOUNT_MOCK_WORKERS", "513")],
+            "PAY_ACCOUNT_MOCK_WORKERS must be between 1 and 128, got 513",
+        ),
+        (
+            &["--workers", "513"],
+            &[],
+            "--workers must be between 1 and 128, got 513",
+        ),
+        (
+            &[],
+            &[("PAY_ACCOUNT_MOCK_LEGACY_SANDBOX", "maybe")],
+            "PAY_ACCOUNT_MOCK_LEGACY_SANDBOX",
+        ),
+        (&["--log", "[[["], &[], "--log: invalid log filter '[[['"),
+        (
+            &[],
+            &[("PAY_ACCOUNT_MOCK_LOG", "[[[")],
+            "PAY_ACCOUNT_MOCK_LOG: invalid log filter",
+        ),
+        (&["--fixtures", BIN], &[], "is a file; give the folder"),
+        (
+            &[],
+            &[("PAY_ACCOUNT_MOCK_RETRY_SCHEDULE", "99999999999")],
+            "PAY_ACCOUNT_MOCK_RETRY_SCHEDULE: a retry interval must be between 0 and 7d",
+        ),
+    ] {
+        let stderr = refused(args, env);
+        assert!(stderr.contains(expected), "{args:?} {env:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+    }
+}
+
+#[test]
+fn boolean_variables_take_the_usual_spellings() {
+    for value in ["1", "true", "yes", "0", "false", "no"] {
+        let mut child = Command::new(BIN)
+            .args(["--port", "0"])
+            .env_clear()
+            .env("PAY_ACCOUNT_MOCK_LEGACY_SANDBOX", value)
+            .env("PAY_ACCOUNT_MOCK_NO_UNBIND_NOTIFICATION", value)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the binary runs");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(
+            line.starts_with("pay-account-mock listening on http://127.0.0.1:"),
+            "{value}: {line}"
+        );
+    }
+}
