@@ -4,8 +4,9 @@
 CARGO ?= cargo
 
 ## Start the server on 127.0.0.1:8080 with the shipped fixtures (flags: make run ARGS="--port 9000").
+## The first run compiles the release build (a few minutes; cargo shows its progress).
 run:
-	$(CARGO) run --release --quiet -- $(ARGS)
+	$(CARGO) run --release -- $(ARGS)
 
 build:
 	$(CARGO) build

@@ -11,17 +11,21 @@
 //!
 //! # Layout
 //! - [`startup`]: `start(Config)` → a running [`Server`] with its URL; the route table.
-//! - [`config`]: [`Config`], the plain settings struct; [`cli`] turns flags into it.
-//! - [`api`]: the emulated Midtrans routes: `api::create`, `api::get`, `api::unbind`.
-//! - [`activation`]: the `gpar_`/`gpad_` activation pages a customer opens to link an account.
-//! - [`dashboard`]: the QA dashboard at `/__admin/`: accounts, their transitions, the notification log.
-//! - [`control`]: the mock-only control API under `/__admin` (transitions, notification log, clock).
+//! - [`config`]: [`Config`], the plain settings struct, and the ranges every outside value must fall
+//!   in; [`cli`] turns flags (and their variables) into it.
+//! - [`guard`]: what every request passes first: `Host` names, cross-site requests, notification
+//!   loops, request logging. [`body`]: reading a body within its size and time limits.
+//! - [`api`]: the emulated Midtrans routes: `api::create`, `api::get`, `api::unbind`; [`error`]: their
+//!   envelope; [`auth`]: the server key extractor.
+//! - [`transitions`]: the one place an account changes state and its notification is recorded.
 //! - [`accounts`]: accounts, their state machine, and the in-memory [`accounts::Store`].
-//! - [`notifications`]: notification payloads, signatures, delivery with retries, and the log.
-//! - [`scheduler`]: what falls due on the mock [`clock`]: expiries and retries.
-//! - [`error`]: the Midtrans error envelope; [`auth`]: server keys.
+//! - [`notifications`]: payloads, signatures, the bounded log and queue, one delivery attempt.
+//! - [`scheduler`]: what falls due on the mock [`clock`]: expiries and delivery attempts.
+//! - [`pages`]: the HTML dialect (layout, looks, [`pages::PageError`]); [`activation`]: the
+//!   `gpar_`/`gpad_` pages a customer opens; [`dashboard`]: the QA dashboard at `/__admin/`.
+//! - [`control`]: the mock-only JSON control API under `/__admin`; [`paging`]: pages of long lists.
 //! - [`fixtures`]: phone number scenarios, preloaded accounts, default balances.
-//! - [`app`]: the state the routes share; [`ids`]: seedable ids and tokens.
+//! - [`app`]: the state the routes share, and reset; [`ids`]: seedable ids and tokens.
 
 pub mod accounts;
 pub mod activation;

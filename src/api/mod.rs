@@ -2,7 +2,7 @@
 //!
 //! Handlers take the merchant's [`ServerKey`] as an extractor (so auth is checked before the body)
 //! and return `Result<HttpResponse, ApiError>`: every failure is the Midtrans envelope. The
-//! `--http-status mirror` rule is applied to those errors in one place, [`mirror`]. Request bodies are
+//! `--http-status mirror` rule is applied to those errors in one place, the `mirror` middleware. Request bodies are
 //! read through `body.rs` (not `web::Json`) so that size, time and syntax errors all get the
 //! envelope rather than an actix default page.
 
