@@ -47,23 +47,26 @@ impl Flow {
     }
 }
 
-/// Appends `{public_url}/v2/gopay/redirect/{gpar_|gpad_}{link_id}/link`.
-pub fn push_link(out: &mut String, public_url: &str, flow: Flow, link_id: &Uuid) {
+/// Appends `{public_url}/v2/gopay/redirect/{gpar_|gpad_}{link_id}/link`; `link_id` is the
+/// hyphenated lowercase UUID.
+pub fn push_link(out: &mut String, public_url: &str, flow: Flow, link_id: &str) {
     out.push_str(public_url);
     out.push_str("/v2/gopay/redirect/");
     out.push_str(flow.prefix());
-    out.push_str(
-        link_id
-            .hyphenated()
-            .encode_lower(&mut Uuid::encode_buffer()),
-    );
+    out.push_str(link_id);
     out.push_str("/link");
 }
 
 /// An activation link of an account, by its link id.
 pub fn link(public_url: &str, flow: Flow, link_id: &Uuid) -> String {
     let mut out = String::with_capacity(public_url.len() + 64);
-    push_link(&mut out, public_url, flow, link_id);
+    let mut buf = Uuid::encode_buffer();
+    push_link(
+        &mut out,
+        public_url,
+        flow,
+        link_id.hyphenated().encode_lower(&mut buf),
+    );
     out
 }
 

@@ -12,6 +12,7 @@
 //!   `Origin` other than the `Host` it was sent to, or `Sec-Fetch-Site: cross-site`) is refused with
 //!   403. Scripts (curl, the official clients, test code) send neither header and are unaffected.
 //! - **Logging.** One line per request at debug level.
+//! - **`--http-status mirror`**, applied to every answer on its way out ([`crate::api::mirror`]).
 //!
 //! Each refusal is answered in the dialect of the path: the control API's JSON under `/__admin`
 //! (HTML for the dashboard's pages), an HTML page on the activation pages, the Midtrans envelope
@@ -24,7 +25,7 @@ use actix_web::middleware::Next;
 use actix_web::{HttpResponse, ResponseError, Route, guard as actix_guard, web};
 
 use crate::app::AppState;
-use crate::config::Config;
+use crate::config::{Config, HttpStatusMode};
 use crate::control::ControlError;
 use crate::error::ApiError;
 use crate::notifications::delivery::INSTANCE_HEADER;
@@ -43,6 +44,8 @@ pub struct Hosts {
     /// Listening on every address: any IP literal names this server.
     any_ip: bool,
     names: Vec<String>,
+    /// The `host:port` of the public URL, which most requests carry: checked first, as is.
+    usual: String,
 }
 
 /// The hosts this server answers to (see the module comment).
@@ -51,6 +54,7 @@ pub fn allowed_hosts(config: &Config, public_url: &str, listen_host: &str) -> Ho
     let any_ip = listen
         .parse::<std::net::IpAddr>()
         .is_ok_and(|ip| ip.is_unspecified());
+    let usual = authority(public_url).unwrap_or_default();
     let mut names: Vec<String> = ["localhost", "127.0.0.1", "::1", listen]
         .into_iter()
         .map(str::to_ascii_lowercase)
@@ -74,19 +78,30 @@ pub fn allowed_hosts(config: &Config, public_url: &str, listen_host: &str) -> Ho
         any: config.allowed_hosts.iter().any(|h| h == "*"),
         any_ip,
         names,
+        usual,
     }
 }
 
 impl Hosts {
     /// Whether a `Host` header value (with or without its port) names this server.
     pub fn allows(&self, host: &str) -> bool {
-        if self.any {
+        if self.any || (!self.usual.is_empty() && host == self.usual) {
             return true;
         }
         let name = host_name(host);
         (self.any_ip && name.parse::<std::net::IpAddr>().is_ok())
             || self.names.iter().any(|n| n.eq_ignore_ascii_case(name))
     }
+}
+
+/// The `host[:port]` of a URL as a `Host` header carries it (no port when it is the default).
+fn authority(url: &str) -> Option<String> {
+    let u = reqwest::Url::parse(url).ok()?;
+    let host = u.host_str()?;
+    Some(match u.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_string(),
+    })
 }
 
 /// The name part of a `Host` value: `[::1]:80` → `::1`, `a.test:80` → `a.test`.
@@ -149,12 +164,20 @@ pub async fn check(
         }
         return Ok(req.into_response(response).map_into_right_body());
     }
+    let mirror = state.http_status == HttpStatusMode::Mirror;
     if !tracing::enabled!(tracing::Level::DEBUG) {
-        return Ok(next.call(req).await?.map_into_left_body());
+        let mut response = next.call(req).await?;
+        if mirror {
+            crate::api::mirror(&mut response);
+        }
+        return Ok(response.map_into_left_body());
     }
     let started = std::time::Instant::now();
     let (method, path) = (req.method().clone(), req.path().to_string());
-    let response = next.call(req).await?;
+    let mut response = next.call(req).await?;
+    if mirror {
+        crate::api::mirror(&mut response);
+    }
     tracing::debug!(
         %method,
         path,
@@ -165,9 +188,13 @@ pub async fn check(
     Ok(response.map_into_left_body())
 }
 
+/// The loop guard's header, parsed once.
+static INSTANCE: header::HeaderName = header::HeaderName::from_static(INSTANCE_HEADER);
+static SEC_FETCH_SITE: header::HeaderName = header::HeaderName::from_static("sec-fetch-site");
+
 fn refusal(req: &ServiceRequest, state: &AppState) -> Option<Refusal> {
     let headers = req.headers();
-    if headers.contains_key(INSTANCE_HEADER) {
+    if headers.contains_key(&INSTANCE) {
         return Some(Refusal::Loop);
     }
     let host = headers
@@ -190,7 +217,7 @@ fn refusal(req: &ServiceRequest, state: &AppState) -> Option<Refusal> {
 fn cross_site(req: &ServiceRequest, host: Option<&str>) -> bool {
     let headers = req.headers();
     if headers
-        .get("sec-fetch-site")
+        .get(&SEC_FETCH_SITE)
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"cross-site"))
     {
         return true;
@@ -199,17 +226,7 @@ fn cross_site(req: &ServiceRequest, host: Option<&str>) -> bool {
         return false;
     };
     // Same origin: the Origin's host and port are the Host the request was sent to.
-    let origin_host = origin
-        .to_str()
-        .ok()
-        .and_then(|o| reqwest::Url::parse(o).ok())
-        .and_then(|u| {
-            let host = u.host_str()?.to_string();
-            Some(match u.port() {
-                Some(port) => format!("{host}:{port}"),
-                None => host,
-            })
-        });
+    let origin_host = origin.to_str().ok().and_then(authority);
     match (origin_host, host) {
         (Some(origin), Some(host)) => !origin.eq_ignore_ascii_case(host.trim()),
         _ => true, // `Origin: null` or no Host to compare with

@@ -12,16 +12,14 @@ use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 
 use crate::app::AppState;
-use crate::config::{Config, HttpStatusMode};
+use crate::config::Config;
 use crate::{activation, api, control, guard, scheduler};
 
 /// The single route table, shared by the server and in-process tests.
-pub fn configure_app(mode: HttpStatusMode) -> impl FnOnce(&mut web::ServiceConfig) {
-    move |cfg| {
-        api::routes(cfg, mode);
-        activation::routes(cfg);
-        control::routes(cfg);
-    }
+pub fn configure_app(cfg: &mut web::ServiceConfig) {
+    api::routes(cfg);
+    activation::routes(cfg);
+    control::routes(cfg);
 }
 
 /// A running server.
@@ -62,7 +60,6 @@ pub fn start(config: Config) -> io::Result<Server> {
     let public_url = config.public_url.clone().unwrap_or_else(|| url.clone());
     let state = web::Data::new(AppState::new(&config, public_url, &config.host));
     let workers = config.workers;
-    let mode = config.http_status;
     let (tx, rx) = std::sync::mpsc::channel();
     let app_state = state.clone();
     let thread = std::thread::Builder::new()
@@ -75,7 +72,7 @@ pub fn start(config: Config) -> io::Result<Server> {
                         .app_data(data.clone())
                         .app_data(control::query_config())
                         .wrap(from_fn(guard::check))
-                        .configure(configure_app(mode))
+                        .configure(configure_app)
                         .default_service(web::to(api::unknown_route))
                 })
                 .disable_signals()

@@ -64,13 +64,25 @@ fn ids(seed: u64, count: usize, sample: usize) -> i32 {
         generate_accounts: count,
         ..Default::default()
     };
-    let state = pay_account_mock::app::AppState::new(&config, "http://127.0.0.1".into());
-    let mut all: Vec<_> = state
-        .store
-        .list(Some(KEY), u64::MAX)
-        .into_iter()
-        .map(|a| a.id)
-        .collect();
+    let state =
+        pay_account_mock::app::AppState::new(&config, "http://127.0.0.1".into(), "127.0.0.1");
+    let mut all = Vec::new();
+    let mut after = None;
+    loop {
+        let page = state.store.page(
+            pay_account_mock::accounts::Owner::Key(KEY),
+            None,
+            after,
+            pay_account_mock::paging::MAX_LIMIT,
+            pay_account_mock::paging::Order::OldestFirst,
+            0,
+        );
+        all.extend(page.accounts.iter().map(|a| a.id));
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
     all.sort();
     let step = (all.len() / sample.max(1)).max(1);
     for id in all.iter().step_by(step).take(sample) {
