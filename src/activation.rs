@@ -83,7 +83,7 @@ pub fn links(state: &AppState, account_id: &Uuid) -> (String, String) {
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::resource("/v2/gopay/redirect/{link}/link")
-            .route(crate::guard::get().to(show))
+            .route(crate::routing::get().to(show))
             .route(web::post().to(submit))
             .default_service(web::to(method_not_allowed)),
     );

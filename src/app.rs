@@ -73,7 +73,7 @@ pub struct AppState {
     /// This server's id, sent with every notification so that a loop back into a mock is refused.
     pub instance: String,
     /// Host names the `Host` header may carry (see `guard.rs`).
-    pub allowed_hosts: crate::guard::Hosts,
+    pub allowed_hosts: crate::hosts::Hosts,
     /// How long a request body may take to arrive.
     pub body_timeout: Duration,
     /// Base URL of activation links (no trailing slash).
@@ -107,7 +107,7 @@ impl AppState {
                 config.max_deliveries,
                 &instance,
             ),
-            allowed_hosts: crate::guard::allowed_hosts(config, &public_url, listen_host),
+            allowed_hosts: crate::hosts::allowed_hosts(config, &public_url, listen_host),
             instance,
             body_timeout: config.body_timeout,
             public_url: public_url.trim_end_matches('/').to_string(),

@@ -5,6 +5,10 @@
 use std::time::Duration;
 
 use crate::fixtures::Fixtures;
+use crate::limits::{
+    self, check_count, check_duration, check_merchant_id, check_retry_schedule, check_server_key,
+    check_url,
+};
 
 /// Default listening port, as documented in the README.
 pub const DEFAULT_PORT: u16 = 8080;
@@ -54,44 +58,6 @@ pub fn midtrans_retry_schedule() -> Vec<Duration> {
         .collect()
 }
 
-/// The ranges every number from outside (a flag, a control API request, a fixture) must fall in.
-/// They are documented in the README's "Limits" section; a value outside one is refused with a message
-/// that names it, never clamped in silence.
-pub mod limits {
-    use std::time::Duration;
-
-    const DAY: u64 = 24 * 3600;
-    /// `--activation-ttl` and `activation_ttl`: 0 (never) up to a year.
-    pub const ACTIVATION_TTL_MAX: Duration = Duration::from_secs(365 * DAY);
-    /// One retry interval: up to a week (Midtrans' longest is 3.5 hours).
-    pub const RETRY_INTERVAL_MAX: Duration = Duration::from_secs(7 * DAY);
-    /// Intervals in a retry schedule.
-    pub const RETRY_SCHEDULE_MAX_LEN: usize = 20;
-    /// `--notification-timeout`: how long one attempt may wait.
-    pub const NOTIFICATION_TIMEOUT: (Duration, Duration) =
-        (Duration::from_millis(1), Duration::from_secs(600));
-    /// `--body-timeout`: how long a request body may take to arrive.
-    pub const BODY_TIMEOUT: (Duration, Duration) =
-        (Duration::from_millis(100), Duration::from_secs(3600));
-    /// `--max-body-bytes`.
-    pub const MAX_BODY_BYTES: (usize, usize) = (1, 16 * 1024 * 1024);
-    /// `--workers`.
-    pub const WORKERS: (usize, usize) = (1, 128);
-    /// `--max-deliveries`: notification attempts in flight at once.
-    pub const MAX_DELIVERIES: (usize, usize) = (1, 1024);
-    /// `--notification-log-size`.
-    pub const NOTIFICATION_LOG_SIZE: (usize, usize) = (1, 1_000_000);
-    /// `--generate-accounts` (about 600 bytes each).
-    pub const GENERATE_ACCOUNTS_MAX: usize = 5_000_000;
-    /// A merchant id, server key, phone number or country code is short; these bound what is kept.
-    pub const MERCHANT_ID_MAX_LEN: usize = 64;
-    pub const SERVER_KEY_MAX_LEN: usize = 256;
-    /// A notification or redirect URL.
-    pub const URL_MAX_LEN: usize = 2048;
-    /// Per server key notification URLs.
-    pub const NOTIFICATION_URLS_MAX: usize = 10_000;
-}
-
 /// Parses a comma-separated retry schedule such as `100ms,200ms,1s` or `2m,10m,30m,90m,210m`.
 /// A bare number is seconds.
 ///
@@ -104,33 +70,6 @@ pub fn parse_retry_schedule(s: &str) -> Result<Vec<Duration>, String> {
     }
     check_retry_schedule(&out)?;
     Ok(out)
-}
-
-/// A retry schedule has 1 to [`limits::RETRY_SCHEDULE_MAX_LEN`] intervals of at most
-/// [`limits::RETRY_INTERVAL_MAX`] each.
-///
-/// # Errors
-/// Which rule the schedule breaks.
-pub fn check_retry_schedule(schedule: &[Duration]) -> Result<(), String> {
-    if schedule.is_empty() {
-        return Err("a retry schedule needs at least one interval".into());
-    }
-    if schedule.len() > limits::RETRY_SCHEDULE_MAX_LEN {
-        return Err(format!(
-            "a retry schedule has at most {} intervals, got {}",
-            limits::RETRY_SCHEDULE_MAX_LEN,
-            schedule.len()
-        ));
-    }
-    for d in schedule {
-        check_duration(
-            "a retry interval",
-            *d,
-            Duration::ZERO,
-            limits::RETRY_INTERVAL_MAX,
-        )?;
-    }
-    Ok(())
 }
 
 /// Parses `15m`, `900s`, `100ms`, `1h 30m`, or a bare number of seconds.
@@ -147,118 +86,6 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
             "invalid duration '{s}': write a number of seconds (90) or a number with units (100ms, 90s, 15m, 1h 30m)"
         )
     })
-}
-
-/// `d` if it lies in `min..=max`.
-///
-/// # Errors
-/// A message naming `what` and the range.
-pub fn check_duration(
-    what: &str,
-    d: Duration,
-    min: Duration,
-    max: Duration,
-) -> Result<Duration, String> {
-    if (min..=max).contains(&d) {
-        Ok(d)
-    } else {
-        Err(format!(
-            "{what} must be between {} and {}, got {}",
-            show(min),
-            show(max),
-            show(d)
-        ))
-    }
-}
-
-/// `n` if it lies in `min..=max`.
-///
-/// # Errors
-/// A message naming `what` and the range.
-pub fn check_count(what: &str, n: usize, (min, max): (usize, usize)) -> Result<usize, String> {
-    if (min..=max).contains(&n) {
-        Ok(n)
-    } else {
-        Err(format!("{what} must be between {min} and {max}, got {n}"))
-    }
-}
-
-/// A duration in its largest whole unit (`365d`, `10m`, `100ms`), as the flags write them.
-pub fn show(d: Duration) -> String {
-    let ms = d.as_millis();
-    for (unit, size) in [
-        ("d", 86_400_000),
-        ("h", 3_600_000),
-        ("m", 60_000),
-        ("s", 1000),
-    ] {
-        if ms >= size && ms.is_multiple_of(size) {
-            return format!("{}{unit}", ms / size);
-        }
-    }
-    match ms {
-        0 if d.is_zero() => "0".into(),
-        0 => humantime::format_duration(d).to_string(),
-        ms => format!("{ms}ms"),
-    }
-}
-
-/// An absolute http(s) URL of at most [`limits::URL_MAX_LEN`] bytes.
-///
-/// # Errors
-/// A message naming `what`.
-pub fn check_url(what: &str, url: &str) -> Result<(), String> {
-    if url.len() > limits::URL_MAX_LEN {
-        return Err(format!(
-            "{what} must be at most {} bytes long, got {}",
-            limits::URL_MAX_LEN,
-            url.len()
-        ));
-    }
-    match reqwest::Url::parse(url) {
-        Ok(u) if matches!(u.scheme(), "http" | "https") && u.has_host() => Ok(()),
-        _ => Err(format!(
-            "{what} must be an absolute http(s) URL, got '{url}'"
-        )),
-    }
-}
-
-/// A merchant id: 1 to [`limits::MERCHANT_ID_MAX_LEN`] printable characters.
-///
-/// # Errors
-/// A message naming `what`.
-pub fn check_merchant_id(what: &str, id: &str) -> Result<(), String> {
-    if id.trim().is_empty()
-        || id.len() > limits::MERCHANT_ID_MAX_LEN
-        || id.chars().any(char::is_control)
-    {
-        return Err(format!(
-            "{what} must be 1 to {} printable characters, got '{}'",
-            limits::MERCHANT_ID_MAX_LEN,
-            id.escape_debug()
-        ));
-    }
-    Ok(())
-}
-
-/// A server key: not blank, no surrounding or control characters, at most
-/// [`limits::SERVER_KEY_MAX_LEN`] bytes.
-///
-/// # Errors
-/// A message naming `what`.
-pub fn check_server_key(what: &str, key: &str) -> Result<(), String> {
-    if key.trim().is_empty()
-        || key.trim() != key
-        || key.len() > limits::SERVER_KEY_MAX_LEN
-        || key.chars().any(char::is_control)
-    {
-        return Err(format!(
-            "{what} must be a non-blank key of at most {} characters without surrounding spaces, got '{}'",
-            limits::SERVER_KEY_MAX_LEN,
-            key.escape_debug()
-        ));
-    }
-    Ok(())
 }
 
 /// Everything needed to build the app. `Default` is what `make run` uses, minus the port.
@@ -435,22 +262,6 @@ mod tests {
         );
         assert!(parse_retry_schedule("").is_err());
         assert!(parse_retry_schedule("soon").is_err());
-    }
-
-    #[test]
-    fn durations_show_in_their_largest_whole_unit() {
-        for (d, shown) in [
-            (Duration::ZERO, "0"),
-            (Duration::from_millis(100), "100ms"),
-            (Duration::from_millis(1500), "1500ms"),
-            (Duration::from_secs(90), "90s"),
-            (Duration::from_secs(600), "10m"),
-            (Duration::from_secs(3600), "1h"),
-            (limits::ACTIVATION_TTL_MAX, "365d"),
-            (Duration::from_nanos(5), "5ns"),
-        ] {
-            assert_eq!(show(d), shown);
-        }
     }
 
     #[test]

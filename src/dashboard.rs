@@ -20,11 +20,11 @@ use crate::activation;
 use crate::app::AppState;
 use crate::body::{self, BodyError};
 use crate::clock::rfc3339;
-use crate::guard;
 use crate::notifications::log::Filter as LogFilter;
 use crate::notifications::{Attempt, Notification};
 use crate::pages::{self, Look, PageError};
 use crate::paging::{self, Order};
+use crate::routing;
 
 /// The dashboard's own path.
 pub const PATH: &str = "/__admin/";
@@ -41,12 +41,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     let html_405 = || web::to(method_not_allowed);
     cfg.service(
         web::resource("")
-            .route(guard::get().to(to_dashboard))
+            .route(routing::get().to(to_dashboard))
             .default_service(html_405()),
     )
     .service(
         web::resource("/")
-            .route(guard::get().to(dashboard))
+            .route(routing::get().to(dashboard))
             .default_service(html_405()),
     )
     .service(

@@ -303,17 +303,17 @@ fn check_accounts(accounts: &[AccountFixture]) -> Result<(), String> {
             return Err(entry("the account_id appears twice".into()));
         }
         if let Some(key) = &a.server_key {
-            crate::config::check_server_key("server_key", key)
+            crate::limits::check_server_key("server_key", key)
                 .map_err(|e| entry(format!("{e} (leave it out to share the account)")))?;
         }
         check_phone(&a.phone_number).map_err(entry)?;
         check_country_code(&a.country_code).map_err(entry)?;
         if let Some(url) = &a.redirect_url
-            && url.len() > crate::config::limits::URL_MAX_LEN
+            && url.len() > crate::limits::URL_MAX_LEN
         {
             return Err(entry(format!(
                 "redirect_url must be at most {} bytes long",
-                crate::config::limits::URL_MAX_LEN
+                crate::limits::URL_MAX_LEN
             )));
         }
         if let Some(options) = &a.payment_options {

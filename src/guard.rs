@@ -22,101 +22,15 @@ use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::{Method, StatusCode, header};
 use actix_web::middleware::Next;
-use actix_web::{HttpResponse, ResponseError, Route, guard as actix_guard, web};
+use actix_web::{HttpResponse, ResponseError, web};
 
 use crate::app::AppState;
-use crate::config::{Config, HttpStatusMode};
+use crate::config::HttpStatusMode;
 use crate::control::ControlError;
 use crate::error::ApiError;
+use crate::hosts::authority;
 use crate::notifications::delivery::INSTANCE_HEADER;
 use crate::pages::{Look, PageError};
-
-/// A route for GET that answers HEAD the same way (without the body).
-pub fn get() -> Route {
-    web::route().guard(actix_guard::Any(actix_guard::Get()).or(actix_guard::Head()))
-}
-
-/// The host names a request may be addressed to.
-#[derive(Debug, Clone, Default)]
-pub struct Hosts {
-    /// `--allowed-host '*'`: no check at all.
-    any: bool,
-    /// Listening on every address: any IP literal names this server.
-    any_ip: bool,
-    names: Vec<String>,
-    /// The `host:port` of the public URL, which most requests carry: checked first, as is.
-    usual: String,
-}
-
-/// The hosts this server answers to (see the module comment).
-pub fn allowed_hosts(config: &Config, public_url: &str, listen_host: &str) -> Hosts {
-    let listen = listen_host.trim_start_matches('[').trim_end_matches(']');
-    let any_ip = listen
-        .parse::<std::net::IpAddr>()
-        .is_ok_and(|ip| ip.is_unspecified());
-    let usual = authority(public_url).unwrap_or_default();
-    let mut names: Vec<String> = ["localhost", "127.0.0.1", "::1", listen]
-        .into_iter()
-        .map(str::to_ascii_lowercase)
-        .collect();
-    if let Some(host) = reqwest::Url::parse(public_url)
-        .ok()
-        .and_then(|u| u.host_str().map(str::to_string))
-    {
-        names.push(
-            host.trim_start_matches('[')
-                .trim_end_matches(']')
-                .to_ascii_lowercase(),
-        );
-    }
-    names.extend(config.allowed_hosts.iter().map(|h| {
-        h.trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_ascii_lowercase()
-    }));
-    Hosts {
-        any: config.allowed_hosts.iter().any(|h| h == "*"),
-        any_ip,
-        names,
-        usual,
-    }
-}
-
-impl Hosts {
-    /// Whether a `Host` header value (with or without its port) names this server.
-    pub fn allows(&self, host: &str) -> bool {
-        if self.any || (!self.usual.is_empty() && host == self.usual) {
-            return true;
-        }
-        let name = host_name(host);
-        (self.any_ip && name.parse::<std::net::IpAddr>().is_ok())
-            || self.names.iter().any(|n| n.eq_ignore_ascii_case(name))
-    }
-}
-
-/// The `host[:port]` of a URL as a `Host` header carries it (no port when it is the default).
-fn authority(url: &str) -> Option<String> {
-    let u = reqwest::Url::parse(url).ok()?;
-    let host = u.host_str()?;
-    Some(match u.port() {
-        Some(port) => format!("{host}:{port}"),
-        None => host.to_string(),
-    })
-}
-
-/// The name part of a `Host` value: `[::1]:80` → `::1`, `a.test:80` → `a.test`.
-fn host_name(host: &str) -> &str {
-    let host = host.trim();
-    if let Some(rest) = host.strip_prefix('[') {
-        return rest.split(']').next().unwrap_or(rest);
-    }
-    match host.rsplit_once(':') {
-        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) && !name.contains(':') => {
-            name
-        }
-        _ => host,
-    }
-}
 
 /// Why a request was refused.
 enum Refusal {
@@ -266,54 +180,5 @@ fn refuse(refusal: Refusal, dialect: Dialect) -> HttpResponse {
             };
             PageError::new(look, status, title, message).error_response()
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn hosts(listen: &str, public_url: &str, allowed: &[&str]) -> Hosts {
-        let config = Config {
-            allowed_hosts: allowed.iter().map(|h| h.to_string()).collect(),
-            ..Config::default()
-        };
-        allowed_hosts(&config, public_url, listen)
-    }
-
-    #[test]
-    fn host_names_are_read_without_their_port() {
-        assert_eq!(host_name("localhost:8080"), "localhost");
-        assert_eq!(host_name("[::1]:8080"), "::1");
-        assert_eq!(host_name("[::1]"), "::1");
-        assert_eq!(host_name("a.test"), "a.test");
-        assert_eq!(host_name("::1"), "::1");
-    }
-
-    #[test]
-    fn only_this_servers_names_are_allowed() {
-        let h = hosts("127.0.0.1", "http://mock.internal:9000", &["ci-mock"]);
-        for ok in [
-            "localhost",
-            "LOCALHOST:1",
-            "127.0.0.1:8080",
-            "[::1]:80",
-            "mock.internal",
-            "ci-mock:80",
-        ] {
-            assert!(h.allows(ok), "{ok}");
-        }
-        for bad in [
-            "attacker.example",
-            "attacker.example:8080",
-            "10.0.0.1",
-            "localhost.attacker.example",
-        ] {
-            assert!(!h.allows(bad), "{bad}");
-        }
-        let wildcard = hosts("0.0.0.0", "http://0.0.0.0:8080", &[]);
-        assert!(wildcard.allows("192.168.1.5:8080"));
-        assert!(!wildcard.allows("attacker.example"));
-        assert!(hosts("127.0.0.1", "http://127.0.0.1", &["*"]).allows("anything.test"));
     }
 }

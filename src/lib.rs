@@ -11,10 +11,11 @@
 //!
 //! # Layout
 //! - [`startup`]: `start(Config)` → a running [`Server`] with its URL; the route table.
-//! - [`config`]: [`Config`], the plain settings struct, and the ranges every outside value must fall
-//!   in; [`cli`] turns flags (and their variables) into it.
-//! - [`guard`]: what every request passes first: `Host` names, cross-site requests, notification
-//!   loops, request logging. [`body`]: reading a body within its size and time limits.
+//! - [`config`]: [`Config`], the plain settings struct; [`limits`]: the ranges every outside value
+//!   must fall in; [`cli`] turns flags (and their variables) into a config.
+//! - [`guard`]: what every request passes first: `Host` names ([`hosts`]), cross-site requests,
+//!   notification loops, request logging. [`body`]: reading a body within its size and time
+//!   limits. [`routing`]: GET routes that answer HEAD.
 //! - [`api`]: the emulated Midtrans routes: `api::create`, `api::get`, `api::unbind`; [`error`]: their
 //!   envelope; [`auth`]: the server key extractor.
 //! - [`transitions`]: the one place an account changes state and its notification is recorded.
@@ -41,10 +42,13 @@ pub mod dashboard;
 pub mod error;
 pub mod fixtures;
 pub mod guard;
+pub mod hosts;
 pub mod ids;
+pub mod limits;
 pub mod notifications;
 pub mod pages;
 pub mod paging;
+pub mod routing;
 pub mod scheduler;
 pub mod startup;
 pub mod transitions;

@@ -35,7 +35,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             )
             .service(
                 web::resource("/{account_id}")
-                    .route(crate::guard::get().to(get::get))
+                    .route(crate::routing::get().to(get::get))
                     .default_service(web::to(method_not_allowed)),
             )
             .service(

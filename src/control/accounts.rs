@@ -12,9 +12,9 @@ use super::{AccountView, ControlError, method_not_allowed, read_json};
 use crate::accounts::{Account, AccountStatus, Owner, Transition, TransitionError};
 use crate::app::AppState;
 use crate::fixtures::is_amount;
-use crate::guard;
 use crate::notifications::{Event, Notification};
 use crate::paging::{self, Order};
+use crate::routing;
 use crate::transitions;
 
 /// How long a transition (or a retry) waits for the notification's next attempt; past this it
@@ -24,12 +24,12 @@ pub const ATTEMPT_WAIT: Duration = Duration::from_secs(20);
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::resource("/accounts")
-            .route(guard::get().to(list))
+            .route(routing::get().to(list))
             .default_service(web::to(method_not_allowed)),
     )
     .service(
         web::resource("/accounts/{id}")
-            .route(guard::get().to(show))
+            .route(routing::get().to(show))
             .route(web::patch().to(patch))
             .default_service(web::to(method_not_allowed)),
     )

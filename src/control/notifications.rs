@@ -11,10 +11,10 @@ use uuid::Uuid;
 use super::accounts::{WaitQuery, next_attempt};
 use super::{ControlError, method_not_allowed, read_json};
 use crate::app::AppState;
-use crate::guard;
 use crate::notifications::log::Filter;
 use crate::notifications::{DeliveryState, Event, Notification};
 use crate::paging::{self, Order};
+use crate::routing;
 
 /// Longest a single `wait` call may block.
 pub const MAX_WAIT: Duration = Duration::from_secs(120);
@@ -24,7 +24,7 @@ pub const MAX_WAIT_COUNT: usize = paging::MAX_LIMIT;
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::resource("/notifications")
-            .route(guard::get().to(list))
+            .route(routing::get().to(list))
             .default_service(web::to(method_not_allowed)),
     )
     .service(
@@ -34,7 +34,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     )
     .service(
         web::resource("/notifications/{id}")
-            .route(guard::get().to(show))
+            .route(routing::get().to(show))
             .default_service(web::to(method_not_allowed)),
     )
     .service(

@@ -10,16 +10,16 @@ use serde_json::{Value, json};
 use super::{ControlError, method_not_allowed, read_json};
 use crate::app::AppState;
 use crate::clock::{self, rfc3339};
-use crate::config::{
-    check_duration, check_merchant_id, check_retry_schedule, check_server_key, check_url, limits,
-    parse_duration,
+use crate::config::parse_duration;
+use crate::limits::{
+    self, check_duration, check_merchant_id, check_retry_schedule, check_server_key, check_url,
 };
-use crate::guard;
+use crate::routing;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::resource("/clock")
-            .route(guard::get().to(clock))
+            .route(routing::get().to(clock))
             .default_service(web::to(method_not_allowed)),
     )
     .service(
@@ -29,7 +29,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     )
     .service(
         web::resource("/config")
-            .route(guard::get().to(show_config))
+            .route(routing::get().to(show_config))
             .route(web::patch().to(patch_config))
             .default_service(web::to(method_not_allowed)),
     )
@@ -40,7 +40,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     )
     .service(
         web::resource("/health")
-            .route(guard::get().to(health))
+            .route(routing::get().to(health))
             .default_service(web::to(method_not_allowed)),
     );
 }
