@@ -195,6 +195,9 @@ pub struct Account {
     pub redirect_url: Option<Box<str>>,
     /// The web (`gpar_`) link works once, as Midtrans documents: its form was submitted.
     pub web_link_used: bool,
+    /// Its place in creation order (set by the store): the cursor of account pages. Free in memory:
+    /// the account's allocation has room for it.
+    pub seq: u64,
     pub created_at_ms: u64,
     pub updated_at_ms: u64,
     /// When a PENDING account expires on the mock clock; `None` means never.
@@ -236,6 +239,7 @@ impl Account {
             country_code: country_code.into(),
             redirect_url: redirect_url.map(Box::from),
             web_link_used: false,
+            seq: 0,
             created_at_ms: now_ms,
             updated_at_ms: now_ms,
             expires_at_ms: None,

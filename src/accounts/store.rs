@@ -98,8 +98,8 @@ pub struct AccountPage {
 struct OwnerIndex {
     /// The one allocation of the key every account it owns shares.
     key: Arc<str>,
-    /// (creation sequence, id), oldest first.
-    ids: Vec<(u64, Uuid)>,
+    /// Ids, oldest first (their `seq` orders them).
+    ids: Vec<Uuid>,
     counts: Counts,
 }
 
@@ -120,8 +120,8 @@ struct State {
     expiries: BinaryHeap<Reverse<(u64, Uuid)>>,
     /// Per server key: its accounts in creation order and their counts.
     owners: hashbrown::HashMap<String, OwnerIndex, FxBuildHasher>,
-    /// Every account, in creation order: (sequence, id).
-    order: Vec<(u64, Uuid)>,
+    /// Every account's id, in creation order.
+    order: Vec<Uuid>,
     next_seq: u64,
     counts: Counts,
     shared_counts: Counts,
@@ -137,18 +137,19 @@ impl State {
         })
     }
 
-    fn insert(&mut self, account: Account) {
+    fn insert(&mut self, mut account: Account) {
         if let Some(at) = account.expires_at_ms {
             self.expiries.push(Reverse((at, account.id)));
         }
         self.next_seq += 1;
-        let (seq, id, status) = (self.next_seq, account.id, account.status);
-        self.order.push((seq, id));
+        account.seq = self.next_seq;
+        let (id, status) = (account.id, account.status);
+        self.order.push(id);
         self.counts.add(status);
         match account.owner.as_deref() {
             Some(key) => {
                 let owner = self.owner(key);
-                owner.ids.push((seq, id));
+                owner.ids.push(id);
                 owner.counts.add(status);
             }
             None => self.shared_counts.add(status),
@@ -165,12 +166,12 @@ impl State {
             return;
         };
         self.unlink(&account);
-        self.order.retain(|(_, other)| other != id);
+        self.order.retain(|other| other != id);
         self.counts.sub(account.status);
         match account.owner.as_deref() {
             Some(key) => {
                 if let Some(owner) = self.owners.get_mut(key) {
-                    owner.ids.retain(|(_, other)| other != id);
+                    owner.ids.retain(|other| other != id);
                     owner.counts.sub(account.status);
                     if owner.ids.is_empty() {
                         self.owners.remove(key);
@@ -474,23 +475,25 @@ impl Store {
         now_ms: u64,
     ) -> AccountPage {
         let state = self.state.read();
-        let list: &[(u64, Uuid)] = match owner {
+        let list: &[Uuid] = match owner {
             Owner::Key(key) => state.owners.get(key).map_or(&[], |o| &o.ids),
             Owner::Any | Owner::Shared => &state.order,
         };
+        // Every listed id is a stored account (removals take it out of the lists).
+        let seq = |id: &Uuid| state.accounts.get(id).map_or(0, |a| a.seq);
         let mut accounts = Vec::new();
         let mut last = None;
-        for (scanned, (seq, id)) in paging::after(list, after, order, |(seq, _)| *seq).enumerate() {
+        for (scanned, id) in paging::after(list, after, order, seq).enumerate() {
             if accounts.len() >= limit || scanned >= paging::SCAN_BUDGET {
                 return AccountPage {
                     accounts,
                     next: last,
                 };
             }
-            last = Some(*seq);
             let Some(a) = state.accounts.get(id) else {
                 continue;
             };
+            last = Some(a.seq);
             if owner == Owner::Shared && a.owner.is_some() {
                 continue;
             }
@@ -544,7 +547,7 @@ impl Store {
         let Some(owner) = state.owners.remove(server_key) else {
             return 0;
         };
-        for (_, id) in &owner.ids {
+        for id in &owner.ids {
             if let Some(account) = state.accounts.remove(id) {
                 state.unlink(&account);
                 state.counts.sub(account.status);
@@ -553,7 +556,7 @@ impl Store {
         let State {
             order, accounts, ..
         } = &mut *state;
-        order.retain(|(_, id)| accounts.contains_key(id));
+        order.retain(|id| accounts.contains_key(id));
         owner.ids.len()
     }
 
@@ -706,5 +709,29 @@ mod tests {
         assert_eq!(store.len(), 1);
         assert!(store.get(&b.id, Some("b"), 0).is_some());
         assert!(store.by_link(&b.link_id(), 0).is_some());
+    }
+
+    #[test]
+    fn pages_run_in_creation_order_per_key_and_survive_a_reset_by_key() {
+        let store = Store::new();
+        let mut mine = Vec::new();
+        for i in 0..5 {
+            mine.push(new_account(&store, "a", &format!("81{i}"), None).id);
+            new_account(&store, "b", &format!("82{i}"), None);
+        }
+        let ids = |page: &AccountPage| page.accounts.iter().map(|a| a.id).collect::<Vec<_>>();
+        let first = store.page(Owner::Key("a"), None, None, 2, Order::OldestFirst, 0);
+        assert_eq!(ids(&first), mine[..2]);
+        let second = store.page(Owner::Key("a"), None, first.next, 10, Order::OldestFirst, 0);
+        assert_eq!((ids(&second), second.next), (mine[2..].to_vec(), None));
+        let newest = store.page(Owner::Key("a"), None, None, 2, Order::NewestFirst, 0);
+        assert_eq!(ids(&newest), [mine[4], mine[3]]);
+        assert_eq!(store.counts(Owner::Key("a")).get(AccountStatus::Pending), 5);
+        assert_eq!(store.counts(Owner::Any).total(), 10);
+        assert_eq!(store.remove_owned_by("b"), 5);
+        let all = store.page(Owner::Any, None, None, 100, Order::OldestFirst, 0);
+        assert_eq!(ids(&all), mine);
+        assert_eq!(store.counts(Owner::Any).total(), 5);
+        assert_eq!(store.keys(10), ["a"]);
     }
 }
