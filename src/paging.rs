@@ -52,6 +52,17 @@ pub fn limit(asked: Option<usize>) -> Result<usize, String> {
     }
 }
 
+/// The page size and start a list request asks for (`limit`, `cursor`).
+///
+/// # Errors
+/// A message for a limit out of range or a cursor this server did not write.
+pub fn request(
+    limit_asked: Option<usize>,
+    cursor: Option<&str>,
+) -> Result<(usize, Option<u64>), String> {
+    Ok((limit(limit_asked)?, parse_cursor(cursor)?))
+}
+
 /// The positions of `items` (sorted by position) after `after` in `order`, at most [`SCAN_BUDGET`]
 /// of them; `pos` reads an item's position.
 pub fn after<T>(

@@ -54,8 +54,8 @@ async fn list(
     state: web::Data<AppState>,
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ControlError> {
-    let limit = paging::limit(query.limit).map_err(ControlError::BadRequest)?;
-    let after = paging::parse_cursor(query.cursor.as_deref()).map_err(ControlError::BadRequest)?;
+    let (limit, after) =
+        paging::request(query.limit, query.cursor.as_deref()).map_err(ControlError::BadRequest)?;
     let owner = query.server_key.as_deref().map_or(Owner::Any, Owner::Key);
     let page = state.store.page(
         owner,

@@ -63,8 +63,8 @@ async fn list(
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ControlError> {
     let q = query.into_inner();
-    let limit = paging::limit(q.limit).map_err(ControlError::BadRequest)?;
-    let after = paging::parse_cursor(q.cursor.as_deref()).map_err(ControlError::BadRequest)?;
+    let (limit, after) =
+        paging::request(q.limit, q.cursor.as_deref()).map_err(ControlError::BadRequest)?;
     let filter = Filter {
         account_id: q.account_id,
         server_key: q.server_key,
