@@ -95,7 +95,7 @@ impl AppState {
         let instance = uuid::Uuid::new_v4().to_string();
         let settings = Settings::from_config(config);
         let state = Self {
-            store: Store::new(),
+            store: Store::with_limit(config.max_accounts),
             ids: IdGen::new(config.seed),
             clock: Clock::default(),
             fixtures: config.fixtures.clone(),

@@ -112,6 +112,11 @@ pub struct Cli {
     #[arg(long, env = "PAY_ACCOUNT_MOCK_WORKERS")]
     pub workers: Option<usize>,
 
+    /// Accounts the server holds at most (1 to 50,000,000); a create past it answers "500" until a
+    /// reset.
+    #[arg(long, env = "PAY_ACCOUNT_MOCK_MAX_ACCOUNTS", default_value_t = config::DEFAULT_MAX_ACCOUNTS)]
+    pub max_accounts: usize,
+
     /// Preload N generated ENABLED accounts (for benchmarks; at most 5,000,000).
     #[arg(long, env = "PAY_ACCOUNT_MOCK_GENERATE_ACCOUNTS", default_value_t = 0)]
     pub generate_accounts: usize,
@@ -216,6 +221,7 @@ impl Cli {
             max_deliveries: self.max_deliveries,
             body_timeout: self.body_timeout,
             notification_log_size: self.notification_log_size,
+            max_accounts: self.max_accounts,
             allowed_hosts: self.allowed_hosts.clone(),
         };
         config.validate().map_err(|e| self.rename(e))?;

@@ -25,6 +25,8 @@ pub const DEFAULT_MAX_DELIVERIES: usize = 64;
 pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
 /// Notifications the log keeps.
 pub const DEFAULT_NOTIFICATION_LOG_SIZE: usize = 100_000;
+/// Accounts the store holds at most (about 6 GB).
+pub const DEFAULT_MAX_ACCOUNTS: usize = 10_000_000;
 
 /// Which HTTP status line accompanies a 4xx Midtrans body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -131,6 +133,8 @@ pub struct Config {
     pub body_timeout: Duration,
     /// Notifications the log keeps; past it the oldest goes, pending or not.
     pub notification_log_size: usize,
+    /// Accounts the store holds at most; a create past it answers `"500"` until a reset.
+    pub max_accounts: usize,
     /// Host names accepted in the `Host` header besides this server's own (see `guard.rs`); `*`
     /// accepts any.
     pub allowed_hosts: Vec<String>,
@@ -159,6 +163,7 @@ impl Default for Config {
             max_deliveries: DEFAULT_MAX_DELIVERIES,
             body_timeout: DEFAULT_BODY_TIMEOUT,
             notification_log_size: DEFAULT_NOTIFICATION_LOG_SIZE,
+            max_accounts: DEFAULT_MAX_ACCOUNTS,
             allowed_hosts: Vec::new(),
         }
     }
@@ -215,10 +220,11 @@ impl Config {
             self.notification_log_size,
             limits::NOTIFICATION_LOG_SIZE,
         )?;
+        check_count("--max-accounts", self.max_accounts, limits::MAX_ACCOUNTS)?;
         check_count(
             "--generate-accounts",
             self.generate_accounts,
-            (0, limits::GENERATE_ACCOUNTS_MAX),
+            (0, limits::GENERATE_ACCOUNTS_MAX.min(self.max_accounts)),
         )?;
         for host in &self.allowed_hosts {
             if host != "*" && !is_host_name(host) {

@@ -27,6 +27,8 @@ pub const MAX_DELIVERIES: (usize, usize) = (1, 1024);
 pub const NOTIFICATION_LOG_SIZE: (usize, usize) = (1, 1_000_000);
 /// `--generate-accounts` (about 600 bytes each).
 pub const GENERATE_ACCOUNTS_MAX: usize = 5_000_000;
+/// `--max-accounts`: accounts the store holds at most (about 600 bytes each).
+pub const MAX_ACCOUNTS: (usize, usize) = (1, 50_000_000);
 /// A merchant id, server key, phone number or country code is short; these bound what is kept.
 pub const MERCHANT_ID_MAX_LEN: usize = 64;
 pub const SERVER_KEY_MAX_LEN: usize = 256;

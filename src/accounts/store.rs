@@ -35,6 +35,8 @@ pub enum CreateOutcome {
     /// This merchant already has an ENABLED account for the number: Midtrans answers "200, account
     /// exists and is linked" with it instead of starting a new link.
     AlreadyLinked(Account),
+    /// The store holds its limit of accounts (`--max-accounts`); nothing was made.
+    Full,
 }
 
 /// Why a transition did not happen.
@@ -286,14 +288,30 @@ fn linked_hash(hasher: &RandomState, account: &Account) -> Option<u64> {
     Some(hasher.hash_one((owner, &*account.country_code, &*account.phone_number)))
 }
 
-#[derive(Default)]
 pub struct Store {
     state: RwLock<State>,
+    /// Accounts a create may bring the store to.
+    limit: usize,
+}
+
+impl Default for Store {
+    fn default() -> Self {
+        Self::with_limit(usize::MAX)
+    }
 }
 
 impl Store {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A store whose creates stop at `limit` accounts (fixtures and generated ones are checked
+    /// against it at start, in `Config::validate`).
+    pub fn with_limit(limit: usize) -> Self {
+        Self {
+            state: RwLock::default(),
+            limit,
+        }
     }
 
     /// Adds an account as is (fixtures, generated bench data); replaces one with the same id.
@@ -312,6 +330,9 @@ impl Store {
             && let Some(existing) = state.accounts.get(&id)
         {
             return CreateOutcome::AlreadyLinked(Account::clone(existing));
+        }
+        if state.accounts.len() >= self.limit {
+            return CreateOutcome::Full;
         }
         let owner = state.owner(new.owner).key.clone();
         let account = Account {
@@ -695,6 +716,7 @@ mod tests {
             match outcome {
                 CreateOutcome::AlreadyLinked(a) => assert!(i % 2 == 1 && a.id == *id, "{i}"),
                 CreateOutcome::Created(_) => assert!(i % 2 == 0, "{i}"),
+                CreateOutcome::Full => panic!("no limit was set"),
             }
         }
     }

@@ -60,6 +60,13 @@ pub async fn create(
         CreateOutcome::Created(id) => Ok(HttpResponse::Ok()
             .insert_header((header::CONTENT_TYPE, "application/json"))
             .body(created_body(&id, &state.public_url, &link_id_of(&id)))),
+        CreateOutcome::Full => {
+            tracing::warn!(
+                accounts = state.store.len(),
+                "create refused: the server holds --max-accounts accounts; POST /__admin/reset (all, or ?server_key=) frees them"
+            );
+            Err(ApiError::Internal)
+        }
         CreateOutcome::AlreadyLinked(account) => {
             Ok(HttpResponse::Ok().json(AccountBody::new(&account, AccountStatus::Enabled)))
         }

@@ -382,6 +382,29 @@ async fn the_dashboard_shows_one_page_of_accounts_with_a_link_to_the_next() {
     assert!(r.text.contains("All <b>124</b>"), "{}", r.text);
 }
 
+#[tokio::test]
+async fn the_store_stops_at_its_limit_and_a_reset_frees_it() {
+    // The four shipped fixture accounts count too.
+    let app = spawn_app_with(|c| c.max_accounts = 6);
+    app.create_pending(KEY, "81234567891").await;
+    app.create_pending(OTHER_KEY, "81234567892").await;
+    let r = app.create(KEY, &gopay("81234567893")).await;
+    assert_envelope(
+        &r,
+        500,
+        "500",
+        "Sorry. Our system is recovering from unexpected issues. Please retry.",
+    );
+    assert_eq!(app.account_count().await, 6);
+    app.admin(
+        Method::POST,
+        &format!("/__admin/reset?server_key={OTHER_KEY}"),
+        None,
+    )
+    .await;
+    app.create_pending(KEY, "81234567893").await;
+}
+
 // 6. Cross-site requests and DNS rebinding.
 
 #[tokio::test]
