@@ -68,9 +68,13 @@ pub async fn check(
         return Ok(next.call(req).await?.map_into_left_body());
     };
     if let Some(refusal) = refusal(&req, &state) {
-        let dialect = dialect(req.path());
-        tracing::debug!(method = %req.method(), path = req.path(), "refused before routing");
-        let mut response = refuse(refusal, dialect);
+        let mut response = refuse(refusal, dialect(req.path()));
+        tracing::debug!(
+            method = %req.method(),
+            path = req.path(),
+            status = response.status().as_u16(),
+            "refused before routing"
+        );
         if let Ok(value) = header::HeaderValue::from_str(&state.instance) {
             response
                 .headers_mut()
@@ -78,27 +82,26 @@ pub async fn check(
         }
         return Ok(req.into_response(response).map_into_right_body());
     }
-    let mirror = state.http_status == HttpStatusMode::Mirror;
-    if !tracing::enabled!(tracing::Level::DEBUG) {
-        let mut response = next.call(req).await?;
-        if mirror {
-            crate::api::mirror(&mut response);
-        }
-        return Ok(response.map_into_left_body());
-    }
-    let started = std::time::Instant::now();
-    let (method, path) = (req.method().clone(), req.path().to_string());
+    let logged = tracing::enabled!(tracing::Level::DEBUG).then(|| {
+        (
+            std::time::Instant::now(),
+            req.method().clone(),
+            req.path().to_string(),
+        )
+    });
     let mut response = next.call(req).await?;
-    if mirror {
+    if state.http_status == HttpStatusMode::Mirror {
         crate::api::mirror(&mut response);
     }
-    tracing::debug!(
-        %method,
-        path,
-        status = response.status().as_u16(),
-        ms = started.elapsed().as_secs_f64() * 1e3,
-        "request"
-    );
+    if let Some((started, method, path)) = logged {
+        tracing::debug!(
+            %method,
+            path,
+            status = response.status().as_u16(),
+            us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+            "request"
+        );
+    }
     Ok(response.map_into_left_body())
 }
 

@@ -90,3 +90,44 @@ fn boolean_variables_take_the_usual_spellings() {
         );
     }
 }
+
+#[test]
+fn debug_logs_one_line_per_request_without_colour_when_not_on_a_terminal() {
+    use std::io::{Read, Write};
+    let mut child = Command::new(BIN)
+        .args(["--port", "0", "--log", "pay_account_mock=debug"])
+        .env_clear()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line.trim().rsplit("http://").next().unwrap().to_string();
+    let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+    write!(
+        stream,
+        "GET /v2/pay/account/x HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+    let _ = child.kill();
+    let mut log = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut log)
+        .unwrap();
+    let _ = child.wait();
+    assert!(
+        log.lines()
+            .any(|l| l.contains("request method=GET path=\"/v2/pay/account/x\" status=401")),
+        "{log}"
+    );
+    assert!(!log.contains('\u{1b}'), "no colour codes: {log}");
+}
