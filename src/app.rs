@@ -69,9 +69,8 @@ pub struct AppState {
     /// The settings at start, which a full reset restores.
     initial_settings: Settings,
     pub notifications: Notifications,
+    /// The notification HTTP client, its slots, and this server's instance id (the loop guard).
     pub deliveries: Deliveries,
-    /// This server's id, sent with every notification so that a loop back into a mock is refused.
-    pub instance: String,
     /// Host names the `Host` header may carry (see `guard.rs`).
     pub allowed_hosts: crate::hosts::Hosts,
     /// How long a request body may take to arrive.
@@ -91,8 +90,10 @@ pub struct AppState {
 impl AppState {
     /// The state for `config`, serving at `public_url`; `listen_host` is the address it listens on
     /// (one of the hosts it answers to).
-    pub fn new(config: &Config, public_url: String, listen_host: &str) -> Self {
-        let instance = uuid::Uuid::new_v4().to_string();
+    ///
+    /// # Errors
+    /// The notification HTTP client cannot be built.
+    pub fn new(config: &Config, public_url: String, listen_host: &str) -> Result<Self, String> {
         let settings = Settings::from_config(config);
         let state = Self {
             store: Store::with_limit(config.max_accounts),
@@ -102,13 +103,8 @@ impl AppState {
             settings: RwLock::new(settings.clone()),
             initial_settings: settings,
             notifications: Notifications::new(config.notification_log_size),
-            deliveries: Deliveries::new(
-                config.notification_timeout,
-                config.max_deliveries,
-                &instance,
-            ),
+            deliveries: Deliveries::new(config.notification_timeout, config.max_deliveries)?,
             allowed_hosts: crate::hosts::allowed_hosts(config, &public_url, listen_host),
-            instance,
             body_timeout: config.body_timeout,
             public_url: public_url.trim_end_matches('/').to_string(),
             http_status: config.http_status,
@@ -121,7 +117,7 @@ impl AppState {
         };
         state.load_fixture_accounts();
         state.generate_accounts(config.generate_accounts);
-        state
+        Ok(state)
     }
 
     /// Everything back to how the server started: the fixture (and generated) accounts, an empty

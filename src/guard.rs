@@ -75,10 +75,9 @@ pub async fn check(
             status = response.status().as_u16(),
             "refused before routing"
         );
-        if let Ok(value) = header::HeaderValue::from_str(&state.instance) {
-            response
-                .headers_mut()
-                .insert(header::HeaderName::from_static(INSTANCE_HEADER), value);
+        // reqwest and actix carry different `http` versions: the value crosses as bytes.
+        if let Ok(value) = header::HeaderValue::from_bytes(state.deliveries.instance().as_bytes()) {
+            response.headers_mut().insert(INSTANCE.clone(), value);
         }
         return Ok(req.into_response(response).map_into_right_body());
     }
@@ -114,10 +113,11 @@ fn refusal(req: &ServiceRequest, state: &AppState) -> Option<Refusal> {
     if headers.contains_key(&INSTANCE) {
         return Some(Refusal::Loop);
     }
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .or_else(|| req.uri().authority().map(|a| a.as_str()));
+    // A `Host` that is not text names no host of this server: it is refused, not skipped.
+    let host = match headers.get(header::HOST) {
+        Some(h) => Some(h.to_str().unwrap_or("")),
+        None => req.uri().authority().map(|a| a.as_str()),
+    };
     if let Some(host) = host
         && !state.allowed_hosts.allows(host)
     {

@@ -58,7 +58,8 @@ pub fn start(config: Config) -> io::Result<Server> {
     let addr = listener.local_addr()?;
     let url = format!("http://{addr}");
     let public_url = config.public_url.clone().unwrap_or_else(|| url.clone());
-    let state = web::Data::new(AppState::new(&config, public_url, &config.host));
+    let state =
+        web::Data::new(AppState::new(&config, public_url, &config.host).map_err(io::Error::other)?);
     let workers = config.workers;
     let (tx, rx) = std::sync::mpsc::channel();
     let app_state = state.clone();

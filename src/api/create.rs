@@ -459,7 +459,8 @@ mod tests {
         }
         let id = Uuid::new_v4();
         for base in ["http://127.0.0.1:8080", "https://x.test/a\"b\\c\u{1}é/"] {
-            let state = AppState::new(&crate::Config::default(), base.to_string(), "127.0.0.1");
+            let state =
+                AppState::new(&crate::Config::default(), base.to_string(), "127.0.0.1").unwrap();
             let account = match state.store.create(NewAccount {
                 id,
                 owner: "k",

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix_web::web::Bytes;
-use reqwest::header::{ACCEPT, CONTENT_TYPE, LOCATION};
+use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderValue, LOCATION};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// Midtrans waits 15 s for the merchant's answer.
@@ -26,12 +26,18 @@ pub const LOOP_STATUS: u16 = 508;
 pub struct Deliveries {
     client: reqwest::Client,
     permits: Arc<Semaphore>,
-    instance: String,
+    /// This server's instance id, as the header value every notification carries.
+    instance: HeaderValue,
 }
 
 impl Deliveries {
-    /// A shared connection pool; at most `max_in_flight` attempts at once, each within `timeout`.
-    pub fn new(timeout: Duration, max_in_flight: usize, instance: &str) -> Self {
+    /// A shared connection pool; at most `max_in_flight` attempts at once, each within `timeout`;
+    /// a fresh instance id.
+    ///
+    /// # Errors
+    /// The HTTP client cannot be built (its TLS backend does not start): the server must not start
+    /// with a client that has no timeout.
+    pub fn new(timeout: Duration, max_in_flight: usize) -> Result<Self, String> {
         let client = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(10)))
@@ -39,12 +45,19 @@ impl Deliveries {
             .redirect(reqwest::redirect::Policy::none())
             .user_agent("Veritrans")
             .build()
-            .unwrap_or_default();
-        Self {
+            .map_err(|e| format!("cannot build the notification HTTP client: {e}"))?;
+        let instance = HeaderValue::from_str(&uuid::Uuid::new_v4().to_string())
+            .map_err(|e| format!("instance id: {e}"))?;
+        Ok(Self {
             client,
             permits: Arc::new(Semaphore::new(max_in_flight.max(1))),
-            instance: instance.to_string(),
-        }
+            instance,
+        })
+    }
+
+    /// This server's instance id, as sent in [`INSTANCE_HEADER`].
+    pub fn instance(&self) -> &HeaderValue {
+        &self.instance
     }
 
     /// A slot for one attempt, if one is free; the attempt holds it until it ends.
@@ -64,7 +77,7 @@ impl Deliveries {
                 .post(&current)
                 .header(CONTENT_TYPE, "application/json")
                 .header(ACCEPT, "application/json")
-                .header(INSTANCE_HEADER, &self.instance)
+                .header(INSTANCE_HEADER, self.instance.clone())
                 .body(body.clone())
                 .send()
                 .await;
@@ -82,7 +95,7 @@ impl Deliveries {
             if status == LOOP_STATUS
                 && let Some(refuser) = response.headers().get(INSTANCE_HEADER)
             {
-                let whose = if refuser.as_bytes() == self.instance.as_bytes() {
+                let whose = if refuser == self.instance {
                     "this server itself"
                 } else {
                     "another pay-account-mock server"

@@ -66,22 +66,35 @@ fn bad_values_name_the_flag_or_the_variable_they_came_from() {
     }
 }
 
+/// Starts the binary on a free port with `args` and `env` (and nothing else from the environment);
+/// returns it, still running, and the line it printed on standard output. Standard error is piped.
+fn started(args: &[&str], env: &[(&str, &str)]) -> (std::process::Child, String) {
+    let mut child = Command::new(BIN)
+        .args(["--port", "0"])
+        .args(args)
+        .env_clear()
+        .envs(env.iter().copied())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    (child, line)
+}
+
 #[test]
 fn boolean_variables_take_the_usual_spellings() {
     for value in ["1", "true", "yes", "0", "false", "no"] {
-        let mut child = Command::new(BIN)
-            .args(["--port", "0"])
-            .env_clear()
-            .env("PAY_ACCOUNT_MOCK_LEGACY_SANDBOX", value)
-            .env("PAY_ACCOUNT_MOCK_NO_UNBIND_NOTIFICATION", value)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("the binary runs");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
+        let (mut child, line) = started(
+            &[],
+            &[
+                ("PAY_ACCOUNT_MOCK_LEGACY_SANDBOX", value),
+                ("PAY_ACCOUNT_MOCK_NO_UNBIND_NOTIFICATION", value),
+            ],
+        );
         let _ = child.kill();
         let _ = child.wait();
         assert!(
@@ -94,17 +107,7 @@ fn boolean_variables_take_the_usual_spellings() {
 #[test]
 fn debug_logs_one_line_per_request_without_colour_when_not_on_a_terminal() {
     use std::io::{Read, Write};
-    let mut child = Command::new(BIN)
-        .args(["--port", "0", "--log", "pay_account_mock=debug"])
-        .env_clear()
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the binary runs");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    let (mut child, line) = started(&["--log", "pay_account_mock=debug"], &[]);
     let addr = line.trim().rsplit("http://").next().unwrap().to_string();
     let mut stream = std::net::TcpStream::connect(&addr).unwrap();
     write!(

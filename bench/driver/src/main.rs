@@ -65,7 +65,8 @@ fn ids(seed: u64, count: usize, sample: usize) -> i32 {
         ..Default::default()
     };
     let state =
-        pay_account_mock::app::AppState::new(&config, "http://127.0.0.1".into(), "127.0.0.1");
+        pay_account_mock::app::AppState::new(&config, "http://127.0.0.1".into(), "127.0.0.1")
+            .expect("app state");
     let mut all = Vec::new();
     let mut after = None;
     loop {
