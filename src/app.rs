@@ -7,12 +7,14 @@ use parking_lot::RwLock;
 use serde::Serialize;
 
 use crate::accounts::{Account, AccountStatus, PaymentOption, Store};
+use crate::charges::TransactionStore;
+use crate::money::Amount;
 use crate::accounts::{Balance, Token};
 use crate::clock::Clock;
 use crate::config::{Config, HttpStatusMode};
 use crate::fixtures::{Fixtures, PaymentOptionFixture};
 use crate::ids::IdGen;
-use crate::notifications::Notifications;
+use crate::notifications::{Notifications, Target};
 use crate::notifications::delivery::Deliveries;
 
 /// Settings the control API can change while the server runs.
@@ -22,12 +24,26 @@ pub struct Settings {
     pub notification_url: Option<String>,
     /// Per server key notification URLs.
     pub notification_urls: HashMap<String, String>,
+    /// The "Payment Notification URL" for every merchant without its own.
+    pub payment_notification_url: Option<String>,
+    /// Per server key payment notification URLs.
+    pub payment_notification_urls: HashMap<String, String>,
     pub merchant_id: String,
     #[serde(serialize_with = "ser_duration")]
     pub activation_ttl: Duration,
     #[serde(serialize_with = "ser_durations")]
     pub retry_schedule: Vec<Duration>,
     pub unbind_notification: bool,
+    /// `merchant_id` of GoPay transactions.
+    pub gopay_merchant_id: String,
+    /// Charges from this amount up ask for the PIN.
+    pub pin_threshold: Amount,
+    #[serde(serialize_with = "ser_duration")]
+    pub verification_link_ttl: Duration,
+    #[serde(serialize_with = "ser_duration")]
+    pub transaction_ttl: Duration,
+    #[serde(serialize_with = "ser_duration")]
+    pub pre_auth_hold: Duration,
 }
 
 fn ser_duration<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -39,7 +55,7 @@ fn ser_durations<S: serde::Serializer>(d: &[Duration], s: S) -> Result<S::Ok, S:
 }
 
 impl Settings {
-    /// Where a merchant's notifications go.
+    /// Where a merchant's account linking notifications go.
     pub fn notification_url_for(&self, server_key: &str) -> Option<&str> {
         self.notification_urls
             .get(server_key)
@@ -47,14 +63,34 @@ impl Settings {
             .map(String::as_str)
     }
 
+    /// Where a notification for `server_key` goes now.
+    pub fn url_for<'a>(&'a self, target: &'a Target, server_key: &str) -> Option<&'a str> {
+        match target {
+            Target::Linking => self.notification_url_for(server_key),
+            Target::Payment => self
+                .payment_notification_urls
+                .get(server_key)
+                .or(self.payment_notification_url.as_ref())
+                .map(String::as_str),
+            Target::Url(url) => Some(url),
+        }
+    }
+
     fn from_config(config: &Config) -> Self {
         Self {
             notification_url: config.notification_url.clone(),
             notification_urls: HashMap::new(),
+            payment_notification_url: config.payment_notification_url.clone(),
+            payment_notification_urls: HashMap::new(),
             merchant_id: config.merchant_id.clone(),
             activation_ttl: config.activation_ttl,
             retry_schedule: config.retry_schedule.clone(),
             unbind_notification: config.unbind_notification,
+            gopay_merchant_id: config.gopay_merchant_id.clone(),
+            pin_threshold: Amount::from_units(config.pin_threshold),
+            verification_link_ttl: config.verification_link_ttl,
+            transaction_ttl: config.transaction_ttl,
+            pre_auth_hold: config.pre_auth_hold,
         }
     }
 }
@@ -62,6 +98,7 @@ impl Settings {
 /// Shared state: the store, the clock, the id source, settings and the notification machinery.
 pub struct AppState {
     pub store: Store,
+    pub transactions: TransactionStore,
     pub ids: IdGen,
     pub clock: Clock,
     pub fixtures: Fixtures,
@@ -97,6 +134,7 @@ impl AppState {
         let settings = Settings::from_config(config);
         let state = Self {
             store: Store::with_limit(config.max_accounts),
+            transactions: TransactionStore::with_limit(config.max_transactions),
             ids: IdGen::new(config.seed),
             clock: Clock::default(),
             fixtures: config.fixtures.clone(),
@@ -124,6 +162,7 @@ impl AppState {
     /// notification log, the start-up settings, the wall clock, and the id sequence of `--seed`.
     pub fn reset(&self) {
         self.store.clear();
+        self.transactions.with(|book| book.clear(None));
         self.notifications.clear(None);
         *self.settings.write() = self.initial_settings.clone();
         self.clock.reset();
@@ -136,8 +175,11 @@ impl AppState {
     /// accounts went.
     pub fn reset_key(&self, server_key: &str) -> usize {
         let removed = self.store.remove_owned_by(server_key);
+        self.transactions.with(|book| book.clear(Some(server_key)));
         self.notifications.clear(Some(server_key));
-        self.settings.write().notification_urls.remove(server_key);
+        let mut settings = self.settings.write();
+        settings.notification_urls.remove(server_key);
+        settings.payment_notification_urls.remove(server_key);
         removed
     }
 

@@ -121,6 +121,35 @@ pub struct Cli {
     #[arg(long, env = "PAY_ACCOUNT_MOCK_GENERATE_ACCOUNTS", default_value_t = 0)]
     pub generate_accounts: usize,
 
+    /// Payment Notification URL: where signed transaction notifications are POSTed.
+    #[arg(long, env = "PAY_ACCOUNT_MOCK_PAYMENT_NOTIFICATION_URL")]
+    pub payment_notification_url: Option<String>,
+
+    /// merchant_id of GoPay transactions.
+    #[arg(long, env = "PAY_ACCOUNT_MOCK_GOPAY_MERCHANT_ID", default_value = config::DEFAULT_GOPAY_MERCHANT_ID)]
+    pub gopay_merchant_id: String,
+
+    /// Charges from this many IDR up ask for the PIN (0 to 999,999,999,999,999).
+    #[arg(long, env = "PAY_ACCOUNT_MOCK_PIN_THRESHOLD", default_value_t = config::DEFAULT_PIN_THRESHOLD)]
+    pub pin_threshold: u64,
+
+    /// How long a charge's verification (PIN) links work (1s to 1 day).
+    #[arg(long, env = "PAY_ACCOUNT_MOCK_VERIFICATION_LINK_TTL", default_value = "5m", value_parser = config::parse_duration)]
+    pub verification_link_ttl: Duration,
+
+    /// How long a pending transaction waits for the PIN before it expires (1s to 7 days).
+    #[arg(long, env = "PAY_ACCOUNT_MOCK_TRANSACTION_TTL", default_value = "15m", value_parser = config::parse_duration)]
+    pub transaction_ttl: Duration,
+
+    /// How long a pre-auth hold lasts before it lapses (1s to 7 days).
+    #[arg(long, env = "PAY_ACCOUNT_MOCK_PRE_AUTH_HOLD", default_value = "15m", value_parser = config::parse_duration)]
+    pub pre_auth_hold: Duration,
+
+    /// Transactions the server holds at most (1 to 10,000,000); a charge past it answers "500"
+    /// until a reset.
+    #[arg(long, env = "PAY_ACCOUNT_MOCK_MAX_TRANSACTIONS", default_value_t = config::DEFAULT_MAX_TRANSACTIONS)]
+    pub max_transactions: usize,
+
     /// Log filter (tracing's env-filter syntax), e.g. "info" or "pay_account_mock=debug".
     #[arg(
         long,
@@ -223,6 +252,13 @@ impl Cli {
             notification_log_size: self.notification_log_size,
             max_accounts: self.max_accounts,
             allowed_hosts: self.allowed_hosts.clone(),
+            payment_notification_url: self.payment_notification_url.clone(),
+            gopay_merchant_id: self.gopay_merchant_id.clone(),
+            pin_threshold: self.pin_threshold,
+            verification_link_ttl: self.verification_link_ttl,
+            transaction_ttl: self.transaction_ttl,
+            pre_auth_hold: self.pre_auth_hold,
+            max_transactions: self.max_transactions,
         };
         config.validate().map_err(|e| self.rename(e))?;
         Ok(config)

@@ -90,6 +90,14 @@ pub fn rfc3339(ms: u64) -> String {
     humantime::format_rfc3339_millis(at).to_string()
 }
 
+/// Jakarta time (GMT+7) as Midtrans writes transaction times: `2021-11-17 17:10:06`.
+pub fn jakarta(ms: u64) -> String {
+    const OFFSET_MS: u64 = 7 * 3600 * 1000;
+    let local = ms.min(MAX_MS - OFFSET_MS) + OFFSET_MS;
+    let text = humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_millis(local)).to_string();
+    text.trim_end_matches('Z').replacen('T', " ", 1)
+}
+
 /// Serialises a time in milliseconds as RFC 3339 (`#[serde(serialize_with = "clock::ser_rfc3339")]`).
 pub fn ser_rfc3339<S: Serializer>(ms: &u64, s: S) -> Result<S::Ok, S::Error> {
     s.collect_str(&humantime::format_rfc3339_millis(
@@ -143,5 +151,7 @@ mod tests {
         assert_eq!(after(u64::MAX - 1, Duration::MAX), MAX_MS);
         assert_eq!(after(1_000, Duration::from_millis(5)), 1_005);
         assert_eq!(duration_ms(Duration::MAX), u64::MAX);
+        assert_eq!(jakarta(1_637_143_806_000), "2021-11-17 17:10:06");
+        assert_eq!(jakarta(u64::MAX), "9999-12-31 23:59:59");
     }
 }

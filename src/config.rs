@@ -27,6 +27,15 @@ pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_NOTIFICATION_LOG_SIZE: usize = 100_000;
 /// Accounts the store holds at most (about 6 GB).
 pub const DEFAULT_MAX_ACCOUNTS: usize = 10_000_000;
+/// `merchant_id` of GoPay transactions (`G` and nine digits, as the sandbox's).
+pub const DEFAULT_GOPAY_MERCHANT_ID: &str = "G099098001";
+/// The sandbox asks for the PIN from IDR 100,000 up.
+pub const DEFAULT_PIN_THRESHOLD: u64 = 100_000;
+/// GoPay verification links work 5 minutes.
+pub const DEFAULT_VERIFICATION_LINK_TTL: Duration = Duration::from_secs(5 * 60);
+/// A pending GoPay transaction expires after 15 minutes; an authorization's hold lapses after as long.
+pub const DEFAULT_TRANSACTION_TTL: Duration = Duration::from_secs(15 * 60);
+pub const DEFAULT_MAX_TRANSACTIONS: usize = 1_000_000;
 
 /// Which HTTP status line accompanies a 4xx Midtrans body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -138,6 +147,20 @@ pub struct Config {
     /// Host names accepted in the `Host` header besides this server's own (see `guard.rs`); `*`
     /// accepts any.
     pub allowed_hosts: Vec<String>,
+    /// Where payment notifications go ("Payment Notification URL"); `None` records them undelivered.
+    pub payment_notification_url: Option<String>,
+    /// `merchant_id` of GoPay transactions.
+    pub gopay_merchant_id: String,
+    /// Charges from this many IDR up ask for the PIN.
+    pub pin_threshold: u64,
+    /// How long a charge's verification (PIN) links work.
+    pub verification_link_ttl: Duration,
+    /// How long a pending transaction waits for the PIN before it expires.
+    pub transaction_ttl: Duration,
+    /// How long a pre-auth hold lasts before it lapses (the transaction expires, the hold is released).
+    pub pre_auth_hold: Duration,
+    /// Transactions the store holds at most; a charge past it answers `"500"` until a reset.
+    pub max_transactions: usize,
 }
 
 impl Default for Config {
@@ -165,6 +188,13 @@ impl Default for Config {
             notification_log_size: DEFAULT_NOTIFICATION_LOG_SIZE,
             max_accounts: DEFAULT_MAX_ACCOUNTS,
             allowed_hosts: Vec::new(),
+            payment_notification_url: None,
+            gopay_merchant_id: DEFAULT_GOPAY_MERCHANT_ID.into(),
+            pin_threshold: DEFAULT_PIN_THRESHOLD,
+            verification_link_ttl: DEFAULT_VERIFICATION_LINK_TTL,
+            transaction_ttl: DEFAULT_TRANSACTION_TTL,
+            pre_auth_hold: DEFAULT_TRANSACTION_TTL,
+            max_transactions: DEFAULT_MAX_TRANSACTIONS,
         }
     }
 }
@@ -186,6 +216,27 @@ impl Config {
             check_url("--notification-url", url)?;
         }
         check_merchant_id("--merchant-id", &self.merchant_id)?;
+        if let Some(url) = &self.payment_notification_url {
+            check_url("--payment-notification-url", url)?;
+        }
+        check_merchant_id("--gopay-merchant-id", &self.gopay_merchant_id)?;
+        let (min, max) = limits::PIN_THRESHOLD;
+        if !(min..=max).contains(&self.pin_threshold) {
+            return Err(format!(
+                "--pin-threshold must be between {min} and {max} (whole IDR), got {}",
+                self.pin_threshold
+            ));
+        }
+        let (min, max) = limits::VERIFICATION_LINK_TTL;
+        check_duration("--verification-link-ttl", self.verification_link_ttl, min, max)?;
+        let (min, max) = limits::TRANSACTION_TTL;
+        check_duration("--transaction-ttl", self.transaction_ttl, min, max)?;
+        check_duration("--pre-auth-hold", self.pre_auth_hold, min, max)?;
+        check_count(
+            "--max-transactions",
+            self.max_transactions,
+            limits::MAX_TRANSACTIONS,
+        )?;
         check_duration(
             "--activation-ttl",
             self.activation_ttl,

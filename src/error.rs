@@ -30,6 +30,13 @@ pub const MSG_INTERNAL: &str =
 pub const MSG_BODY_TIMEOUT: &str = "The request body did not arrive in time.";
 pub const MSG_FOREIGN_HOST: &str =
     "This server does not answer to that Host name (allow it with --allowed-host).";
+pub const MSG_WALLET_NOT_FOUND: &str = "GoPay Wallet doesn't exist.";
+pub const MSG_CONFLICT: &str = "The request could not be completed due to a conflict with the current state of the target resource, please try again";
+pub const MSG_TRANSACTION_NOT_FOUND: &str = "Transaction doesn't exist.";
+pub const MSG_CANNOT_MODIFY: &str = "Merchant cannot modify the status of the transaction";
+pub const MSG_REFUND_AMOUNT: &str = "Refund request is rejected due to invalid amount";
+pub const MSG_DUPLICATE_REFUND: &str = "Duplicate refund ID";
+pub const MSG_TOKEN_INVALID: &str = "GoPay token is invalid for the payment";
 pub const MSG_LOOP: &str =
     "This is a pay-account-mock notification; a mock server does not take notifications.";
 
@@ -63,6 +70,19 @@ pub enum ApiError {
     ForeignHost,
     /// `"508"` with HTTP 508: a notification from a mock came back to a mock.
     LoopDetected,
+    /// `"404"` "GoPay Wallet doesn't exist.": a charge on an account that is unknown, another
+    /// merchant's, or not ENABLED.
+    WalletNotFound,
+    /// `"406"`: the charge's `order_id` is taken.
+    OrderConflict,
+    /// `"404"` "Transaction doesn't exist.".
+    TransactionNotFound,
+    /// `"412"`: the transaction's status does not allow the change.
+    CannotModify,
+    /// `"414"`: a refund of nothing, or of more than is left.
+    RefundAmountInvalid,
+    /// `"406"`: a `refund_key` used before on the transaction.
+    DuplicateRefund,
 }
 
 impl From<crate::body::BodyError> for ApiError {
@@ -95,6 +115,12 @@ impl ApiError {
             Self::BodyTimeout => ("408", MSG_BODY_TIMEOUT, StatusCode::REQUEST_TIMEOUT),
             Self::ForeignHost => ("421", MSG_FOREIGN_HOST, StatusCode::MISDIRECTED_REQUEST),
             Self::LoopDetected => ("508", MSG_LOOP, StatusCode::LOOP_DETECTED),
+            Self::WalletNotFound => ("404", MSG_WALLET_NOT_FOUND, StatusCode::OK),
+            Self::OrderConflict => ("406", MSG_CONFLICT, StatusCode::OK),
+            Self::TransactionNotFound => ("404", MSG_TRANSACTION_NOT_FOUND, StatusCode::OK),
+            Self::CannotModify => ("412", MSG_CANNOT_MODIFY, StatusCode::OK),
+            Self::RefundAmountInvalid => ("414", MSG_REFUND_AMOUNT, StatusCode::OK),
+            Self::DuplicateRefund => ("406", MSG_DUPLICATE_REFUND, StatusCode::OK),
         }
     }
 

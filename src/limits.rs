@@ -36,6 +36,19 @@ pub const SERVER_KEY_MAX_LEN: usize = 256;
 pub const URL_MAX_LEN: usize = 2048;
 /// Per server key notification URLs.
 pub const NOTIFICATION_URLS_MAX: usize = 10_000;
+/// `--verification-link-ttl`: how long a charge's PIN links work.
+pub const VERIFICATION_LINK_TTL: (Duration, Duration) =
+    (Duration::from_secs(1), Duration::from_secs(DAY));
+/// `--transaction-ttl` and `--pre-auth-hold`; also a charge's `custom_expiry` (GoPay trims it to
+/// 7 days; under 20 s is refused).
+pub const TRANSACTION_TTL: (Duration, Duration) =
+    (Duration::from_secs(1), Duration::from_secs(7 * DAY));
+/// `--max-transactions` (about 600 bytes each).
+pub const MAX_TRANSACTIONS: (usize, usize) = (1, 10_000_000);
+/// `--pin-threshold`, in whole IDR.
+pub const PIN_THRESHOLD: (u64, u64) = (0, 999_999_999_999_999);
+/// URLs in `X-Override-Notification` / `X-Append-Notification` (Midtrans: 3).
+pub const NOTIFICATION_HEADER_URLS_MAX: usize = 3;
 
 /// A retry schedule has 1 to [`RETRY_SCHEDULE_MAX_LEN`] intervals of at most
 /// [`RETRY_INTERVAL_MAX`] each.

@@ -1,4 +1,5 @@
-//! Work that falls due on the mock clock: activation links expiring and notification attempts.
+//! Work that falls due on the mock clock: activation links expiring, pending transactions expiring
+//! (and pre-auth holds lapsing), and notification attempts.
 //!
 //! One task sleeps until the earliest due time and is woken early when an attempt is queued or ends,
 //! or the clock is advanced. It performs each due attempt as a task of its own, at most
@@ -25,6 +26,7 @@ pub async fn run(app: web::Data<AppState>) {
         woken.as_mut().enable();
         let now = app.clock.now_ms();
         app.store.expire_due(now);
+        crate::payments::expire_due(&app, now);
         let mut slots_full = false;
         loop {
             let Some(permit) = app.deliveries.permit() else {
@@ -47,7 +49,11 @@ pub async fn run(app: web::Data<AppState>) {
         } else {
             app.notifications.next_due()
         };
-        let nap = [next_attempt, app.store.next_expiry()]
+        let nap = [
+            next_attempt,
+            app.store.next_expiry(),
+            app.transactions.next_due(),
+        ]
             .into_iter()
             .flatten()
             .min()
@@ -66,7 +72,7 @@ async fn attempt(app: &AppState, due: Due) {
     let url = app
         .settings
         .read()
-        .notification_url_for(&due.server_key)
+        .url_for(&due.target, &due.server_key)
         .map(str::to_string);
     let outcome = match url {
         Some(url) => {

@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::accounts::{Account, Transition, TransitionError};
 use crate::app::AppState;
-use crate::notifications::{Event, Recorded, payload};
+use crate::notifications::{Event, Recorded, Target, payload};
 
 /// Signs notifications about shared fixture accounts changed from the control API or the activation
 /// pages when no `--server-key` is configured.
@@ -39,34 +39,42 @@ pub fn apply(
         })?;
     let silent = transition == Transition::Unbind && !app.settings.read().unbind_notification;
     let notification = match Event::for_transition(transition) {
-        Some(event) if !silent => Some(notify(app, &account, event, acting_key)),
+        Some(event) if !silent => notify(app, &account, event, acting_key),
         _ => None,
     };
     Ok((account, notification))
 }
 
 /// Records a notification of `event` about `account` for its merchant, and queues its delivery.
-/// Returns its id.
-pub fn notify(app: &AppState, account: &Account, event: Event, acting_key: Option<&str>) -> u64 {
+/// Returns its id; `None` for an event that is not about an account.
+pub fn notify(
+    app: &AppState,
+    account: &Account,
+    event: Event,
+    acting_key: Option<&str>,
+) -> Option<u64> {
     let key = signing_key(app, account, acting_key);
     let (url, merchant_id) = {
         let settings = app.settings.read();
         (
-            settings.notification_url_for(&key).map(str::to_string),
+            settings.url_for(&Target::Linking, &key).map(str::to_string),
             settings.merchant_id.clone(),
         )
     };
-    let payload = payload::account(event, &account.id, &merchant_id, &key);
-    app.notifications.record(
+    let (payload, status_code) = payload::account(event, &account.id, &merchant_id, &key)?;
+    Some(app.notifications.record(
         Recorded {
             event,
+            status_code,
             account_id: account.id,
+            transaction: None,
             server_key: key,
             payload,
+            target: Target::Linking,
             url,
         },
         app.clock.now_ms(),
-    )
+    ))
 }
 
 /// The key that signs a notification about `account`: its owner's; for a shared fixture account,

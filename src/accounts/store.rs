@@ -25,6 +25,7 @@ use rustc_hash::{FxBuildHasher, FxHashMap};
 use uuid::Uuid;
 
 use super::{Account, AccountStatus, PaymentOption, Transition};
+use crate::money::Amount;
 use crate::paging::{self, Order};
 
 /// The outcome of a create.
@@ -450,6 +451,27 @@ impl Store {
             account.payment_options = options;
             Account::clone(account)
         }))
+    }
+
+    /// Changes the balance of the payment option `option` of an account under the write lock, so
+    /// that concurrent charges and refunds never lose an update: `f` gets the balance and returns
+    /// the new one, or `None` to leave it. Returns the new balance; `None` when the account or the
+    /// option is gone, or `f` refused.
+    pub fn change_balance(
+        &self,
+        id: &Uuid,
+        option: &str,
+        f: impl FnOnce(Amount) -> Option<Amount>,
+    ) -> Option<Amount> {
+        let mut state = self.state.write();
+        let account = state.accounts.get_mut(id)?;
+        let o = account
+            .payment_options
+            .iter_mut()
+            .find(|o| *o.name == *option)?;
+        let new = f(Amount::parse(&o.balance.value).unwrap_or_default())?;
+        o.balance.value = new.to_string().into_boxed_str();
+        Some(new)
     }
 
     /// Records every expiry that is due and returns the accounts that expired.

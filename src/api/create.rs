@@ -25,7 +25,7 @@ pub async fn create(
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    check_content_type(&req)?;
+    super::check_content_type(&req)?;
     let body = read_body(&state, &req, payload).await?;
     let request = validate(&body)?;
 
@@ -140,28 +140,6 @@ impl ChannelFailure {
             channel_response_code: "112",
             channel_response_message: "Wallet is Blocked",
         }
-    }
-}
-
-/// A body sent as a form, text or XML is refused; no Content-Type at all is read as JSON.
-fn check_content_type(req: &HttpRequest) -> Result<(), ApiError> {
-    let Some(value) = req.headers().get(header::CONTENT_TYPE) else {
-        return Ok(());
-    };
-    let mime = value
-        .to_str()
-        .unwrap_or("")
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim();
-    let json_suffix = mime
-        .get(mime.len().saturating_sub(5)..)
-        .is_some_and(|end| end.eq_ignore_ascii_case("+json"));
-    if mime.is_empty() || mime.eq_ignore_ascii_case("application/json") || json_suffix {
-        Ok(())
-    } else {
-        Err(ApiError::UnsupportedContentType)
     }
 }
 

@@ -11,6 +11,7 @@ pub mod get;
 pub mod unbind;
 
 use actix_web::dev::ServiceResponse;
+use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Serialize;
 use uuid::Uuid;
@@ -76,6 +77,28 @@ pub(crate) async fn read_body(
     payload: web::Payload,
 ) -> Result<web::Bytes, ApiError> {
     Ok(crate::body::read(req, payload, state.max_body_bytes, state.body_timeout).await?)
+}
+
+/// A body sent as a form, text or XML is refused; no Content-Type at all is read as JSON.
+pub(crate) fn check_content_type(req: &HttpRequest) -> Result<(), ApiError> {
+    let Some(value) = req.headers().get(header::CONTENT_TYPE) else {
+        return Ok(());
+    };
+    let mime = value
+        .to_str()
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim();
+    let json_suffix = mime
+        .get(mime.len().saturating_sub(5)..)
+        .is_some_and(|end| end.eq_ignore_ascii_case("+json"));
+    if mime.is_empty() || mime.eq_ignore_ascii_case("application/json") || json_suffix {
+        Ok(())
+    } else {
+        Err(ApiError::UnsupportedContentType)
+    }
 }
 
 /// An account id from the path; anything that is not a UUID cannot exist.

@@ -174,7 +174,7 @@ async fn act(
                 }
             })?;
             let n = transitions::notify(&state, &account, event, None);
-            (account, Some(n))
+            (account, n)
         }
         _ => return Err(ControlError::NotFound("action")),
     };

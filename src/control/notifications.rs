@@ -11,6 +11,7 @@ use uuid::Uuid;
 use super::accounts::{WaitQuery, next_attempt};
 use super::{ControlError, method_not_allowed, read_json};
 use crate::app::AppState;
+use crate::charges::TxStatus;
 use crate::notifications::log::Filter;
 use crate::notifications::{DeliveryState, Event, Notification};
 use crate::paging::{self, Order};
@@ -53,6 +54,8 @@ struct ListQuery {
     event: Option<Event>,
     server_key: Option<String>,
     state: Option<DeliveryState>,
+    order_id: Option<String>,
+    transaction_status: Option<TxStatus>,
     limit: Option<usize>,
     cursor: Option<String>,
 }
@@ -71,6 +74,8 @@ async fn list(
         event: q.event,
         status_code: q.status_code,
         state: q.state,
+        order_id: q.order_id,
+        transaction_status: q.transaction_status,
     };
     let page = state
         .notifications
@@ -125,6 +130,8 @@ struct WaitRequest {
     server_key: Option<String>,
     /// What to wait for: `delivered` (default) or `failed` (no retries left), etc.
     state: Option<DeliveryState>,
+    order_id: Option<String>,
+    transaction_status: Option<TxStatus>,
     #[serde(default = "one")]
     count: usize,
     #[serde(default = "five_seconds")]
@@ -139,6 +146,8 @@ impl Default for WaitRequest {
             event: None,
             server_key: None,
             state: None,
+            order_id: None,
+            transaction_status: None,
             count: one(),
             timeout_ms: five_seconds(),
         }
@@ -181,6 +190,8 @@ async fn wait(
         event: request.event,
         status_code: request.status_code,
         state: Some(request.state.unwrap_or(DeliveryState::Delivered)),
+        order_id: request.order_id,
+        transaction_status: request.transaction_status,
     };
     let (ids, done) = state
         .notifications

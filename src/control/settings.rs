@@ -96,6 +96,7 @@ async fn advance(
         .iter()
         .map(|a| a.id.to_string())
         .collect();
+    crate::payments::expire_due(&state, state.clock.now_ms());
     state.notifications.wake.notify_one();
     let mut body = clock_json(&state);
     body["expired"] = json!(expired);

@@ -19,7 +19,7 @@ use tokio::sync::{Notify, Semaphore};
 use uuid::Uuid;
 
 use super::delivery::{self, AttemptResult};
-use super::{Attempt, DeliveryState, Event, Notification};
+use super::{Attempt, DeliveryState, Event, Notification, Target, TransactionRef};
 use crate::clock;
 use crate::paging::{Order, SCAN_BUDGET};
 
@@ -33,10 +33,16 @@ pub const MAX_WAITERS: usize = 1024;
 /// A notification to record.
 pub struct Recorded {
     pub event: Event,
+    /// The body's `status_code`.
+    pub status_code: &'static str,
     pub account_id: Uuid,
+    /// The transaction it is about (payment notifications).
+    pub transaction: Option<TransactionRef>,
     pub server_key: Arc<str>,
     pub payload: Arc<RawValue>,
-    /// The merchant's notification URL now; `None` records it undelivered.
+    /// Where its attempts go.
+    pub target: Target,
+    /// Where it would go now; `None` records it undelivered.
     pub url: Option<String>,
 }
 
@@ -44,6 +50,7 @@ pub struct Recorded {
 pub struct Due {
     pub id: u64,
     pub server_key: Arc<str>,
+    pub target: Target,
     pub payload: Arc<RawValue>,
 }
 
@@ -63,6 +70,8 @@ pub struct Filter {
     pub event: Option<Event>,
     pub status_code: Option<String>,
     pub state: Option<DeliveryState>,
+    pub order_id: Option<String>,
+    pub transaction_status: Option<crate::charges::TxStatus>,
 }
 
 impl Filter {
@@ -78,6 +87,15 @@ impl Filter {
                 .as_deref()
                 .is_none_or(|c| n.status_code == c)
             && self.state.is_none_or(|s| n.state == s)
+            && self
+                .order_id
+                .as_deref()
+                .is_none_or(|o| n.transaction.as_ref().is_some_and(|t| *t.order_id == *o))
+            && self.transaction_status.is_none_or(|s| {
+                n.transaction
+                    .as_ref()
+                    .is_some_and(|t| t.transaction_status == s)
+            })
     }
 }
 
@@ -150,7 +168,9 @@ impl Notifications {
                 id,
                 event: new.event,
                 account_id: new.account_id,
+                transaction: new.transaction,
                 server_key: new.server_key,
+                target: new.target,
                 url: new.url,
                 state,
                 created_at: now_ms,
@@ -158,7 +178,7 @@ impl Notifications {
                 payload: new.payload,
                 attempts: VecDeque::new(),
                 attempts_total: 0,
-                status_code: new.event.status_code(),
+                status_code: new.status_code,
                 retries: 0,
                 in_flight: false,
                 rerun: false,
@@ -188,6 +208,7 @@ impl Notifications {
                 return Some(Due {
                     id,
                     server_key: n.server_key.clone(),
+                    target: n.target.clone(),
                     payload: n.payload.clone(),
                 });
             }
@@ -528,12 +549,17 @@ mod tests {
     use crate::notifications::payload;
 
     fn record(log: &Notifications, key: &str, account: Uuid, url: Option<&str>) -> u64 {
+        let (payload, status_code) =
+            payload::account(Event::AccountLinked, &account, "M1", key).unwrap();
         log.record(
             Recorded {
                 event: Event::AccountLinked,
+                status_code,
                 account_id: account,
+                transaction: None,
                 server_key: Arc::from(key),
-                payload: payload::account(Event::AccountLinked, &account, "M1", key),
+                payload,
+                target: Target::Linking,
                 url: url.map(str::to_string),
             },
             0,

@@ -64,14 +64,39 @@ pub struct Attempt {
     pub duration_ms: f64,
 }
 
+/// Where a notification's attempts go; each attempt looks the URL up anew.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", content = "url", rename_all = "snake_case")]
+pub enum Target {
+    /// The merchant's Account linking notification URL.
+    Linking,
+    /// The merchant's Payment Notification URL.
+    Payment,
+    /// A URL the charge named (`X-Override-Notification`, `X-Append-Notification`).
+    Url(Arc<str>),
+}
+
+/// The transaction a payment notification is about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TransactionRef {
+    pub transaction_id: Uuid,
+    pub order_id: Arc<str>,
+    pub transaction_status: crate::charges::TxStatus,
+}
+
 /// A notification and everything that happened to it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Notification {
     pub id: u64,
     pub event: Event,
     pub account_id: Uuid,
+    /// The transaction, for a payment notification.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transaction: Option<TransactionRef>,
     /// The merchant (server key) it is for; it also signed it.
     pub server_key: Arc<str>,
+    /// Where its attempts go.
+    pub target: Target,
     /// Where the last attempt went (each attempt goes to the merchant's URL of the moment).
     pub url: Option<String>,
     pub state: DeliveryState,

@@ -1,6 +1,7 @@
-//! The Pay Account notification signature (Midtrans "Receiving Notifications"):
-//! `signature_key = hex(SHA-512(account_id + account_status + status_code + server_key))`,
-//! plain concatenation, lowercase hex.
+//! Notification signatures: plain concatenation, SHA-512, lowercase hex.
+//! - Pay Account notifications: `account_id + account_status + status_code + server_key`.
+//! - Transaction notifications and status answers: `order_id + status_code + gross_amount +
+//!   server_key`, with `gross_amount` as sent (`"100000.00"`).
 
 use sha2::{Digest, Sha512};
 
@@ -10,8 +11,22 @@ pub fn signature_key(
     status_code: &str,
     server_key: &str,
 ) -> String {
+    sha512_hex([account_id, account_status, status_code, server_key])
+}
+
+/// The signature of a transaction notification or status answer.
+pub fn transaction_signature_key(
+    order_id: &str,
+    status_code: &str,
+    gross_amount: &str,
+    server_key: &str,
+) -> String {
+    sha512_hex([order_id, status_code, gross_amount, server_key])
+}
+
+fn sha512_hex(parts: [&str; 4]) -> String {
     let mut hasher = Sha512::new();
-    for part in [account_id, account_status, status_code, server_key] {
+    for part in parts {
         hasher.update(part.as_bytes());
     }
     format!("{:x}", hasher.finalize())
@@ -59,5 +74,21 @@ mod tests {
             "other",
             &signature_key(id, "DISABLED", "204", key)
         ));
+    }
+
+    /// The three vectors of the charge reference (section 6.3).
+    #[test]
+    fn transaction_signatures_match_the_reference_vectors() {
+        let key = "SB-Mid-server-TESTKEY123";
+        for (code, expected) in [
+            ("200", "eff1178c0818d863fe7fadc70b7b52b5f07aba54f5fb056628d946f76606840d84f157dac8201d94ac588eaeb99bcccbbbb90838ccb4521dd6b5c0882cb32685"),
+            ("201", "c1331ea4ef4e65ad1d4951812cdb3bf2ca360dc98b8adf000dd5baff738914b7171e8cfd32a28fa40f03b181590b957e9ae4c470cd69a1e4029693443cef5b04"),
+            ("202", "59c5ea3402d2dbbc764b94d5b05a038484e63603bb1c8658c1e18f578bc787cf335c98418bd17b41c3b8310db79ca4dbbbf20c76318f5643ffcadea4dc21412c"),
+        ] {
+            assert_eq!(
+                transaction_signature_key("order-1234", code, "100000.00", key),
+                expected
+            );
+        }
     }
 }

@@ -1,0 +1,262 @@
+//! GoPay Tokenization charges: the transactions a merchant makes with a linked account, their state
+//! machine ([`TxStatus`], [`TxChange`]), the outcome table of a new charge ([`decide`]), and the
+//! in-memory [`store`].
+//!
+//! Nothing here records notifications or touches balances: `payments.rs` is where a transaction
+//! changes, moves money on the account, and records what is sent.
+
+pub mod decide;
+pub mod store;
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::money::Amount;
+
+pub use store::TransactionStore;
+
+/// A transaction's status, as Midtrans names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TxStatus {
+    Pending,
+    Authorize,
+    Settlement,
+    Deny,
+    Expire,
+    Cancel,
+    Refund,
+    PartialRefund,
+}
+
+impl TxStatus {
+    pub const ALL: [Self; 8] = [
+        Self::Pending,
+        Self::Authorize,
+        Self::Settlement,
+        Self::Deny,
+        Self::Expire,
+        Self::Cancel,
+        Self::Refund,
+        Self::PartialRefund,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Authorize => "authorize",
+            Self::Settlement => "settlement",
+            Self::Deny => "deny",
+            Self::Expire => "expire",
+            Self::Cancel => "cancel",
+            Self::Refund => "refund",
+            Self::PartialRefund => "partial_refund",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.as_str() == s)
+    }
+
+    /// The `status_code` of a notification about this status (reference 6.1).
+    pub fn notification_code(self) -> &'static str {
+        match self {
+            Self::Pending => "201",
+            Self::Deny | Self::Expire | Self::Cancel => "202",
+            Self::Authorize | Self::Settlement | Self::Refund | Self::PartialRefund => "200",
+        }
+    }
+
+    /// The `status_code` of `GET /v2/{id}/status` in this status (reference 4): `"407"` for an
+    /// expired transaction, which every official client treats as a success.
+    pub fn status_code(self) -> &'static str {
+        match self {
+            Self::Pending => "201",
+            Self::Deny => "202",
+            Self::Expire => "407",
+            Self::Authorize | Self::Settlement | Self::Cancel | Self::Refund | Self::PartialRefund => {
+                "200"
+            }
+        }
+    }
+
+    /// Whether the transaction's `order_id` may be charged again (reference 2.2: after an expiry, a
+    /// cancel while pending, or a deny).
+    pub fn frees_order_id(self, cancelled_while: Option<TxStatus>) -> bool {
+        match self {
+            Self::Expire | Self::Deny => true,
+            Self::Cancel => cancelled_while == Some(Self::Pending),
+            _ => false,
+        }
+    }
+}
+
+/// A change a transaction can go through after its charge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TxChange {
+    /// The customer entered the PIN (or the control API settled it): pending → settlement.
+    Settle,
+    /// The customer was denied: pending → deny.
+    Deny,
+    /// Pending past its expiry, or `POST /v2/{id}/expire`: pending → expire; also an authorization
+    /// whose hold lapsed.
+    Expire,
+    /// `POST /v2/{id}/cancel`: pending or authorize → cancel.
+    Cancel,
+    /// `POST /v2/capture`: authorize → settlement.
+    Capture,
+}
+
+impl TxChange {
+    /// The status it leads to from `from`, if it is allowed there.
+    pub fn apply(self, from: TxStatus) -> Option<TxStatus> {
+        use TxStatus as S;
+        match (self, from) {
+            (Self::Settle, S::Pending) | (Self::Capture, S::Authorize) => Some(S::Settlement),
+            (Self::Deny, S::Pending) => Some(S::Deny),
+            (Self::Expire, S::Pending | S::Authorize) => Some(S::Expire),
+            (Self::Cancel, S::Pending | S::Authorize) => Some(S::Cancel),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Settle => "settle",
+            Self::Deny => "deny",
+            Self::Expire => "expire",
+            Self::Cancel => "cancel",
+            Self::Capture => "capture",
+        }
+    }
+}
+
+/// One refund of a settled transaction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Refund {
+    /// Small and sequential, so that JavaScript clients read it exactly (a JSON number).
+    pub refund_chargeback_id: u64,
+    pub refund_chargeback_uuid: Uuid,
+    pub refund_key: Box<str>,
+    pub refund_amount: Amount,
+    pub reason: Option<Box<str>>,
+    /// Through `/refund/online/direct`.
+    pub direct: bool,
+    pub created_at_ms: u64,
+}
+
+/// Where a transaction's notifications go (reference 6.3).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+#[serde(tag = "mode", content = "urls", rename_all = "snake_case")]
+pub enum NotifyTo {
+    /// The merchant's Payment Notification URL of the moment.
+    #[default]
+    Merchant,
+    /// `X-Override-Notification`: these URLs instead.
+    Override(Vec<String>),
+    /// `X-Append-Notification`: the merchant's URL and these.
+    Append(Vec<String>),
+}
+
+/// Why a transaction was denied, as its body and notification say it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DenyReason {
+    pub channel_response_code: &'static str,
+    pub channel_response_message: &'static str,
+}
+
+/// The sandbox's insufficient-balance denial (reference 2.3).
+pub const INSUFFICIENT_BALANCE: DenyReason = DenyReason {
+    channel_response_code: "201",
+    channel_response_message: "Insufficient Balance",
+};
+
+/// A GoPay Tokenization transaction as the mock keeps it.
+#[derive(Debug, Clone)]
+pub struct Transaction {
+    pub id: Uuid,
+    pub order_id: Arc<str>,
+    /// The server key that charged it; it signs its notifications.
+    pub owner: Arc<str>,
+    pub account_id: Uuid,
+    /// The payment option charged (`payment_option_type` in notifications).
+    pub payment_option: Arc<str>,
+    pub gross_amount: Amount,
+    pub currency: Arc<str>,
+    pub status: TxStatus,
+    /// The status a cancel came from (an order id is free again after a cancel while pending).
+    pub cancelled_while: Option<TxStatus>,
+    pub pre_auth: bool,
+    pub recurring: bool,
+    pub callback_url: Option<Box<str>>,
+    /// The request's `metadata`, echoed in status answers and notifications.
+    pub metadata: Option<Box<serde_json::value::RawValue>>,
+    pub deny_reason: Option<DenyReason>,
+    pub created_at_ms: u64,
+    pub updated_at_ms: u64,
+    pub settled_at_ms: Option<u64>,
+    /// When a pending transaction expires (or an authorization's hold lapses).
+    pub expires_at_ms: u64,
+    /// When the verification links stop working.
+    pub links_expire_at_ms: u64,
+    /// The one-time web PIN page was submitted.
+    pub web_link_used: bool,
+    pub refunds: Vec<Refund>,
+    pub notify_to: NotifyTo,
+    /// Its place in creation order (set by the store): the cursor of transaction pages.
+    pub seq: u64,
+}
+
+impl Transaction {
+    pub fn refunded(&self) -> Amount {
+        self.refunds
+            .iter()
+            .fold(Amount::ZERO, |sum, r| sum.saturating_add(r.refund_amount))
+    }
+}
+
+/// Verification link ids are derived from transaction ids (as activation links are from account
+/// ids): no index, no extra random draw.
+const LINK_MASK: u128 = 0x3c5a_e196_1f0e_270b_2b0d_497c_a1e8_f536;
+
+pub fn link_id_of(transaction_id: &Uuid) -> Uuid {
+    Uuid::from_u128(transaction_id.as_u128() ^ LINK_MASK)
+}
+
+pub fn transaction_id_of_link(link_id: &Uuid) -> Uuid {
+    Uuid::from_u128(link_id.as_u128() ^ LINK_MASK)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_state_machine_allows_only_documented_moves() {
+        use TxChange as C;
+        use TxStatus as S;
+        assert_eq!(C::Settle.apply(S::Pending), Some(S::Settlement));
+        assert_eq!(C::Capture.apply(S::Authorize), Some(S::Settlement));
+        assert_eq!(C::Cancel.apply(S::Authorize), Some(S::Cancel));
+        assert_eq!(C::Expire.apply(S::Authorize), Some(S::Expire));
+        for from in [S::Settlement, S::Deny, S::Expire, S::Cancel, S::Refund, S::PartialRefund] {
+            for change in [C::Settle, C::Deny, C::Expire, C::Cancel, C::Capture] {
+                assert_eq!(change.apply(from), None, "{change:?} from {from:?}");
+            }
+        }
+        assert_eq!(C::Capture.apply(S::Pending), None);
+        for s in TxStatus::ALL {
+            assert_eq!(TxStatus::parse(s.as_str()), Some(s));
+        }
+    }
+
+    #[test]
+    fn link_ids_round_trip() {
+        let id = Uuid::new_v4();
+        assert_ne!(link_id_of(&id), id);
+        assert_eq!(transaction_id_of_link(&link_id_of(&id)), id);
+    }
+}

@@ -1,0 +1,294 @@
+//! The in-memory transaction store.
+//!
+//! # Locking
+//! One `parking_lot::Mutex` guards the transactions, their indexes and the idempotency replays.
+//! `payments.rs` holds it (through [`TransactionStore::with`]) across the whole of a change,
+//! including the balance move on the account store, so that two charges cannot both pass the
+//! order-id or balance check: the lock order is always transactions, then accounts. Nothing awaits
+//! or does I/O under it.
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use rustc_hash::FxHashMap;
+use uuid::Uuid;
+
+use super::{Transaction, TxStatus};
+use crate::paging::{self, Order};
+
+/// How long an `Idempotency-Key` replays its first answer (reference 2.5).
+pub const IDEMPOTENCY_WINDOW_MS: u64 = 5 * 60 * 1000;
+/// Longest `Idempotency-Key` Midtrans honours; longer ones are ignored.
+pub const IDEMPOTENCY_KEY_MAX_LEN: usize = 46;
+/// Replays kept at most; past it the oldest goes first.
+pub const IDEMPOTENCY_MAX: usize = 100_000;
+
+/// A stored answer for an idempotency key.
+#[derive(Debug, Clone)]
+pub struct Replay {
+    pub body: Arc<[u8]>,
+    at_ms: u64,
+}
+
+/// The store is full (`--max-transactions`).
+#[derive(Debug, PartialEq, Eq)]
+pub struct Full;
+
+/// The transactions and their indexes; reached only under the store's lock.
+#[derive(Default)]
+pub struct Book {
+    by_id: FxHashMap<Uuid, Box<Transaction>>,
+    /// The newest transaction of each (server key, order id).
+    by_order: HashMap<(Arc<str>, Arc<str>), Uuid>,
+    /// Every transaction id, in creation order.
+    order: Vec<Uuid>,
+    /// Pending transactions and authorizations by the time they expire.
+    due: BTreeSet<(u64, Uuid)>,
+    next_seq: u64,
+    next_refund_id: u64,
+    replays: HashMap<(Arc<str>, Box<str>), Replay>,
+    replay_order: VecDeque<(u64, Arc<str>, Box<str>)>,
+    limit: usize,
+}
+
+impl Book {
+    /// A transaction of `owner` by transaction id or order id (Midtrans accepts both).
+    pub fn find(&self, owner: Option<&str>, id: &str) -> Option<&Transaction> {
+        let key = self.key_of(owner, id)?;
+        self.by_id.get(&key).map(|t| &**t)
+    }
+
+    pub fn find_mut(&mut self, owner: Option<&str>, id: &str) -> Option<&mut Transaction> {
+        let key = self.key_of(owner, id)?;
+        self.by_id.get_mut(&key).map(|t| &mut **t)
+    }
+
+    fn key_of(&self, owner: Option<&str>, id: &str) -> Option<Uuid> {
+        if let Ok(uuid) = Uuid::parse_str(id)
+            && self
+                .by_id
+                .get(&uuid)
+                .is_some_and(|t| owner.is_none_or(|o| *t.owner == *o))
+        {
+            return Some(uuid);
+        }
+        match owner {
+            Some(owner) => self
+                .by_order
+                .get(&(Arc::from(owner), Arc::from(id)))
+                .copied(),
+            None => None,
+        }
+    }
+
+    pub fn get(&self, id: &Uuid) -> Option<&Transaction> {
+        self.by_id.get(id).map(|t| &**t)
+    }
+
+    pub fn get_mut(&mut self, id: &Uuid) -> Option<&mut Transaction> {
+        self.by_id.get_mut(id).map(|t| &mut **t)
+    }
+
+    /// Whether `order_id` is taken for `owner`: used by a transaction that did not end in a way
+    /// that frees it.
+    pub fn order_id_taken(&self, owner: &str, order_id: &str) -> bool {
+        self.by_order
+            .get(&(Arc::from(owner), Arc::from(order_id)))
+            .and_then(|id| self.by_id.get(id))
+            .is_some_and(|t| !t.status.frees_order_id(t.cancelled_while))
+    }
+
+    /// Adds a new transaction, unless the store is full.
+    ///
+    /// # Errors
+    /// [`Full`] at `--max-transactions`.
+    pub fn insert(&mut self, mut t: Transaction) -> Result<(), Full> {
+        if self.by_id.len() >= self.limit {
+            return Err(Full);
+        }
+        self.next_seq += 1;
+        t.seq = self.next_seq;
+        if matches!(t.status, TxStatus::Pending | TxStatus::Authorize) {
+            self.due.insert((t.expires_at_ms, t.id));
+        }
+        self.by_order
+            .insert((t.owner.clone(), t.order_id.clone()), t.id);
+        self.order.push(t.id);
+        self.by_id.insert(t.id, Box::new(t));
+        Ok(())
+    }
+
+    /// Takes a transaction that left pending or authorize off the expiry queue.
+    pub fn settled(&mut self, t: &Transaction) {
+        if !matches!(t.status, TxStatus::Pending | TxStatus::Authorize) {
+            self.due.remove(&(t.expires_at_ms, t.id));
+        }
+    }
+
+    /// The ids of the transactions due to expire at `now_ms`, taken off the queue.
+    pub fn take_due(&mut self, now_ms: u64) -> Vec<Uuid> {
+        let mut ids = Vec::new();
+        while let Some(&(at, id)) = self.due.first() {
+            if at > now_ms {
+                break;
+            }
+            self.due.pop_first();
+            ids.push(id);
+        }
+        ids
+    }
+
+    pub fn next_due(&self) -> Option<u64> {
+        self.due.first().map(|&(at, _)| at)
+    }
+
+    /// The next refund's `refund_chargeback_id`.
+    pub fn next_refund_id(&mut self) -> u64 {
+        self.next_refund_id += 1;
+        self.next_refund_id
+    }
+
+    /// The answer first given for `key` of `owner` within the window, if any.
+    pub fn replay(&self, owner: &str, key: &str, now_ms: u64) -> Option<Replay> {
+        self.replays
+            .get(&(Arc::from(owner), Box::from(key)))
+            .filter(|r| now_ms.saturating_sub(r.at_ms) < IDEMPOTENCY_WINDOW_MS)
+            .cloned()
+    }
+
+    /// Remembers the answer for `key` (the first one stays for its window).
+    pub fn remember(&mut self, owner: &Arc<str>, key: &str, body: Arc<[u8]>, now_ms: u64) {
+        while let Some((at, _, _)) = self.replay_order.front() {
+            if now_ms.saturating_sub(*at) < IDEMPOTENCY_WINDOW_MS
+                && self.replay_order.len() < IDEMPOTENCY_MAX
+            {
+                break;
+            }
+            if let Some((at, o, k)) = self.replay_order.pop_front() {
+                let entry = (o, k);
+                if self.replays.get(&entry).is_some_and(|r| r.at_ms == at) {
+                    self.replays.remove(&entry);
+                }
+            }
+        }
+        let entry = (owner.clone(), Box::<str>::from(key));
+        if self
+            .replays
+            .get(&entry)
+            .is_some_and(|r| now_ms.saturating_sub(r.at_ms) < IDEMPOTENCY_WINDOW_MS)
+        {
+            return;
+        }
+        self.replay_order
+            .push_back((now_ms, entry.0.clone(), entry.1.clone()));
+        self.replays.insert(entry, Replay { body, at_ms: now_ms });
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_id.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_id.is_empty()
+    }
+
+    /// Transactions the book holds at most.
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
+    /// Up to `limit` transactions matching `keep`, after the cursor `after`, in `order`.
+    pub fn page(
+        &self,
+        after: Option<u64>,
+        limit: usize,
+        order: Order,
+        keep: impl Fn(&Transaction) -> bool,
+    ) -> (Vec<Transaction>, Option<u64>) {
+        let seq = |id: &Uuid| self.by_id.get(id).map_or(0, |t| t.seq);
+        let mut found = Vec::new();
+        let mut last = None;
+        for (scanned, id) in paging::after(&self.order, after, order, seq).enumerate() {
+            if found.len() >= limit || scanned >= paging::SCAN_BUDGET {
+                return (found, last);
+            }
+            let Some(t) = self.by_id.get(id) else {
+                continue;
+            };
+            last = Some(t.seq);
+            if keep(t) {
+                found.push(Transaction::clone(t));
+            }
+        }
+        (found, None)
+    }
+
+    /// Forgets every transaction, or those of one server key.
+    pub fn clear(&mut self, owner: Option<&str>) {
+        match owner {
+            None => {
+                let limit = self.limit;
+                *self = Self {
+                    limit,
+                    ..Self::default()
+                };
+            }
+            Some(key) => {
+                let gone: Vec<Uuid> = self
+                    .by_id
+                    .values()
+                    .filter(|t| *t.owner == *key)
+                    .map(|t| t.id)
+                    .collect();
+                for id in &gone {
+                    if let Some(t) = self.by_id.remove(id) {
+                        self.by_order.remove(&(t.owner.clone(), t.order_id.clone()));
+                        self.due.remove(&(t.expires_at_ms, t.id));
+                    }
+                }
+                self.order.retain(|id| self.by_id.contains_key(id));
+                self.replays.retain(|(o, _), _| **o != *key);
+                self.replay_order.retain(|(_, o, _)| **o != *key);
+            }
+        }
+    }
+}
+
+pub struct TransactionStore {
+    book: Mutex<Book>,
+}
+
+impl TransactionStore {
+    /// A store that holds at most `limit` transactions.
+    pub fn with_limit(limit: usize) -> Self {
+        Self {
+            book: Mutex::new(Book {
+                limit,
+                ..Book::default()
+            }),
+        }
+    }
+
+    /// Runs `f` with the book under the lock.
+    pub fn with<R>(&self, f: impl FnOnce(&mut Book) -> R) -> R {
+        f(&mut self.book.lock())
+    }
+
+    /// A copy of a transaction by transaction or order id, as `owner` sees it (`None`: any).
+    pub fn find(&self, owner: Option<&str>, id: &str) -> Option<Transaction> {
+        self.book.lock().find(owner, id).cloned()
+    }
+
+    pub fn len(&self) -> usize {
+        self.book.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn next_due(&self) -> Option<u64> {
+        self.book.lock().next_due()
+    }
+}

@@ -1,0 +1,396 @@
+//! Where a transaction changes: a charge, the PIN, capture, cancel, expire and refund. Each moves the
+//! money on the account (a debit, a hold, a release, a credit), changes the transaction, and records
+//! the payment notifications it sends, all before the caller answers.
+//!
+//! The transaction store's lock is held across the whole change, the balance move included (lock
+//! order: transactions, then accounts), so two charges cannot both spend one balance or one order id.
+//! What a charge comes to is decided in [`crate::charges::decide`]; the answers' bodies are the API's
+//! business (`api/charge.rs`, `api/transaction.rs`).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::value::RawValue;
+use uuid::Uuid;
+
+use crate::accounts::AccountStatus;
+use crate::app::AppState;
+use crate::charges::decide::{self, Ask, Decision, Facts};
+use crate::charges::{
+    INSUFFICIENT_BALANCE, NotifyTo, Refund, Transaction, TxChange, TxStatus,
+};
+use crate::clock;
+use crate::fixtures::Outcome as PhoneOutcome;
+use crate::money::Amount;
+use crate::notifications::{Event, Recorded, Target, TransactionRef, payload};
+
+/// A charge, as the API read it from the request.
+#[derive(Debug, Clone)]
+pub struct ChargeRequest {
+    pub order_id: String,
+    pub gross_amount: Amount,
+    pub currency: String,
+    pub account_id: Option<Uuid>,
+    pub token: String,
+    pub callback_url: Option<String>,
+    pub pre_auth: bool,
+    pub recurring: bool,
+    pub metadata: Option<Box<RawValue>>,
+    /// `custom_expiry`, already checked against its range.
+    pub expiry: Option<Duration>,
+    pub notify_to: NotifyTo,
+}
+
+/// Why a charge made no transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChargeError {
+    WalletNotFound,
+    TokenInvalid,
+    UserBlocked,
+    OrderConflict,
+    /// `--max-transactions` reached.
+    Full,
+}
+
+/// Why a change did not happen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeError {
+    NotFound,
+    NotAllowed { current: TxStatus },
+}
+
+/// Why a refund did not happen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefundError {
+    NotFound,
+    NotAllowed,
+    InvalidAmount,
+    Duplicate,
+}
+
+/// A refund, as the API read it.
+#[derive(Debug, Clone, Default)]
+pub struct RefundRequest {
+    /// `None`: what is left of the amount.
+    pub amount: Option<Amount>,
+    pub refund_key: Option<String>,
+    pub reason: Option<String>,
+    pub direct: bool,
+}
+
+/// Makes a charge: decides it, moves the money, stores the transaction, records its notification.
+///
+/// # Errors
+/// [`ChargeError`]: nothing changed and nothing is sent (Midtrans sends no notification for 4xx).
+pub fn charge(app: &AppState, owner: &str, req: ChargeRequest) -> Result<Transaction, ChargeError> {
+    let now = app.clock.now_ms();
+    let (pin_threshold, link_ttl, tx_ttl, hold) = {
+        let s = app.settings.read();
+        (
+            s.pin_threshold,
+            s.verification_link_ttl,
+            s.transaction_ttl,
+            s.pre_auth_hold,
+        )
+    };
+    let owner: Arc<str> = Arc::from(owner);
+    let t = app.transactions.with(|book| {
+        let account = req
+            .account_id
+            .and_then(|id| app.store.get(&id, Some(&owner), now));
+        let blocked = account.as_ref().is_some_and(|a| {
+            app.fixtures
+                .scenario(&a.phone_number, &a.country_code)
+                .is_some_and(|s| s.outcome == PhoneOutcome::UserBlocked)
+        });
+        let facts = Facts {
+            account: account.as_ref().map(|a| (a, a.status)),
+            blocked,
+            order_id_taken: book.order_id_taken(&owner, &req.order_id),
+            pin_threshold,
+        };
+        let ask = Ask {
+            token: &req.token,
+            amount: req.gross_amount,
+            pre_auth: req.pre_auth,
+            recurring: req.recurring,
+        };
+        let decision = decide::decide(&ask, &facts);
+        let (option, mut status, mut deny) = match decision {
+            Decision::WalletNotFound => return Err(ChargeError::WalletNotFound),
+            Decision::TokenInvalid => return Err(ChargeError::TokenInvalid),
+            Decision::UserBlocked => return Err(ChargeError::UserBlocked),
+            Decision::OrderConflict => return Err(ChargeError::OrderConflict),
+            Decision::Deny { option, reason } => (option, TxStatus::Deny, Some(reason)),
+            Decision::Settle { option } => (option, TxStatus::Settlement, None),
+            Decision::Authorize { option } => (option, TxStatus::Authorize, None),
+            Decision::Pending { option } => (option, TxStatus::Pending, None),
+        };
+        let Some(account) = account else {
+            return Err(ChargeError::WalletNotFound);
+        };
+        let option = &account.payment_options[option];
+        // No money moves for a charge that cannot be stored.
+        if book.len() >= book.limit() {
+            return Err(ChargeError::Full);
+        }
+        if matches!(status, TxStatus::Settlement | TxStatus::Authorize)
+            && !debit(app, &account.id, &option.name, req.gross_amount)
+        {
+            // The balance changed since it was read (a control API edit): deny, like the sandbox.
+            status = TxStatus::Deny;
+            deny = Some(INSUFFICIENT_BALANCE);
+        }
+        let ttl = match status {
+            TxStatus::Authorize => hold,
+            _ => req.expiry.unwrap_or(tx_ttl),
+        };
+        let t = Transaction {
+            id: app.ids.uuid(),
+            order_id: Arc::from(req.order_id.as_str()),
+            owner: owner.clone(),
+            account_id: account.id,
+            payment_option: option.name.clone(),
+            gross_amount: req.gross_amount,
+            currency: Arc::from(req.currency.as_str()),
+            status,
+            cancelled_while: None,
+            pre_auth: req.pre_auth,
+            recurring: req.recurring,
+            callback_url: req.callback_url.clone().map(String::into_boxed_str),
+            metadata: req.metadata.clone(),
+            deny_reason: deny,
+            created_at_ms: now,
+            updated_at_ms: now,
+            settled_at_ms: (status == TxStatus::Settlement).then_some(now),
+            expires_at_ms: clock::after(now, ttl),
+            links_expire_at_ms: clock::after(now, link_ttl.min(ttl)),
+            web_link_used: false,
+            refunds: Vec::new(),
+            notify_to: req.notify_to.clone(),
+            seq: 0,
+        };
+        book.insert(t.clone()).map_err(|_| {
+            if status == TxStatus::Settlement || status == TxStatus::Authorize {
+                credit(app, &t.account_id, &t.payment_option, t.gross_amount);
+            }
+            ChargeError::Full
+        })?;
+        Ok(book.get(&t.id).cloned().unwrap_or(t))
+    })?;
+    notify(app, &t, false);
+    Ok(t)
+}
+
+/// Applies `change` to the transaction `id` (transaction or order id) of `owner` (`None`: any, for
+/// the control API and the PIN pages), moves the money it moves, and records its notification.
+/// A settle that finds the balance short denies instead, as the sandbox does after the PIN.
+///
+/// # Errors
+/// [`ChangeError`]: nothing changed.
+pub fn change(
+    app: &AppState,
+    owner: Option<&str>,
+    id: &str,
+    change: TxChange,
+) -> Result<Transaction, ChangeError> {
+    let now = app.clock.now_ms();
+    let t = app.transactions.with(|book| {
+        let t = book.find(owner, id).ok_or(ChangeError::NotFound)?;
+        let current = effective_status(t, now);
+        let mut to = change
+            .apply(current)
+            .ok_or(ChangeError::NotAllowed { current })?;
+        let (account_id, option, amount) = (t.account_id, t.payment_option.clone(), t.gross_amount);
+        let mut deny = None;
+        match (change, current) {
+            (TxChange::Settle, TxStatus::Pending) => {
+                if !debit(app, &account_id, &option, amount) {
+                    to = TxStatus::Deny;
+                    deny = Some(INSUFFICIENT_BALANCE);
+                }
+            }
+            (TxChange::Cancel | TxChange::Expire, TxStatus::Authorize) => {
+                credit(app, &account_id, &option, amount);
+            }
+            _ => {}
+        }
+        let t = book.find_mut(owner, id).ok_or(ChangeError::NotFound)?;
+        if to == TxStatus::Cancel {
+            t.cancelled_while = Some(current);
+        }
+        t.status = to;
+        t.updated_at_ms = now;
+        if deny.is_some() {
+            t.deny_reason = deny;
+        }
+        if to == TxStatus::Settlement {
+            t.settled_at_ms = Some(now);
+        }
+        let t = t.clone();
+        book.settled(&t);
+        Ok(t)
+    })?;
+    notify(app, &t, false);
+    Ok(t)
+}
+
+/// A pending transaction past its expiry is expired, even before the scheduler got to it.
+fn effective_status(t: &Transaction, now_ms: u64) -> TxStatus {
+    match t.status {
+        TxStatus::Pending | TxStatus::Authorize if t.expires_at_ms <= now_ms => TxStatus::Expire,
+        s => s,
+    }
+}
+
+/// Refunds all or part of a settled transaction, credits the option back, and records the two
+/// notifications a refund sends (the second with `bank_confirmed_at`).
+///
+/// # Errors
+/// [`RefundError`]: nothing changed.
+pub fn refund(
+    app: &AppState,
+    owner: &str,
+    id: &str,
+    req: RefundRequest,
+) -> Result<(Transaction, Refund), RefundError> {
+    let now = app.clock.now_ms();
+    let (t, r) = app.transactions.with(|book| {
+        let t = book.find(Some(owner), id).ok_or(RefundError::NotFound)?;
+        if !matches!(t.status, TxStatus::Settlement | TxStatus::PartialRefund) {
+            return Err(RefundError::NotAllowed);
+        }
+        if let Some(key) = &req.refund_key
+            && t.refunds.iter().any(|r| *r.refund_key == **key)
+        {
+            return Err(RefundError::Duplicate);
+        }
+        let left = t
+            .gross_amount
+            .checked_sub(t.refunded())
+            .unwrap_or(Amount::ZERO);
+        let amount = req.amount.unwrap_or(left);
+        if amount.is_zero() || amount > left {
+            return Err(RefundError::InvalidAmount);
+        }
+        let (account_id, option) = (t.account_id, t.payment_option.clone());
+        let refund = Refund {
+            refund_chargeback_id: book.next_refund_id(),
+            refund_chargeback_uuid: app.ids.uuid(),
+            refund_key: req
+                .refund_key
+                .clone()
+                .unwrap_or_else(|| app.ids.uuid().to_string())
+                .into_boxed_str(),
+            refund_amount: amount,
+            reason: req.reason.clone().map(String::into_boxed_str),
+            direct: req.direct,
+            created_at_ms: now,
+        };
+        credit(app, &account_id, &option, amount);
+        let t = book
+            .find_mut(Some(owner), id)
+            .ok_or(RefundError::NotFound)?;
+        t.refunds.push(refund.clone());
+        t.status = if t.refunded() >= t.gross_amount {
+            TxStatus::Refund
+        } else {
+            TxStatus::PartialRefund
+        };
+        t.updated_at_ms = now;
+        Ok((t.clone(), refund))
+    })?;
+    notify(app, &t, false);
+    notify(app, &t, true);
+    Ok((t, r))
+}
+
+/// Expires every pending transaction and lapses every hold whose time has come.
+pub fn expire_due(app: &AppState, now_ms: u64) -> usize {
+    let due = app.transactions.with(|book| book.take_due(now_ms));
+    let mut expired = 0;
+    for id in due {
+        if change(app, None, &id.to_string(), TxChange::Expire).is_ok() {
+            expired += 1;
+        }
+    }
+    expired
+}
+
+/// Uses up the one-time web PIN link; false if it already was.
+pub fn use_web_link(app: &AppState, id: &Uuid) -> bool {
+    app.transactions.with(|book| match book.get_mut(id) {
+        Some(t) if !t.web_link_used => {
+            t.web_link_used = true;
+            true
+        }
+        _ => false,
+    })
+}
+
+fn debit(app: &AppState, account: &Uuid, option: &str, amount: Amount) -> bool {
+    app.store
+        .change_balance(account, option, |b| b.checked_sub(amount))
+        .is_some()
+}
+
+/// Gives money back to the option; an account or option that is gone gets nothing.
+fn credit(app: &AppState, account: &Uuid, option: &str, amount: Amount) {
+    app.store
+        .change_balance(account, option, |b| Some(b.saturating_add(amount)));
+}
+
+/// Records the payment notification of `t`'s current status for every place it goes.
+fn notify(app: &AppState, t: &Transaction, bank_confirmed: bool) {
+    let (merchant_id, targets) = {
+        let s = app.settings.read();
+        let targets: Vec<(Target, Option<String>)> = targets(&t.notify_to)
+            .into_iter()
+            .map(|target| {
+                let url = s.url_for(&target, &t.owner).map(str::to_string);
+                (target, url)
+            })
+            .collect();
+        (s.gopay_merchant_id.clone(), targets)
+    };
+    let (body, status_code) = payload::transaction(t, &merchant_id, &t.owner, bank_confirmed);
+    for (target, url) in targets {
+        app.notifications.record(
+            Recorded {
+                event: Event::Payment,
+                status_code,
+                account_id: t.account_id,
+                transaction: Some(TransactionRef {
+                    transaction_id: t.id,
+                    order_id: t.order_id.clone(),
+                    transaction_status: t.status,
+                }),
+                server_key: t.owner.clone(),
+                payload: body.clone(),
+                target,
+                url,
+            },
+            app.clock.now_ms(),
+        );
+    }
+}
+
+fn targets(to: &NotifyTo) -> Vec<Target> {
+    match to {
+        NotifyTo::Merchant => vec![Target::Payment],
+        NotifyTo::Override(urls) => urls
+            .iter()
+            .map(|u| Target::Url(Arc::from(u.as_str())))
+            .collect(),
+        NotifyTo::Append(urls) => std::iter::once(Target::Payment)
+            .chain(urls.iter().map(|u| Target::Url(Arc::from(u.as_str()))))
+            .collect(),
+    }
+}
+
+/// Whether the account behind a transaction is still ENABLED (the PIN page says so if not).
+pub fn account_enabled(app: &AppState, t: &Transaction) -> bool {
+    app.store
+        .get(&t.account_id, None, app.clock.now_ms())
+        .is_some_and(|a| a.status == AccountStatus::Enabled)
+}
