@@ -14,7 +14,7 @@
 //! `http(s)` URL, or shows a confirmation page. Every answer here is an HTML page for a person,
 //! errors included ([`PageError`]); the forms are plain HTML and need no JavaScript.
 
-use actix_web::http::{StatusCode, header};
+use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use maud::{Markup, html};
 use serde::Deserialize;
@@ -22,8 +22,8 @@ use uuid::Uuid;
 
 use crate::accounts::{Account, AccountStatus, Transition, TransitionError, link_id_of};
 use crate::app::AppState;
-use crate::body::{self, BodyError};
-use crate::pages::{self, Look, PageError, safe_href};
+use crate::body;
+use crate::pages::{self, Look, PageError, card, safe_href};
 use crate::transitions;
 
 /// The PIN the app flow accepts, as in the Midtrans sandbox.
@@ -154,7 +154,7 @@ async fn submit(
     let (flow, account) = lookup(&req, &state)?;
     let bytes = body::read(&req, payload, state.max_body_bytes, state.body_timeout)
         .await
-        .map_err(body_error)?;
+        .map_err(pages::body_error)?;
     let form: Submission = serde_urlencoded::from_bytes(&bytes).unwrap_or_default();
     match flow {
         Flow::Web => {
@@ -192,24 +192,8 @@ async fn submit(
     }
 }
 
-fn body_error(e: BodyError) -> PageError {
-    match e {
-        BodyError::TooLarge => PageError::too_large(Look::Card),
-        BodyError::Timeout | BodyError::Broken => PageError::body_timeout(Look::Card),
-    }
-}
-
-/// The token the web form carries: a keyed hash of the account id, so only the page this server
-/// showed can be submitted, with no per-form state kept.
 fn form_token(state: &AppState, account_id: &Uuid) -> String {
-    use sha2::{Digest, Sha512};
-    let digest = Sha512::new()
-        .chain_update(state.form_secret.as_bytes())
-        .chain_update(account_id.as_bytes())
-        .finalize();
-    let mut bytes = [0u8; 16];
-    bytes.copy_from_slice(&digest[..16]);
-    Uuid::from_bytes(bytes).to_string()
+    pages::form_token(&state.form_secret, account_id)
 }
 
 /// Links the account (recording `account_linked`) and sends the customer on.
@@ -228,11 +212,8 @@ fn link_account(state: &AppState, account: &Account) -> Result<HttpResponse, Pag
 /// the account is linked (with a link back only for an `http(s)` URL).
 fn redirect_or_linked(account: &Account) -> HttpResponse {
     let href = account.redirect_url.as_deref().and_then(safe_href);
-    if let Some(location) = href.and_then(|url| header::HeaderValue::from_str(url).ok()) {
-        return HttpResponse::SeeOther()
-            .insert_header((header::LOCATION, location))
-            .insert_header((header::CACHE_CONTROL, "no-store"))
-            .finish();
+    if let Some(redirect) = href.and_then(pages::redirect) {
+        return redirect;
     }
     card(
         StatusCode::OK,
@@ -302,10 +283,6 @@ fn declined(account: &Account) -> Markup {
             ". Nothing was linked."
         }
     }
-}
-
-fn card(status: StatusCode, title: &str, content: Markup) -> HttpResponse {
-    pages::respond(status, pages::page(Look::Card, title, content))
 }
 
 fn used(account: &Account) -> PageError {

@@ -55,6 +55,7 @@ pub mod routing;
 pub mod scheduler;
 pub mod startup;
 pub mod transitions;
+pub mod verification;
 
 pub use config::Config;
 pub use startup::{Server, start};

@@ -197,7 +197,13 @@ pub fn change(
     let now = app.clock.now_ms();
     let t = app.transactions.with(|book| {
         let t = book.find(owner, id).ok_or(ChangeError::NotFound)?;
-        let current = effective_status(t, now);
+        let current = t.status;
+        // Past its expiry, only the expiry itself applies (the scheduler records it at once).
+        if change != TxChange::Expire && effective_status(t, now) == TxStatus::Expire {
+            return Err(ChangeError::NotAllowed {
+                current: TxStatus::Expire,
+            });
+        }
         let mut to = change
             .apply(current)
             .ok_or(ChangeError::NotAllowed { current })?;

@@ -13,12 +13,13 @@ use actix_web::{App, HttpServer, web};
 
 use crate::app::AppState;
 use crate::config::Config;
-use crate::{activation, api, control, guard, scheduler};
+use crate::{activation, api, control, guard, scheduler, verification};
 
 /// The single route table, shared by the server and in-process tests.
 pub fn configure_app(cfg: &mut web::ServiceConfig) {
     api::routes(cfg);
     activation::routes(cfg);
+    verification::routes(cfg);
     control::routes(cfg);
 }
 

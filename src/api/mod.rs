@@ -1,4 +1,6 @@
-//! The emulated Midtrans Pay Account API: create ([`create`]), get ([`get`]) and unbind ([`unbind`]).
+//! The emulated Midtrans API: the Pay Account routes, create ([`create`]), get ([`get`]) and unbind
+//! ([`unbind`]), and the GoPay Tokenization charge routes, charge and capture ([`charge`]) and
+//! status, cancel, expire and refund ([`transaction`]).
 //!
 //! Handlers take the merchant's [`ServerKey`] as an extractor (so auth is checked before the body)
 //! and return `Result<HttpResponse, ApiError>`: every failure is the Midtrans envelope. The
@@ -6,8 +8,10 @@
 //! read through `body.rs` (not `web::Json`) so that size, time and syntax errors all get the
 //! envelope rather than an actix default page.
 
+pub mod charge;
 pub mod create;
 pub mod get;
+pub mod transaction;
 pub mod unbind;
 
 use actix_web::dev::ServiceResponse;
@@ -45,6 +49,42 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     .default_service(web::to(method_not_allowed)),
             )
             .default_service(web::to(unknown_route)),
+    )
+    .service(
+        web::resource("/v2/charge")
+            .route(web::post().to(charge::charge))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/v2/capture")
+            .route(web::post().to(charge::capture))
+            .default_service(web::to(method_not_allowed)),
+    )
+    // `{id}` may be empty: the Node client's `notification({})` asks for `/v2//status`.
+    .service(
+        web::resource("/v2/{id:[^/]*}/status")
+            .route(crate::routing::get().to(transaction::status))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/v2/{id:[^/]*}/cancel")
+            .route(web::post().to(transaction::cancel))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/v2/{id:[^/]*}/expire")
+            .route(web::post().to(transaction::expire))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/v2/{id:[^/]*}/refund")
+            .route(web::post().to(transaction::refund))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/v2/{id:[^/]*}/refund/online/direct")
+            .route(web::post().to(transaction::refund_direct))
+            .default_service(web::to(method_not_allowed)),
     );
 }
 

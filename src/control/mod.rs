@@ -5,11 +5,14 @@
 //!
 //! - [`accounts`]: list, inspect, patch, and drive accounts through their transitions.
 //! - [`notifications`]: the log, manual retries, and waiting for deliveries.
+//! - [`transactions`]: list and inspect GoPay transactions, and settle, deny or expire a pending
+//!   one as the customer (or time) would.
 //! - [`settings`]: the mock clock, runtime config, reset and health.
 
 pub mod accounts;
 pub mod notifications;
 pub mod settings;
+pub mod transactions;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
@@ -30,6 +33,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(crate::dashboard::routes)
             .configure(accounts::routes)
             .configure(notifications::routes)
+            .configure(transactions::routes)
             .configure(settings::routes)
             .default_service(web::to(unknown_route)),
     );
@@ -66,6 +70,12 @@ pub enum ControlError {
         action: &'static str,
         current: AccountStatus,
     },
+    /// The change is not allowed from the transaction's status.
+    InvalidTransactionChange {
+        transaction_id: String,
+        action: &'static str,
+        current: crate::charges::TxStatus,
+    },
     BadRequest(String),
     /// A wait ran out; the extra fields say what matched.
     Timeout(Value),
@@ -88,7 +98,9 @@ impl ControlError {
         match self {
             Self::NotFound(_) => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
-            Self::InvalidTransition { .. } => "invalid_transition",
+            Self::InvalidTransition { .. } | Self::InvalidTransactionChange { .. } => {
+                "invalid_transition"
+            }
             Self::BadRequest(_) => "bad_request",
             Self::Timeout(_) => "timeout",
             Self::BodyTimeout => "body_timeout",
@@ -119,6 +131,13 @@ impl std::fmt::Display for ControlError {
             Self::InvalidTransition {
                 action, current, ..
             } => write!(f, "cannot {action} an account that is {current}"),
+            Self::InvalidTransactionChange {
+                action, current, ..
+            } => write!(
+                f,
+                "cannot {action} a transaction that is {}",
+                current.as_str()
+            ),
             Self::BadRequest(m) => f.write_str(m),
             Self::Timeout(_) => f.write_str("timed out"),
             Self::BodyTimeout => f.write_str("the request body did not arrive in time (--body-timeout)"),
@@ -147,7 +166,9 @@ impl ResponseError for ControlError {
         match self {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::InvalidTransition { .. } => StatusCode::CONFLICT,
+            Self::InvalidTransition { .. } | Self::InvalidTransactionChange { .. } => {
+                StatusCode::CONFLICT
+            }
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Timeout(_) | Self::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -169,6 +190,14 @@ impl ResponseError for ControlError {
                 body["account_id"] = json!(account_id);
                 body["account_status"] = json!(current);
                 body["allowed_transitions"] = json!(current.allowed());
+            }
+            Self::InvalidTransactionChange {
+                transaction_id,
+                current,
+                ..
+            } => {
+                body["transaction_id"] = json!(transaction_id);
+                body["transaction_status"] = json!(current);
             }
             Self::Timeout(extra) => {
                 if let (Some(b), Some(extra)) = (body.as_object_mut(), extra.as_object()) {

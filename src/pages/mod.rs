@@ -73,6 +73,45 @@ pub fn respond(status: StatusCode, markup: Markup) -> HttpResponse {
         .body(markup.into_string())
 }
 
+/// A page in the customer's card look.
+pub fn card(status: StatusCode, title: &str, content: Markup) -> HttpResponse {
+    respond(status, page(Look::Card, title, content))
+}
+
+/// A 303 to `url` when it is an `http(s)` URL a `Location` header can carry.
+pub fn redirect(url: &str) -> Option<HttpResponse> {
+    let location = header::HeaderValue::from_str(safe_href(url)?).ok()?;
+    Some(
+        HttpResponse::SeeOther()
+            .insert_header((header::LOCATION, location))
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .finish(),
+    )
+}
+
+/// The token a one-time customer form carries: a keyed hash of what the form acts on, so only a
+/// page this server showed can be submitted, with no per-form state kept.
+pub fn form_token(secret: &uuid::Uuid, subject: &uuid::Uuid) -> String {
+    use sha2::{Digest, Sha512};
+    let digest = Sha512::new()
+        .chain_update(secret.as_bytes())
+        .chain_update(subject.as_bytes())
+        .finalize();
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    uuid::Uuid::from_bytes(bytes).to_string()
+}
+
+/// The page for a customer form whose body could not be read.
+pub fn body_error(e: crate::body::BodyError) -> PageError {
+    match e {
+        crate::body::BodyError::TooLarge => PageError::too_large(Look::Card),
+        crate::body::BodyError::Timeout | crate::body::BodyError::Broken => {
+            PageError::body_timeout(Look::Card)
+        }
+    }
+}
+
 /// `url` if a browser may follow it as a link: an absolute `http` or `https` URL. Anything else
 /// (`javascript:`, `data:`, relative paths) is shown as text, never linked or redirected to.
 pub fn safe_href(url: &str) -> Option<&str> {

@@ -1,0 +1,394 @@
+//! `POST /v2/charge` (GoPay Tokenization: `payment_type` `gopay` with `gopay.account_id`) and
+//! `POST /v2/capture`: reading and checking the request, and the answer bodies (reference 2 and 3).
+//! What a charge comes to is decided in `charges::decide`; the change itself is `payments.rs`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::http::header::{self, HeaderMap};
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use super::{ServerKey, check_content_type, read_body};
+use crate::app::AppState;
+use crate::charges::store::IDEMPOTENCY_KEY_MAX_LEN;
+use crate::charges::{NotifyTo, Transaction, TxChange, TxStatus};
+use crate::clock;
+use crate::error::{ApiError, MSG_TOKEN_INVALID};
+use crate::limits;
+use crate::money::Amount;
+use crate::payments::{self, ChangeError, ChargeError, ChargeRequest};
+
+/// Longest `order_id` Midtrans takes.
+pub const ORDER_ID_MAX_LEN: usize = 50;
+/// A `custom_expiry` shorter than this is refused (reference 2.1).
+pub const CUSTOM_EXPIRY_MIN: Duration = Duration::from_secs(20);
+
+pub async fn charge(
+    state: web::Data<AppState>,
+    ServerKey(server_key): ServerKey,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    check_content_type(&req)?;
+    let body = read_body(&state, &req, payload).await?;
+    let idempotency_key = req
+        .headers()
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .filter(|k| !k.is_empty() && k.len() <= IDEMPOTENCY_KEY_MAX_LEN);
+    let owner: Arc<str> = Arc::from(server_key.as_str());
+    if let Some(key) = idempotency_key
+        && let Some(replay) = state
+            .transactions
+            .with(|book| book.replay(&owner, key, state.clock.now_ms()))
+    {
+        return Ok(json(replay.body.to_vec()));
+    }
+    let request = read_charge(&body, req.headers())?;
+    let t = payments::charge(&state, &server_key, request).map_err(|e| match e {
+        ChargeError::WalletNotFound => ApiError::WalletNotFound,
+        ChargeError::TokenInvalid => ApiError::Validation(vec![MSG_TOKEN_INVALID.into()]),
+        ChargeError::UserBlocked => ApiError::UserBlocked,
+        ChargeError::OrderConflict => ApiError::OrderConflict,
+        ChargeError::Full => {
+            tracing::warn!(
+                "a charge was refused: the server holds --max-transactions transactions (reset to free room)"
+            );
+            ApiError::Internal
+        }
+    })?;
+    let answer = serde_json::to_vec(&ChargeBody::new(&state, &t)).unwrap_or_default();
+    if let Some(key) = idempotency_key {
+        let bytes: Arc<[u8]> = Arc::from(answer.as_slice());
+        state
+            .transactions
+            .with(|book| book.remember(&owner, key, bytes, state.clock.now_ms()));
+    }
+    Ok(json(answer))
+}
+
+fn json(body: Vec<u8>) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, "application/json"))
+        .body(body)
+}
+
+/// Reads and checks a charge request; every problem found is one validation message.
+///
+/// # Errors
+/// `"413"` for a body that is not JSON, `"500"` for `null` (as the sandbox answers it), else the
+/// HTTP 400 envelope with its `validation_messages`.
+pub fn read_charge(body: &[u8], headers: &HeaderMap) -> Result<ChargeRequest, ApiError> {
+    let v: Value = serde_json::from_slice(body).map_err(|_| ApiError::Malformed)?;
+    let obj = match v {
+        Value::Object(o) => o,
+        Value::Null => return Err(ApiError::Internal),
+        _ => return Err(ApiError::Malformed),
+    };
+    let mut errors = Vec::new();
+    match obj.get("payment_type") {
+        Some(Value::String(t)) if t == "gopay" => {}
+        None | Some(Value::Null) => errors.push("payment_type is required".to_string()),
+        Some(other) => {
+            let shown = other.as_str().map_or_else(|| other.to_string(), str::to_string);
+            return Err(ApiError::Validation(vec![format!(
+                "payment_type {} is not emulated: this sandbox emulates GoPay Tokenization charges only (payment_type gopay with gopay.account_id)",
+                shown.chars().take(40).collect::<String>()
+            )]));
+        }
+    }
+    let empty = Map::new();
+    let gopay = obj.get("gopay").and_then(Value::as_object).unwrap_or(&empty);
+    let account_id = match gopay.get("account_id") {
+        Some(Value::String(id)) if !id.is_empty() => Some(Uuid::parse_str(id).ok()),
+        _ => None,
+    };
+    if account_id.is_none() {
+        return Err(ApiError::Validation(vec![
+            "Gopay.account_id is required".into(),
+            "A GoPay charge without gopay.account_id (the deeplink or QRIS flow) is not emulated: this sandbox emulates GoPay Tokenization charges only".into(),
+        ]));
+    }
+    let token = match gopay.get("payment_option_token") {
+        Some(Value::String(t)) if !t.is_empty() => t.clone(),
+        _ => {
+            errors.push("Gopay.payment_option_token is required".into());
+            String::new()
+        }
+    };
+    let details = obj
+        .get("transaction_details")
+        .and_then(Value::as_object)
+        .unwrap_or(&empty);
+    let order_id = match details.get("order_id") {
+        Some(Value::String(id)) if !id.is_empty() => {
+            if id.chars().count() > ORDER_ID_MAX_LEN {
+                errors.push(format!(
+                    "transaction_details.order_id must be at most {ORDER_ID_MAX_LEN} characters"
+                ));
+            } else if !id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '~' | '.'))
+            {
+                errors.push(
+                    "transaction_details.order_id may contain only letters, digits and - _ ~ ."
+                        .into(),
+                );
+            }
+            id.clone()
+        }
+        _ => {
+            errors.push("transaction_details.order_id is required".into());
+            String::new()
+        }
+    };
+    let gross_amount = match details.get("gross_amount") {
+        None | Some(Value::Null) => {
+            errors.push("transaction_details.gross_amount is required".into());
+            Amount::ZERO
+        }
+        Some(v) => match Amount::from_json(v) {
+            Some(a) if !a.is_zero() => a,
+            _ => {
+                errors.push(
+                    "transaction_details.gross_amount must be greater than or equal to 0.01".into(),
+                );
+                Amount::ZERO
+            }
+        },
+    };
+    let currency = match details.get("currency").or(obj.get("currency")) {
+        None | Some(Value::Null) => "IDR".to_string(),
+        Some(Value::String(c)) if c == "IDR" => c.clone(),
+        Some(_) => {
+            errors.push("The currency is not supported for the country".into());
+            String::new()
+        }
+    };
+    let flag = |name: &str, errors: &mut Vec<String>| match gopay.get(name) {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => {
+            errors.push(format!("gopay.{name} must be true or false"));
+            false
+        }
+    };
+    let pre_auth = flag("pre_auth", &mut errors);
+    let recurring = flag("recurring", &mut errors);
+    let callback_url = match gopay.get("callback_url") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(u)) if crate::pages::safe_href(u).is_some() && u.len() <= limits::URL_MAX_LEN => {
+            Some(u.clone())
+        }
+        Some(_) => {
+            errors.push("gopay.callback_url must be an http or https URL".into());
+            None
+        }
+    };
+    let expiry = match obj.get("custom_expiry") {
+        None | Some(Value::Null) => None,
+        Some(v) => match custom_expiry(v) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                errors.push(e);
+                None
+            }
+        },
+    };
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    let metadata = obj
+        .get("metadata")
+        .filter(|m| !m.is_null())
+        .and_then(|m| serde_json::value::to_raw_value(m).ok());
+    Ok(ChargeRequest {
+        order_id,
+        gross_amount,
+        currency,
+        account_id: account_id.flatten(),
+        token,
+        callback_url,
+        pre_auth,
+        recurring,
+        metadata,
+        expiry,
+        notify_to: notify_to(headers),
+    })
+}
+
+/// `custom_expiry`: `{"expiry_duration": 60, "unit": "minute"}`; under 20 s is refused, over 7 days
+/// is trimmed to 7 days, as GoPay does.
+fn custom_expiry(v: &Value) -> Result<Duration, String> {
+    let bad = || {
+        "custom_expiry must be {\"expiry_duration\": <whole number>, \"unit\": \"second\"|\"minute\"|\"hour\"|\"day\"}"
+            .to_string()
+    };
+    let n = v.get("expiry_duration").and_then(Value::as_u64).ok_or_else(bad)?;
+    let unit: u64 = match v.get("unit").and_then(Value::as_str).ok_or_else(bad)? {
+        "second" | "seconds" => 1,
+        "minute" | "minutes" => 60,
+        "hour" | "hours" => 3600,
+        "day" | "days" => 86_400,
+        _ => return Err(bad()),
+    };
+    let d = Duration::from_secs(n.saturating_mul(unit));
+    if d < CUSTOM_EXPIRY_MIN {
+        return Err("custom_expiry is below minimum threshold".into());
+    }
+    Ok(d.min(limits::TRANSACTION_TTL.1))
+}
+
+/// `X-Override-Notification` (wins) or `X-Append-Notification`: up to three comma-separated http(s)
+/// URLs; others are ignored, as Midtrans ignores them.
+fn notify_to(headers: &HeaderMap) -> NotifyTo {
+    let urls = |name: &str| -> Vec<String> {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| {
+                v.split(',')
+                    .map(str::trim)
+                    .filter(|u| crate::pages::safe_href(u).is_some() && u.len() <= limits::URL_MAX_LEN)
+                    .take(limits::NOTIFICATION_HEADER_URLS_MAX)
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let over = urls("x-override-notification");
+    if !over.is_empty() {
+        return NotifyTo::Override(over);
+    }
+    let append = urls("x-append-notification");
+    if append.is_empty() {
+        NotifyTo::Merchant
+    } else {
+        NotifyTo::Append(append)
+    }
+}
+
+/// One action of a pending charge.
+#[derive(Serialize)]
+pub struct Action {
+    pub name: &'static str,
+    pub method: &'static str,
+    pub url: String,
+}
+
+/// The answer to a charge or a capture (reference 2.3), fields in the sandbox's order; `expiry_time`
+/// last.
+#[derive(Serialize)]
+pub struct ChargeBody<'a> {
+    status_code: &'static str,
+    status_message: &'static str,
+    transaction_id: String,
+    order_id: &'a str,
+    merchant_id: String,
+    gross_amount: String,
+    currency: &'a str,
+    payment_type: &'static str,
+    transaction_time: String,
+    transaction_status: &'static str,
+    fraud_status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    settlement_time: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    channel_response_code: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    channel_response_message: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    actions: Option<Vec<Action>>,
+    expiry_time: String,
+}
+
+impl<'a> ChargeBody<'a> {
+    pub fn new(state: &AppState, t: &'a Transaction) -> Self {
+        let (status_code, status_message) = match t.status {
+            TxStatus::Pending => ("201", "GoPay transaction is created. Action(s) required"),
+            TxStatus::Deny => ("202", "GoPay transaction is denied"),
+            _ => ("200", "Success, GoPay transaction is successful"),
+        };
+        let (channel_code, channel_message) = match (t.status, t.deny_reason) {
+            (TxStatus::Deny, Some(r)) => (
+                Some(r.channel_response_code),
+                Some(r.channel_response_message),
+            ),
+            (TxStatus::Authorize, _) => (Some("0"), Some("Process service request successfully.")),
+            _ => (None, None),
+        };
+        let actions = (t.status == TxStatus::Pending).then(|| {
+            let (web, app) = crate::verification::links(&state.public_url, &t.id);
+            vec![
+                Action {
+                    name: "verification-link-url",
+                    method: "GET",
+                    url: web,
+                },
+                Action {
+                    name: "verification-link-app",
+                    method: "GET",
+                    url: app,
+                },
+            ]
+        });
+        Self {
+            status_code,
+            status_message,
+            transaction_id: t.id.to_string(),
+            order_id: &t.order_id,
+            merchant_id: state.settings.read().gopay_merchant_id.clone(),
+            gross_amount: t.gross_amount.to_string(),
+            currency: &t.currency,
+            payment_type: "gopay",
+            transaction_time: clock::jakarta(t.created_at_ms),
+            transaction_status: t.status.as_str(),
+            fraud_status: "accept",
+            settlement_time: t.settled_at_ms.map(clock::jakarta),
+            channel_response_code: channel_code,
+            channel_response_message: channel_message,
+            actions,
+            expiry_time: clock::jakarta(t.expires_at_ms),
+        }
+    }
+}
+
+/// `POST /v2/capture` `{"transaction_id", "gross_amount"?}`: settles an authorization, whole amount
+/// only ("We do not accept partial amount capture for GoPay").
+pub async fn capture(
+    state: web::Data<AppState>,
+    ServerKey(server_key): ServerKey,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    check_content_type(&req)?;
+    let body = read_body(&state, &req, payload).await?;
+    let v: Value = serde_json::from_slice(&body).map_err(|_| ApiError::Malformed)?;
+    let id = match v.get("transaction_id") {
+        Some(Value::String(id)) if !id.is_empty() => id.clone(),
+        _ => {
+            return Err(ApiError::Validation(vec![
+                "transaction_id is required".into(),
+            ]));
+        }
+    };
+    let t = state
+        .transactions
+        .find(Some(&server_key), &id)
+        .ok_or(ApiError::TransactionNotFound)?;
+    if let Some(amount) = v.get("gross_amount").filter(|a| !a.is_null())
+        && Amount::from_json(amount) != Some(t.gross_amount)
+    {
+        return Err(ApiError::Validation(vec![
+            "gross_amount must be the whole amount: GoPay does not accept partial capture".into(),
+        ]));
+    }
+    let t = payments::change(&state, Some(&server_key), &id, TxChange::Capture).map_err(|e| match e {
+        ChangeError::NotFound => ApiError::TransactionNotFound,
+        ChangeError::NotAllowed { .. } => ApiError::CannotModify,
+    })?;
+    Ok(HttpResponse::Ok().json(ChargeBody::new(&state, &t)))
+}

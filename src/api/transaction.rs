@@ -1,0 +1,305 @@
+//! A transaction after its charge: `GET /v2/{id}/status`, `POST /v2/{id}/cancel`, `/expire`,
+//! `/refund` and `/refund/online/direct` (reference 4 and 5). `{id}` is the transaction id or the
+//! merchant's order id; an empty one (`GET /v2//status`, what the Node client's `notification({})`
+//! asks) is simply not found.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use super::{ServerKey, read_body};
+use crate::app::AppState;
+use crate::charges::{Transaction, TxChange, TxStatus};
+use crate::clock;
+use crate::error::ApiError;
+use crate::money::Amount;
+use crate::notifications::{payload, signature};
+use crate::payments::{self, ChangeError, RefundError, RefundRequest};
+
+fn path_id(req: &HttpRequest) -> &str {
+    req.match_info().get("id").unwrap_or_default()
+}
+
+/// `GET /v2/{id}/status`: the transaction as it stands, signed like a notification.
+pub async fn status(
+    state: web::Data<AppState>,
+    ServerKey(server_key): ServerKey,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    // The Node client sends `{}`; the Python client's notification() puts headers in the query.
+    read_body(&state, &req, payload).await?;
+    let t = state
+        .transactions
+        .find(Some(&server_key), path_id(&req))
+        .ok_or(ApiError::TransactionNotFound)?;
+    Ok(HttpResponse::Ok().json(status_body(&state, &t)))
+}
+
+/// The status answer, keys in the order of reference 4.
+pub fn status_body(state: &AppState, t: &Transaction) -> Value {
+    let status_code = t.status.status_code();
+    let gross = t.gross_amount.to_string();
+    let mut m = Map::new();
+    let mut put = |k: &str, v: Value| {
+        m.insert(k.to_string(), v);
+    };
+    put("transaction_time", clock::jakarta(t.created_at_ms).into());
+    put("gross_amount", gross.as_str().into());
+    put("currency", (*t.currency).into());
+    put("order_id", (*t.order_id).into());
+    put("payment_type", "gopay".into());
+    put(
+        "signature_key",
+        signature::transaction_signature_key(&t.order_id, status_code, &gross, &t.owner).into(),
+    );
+    put("status_code", status_code.into());
+    put("transaction_id", t.id.to_string().into());
+    put("transaction_status", t.status.as_str().into());
+    put("fraud_status", "accept".into());
+    if let Some(at) = t.settled_at_ms {
+        put("settlement_time", clock::jakarta(at).into());
+    }
+    put("expiry_time", clock::jakarta(t.expires_at_ms).into());
+    put("status_message", "Success, transaction is found".into());
+    put(
+        "merchant_id",
+        state.settings.read().gopay_merchant_id.as_str().into(),
+    );
+    put("payment_option_type", (*t.payment_option).into());
+    if let Some(meta) = &t.metadata
+        && let Ok(v) = serde_json::from_str::<Value>(meta.get())
+    {
+        put("metadata", v);
+    }
+    if let Some(r) = t.deny_reason.filter(|_| t.status == TxStatus::Deny) {
+        put("channel_response_code", r.channel_response_code.into());
+        put("channel_response_message", r.channel_response_message.into());
+    }
+    if !t.refunds.is_empty() {
+        put("refund_amount", t.refunded().to_string().into());
+        put(
+            "refunds",
+            Value::Array(
+                t.refunds
+                    .iter()
+                    .map(|r| payload::refund_value(r, true))
+                    .collect(),
+            ),
+        );
+    }
+    Value::Object(m)
+}
+
+fn change_error(e: ChangeError) -> ApiError {
+    match e {
+        ChangeError::NotFound => ApiError::TransactionNotFound,
+        ChangeError::NotAllowed { .. } => ApiError::CannotModify,
+    }
+}
+
+/// `POST /v2/{id}/cancel`: a pending transaction or an authorization (its hold is released).
+pub async fn cancel(
+    state: web::Data<AppState>,
+    ServerKey(server_key): ServerKey,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    // The clients send `{}`, `null` or nothing; whatever it is, it is ignored.
+    read_body(&state, &req, payload).await?;
+    let t = payments::change(&state, Some(&server_key), path_id(&req), TxChange::Cancel)
+        .map_err(change_error)?;
+    Ok(HttpResponse::Ok().json(Cancelled {
+        status_code: "200",
+        status_message: "Success, transaction is canceled",
+        transaction_id: t.id.to_string(),
+        order_id: &t.order_id,
+        merchant_id: state.settings.read().gopay_merchant_id.clone(),
+        gross_amount: t.gross_amount.to_string(),
+        currency: &t.currency,
+        payment_type: "gopay",
+        transaction_time: clock::jakarta(t.created_at_ms),
+        transaction_status: t.status.as_str(),
+        fraud_status: "accept",
+    }))
+}
+
+#[derive(Serialize)]
+struct Cancelled<'a> {
+    status_code: &'static str,
+    status_message: &'static str,
+    transaction_id: String,
+    order_id: &'a str,
+    merchant_id: String,
+    gross_amount: String,
+    currency: &'a str,
+    payment_type: &'static str,
+    transaction_time: String,
+    transaction_status: &'static str,
+    fraud_status: &'static str,
+}
+
+/// `POST /v2/{id}/expire`: a pending transaction expires now; `"407"` is its success code.
+pub async fn expire(
+    state: web::Data<AppState>,
+    ServerKey(server_key): ServerKey,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    read_body(&state, &req, payload).await?;
+    let id = path_id(&req);
+    let pending = state
+        .transactions
+        .find(Some(&server_key), id)
+        .ok_or(ApiError::TransactionNotFound)?
+        .status
+        == TxStatus::Pending;
+    if !pending {
+        return Err(ApiError::CannotModify);
+    }
+    let t = payments::change(&state, Some(&server_key), id, TxChange::Expire)
+        .map_err(change_error)?;
+    Ok(HttpResponse::Ok().json(Expired {
+        status_code: "407",
+        status_message: "Success, transaction has expired",
+        transaction_id: t.id.to_string(),
+        order_id: &t.order_id,
+        payment_type: "gopay",
+        transaction_time: clock::jakarta(t.created_at_ms),
+        transaction_status: t.status.as_str(),
+        gross_amount: t.gross_amount.to_string(),
+    }))
+}
+
+#[derive(Serialize)]
+struct Expired<'a> {
+    status_code: &'static str,
+    status_message: &'static str,
+    transaction_id: String,
+    order_id: &'a str,
+    payment_type: &'static str,
+    transaction_time: String,
+    transaction_status: &'static str,
+    gross_amount: String,
+}
+
+/// `POST /v2/{id}/refund`.
+pub async fn refund(
+    state: web::Data<AppState>,
+    server_key: ServerKey,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    refund_with(state, server_key, req, payload, false).await
+}
+
+/// `POST /v2/{id}/refund/online/direct`.
+pub async fn refund_direct(
+    state: web::Data<AppState>,
+    server_key: ServerKey,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    refund_with(state, server_key, req, payload, true).await
+}
+
+async fn refund_with(
+    state: web::Data<AppState>,
+    ServerKey(server_key): ServerKey,
+    req: HttpRequest,
+    payload: web::Payload,
+    direct: bool,
+) -> Result<HttpResponse, ApiError> {
+    let body = read_body(&state, &req, payload).await?;
+    let request = read_refund(&body, direct)?;
+    let (t, r) = payments::refund(&state, &server_key, path_id(&req), request).map_err(|e| {
+        match e {
+            RefundError::NotFound => ApiError::TransactionNotFound,
+            RefundError::NotAllowed => ApiError::CannotModify,
+            RefundError::InvalidAmount => ApiError::RefundAmountInvalid,
+            RefundError::Duplicate => ApiError::DuplicateRefund,
+        }
+    })?;
+    Ok(HttpResponse::Ok().json(Refunded {
+        status_code: "200",
+        status_message: if direct {
+            "Success, refund request is approved by the bank"
+        } else {
+            "Success, refund request is approved"
+        },
+        transaction_id: t.id.to_string(),
+        order_id: &t.order_id,
+        payment_type: "gopay",
+        transaction_time: clock::jakarta(t.created_at_ms),
+        transaction_status: t.status.as_str(),
+        gross_amount: t.gross_amount.to_string(),
+        refund_chargeback_id: r.refund_chargeback_id,
+        refund_amount: r.refund_amount.to_string(),
+        refund_key: &r.refund_key,
+    }))
+}
+
+/// `{"refund_key"?, "amount"?, "reason"?}`; an empty body refunds what is left.
+fn read_refund(body: &[u8], direct: bool) -> Result<RefundRequest, ApiError> {
+    let v: Value = if body.iter().all(u8::is_ascii_whitespace) {
+        Value::Null
+    } else {
+        serde_json::from_slice(body).map_err(|_| ApiError::Malformed)?
+    };
+    let mut errors = Vec::new();
+    let amount = match v.get("amount") {
+        None | Some(Value::Null) => None,
+        Some(a) => match Amount::from_json(a) {
+            Some(a) => Some(a),
+            None => return Err(ApiError::RefundAmountInvalid),
+        },
+    };
+    let refund_key = match v.get("refund_key") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(k))
+            if !k.is_empty()
+                && k.len() <= 50
+                && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
+        {
+            Some(k.clone())
+        }
+        Some(_) => {
+            errors.push(
+                "refund_key may contain only letters, digits, - and _ (at most 50)".to_string(),
+            );
+            None
+        }
+    };
+    let reason = match v.get("reason") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(r)) => Some(r.chars().take(255).collect()),
+        Some(_) => {
+            errors.push("reason must be text".to_string());
+            None
+        }
+    };
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    Ok(RefundRequest {
+        amount,
+        refund_key,
+        reason,
+        direct,
+    })
+}
+
+#[derive(Serialize)]
+struct Refunded<'a> {
+    status_code: &'static str,
+    status_message: &'static str,
+    transaction_id: String,
+    order_id: &'a str,
+    payment_type: &'static str,
+    transaction_time: String,
+    transaction_status: &'static str,
+    gross_amount: String,
+    refund_chargeback_id: u64,
+    refund_amount: String,
+    refund_key: &'a str,
+}

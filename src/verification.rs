@@ -1,0 +1,300 @@
+//! The GoPay verification (PIN) pages a customer opens from a pending charge's `actions`, and the
+//! one place the shape of their links is written ([`links`]).
+//!
+//! - `GET /v2/gopay/redirect/gppr_<link id>/charge` (`verification-link-url`): works once.
+//!   Submitting the right PIN uses it up; opening it does not (browsers, chat apps and link checkers
+//!   prefetch pages).
+//! - `GET /v2/gopay/redirect/gppd_<link id>/charge` (`verification-link-app`): can be used until the
+//!   links expire (`--verification-link-ttl`, 5 minutes by default).
+//!
+//! Both show the merchant, the amount, the masked phone number and the payment option, and ask for
+//! the sandbox PIN `112233`. A wrong PIN shows an error and changes nothing. The right PIN settles the
+//! transaction through [`payments::change`] (which denies it if the balance no longer suffices and
+//! records the notification), then redirects (303) to the charge's `gopay.callback_url`, or shows
+//! the result.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use maud::{Markup, html};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use crate::activation::SANDBOX_PIN;
+use crate::app::AppState;
+use crate::body;
+use crate::charges::{Transaction, TxChange, TxStatus, link_id_of, transaction_id_of_link};
+use crate::pages::{self, Look, PageError, card};
+use crate::payments::{self, ChangeError};
+
+/// Which verification link a path segment names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    /// `gppr_`: the one-time web link.
+    Web,
+    /// `gppd_`: the app link.
+    App,
+}
+
+impl Flow {
+    fn prefix(self) -> &'static str {
+        match self {
+            Self::Web => "gppr_",
+            Self::App => "gppd_",
+        }
+    }
+}
+
+/// `{public_url}/v2/gopay/redirect/{gppr_|gppd_}{link id}/charge`.
+pub fn link(public_url: &str, flow: Flow, transaction_id: &Uuid) -> String {
+    format!(
+        "{public_url}/v2/gopay/redirect/{}{}/charge",
+        flow.prefix(),
+        link_id_of(transaction_id)
+    )
+}
+
+/// The two verification links (web, app) of a transaction.
+pub fn links(public_url: &str, transaction_id: &Uuid) -> (String, String) {
+    (
+        link(public_url, Flow::Web, transaction_id),
+        link(public_url, Flow::App, transaction_id),
+    )
+}
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/v2/gopay/redirect/{link}/charge")
+            .route(crate::routing::get().to(show))
+            .route(web::post().to(submit))
+            .default_service(web::to(method_not_allowed)),
+    );
+}
+
+fn parse_link(segment: &str) -> Option<(Flow, Uuid)> {
+    let (flow, id) = if let Some(id) = segment.strip_prefix("gppr_") {
+        (Flow::Web, id)
+    } else if let Some(id) = segment.strip_prefix("gppd_") {
+        (Flow::App, id)
+    } else {
+        return None;
+    };
+    Uuid::parse_str(id)
+        .ok()
+        .map(|id| (flow, transaction_id_of_link(&id)))
+}
+
+fn lookup(req: &HttpRequest, state: &AppState) -> Result<(Flow, Transaction), PageError> {
+    req.match_info()
+        .get("link")
+        .and_then(parse_link)
+        .and_then(|(flow, id)| Some((flow, state.transactions.find(None, &id.to_string())?)))
+        .ok_or_else(not_found)
+}
+
+/// Why the page cannot take a PIN now, if it cannot.
+fn unusable(state: &AppState, flow: Flow, t: &Transaction) -> Option<PageError> {
+    if flow == Flow::Web && t.web_link_used {
+        return Some(gone(
+            "Link already used",
+            "This payment link has already been used: the web link works once.",
+        ));
+    }
+    let now = state.clock.now_ms();
+    if t.status == TxStatus::Pending && (t.links_expire_at_ms <= now || t.expires_at_ms <= now) {
+        return Some(gone(
+            "Link expired",
+            "This payment link has expired. Go back to the merchant to pay again.",
+        ));
+    }
+    if t.status != TxStatus::Pending {
+        return Some(gone(
+            "Payment closed",
+            &format!(
+                "This payment is no longer waiting for a PIN. Transaction status: {}.",
+                t.status.as_str()
+            ),
+        ));
+    }
+    None
+}
+
+async fn show(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, PageError> {
+    let (flow, t) = lookup(&req, &state)?;
+    if let Some(e) = unusable(&state, flow, &t) {
+        return Err(e);
+    }
+    Ok(card(
+        StatusCode::OK,
+        "Pay with GoPay",
+        pin_form(&state, req.path(), flow, &t, None),
+    ))
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct Submission {
+    token: Option<String>,
+    pin: Option<String>,
+}
+
+async fn submit(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    payload: web::Payload,
+) -> Result<HttpResponse, PageError> {
+    let (flow, t) = lookup(&req, &state)?;
+    let bytes = body::read(&req, payload, state.max_body_bytes, state.body_timeout)
+        .await
+        .map_err(pages::body_error)?;
+    let form: Submission = serde_urlencoded::from_bytes(&bytes).unwrap_or_default();
+    if flow == Flow::Web
+        && form.token.as_deref() != Some(pages::form_token(&state.form_secret, &t.id).as_str())
+    {
+        return Err(gone(
+            "Link already used",
+            "This payment link has already been used: the web link works once.",
+        ));
+    }
+    if let Some(e) = unusable(&state, flow, &t) {
+        return Err(e);
+    }
+    if form.pin.as_deref().map(str::trim) != Some(SANDBOX_PIN) {
+        return Ok(card(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Pay with GoPay",
+            pin_form(
+                &state,
+                req.path(),
+                flow,
+                &t,
+                Some("Wrong PIN. In the sandbox the PIN is 112233."),
+            ),
+        ));
+    }
+    if flow == Flow::Web && !payments::use_web_link(&state, &t.id) {
+        return Err(gone(
+            "Link already used",
+            "This payment link has already been used: the web link works once.",
+        ));
+    }
+    let t = match payments::change(&state, None, &t.id.to_string(), TxChange::Settle) {
+        Ok(t) => t,
+        Err(ChangeError::NotFound) => return Err(not_found()),
+        Err(ChangeError::NotAllowed { current }) => {
+            return Err(gone(
+                "Payment closed",
+                &format!(
+                    "This payment is no longer waiting for a PIN. Transaction status: {}.",
+                    current.as_str()
+                ),
+            ));
+        }
+    };
+    if let Some(redirect) = t.callback_url.as_deref().and_then(pages::redirect) {
+        return Ok(redirect);
+    }
+    Ok(card(StatusCode::OK, "Payment result", result(&t)))
+}
+
+fn summary(state: &AppState, t: &Transaction) -> Markup {
+    let merchant = state.settings.read().gopay_merchant_id.clone();
+    let phone = state
+        .store
+        .get(&t.account_id, None, state.clock.now_ms())
+        .map(|a| a.masked_phone())
+        .unwrap_or_default();
+    html! {
+        dl {
+            dt { "Merchant" } dd class="merchant" { (merchant) }
+            dt { "Amount" } dd class="amount" { (t.currency) " " (t.gross_amount) }
+            dt { "GoPay account" } dd class="phone" { (phone) }
+            dt { "Pay with" } dd class="option" { (t.payment_option) }
+            dt { "Order" } dd class="order" { (t.order_id) }
+        }
+    }
+}
+
+fn pin_form(
+    state: &AppState,
+    path: &str,
+    flow: Flow,
+    t: &Transaction,
+    error: Option<&str>,
+) -> Markup {
+    html! {
+        h1 { "Pay with GoPay" }
+        (summary(state, t))
+        @if let Some(e) = error {
+            p class="error" role="alert" { (e) }
+        }
+        form method="post" action=(path) {
+            @if flow == Flow::Web {
+                input type="hidden" name="token" value=(pages::form_token(&state.form_secret, &t.id));
+            }
+            label for="pin" { "PIN" }
+            input id="pin" name="pin" type="password" inputmode="numeric" autocomplete="off"
+                maxlength="6" required autofocus;
+            div class="buttons" { button type="submit" class="primary" { "Pay" } }
+        }
+        p class="note" {
+            "Sandbox PIN: 112233."
+            @if flow == Flow::Web { " This link works once." }
+        }
+    }
+}
+
+fn result(t: &Transaction) -> Markup {
+    html! {
+        @if t.status == TxStatus::Settlement {
+            h1 { "Payment successful" }
+            p class="ok" { "You paid " strong { (t.currency) " " (t.gross_amount) } " with " (t.payment_option) "." }
+        } @else {
+            h1 { "Payment denied" }
+            p class="error" {
+                "The payment was denied"
+                @if let Some(r) = t.deny_reason { ": " (r.channel_response_message) }
+                ". Nothing was charged."
+            }
+        }
+        p { "You can close this page and go back to the merchant." }
+    }
+}
+
+fn gone(title: &str, text: &str) -> PageError {
+    PageError::new(Look::Card, StatusCode::GONE, title, text.to_string())
+}
+
+fn not_found() -> PageError {
+    PageError::new(
+        Look::Card,
+        StatusCode::NOT_FOUND,
+        "Link not found",
+        "This payment link does not exist. Check that you opened the whole link the merchant gave you.",
+    )
+}
+
+async fn method_not_allowed() -> Result<HttpResponse, PageError> {
+    Err(PageError::method_not_allowed(Look::Card))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn links_have_the_documented_shape_and_parse_back() {
+        let id = Uuid::new_v4();
+        let (web, app) = links("http://127.0.0.1:8080", &id);
+        let link_id = link_id_of(&id);
+        assert_eq!(
+            web,
+            format!("http://127.0.0.1:8080/v2/gopay/redirect/gppr_{link_id}/charge")
+        );
+        assert_eq!(
+            app,
+            format!("http://127.0.0.1:8080/v2/gopay/redirect/gppd_{link_id}/charge")
+        );
+        assert_eq!(parse_link(&format!("gppr_{link_id}")), Some((Flow::Web, id)));
+        assert_eq!(parse_link(&format!("gppd_{link_id}")), Some((Flow::App, id)));
+        assert_eq!(parse_link(&format!("gpar_{link_id}")), None);
+    }
+}
