@@ -7,15 +7,15 @@ use parking_lot::RwLock;
 use serde::Serialize;
 
 use crate::accounts::{Account, AccountStatus, PaymentOption, Store};
-use crate::charges::TransactionStore;
-use crate::money::Amount;
 use crate::accounts::{Balance, Token};
+use crate::charges::TransactionStore;
 use crate::clock::Clock;
 use crate::config::{Config, HttpStatusMode};
 use crate::fixtures::{Fixtures, PaymentOptionFixture};
 use crate::ids::IdGen;
-use crate::notifications::{Notifications, Target};
+use crate::money::Amount;
 use crate::notifications::delivery::Deliveries;
+use crate::notifications::{Notifications, Target};
 
 /// Settings the control API can change while the server runs.
 #[derive(Debug, Clone, Serialize)]

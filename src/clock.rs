@@ -94,7 +94,8 @@ pub fn rfc3339(ms: u64) -> String {
 pub fn jakarta(ms: u64) -> String {
     const OFFSET_MS: u64 = 7 * 3600 * 1000;
     let local = ms.min(MAX_MS - OFFSET_MS) + OFFSET_MS;
-    let text = humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_millis(local)).to_string();
+    let text =
+        humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_millis(local)).to_string();
     text.trim_end_matches('Z').replacen('T', " ", 1)
 }
 

@@ -228,7 +228,12 @@ impl Config {
             ));
         }
         let (min, max) = limits::VERIFICATION_LINK_TTL;
-        check_duration("--verification-link-ttl", self.verification_link_ttl, min, max)?;
+        check_duration(
+            "--verification-link-ttl",
+            self.verification_link_ttl,
+            min,
+            max,
+        )?;
         let (min, max) = limits::TRANSACTION_TTL;
         check_duration("--transaction-ttl", self.transaction_ttl, min, max)?;
         check_duration("--pre-auth-hold", self.pre_auth_hold, min, max)?;

@@ -39,7 +39,10 @@ impl Amount {
             || whole.len() > MAX_WHOLE_DIGITS
             || cents.len() > 2
             || (s.contains('.') && cents.is_empty())
-            || !whole.bytes().chain(cents.bytes()).all(|b| b.is_ascii_digit())
+            || !whole
+                .bytes()
+                .chain(cents.bytes())
+                .all(|b| b.is_ascii_digit())
         {
             return None;
         }
@@ -95,25 +98,58 @@ mod tests {
 
     #[test]
     fn amounts_parse_and_print_like_midtrans() {
-        assert_eq!(Amount::parse("100000.00"), Some(Amount::from_units(100_000)));
+        assert_eq!(
+            Amount::parse("100000.00"),
+            Some(Amount::from_units(100_000))
+        );
         assert_eq!(Amount::parse("12"), Some(Amount::from_units(12)));
         assert_eq!(Amount::parse("12.5"), Some(Amount::from_hundredths(1250)));
         assert_eq!(Amount::from_units(100_000).to_string(), "100000.00");
         assert_eq!(Amount::from_hundredths(5).to_string(), "0.05");
-        for bad in ["", ".5", "1.", "1.234", "-1", "1e5", "1 000", "1234567890123456"] {
+        for bad in [
+            "",
+            ".5",
+            "1.",
+            "1.234",
+            "-1",
+            "1e5",
+            "1 000",
+            "1234567890123456",
+        ] {
             assert_eq!(Amount::parse(bad), None, "{bad}");
         }
         assert_eq!(Amount::parse("999999999999999.99"), Some(Amount::MAX));
-        assert_eq!(Amount::MAX.saturating_add(Amount::from_units(1)), Amount::MAX);
+        assert_eq!(
+            Amount::MAX.saturating_add(Amount::from_units(1)),
+            Amount::MAX
+        );
     }
 
     #[test]
     fn request_amounts_come_as_numbers_or_strings() {
-        assert_eq!(Amount::from_json(&json!(10000)), Some(Amount::from_units(10_000)));
-        assert_eq!(Amount::from_json(&json!(10000.0)), Some(Amount::from_units(10_000)));
-        assert_eq!(Amount::from_json(&json!(10.25)), Some(Amount::from_hundredths(1025)));
-        assert_eq!(Amount::from_json(&json!("10000")), Some(Amount::from_units(10_000)));
-        for bad in [json!(-5), json!(1.005), json!(null), json!(true), json!(1e300)] {
+        assert_eq!(
+            Amount::from_json(&json!(10000)),
+            Some(Amount::from_units(10_000))
+        );
+        assert_eq!(
+            Amount::from_json(&json!(10000.0)),
+            Some(Amount::from_units(10_000))
+        );
+        assert_eq!(
+            Amount::from_json(&json!(10.25)),
+            Some(Amount::from_hundredths(1025))
+        );
+        assert_eq!(
+            Amount::from_json(&json!("10000")),
+            Some(Amount::from_units(10_000))
+        );
+        for bad in [
+            json!(-5),
+            json!(1.005),
+            json!(null),
+            json!(true),
+            json!(1e300),
+        ] {
             assert_eq!(Amount::from_json(&bad), None, "{bad}");
         }
     }

@@ -16,9 +16,7 @@ use uuid::Uuid;
 use crate::accounts::AccountStatus;
 use crate::app::AppState;
 use crate::charges::decide::{self, Ask, Decision, Facts};
-use crate::charges::{
-    INSUFFICIENT_BALANCE, NotifyTo, Refund, Transaction, TxChange, TxStatus,
-};
+use crate::charges::{INSUFFICIENT_BALANCE, NotifyTo, Refund, Transaction, TxChange, TxStatus};
 use crate::clock;
 use crate::fixtures::Outcome as PhoneOutcome;
 use crate::money::Amount;
@@ -210,11 +208,10 @@ pub fn change(
         let (account_id, option, amount) = (t.account_id, t.payment_option.clone(), t.gross_amount);
         let mut deny = None;
         match (change, current) {
-            (TxChange::Settle, TxStatus::Pending) => {
-                if !debit(app, &account_id, &option, amount) {
-                    to = TxStatus::Deny;
-                    deny = Some(INSUFFICIENT_BALANCE);
-                }
+            // The PIN settles by debiting; a balance that no longer suffices denies.
+            (TxChange::Settle, TxStatus::Pending) if !debit(app, &account_id, &option, amount) => {
+                to = TxStatus::Deny;
+                deny = Some(INSUFFICIENT_BALANCE);
             }
             (TxChange::Cancel | TxChange::Expire, TxStatus::Authorize) => {
                 credit(app, &account_id, &option, amount);

@@ -54,12 +54,12 @@ pub async fn run(app: web::Data<AppState>) {
             app.store.next_expiry(),
             app.transactions.next_due(),
         ]
-            .into_iter()
-            .flatten()
-            .min()
-            .map(|at| Duration::from_millis(at.saturating_sub(now)))
-            .unwrap_or(MAX_NAP)
-            .min(MAX_NAP);
+        .into_iter()
+        .flatten()
+        .min()
+        .map(|at| Duration::from_millis(at.saturating_sub(now)))
+        .unwrap_or(MAX_NAP)
+        .min(MAX_NAP);
         tokio::select! {
             () = tokio::time::sleep(nap) => {}
             () = &mut woken => {}

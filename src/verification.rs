@@ -293,8 +293,14 @@ mod tests {
             app,
             format!("http://127.0.0.1:8080/v2/gopay/redirect/gppd_{link_id}/charge")
         );
-        assert_eq!(parse_link(&format!("gppr_{link_id}")), Some((Flow::Web, id)));
-        assert_eq!(parse_link(&format!("gppd_{link_id}")), Some((Flow::App, id)));
+        assert_eq!(
+            parse_link(&format!("gppr_{link_id}")),
+            Some((Flow::Web, id))
+        );
+        assert_eq!(
+            parse_link(&format!("gppd_{link_id}")),
+            Some((Flow::App, id))
+        );
         assert_eq!(parse_link(&format!("gpar_{link_id}")), None);
     }
 }

@@ -93,7 +93,9 @@ pub fn read_charge(body: &[u8], headers: &HeaderMap) -> Result<ChargeRequest, Ap
         Some(Value::String(t)) if t == "gopay" => {}
         None | Some(Value::Null) => errors.push("payment_type is required".to_string()),
         Some(other) => {
-            let shown = other.as_str().map_or_else(|| other.to_string(), str::to_string);
+            let shown = other
+                .as_str()
+                .map_or_else(|| other.to_string(), str::to_string);
             return Err(ApiError::Validation(vec![format!(
                 "payment_type {} is not emulated: this sandbox emulates GoPay Tokenization charges only (payment_type gopay with gopay.account_id)",
                 shown.chars().take(40).collect::<String>()
@@ -101,7 +103,10 @@ pub fn read_charge(body: &[u8], headers: &HeaderMap) -> Result<ChargeRequest, Ap
         }
     }
     let empty = Map::new();
-    let gopay = obj.get("gopay").and_then(Value::as_object).unwrap_or(&empty);
+    let gopay = obj
+        .get("gopay")
+        .and_then(Value::as_object)
+        .unwrap_or(&empty);
     let account_id = match gopay.get("account_id") {
         Some(Value::String(id)) if !id.is_empty() => Some(Uuid::parse_str(id).ok()),
         _ => None,
@@ -180,7 +185,9 @@ pub fn read_charge(body: &[u8], headers: &HeaderMap) -> Result<ChargeRequest, Ap
     let recurring = flag("recurring", &mut errors);
     let callback_url = match gopay.get("callback_url") {
         None | Some(Value::Null) => None,
-        Some(Value::String(u)) if crate::pages::safe_href(u).is_some() && u.len() <= limits::URL_MAX_LEN => {
+        Some(Value::String(u))
+            if crate::pages::safe_href(u).is_some() && u.len() <= limits::URL_MAX_LEN =>
+        {
             Some(u.clone())
         }
         Some(_) => {
@@ -227,7 +234,10 @@ fn custom_expiry(v: &Value) -> Result<Duration, String> {
         "custom_expiry must be {\"expiry_duration\": <whole number>, \"unit\": \"second\"|\"minute\"|\"hour\"|\"day\"}"
             .to_string()
     };
-    let n = v.get("expiry_duration").and_then(Value::as_u64).ok_or_else(bad)?;
+    let n = v
+        .get("expiry_duration")
+        .and_then(Value::as_u64)
+        .ok_or_else(bad)?;
     let unit: u64 = match v.get("unit").and_then(Value::as_str).ok_or_else(bad)? {
         "second" | "seconds" => 1,
         "minute" | "minutes" => 60,
@@ -252,7 +262,9 @@ fn notify_to(headers: &HeaderMap) -> NotifyTo {
             .map(|v| {
                 v.split(',')
                     .map(str::trim)
-                    .filter(|u| crate::pages::safe_href(u).is_some() && u.len() <= limits::URL_MAX_LEN)
+                    .filter(|u| {
+                        crate::pages::safe_href(u).is_some() && u.len() <= limits::URL_MAX_LEN
+                    })
                     .take(limits::NOTIFICATION_HEADER_URLS_MAX)
                     .map(str::to_string)
                     .collect()
@@ -386,9 +398,11 @@ pub async fn capture(
             "gross_amount must be the whole amount: GoPay does not accept partial capture".into(),
         ]));
     }
-    let t = payments::change(&state, Some(&server_key), &id, TxChange::Capture).map_err(|e| match e {
-        ChangeError::NotFound => ApiError::TransactionNotFound,
-        ChangeError::NotAllowed { .. } => ApiError::CannotModify,
-    })?;
+    let t = payments::change(&state, Some(&server_key), &id, TxChange::Capture).map_err(
+        |e| match e {
+            ChangeError::NotFound => ApiError::TransactionNotFound,
+            ChangeError::NotAllowed { .. } => ApiError::CannotModify,
+        },
+    )?;
     Ok(HttpResponse::Ok().json(ChargeBody::new(&state, &t)))
 }

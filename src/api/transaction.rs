@@ -74,7 +74,10 @@ pub fn status_body(state: &AppState, t: &Transaction) -> Value {
     }
     if let Some(r) = t.deny_reason.filter(|_| t.status == TxStatus::Deny) {
         put("channel_response_code", r.channel_response_code.into());
-        put("channel_response_message", r.channel_response_message.into());
+        put(
+            "channel_response_message",
+            r.channel_response_message.into(),
+        );
     }
     if !t.refunds.is_empty() {
         put("refund_amount", t.refunded().to_string().into());
@@ -157,8 +160,8 @@ pub async fn expire(
     if !pending {
         return Err(ApiError::CannotModify);
     }
-    let t = payments::change(&state, Some(&server_key), id, TxChange::Expire)
-        .map_err(change_error)?;
+    let t =
+        payments::change(&state, Some(&server_key), id, TxChange::Expire).map_err(change_error)?;
     Ok(HttpResponse::Ok().json(Expired {
         status_code: "407",
         status_message: "Success, transaction has expired",
@@ -212,14 +215,13 @@ async fn refund_with(
 ) -> Result<HttpResponse, ApiError> {
     let body = read_body(&state, &req, payload).await?;
     let request = read_refund(&body, direct)?;
-    let (t, r) = payments::refund(&state, &server_key, path_id(&req), request).map_err(|e| {
-        match e {
+    let (t, r) =
+        payments::refund(&state, &server_key, path_id(&req), request).map_err(|e| match e {
             RefundError::NotFound => ApiError::TransactionNotFound,
             RefundError::NotAllowed => ApiError::CannotModify,
             RefundError::InvalidAmount => ApiError::RefundAmountInvalid,
             RefundError::Duplicate => ApiError::DuplicateRefund,
-        }
-    })?;
+        })?;
     Ok(HttpResponse::Ok().json(Refunded {
         status_code: "200",
         status_message: if direct {
@@ -259,7 +261,8 @@ fn read_refund(body: &[u8], direct: bool) -> Result<RefundRequest, ApiError> {
         Some(Value::String(k))
             if !k.is_empty()
                 && k.len() <= 50
-                && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
+                && k.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
         {
             Some(k.clone())
         }

@@ -130,25 +130,65 @@ mod tests {
         assert_eq!(decide(&ask(99_999), &f), Decision::Settle { option: 0 });
         assert_eq!(decide(&ask(100_000), &f), Decision::Pending { option: 0 });
         assert_eq!(
-            decide(&Ask { recurring: true, ..ask(500_000) }, &f),
+            decide(
+                &Ask {
+                    recurring: true,
+                    ..ask(500_000)
+                },
+                &f
+            ),
             Decision::Settle { option: 0 }
         );
         assert_eq!(
-            decide(&Ask { pre_auth: true, ..ask(10_000) }, &f),
+            decide(
+                &Ask {
+                    pre_auth: true,
+                    ..ask(10_000)
+                },
+                &f
+            ),
             Decision::Authorize { option: 0 }
         );
         assert_eq!(
             decide(&ask(1_000_001), &f),
-            Decision::Deny { option: 0, reason: INSUFFICIENT_BALANCE }
+            Decision::Deny {
+                option: 0,
+                reason: INSUFFICIENT_BALANCE
+            }
         );
-        assert_eq!(decide(&Ask { token: "other", ..ask(1) }, &f), Decision::TokenInvalid);
         assert_eq!(
-            decide(&ask(1), &Facts { order_id_taken: true, ..f }),
+            decide(
+                &Ask {
+                    token: "other",
+                    ..ask(1)
+                },
+                &f
+            ),
+            Decision::TokenInvalid
+        );
+        assert_eq!(
+            decide(
+                &ask(1),
+                &Facts {
+                    order_id_taken: true,
+                    ..f
+                }
+            ),
             Decision::OrderConflict
         );
-        assert_eq!(decide(&ask(1), &Facts { blocked: true, ..f }), Decision::UserBlocked);
-        for status in [AccountStatus::Pending, AccountStatus::Expired, AccountStatus::Disabled] {
-            assert_eq!(decide(&ask(1), &facts(&a, status)), Decision::WalletNotFound);
+        assert_eq!(
+            decide(&ask(1), &Facts { blocked: true, ..f }),
+            Decision::UserBlocked
+        );
+        for status in [
+            AccountStatus::Pending,
+            AccountStatus::Expired,
+            AccountStatus::Disabled,
+        ] {
+            assert_eq!(
+                decide(&ask(1), &facts(&a, status)),
+                Decision::WalletNotFound
+            );
         }
         assert_eq!(
             decide(&ask(1), &Facts { account: None, ..f }),

@@ -76,9 +76,11 @@ impl TxStatus {
             Self::Pending => "201",
             Self::Deny => "202",
             Self::Expire => "407",
-            Self::Authorize | Self::Settlement | Self::Cancel | Self::Refund | Self::PartialRefund => {
-                "200"
-            }
+            Self::Authorize
+            | Self::Settlement
+            | Self::Cancel
+            | Self::Refund
+            | Self::PartialRefund => "200",
         }
     }
 
@@ -242,7 +244,14 @@ mod tests {
         assert_eq!(C::Capture.apply(S::Authorize), Some(S::Settlement));
         assert_eq!(C::Cancel.apply(S::Authorize), Some(S::Cancel));
         assert_eq!(C::Expire.apply(S::Authorize), Some(S::Expire));
-        for from in [S::Settlement, S::Deny, S::Expire, S::Cancel, S::Refund, S::PartialRefund] {
+        for from in [
+            S::Settlement,
+            S::Deny,
+            S::Expire,
+            S::Cancel,
+            S::Refund,
+            S::PartialRefund,
+        ] {
             for change in [C::Settle, C::Deny, C::Expire, C::Cancel, C::Capture] {
                 assert_eq!(change.apply(from), None, "{change:?} from {from:?}");
             }

@@ -182,7 +182,13 @@ impl Book {
         }
         self.replay_order
             .push_back((now_ms, entry.0.clone(), entry.1.clone()));
-        self.replays.insert(entry, Replay { body, at_ms: now_ms });
+        self.replays.insert(
+            entry,
+            Replay {
+                body,
+                at_ms: now_ms,
+            },
+        );
     }
 
     pub fn len(&self) -> usize {

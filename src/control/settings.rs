@@ -144,6 +144,16 @@ struct ConfigPatch {
     activation_ttl: Option<DurationValue>,
     retry_schedule: Option<Schedule>,
     unbind_notification: Option<bool>,
+    #[serde(default, with = "double_option")]
+    payment_notification_url: Option<Option<String>>,
+    /// Per server key; a `null` value removes the key's own URL.
+    payment_notification_urls: Option<HashMap<String, Option<String>>>,
+    gopay_merchant_id: Option<String>,
+    /// Whole IDR.
+    pin_threshold: Option<u64>,
+    verification_link_ttl: Option<DurationValue>,
+    transaction_ttl: Option<DurationValue>,
+    pre_auth_hold: Option<DurationValue>,
 }
 
 /// Tells a missing field (keep) from an explicit `null` (clear).
@@ -173,6 +183,50 @@ async fn patch_config(
             check_url(&format!("notification_urls[{key}]"), url).map_err(bad)?;
         }
     }
+    if let Some(Some(url)) = &patch.payment_notification_url {
+        check_url("payment_notification_url", url).map_err(bad)?;
+    }
+    for (key, url) in patch.payment_notification_urls.iter().flatten() {
+        check_server_key("a payment_notification_urls key", key).map_err(bad)?;
+        if let Some(url) = url {
+            check_url(&format!("payment_notification_urls[{key}]"), url).map_err(bad)?;
+        }
+    }
+    if let Some(id) = &patch.gopay_merchant_id {
+        check_merchant_id("gopay_merchant_id", id).map_err(bad)?;
+    }
+    if let Some(n) = patch.pin_threshold {
+        let (min, max) = limits::PIN_THRESHOLD;
+        if !(min..=max).contains(&n) {
+            return Err(bad(format!(
+                "pin_threshold must be between {min} and {max} (whole IDR), got {n}"
+            )));
+        }
+    }
+    let ttl_in = |value: &Option<DurationValue>, what: &str, (min, max): (Duration, Duration)| {
+        value
+            .as_ref()
+            .map(|d| check_duration(what, d.parse(what)?, min, max))
+            .transpose()
+    };
+    let link_ttl = ttl_in(
+        &patch.verification_link_ttl,
+        "verification_link_ttl",
+        limits::VERIFICATION_LINK_TTL,
+    )
+    .map_err(bad)?;
+    let tx_ttl = ttl_in(
+        &patch.transaction_ttl,
+        "transaction_ttl",
+        limits::TRANSACTION_TTL,
+    )
+    .map_err(bad)?;
+    let hold = ttl_in(
+        &patch.pre_auth_hold,
+        "pre_auth_hold",
+        limits::TRANSACTION_TTL,
+    )
+    .map_err(bad)?;
     if let Some(id) = &patch.merchant_id {
         check_merchant_id("merchant_id", id).map_err(bad)?;
     }
@@ -213,9 +267,21 @@ async fn patch_config(
         .flatten()
         .filter(|(k, v)| v.is_some() && !settings.notification_urls.contains_key(*k))
         .count();
-    if settings.notification_urls.len().saturating_add(added) > limits::NOTIFICATION_URLS_MAX {
+    let added_payment = patch
+        .payment_notification_urls
+        .iter()
+        .flatten()
+        .filter(|(k, v)| v.is_some() && !settings.payment_notification_urls.contains_key(*k))
+        .count();
+    if settings.notification_urls.len().saturating_add(added) > limits::NOTIFICATION_URLS_MAX
+        || settings
+            .payment_notification_urls
+            .len()
+            .saturating_add(added_payment)
+            > limits::NOTIFICATION_URLS_MAX
+    {
         return Err(bad(format!(
-            "at most {} server keys can have their own notification URL",
+            "at most {} server keys can have their own notification URL (of each kind)",
             limits::NOTIFICATION_URLS_MAX
         )));
     }
@@ -239,6 +305,30 @@ async fn patch_config(
     }
     if let Some(on) = patch.unbind_notification {
         settings.unbind_notification = on;
+    }
+    if let Some(url) = patch.payment_notification_url {
+        settings.payment_notification_url = url;
+    }
+    for (key, url) in patch.payment_notification_urls.into_iter().flatten() {
+        match url {
+            Some(url) => settings.payment_notification_urls.insert(key, url),
+            None => settings.payment_notification_urls.remove(&key),
+        };
+    }
+    if let Some(id) = patch.gopay_merchant_id {
+        settings.gopay_merchant_id = id;
+    }
+    if let Some(n) = patch.pin_threshold {
+        settings.pin_threshold = crate::money::Amount::from_units(n);
+    }
+    if let Some(d) = link_ttl {
+        settings.verification_link_ttl = d;
+    }
+    if let Some(d) = tx_ttl {
+        settings.transaction_ttl = d;
+    }
+    if let Some(d) = hold {
+        settings.pre_auth_hold = d;
     }
     Ok(HttpResponse::Ok().json(&*settings))
 }

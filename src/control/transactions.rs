@@ -135,10 +135,12 @@ async fn list(
                 && q.status.is_none_or(|s| t.status == s)
         })
     });
-    let views: Vec<_> = page.iter().map(|t| TransactionView::new(&state, t)).collect();
-    Ok(HttpResponse::Ok().json(
-        json!({ "transactions": views, "next_cursor": paging::cursor_string(next) }),
-    ))
+    let views: Vec<_> = page
+        .iter()
+        .map(|t| TransactionView::new(&state, t))
+        .collect();
+    Ok(HttpResponse::Ok()
+        .json(json!({ "transactions": views, "next_cursor": paging::cursor_string(next) })))
 }
 
 fn find(state: &AppState, req: &HttpRequest) -> Result<Transaction, ControlError> {

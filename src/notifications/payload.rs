@@ -147,7 +147,10 @@ pub fn transaction(
     put("expiry_time", clock::jakarta(t.expires_at_ms).into());
     put("currency", (*t.currency).into());
     if let Some(reason) = t.deny_reason.filter(|_| t.status == TxStatus::Deny) {
-        put("channel_response_message", reason.channel_response_message.into());
+        put(
+            "channel_response_message",
+            reason.channel_response_message.into(),
+        );
         put("channel_response_code", reason.channel_response_code.into());
     }
     if !t.refunds.is_empty() {
@@ -175,7 +178,10 @@ pub fn refund_value(r: &Refund, bank_confirmed: bool) -> Value {
     m.insert("refund_amount".into(), r.refund_amount.to_string().into());
     m.insert("created_at".into(), clock::jakarta(r.created_at_ms).into());
     if bank_confirmed {
-        m.insert("bank_confirmed_at".into(), clock::jakarta(r.created_at_ms).into());
+        m.insert(
+            "bank_confirmed_at".into(),
+            clock::jakarta(r.created_at_ms).into(),
+        );
     }
     if let Some(reason) = &r.reason {
         m.insert("reason".into(), (**reason).into());

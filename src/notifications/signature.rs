@@ -81,9 +81,18 @@ mod tests {
     fn transaction_signatures_match_the_reference_vectors() {
         let key = "SB-Mid-server-TESTKEY123";
         for (code, expected) in [
-            ("200", "eff1178c0818d863fe7fadc70b7b52b5f07aba54f5fb056628d946f76606840d84f157dac8201d94ac588eaeb99bcccbbbb90838ccb4521dd6b5c0882cb32685"),
-            ("201", "c1331ea4ef4e65ad1d4951812cdb3bf2ca360dc98b8adf000dd5baff738914b7171e8cfd32a28fa40f03b181590b957e9ae4c470cd69a1e4029693443cef5b04"),
-            ("202", "59c5ea3402d2dbbc764b94d5b05a038484e63603bb1c8658c1e18f578bc787cf335c98418bd17b41c3b8310db79ca4dbbbf20c76318f5643ffcadea4dc21412c"),
+            (
+                "200",
+                "eff1178c0818d863fe7fadc70b7b52b5f07aba54f5fb056628d946f76606840d84f157dac8201d94ac588eaeb99bcccbbbb90838ccb4521dd6b5c0882cb32685",
+            ),
+            (
+                "201",
+                "c1331ea4ef4e65ad1d4951812cdb3bf2ca360dc98b8adf000dd5baff738914b7171e8cfd32a28fa40f03b181590b957e9ae4c470cd69a1e4029693443cef5b04",
+            ),
+            (
+                "202",
+                "59c5ea3402d2dbbc764b94d5b05a038484e63603bb1c8658c1e18f578bc787cf335c98418bd17b41c3b8310db79ca4dbbbf20c76318f5643ffcadea4dc21412c",
+            ),
         ] {
             assert_eq!(
                 transaction_signature_key("order-1234", code, "100000.00", key),

@@ -256,10 +256,17 @@ async fn config_can_be_read_and_changed_at_run_time() {
         json!({
             "notification_url": null,
             "notification_urls": {},
+            "payment_notification_url": null,
+            "payment_notification_urls": {},
             "merchant_id": "M099098",
             "activation_ttl": "15m",
             "retry_schedule": ["2m", "10m", "30m", "1h 30m", "3h 30m"],
-            "unbind_notification": true
+            "unbind_notification": true,
+            "gopay_merchant_id": "G099098001",
+            "pin_threshold": "100000.00",
+            "verification_link_ttl": "5m",
+            "transaction_ttl": "15m",
+            "pre_auth_hold": "15m"
         })
     );
 
@@ -272,11 +279,38 @@ async fn config_can_be_read_and_changed_at_run_time() {
                 "merchant_id": "G1",
                 "activation_ttl": 30,
                 "retry_schedule": "100ms,200ms",
-                "unbind_notification": false
+                "unbind_notification": false,
+                "payment_notification_url": "http://127.0.0.1:9/pay",
+                "payment_notification_urls": {"SB-Mid-server-A": "http://127.0.0.1:9/a"},
+                "gopay_merchant_id": "G123456789",
+                "pin_threshold": 5000,
+                "verification_link_ttl": "1m",
+                "transaction_ttl": 120,
+                "pre_auth_hold": "1h"
             })),
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["payment_notification_url"], "http://127.0.0.1:9/pay");
+    assert_eq!(
+        r.body["payment_notification_urls"]["SB-Mid-server-A"],
+        "http://127.0.0.1:9/a"
+    );
+    assert_eq!(r.body["pin_threshold"], "5000.00");
+    assert_eq!(r.body["transaction_ttl"], "2m");
+    assert_eq!(r.body["pre_auth_hold"], "1h");
+    for bad in [
+        json!({"pin_threshold": -1}),
+        json!({"transaction_ttl": "8 days"}),
+        json!({"verification_link_ttl": 0}),
+        json!({"gopay_merchant_id": ""}),
+        json!({"payment_notification_url": "ftp://x"}),
+    ] {
+        let r = app
+            .admin(Method::PATCH, "/__admin/config", Some(bad.clone()))
+            .await;
+        assert_eq!(r.status, 400, "{bad}: {}", r.text);
+    }
     assert_eq!(r.body["activation_ttl"], "30s");
     assert_eq!(r.body["retry_schedule"], json!(["100ms", "200ms"]));
 

@@ -317,7 +317,7 @@ async fn unknown_paths_get_a_404_envelope_with_http_404() {
     for (method, path) in [
         (Method::GET, "/"),
         (Method::GET, "/v2/pay"),
-        (Method::POST, "/v2/charge"),
+        (Method::POST, "/v2/charge/x"),
         (Method::GET, "/v1/pay/account"),
         (Method::GET, "/v2/pay/account/x/y/z"),
         (

@@ -3,6 +3,7 @@
 mod helpers;
 
 mod activation;
+mod charge;
 mod cli;
 mod concurrency;
 mod control;

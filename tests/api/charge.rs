@@ -1,0 +1,1129 @@
+//! GoPay Tokenization charges: the decision table, every endpoint's answers and errors, balances,
+//! refunds, idempotency, expiry on the mock clock, the PIN pages, and payment notifications checked
+//! by a real receiver.
+
+use std::time::Duration;
+
+use reqwest::Method;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha512};
+use wiremock::matchers::method;
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::helpers::*;
+
+const WALLET: &str = "GOPAY_WALLET";
+
+/// The documented formula, computed here independently of the server's code.
+fn signature(order_id: &str, code: &str, gross: &str, key: &str) -> String {
+    let digest = Sha512::digest(format!("{order_id}{code}{gross}{key}").as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+async fn receiver() -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&server)
+        .await;
+    server
+}
+
+fn app_paying_to(receiver: &MockServer) -> TestApp {
+    let url = format!("{}/pay", receiver.uri());
+    spawn_app_with(|c| {
+        c.payment_notification_url = Some(url);
+        c.retry_schedule = vec![Duration::from_millis(5)];
+    })
+}
+
+/// Creates and links an account for `phone`; returns its id and the token of each payment option
+/// by name.
+async fn linked(app: &TestApp, key: &str, phone: &str) -> (String, Vec<(String, String)>) {
+    let id = app.create_pending(key, phone).await;
+    app.link(&id).await;
+    let r = app.get(key, &id).await;
+    let options = r.body["metadata"]["payment_options"]
+        .as_array()
+        .expect("payment options")
+        .iter()
+        .map(|o| {
+            (
+                o["name"].as_str().unwrap().to_string(),
+                o["token"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    (id, options)
+}
+
+fn token<'a>(options: &'a [(String, String)], name: &str) -> &'a str {
+    &options.iter().find(|(n, _)| n == name).expect("option").1
+}
+
+fn charge_body(account: &str, token: &str, order_id: &str, amount: u64) -> Value {
+    json!({
+        "payment_type": "gopay",
+        "gopay": {"account_id": account, "payment_option_token": token, "callback_url": "https://merchant.test/done"},
+        "transaction_details": {"gross_amount": amount, "order_id": order_id}
+    })
+}
+
+impl TestApp {
+    async fn charge(&self, key: &str, body: &Value) -> Reply {
+        self.request(
+            Method::POST,
+            "/v2/charge",
+            Some(key),
+            Some(body.to_string()),
+        )
+        .await
+    }
+
+    async fn tx(&self, key: &str, id: &str, action: &str, body: Option<Value>) -> Reply {
+        let method = if action == "status" {
+            Method::GET
+        } else {
+            Method::POST
+        };
+        self.request(
+            method,
+            &format!("/v2/{id}/{action}"),
+            Some(key),
+            body.map(|b| b.to_string()),
+        )
+        .await
+    }
+
+    async fn balance(&self, key: &str, account: &str, option: &str) -> String {
+        let r = self.get(key, account).await;
+        r.body["metadata"]["payment_options"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["name"] == option)
+            .unwrap()["balance"]["value"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+}
+
+fn keys(v: &Value) -> Vec<&str> {
+    v.as_object().unwrap().keys().map(String::as_str).collect()
+}
+
+/// Waits through the control API until `count` payment notifications matching `filter` arrived.
+async fn wait_for(app: &TestApp, mut filter: Value, count: usize) -> Vec<Value> {
+    filter["count"] = json!(count);
+    filter["timeout_ms"] = json!(10_000);
+    filter["event"] = json!("payment");
+    let r = app
+        .admin(Method::POST, "/__admin/notifications/wait", Some(filter))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    r.body["notifications"].as_array().unwrap().clone()
+}
+
+async fn received(receiver: &MockServer) -> Vec<(String, Value, String)> {
+    receiver
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .iter()
+        .map(|r| {
+            (
+                r.url.path().to_string(),
+                serde_json::from_slice(&r.body).expect("JSON"),
+                String::from_utf8_lossy(&r.body).into_owned(),
+            )
+        })
+        .collect()
+}
+
+/// Keys in descending order at every level, as Midtrans sends transaction notifications.
+fn assert_descending(v: &Value) {
+    match v {
+        Value::Object(m) => {
+            let ks: Vec<&String> = m.keys().collect();
+            let mut sorted = ks.clone();
+            sorted.sort_by(|a, b| b.cmp(a));
+            assert_eq!(ks, sorted, "keys in descending order");
+            m.values().for_each(assert_descending);
+        }
+        Value::Array(items) => items.iter().for_each(assert_descending),
+        _ => {}
+    }
+}
+
+#[tokio::test]
+async fn a_charge_below_the_pin_threshold_settles_debits_and_notifies() {
+    // Arrange
+    let receiver = receiver().await;
+    let app = app_paying_to(&receiver);
+    let (account, options) = linked(&app, KEY, "81230000001").await;
+
+    // Act
+    let r = app
+        .charge(
+            KEY,
+            &charge_body(&account, token(&options, WALLET), "order-1", 10_000),
+        )
+        .await;
+
+    // Assert: the sandbox's settlement body, in its order, expiry_time last.
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_json(&r);
+    assert_eq!(
+        keys(&r.body),
+        [
+            "status_code",
+            "status_message",
+            "transaction_id",
+            "order_id",
+            "merchant_id",
+            "gross_amount",
+            "currency",
+            "payment_type",
+            "transaction_time",
+            "transaction_status",
+            "fraud_status",
+            "settlement_time",
+            "expiry_time"
+        ]
+    );
+    assert_eq!(r.body["status_code"], "200");
+    assert_eq!(
+        r.body["status_message"],
+        "Success, GoPay transaction is successful"
+    );
+    assert_eq!(r.body["transaction_status"], "settlement");
+    assert_eq!(r.body["gross_amount"], "10000.00");
+    assert_eq!(r.body["currency"], "IDR");
+    let merchant = r.body["merchant_id"].as_str().unwrap();
+    assert!(
+        merchant.starts_with('G') && merchant.len() == 10,
+        "{merchant}"
+    );
+    let time = r.body["transaction_time"].as_str().unwrap();
+    assert_eq!(time.len(), 19, "YYYY-MM-DD HH:MM:SS: {time}");
+    assert_eq!(app.balance(KEY, &account, WALLET).await, "990000.00");
+
+    let n = wait_for(
+        &app,
+        json!({"order_id": "order-1", "transaction_status": "settlement"}),
+        1,
+    )
+    .await;
+    assert_eq!(n.len(), 1);
+    let got = received(&receiver).await;
+    assert_eq!(got.len(), 1, "one notification for a charge without PIN");
+    let (path, body, _) = &got[0];
+    assert_eq!(
+        path, "/pay",
+        "the Payment Notification URL, not the linking one"
+    );
+    assert_descending(body);
+    assert_eq!(body["status_code"], "200");
+    assert_eq!(body["transaction_status"], "settlement");
+    assert_eq!(body["payment_option_type"], WALLET);
+    assert_eq!(body["status_message"], "midtrans payment notification");
+    assert_eq!(body["merchant_id"], merchant);
+    assert_eq!(
+        body["signature_key"],
+        signature("order-1", "200", "10000.00", KEY)
+    );
+}
+
+#[tokio::test]
+async fn a_charge_at_the_threshold_waits_for_the_pin_on_the_verification_page() {
+    // Arrange
+    let receiver = receiver().await;
+    let app = app_paying_to(&receiver);
+    let (account, options) = linked(&app, KEY, "81230000002").await;
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+
+    // Act: a pending charge with its two verification links.
+    let r = app
+        .charge(
+            KEY,
+            &charge_body(&account, token(&options, WALLET), "order-pin", 100_000),
+        )
+        .await;
+    assert_eq!(r.body["status_code"], "201", "{}", r.text);
+    assert_eq!(
+        r.body["status_message"],
+        "GoPay transaction is created. Action(s) required"
+    );
+    assert_eq!(r.body["transaction_status"], "pending");
+    let actions = r.body["actions"].as_array().unwrap();
+    assert_eq!(actions[0]["name"], "verification-link-url");
+    assert_eq!(actions[1]["name"], "verification-link-app");
+    let web = actions[0]["url"].as_str().unwrap().to_string();
+    assert!(
+        web.starts_with(&format!("{}/v2/gopay/redirect/gppr_", app.url)),
+        "{web}"
+    );
+    assert!(web.ends_with("/charge"));
+    assert_eq!(
+        app.balance(KEY, &account, WALLET).await,
+        "1000000.00",
+        "not debited yet"
+    );
+
+    // Opening the page twice does not use it up.
+    for _ in 0..2 {
+        let page = no_redirects.get(&web).send().await.unwrap();
+        assert_eq!(page.status(), 200);
+        let html = page.text().await.unwrap();
+        assert!(html.contains("IDR 100000.00"), "{html}");
+        assert!(html.contains("GOPAY_WALLET"));
+    }
+    let page = no_redirects
+        .get(&web)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let token_value = page
+        .split("name=\"token\" value=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect("form token")
+        .to_string();
+
+    // A wrong PIN changes nothing.
+    let wrong = no_redirects
+        .post(&web)
+        .form(&[("token", token_value.as_str()), ("pin", "000000")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 422);
+    let status = app.tx(KEY, "order-pin", "status", None).await;
+    assert_eq!(status.body["transaction_status"], "pending");
+
+    // The right PIN settles, debits, and goes back to the merchant.
+    let right = no_redirects
+        .post(&web)
+        .form(&[("token", token_value.as_str()), ("pin", "112233")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(right.status(), 303);
+    assert_eq!(right.headers()["location"], "https://merchant.test/done");
+    assert_eq!(app.balance(KEY, &account, WALLET).await, "900000.00");
+
+    // The web link worked once.
+    let again = no_redirects.get(&web).send().await.unwrap();
+    assert_eq!(again.status(), 410);
+
+    // Assert: pending, then settlement.
+    wait_for(
+        &app,
+        json!({"order_id": "order-pin", "transaction_status": "settlement"}),
+        1,
+    )
+    .await;
+    let got = received(&receiver).await;
+    let codes: Vec<(&str, &str)> = got
+        .iter()
+        .map(|(_, b, _)| {
+            (
+                b["transaction_status"].as_str().unwrap(),
+                b["status_code"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(codes, [("pending", "201"), ("settlement", "200")]);
+    assert!(
+        got[0].1.get("payment_option_type").is_none(),
+        "pending has no payment_option_type"
+    );
+    assert_eq!(
+        got[0].1["signature_key"],
+        signature("order-pin", "201", "100000.00", KEY)
+    );
+}
+
+#[tokio::test]
+async fn the_decision_table() {
+    let app = spawn_app();
+    let (account, options) = linked(&app, KEY, "81230000003").await;
+    let wallet = token(&options, WALLET).to_string();
+
+    // Insufficient balance: the sandbox number with zero balances.
+    let (poor, poor_options) = linked(&app, KEY, "8242014881").await;
+    let r = app
+        .charge(
+            KEY,
+            &charge_body(&poor, token(&poor_options, WALLET), "o-deny", 10_000),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body["status_code"], "202");
+    assert_eq!(r.body["status_message"], "GoPay transaction is denied");
+    assert_eq!(r.body["transaction_status"], "deny");
+    assert_eq!(r.body["channel_response_code"], "201");
+    assert_eq!(r.body["channel_response_message"], "Insufficient Balance");
+    assert_eq!(app.balance(KEY, &poor, WALLET).await, "0.00");
+
+    // Unknown, foreign and not-ENABLED accounts: the wallet does not exist.
+    let pending = app.create_pending(KEY, "81230000004").await;
+    let foreign = linked(&app, OTHER_KEY, "81230000005").await.0;
+    for (who, id) in [
+        (
+            "unknown",
+            "00000000-0000-4000-8000-000000000000".to_string(),
+        ),
+        ("pending", pending),
+        ("foreign", foreign),
+        ("not-a-uuid", "abc".to_string()),
+    ] {
+        let r = app
+            .charge(KEY, &charge_body(&id, &wallet, &format!("o-{who}"), 10))
+            .await;
+        assert_envelope(&r, 200, "404", "GoPay Wallet doesn't exist.");
+    }
+    let r = app.unbind(KEY, &account).await;
+    assert_eq!(r.body["status_code"], "204");
+    let r = app
+        .charge(KEY, &charge_body(&account, &wallet, "o-disabled", 10))
+        .await;
+    assert_envelope(&r, 200, "404", "GoPay Wallet doesn't exist.");
+
+    // A token of no option of that account.
+    let (account, options) = linked(&app, KEY, "81230000006").await;
+    let r = app
+        .charge(KEY, &charge_body(&account, &wallet, "o-token", 10))
+        .await;
+    assert_validation(&r, &["GoPay token is invalid for the payment"]);
+
+    // An inactive option's token.
+    let r = app
+        .admin(
+            Method::PATCH,
+            &format!("/__admin/accounts/{account}"),
+            Some(json!({"payment_options": [{"name": "PAY_LATER", "active": false}]})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = app
+        .charge(
+            KEY,
+            &charge_body(&account, token(&options, "PAY_LATER"), "o-inactive", 10),
+        )
+        .await;
+    assert_validation(&r, &["GoPay token is invalid for the payment"]);
+
+    // recurring: no PIN at any amount; pre_auth: authorize.
+    let mut body = charge_body(&account, token(&options, WALLET), "o-recurring", 200_000);
+    body["gopay"]["recurring"] = json!(true);
+    let r = app.charge(KEY, &body).await;
+    assert_eq!(r.body["transaction_status"], "settlement", "{}", r.text);
+    let mut body = charge_body(&account, token(&options, WALLET), "o-preauth", 50_000);
+    body["gopay"]["pre_auth"] = json!(true);
+    let r = app.charge(KEY, &body).await;
+    assert_eq!(r.body["status_code"], "200", "{}", r.text);
+    assert_eq!(r.body["transaction_status"], "authorize");
+    assert_eq!(r.body["channel_response_code"], "0");
+    assert_eq!(
+        app.balance(KEY, &account, WALLET).await,
+        "750000.00",
+        "held"
+    );
+
+    // An order id in use is a conflict; another merchant may use it.
+    let r = app
+        .charge(
+            KEY,
+            &charge_body(&account, token(&options, WALLET), "o-recurring", 10),
+        )
+        .await;
+    assert_envelope(
+        &r,
+        200,
+        "406",
+        "The request could not be completed due to a conflict with the current state of the target resource, please try again",
+    );
+}
+
+#[tokio::test]
+async fn a_blocked_number_cannot_pay() {
+    // Arrange: a fixture account whose number the sandbox scripts as blocked.
+    let dir = tempdir();
+    std::fs::write(
+        dir.join("accounts.json"),
+        r#"{"accounts":[{"account_id":"11111111-1111-4111-8111-111111111111","account_status":"ENABLED","phone_number":"8271939753","country_code":"62","payment_options":[{"name":"GOPAY_WALLET","active":true,"balance":"100.00","currency":"IDR","token":"blocked-token"}]}]}"#,
+    )
+    .unwrap();
+    let fixtures = pay_account_mock::fixtures::Fixtures::load_dir(&dir).unwrap();
+    let app = spawn_app_with(|c| c.fixtures = fixtures);
+
+    // Act
+    let r = app
+        .charge(
+            KEY,
+            &charge_body(
+                "11111111-1111-4111-8111-111111111111",
+                "blocked-token",
+                "o-1",
+                10,
+            ),
+        )
+        .await;
+
+    // Assert
+    assert_envelope(&r, 200, "410", "GoPay user is blocked");
+}
+
+fn tempdir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("pam-charge-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[tokio::test]
+async fn charge_requests_are_validated() {
+    let app = spawn_app();
+    let (account, options) = linked(&app, KEY, "81230000007").await;
+    let wallet = token(&options, WALLET);
+
+    let r = app.charge(KEY, &json!({"payment_type": "gopay", "gopay": {"account_id": account, "payment_option_token": wallet}})).await;
+    assert_validation(
+        &r,
+        &[
+            "transaction_details.order_id is required",
+            "transaction_details.gross_amount is required",
+        ],
+    );
+    for (amount, order) in [(json!(0), "a"), (json!(-5), "b"), (json!("x"), "c")] {
+        let mut body = charge_body(&account, wallet, order, 1);
+        body["transaction_details"]["gross_amount"] = amount;
+        let r = app.charge(KEY, &body).await;
+        assert_validation(
+            &r,
+            &["transaction_details.gross_amount must be greater than or equal to 0.01"],
+        );
+    }
+    let r = app
+        .charge(KEY, &charge_body(&account, wallet, &"x".repeat(51), 1))
+        .await;
+    assert_validation(
+        &r,
+        &["transaction_details.order_id must be at most 50 characters"],
+    );
+    let r = app
+        .charge(KEY, &charge_body(&account, wallet, "order #1", 1))
+        .await;
+    assert_validation(
+        &r,
+        &["transaction_details.order_id may contain only letters, digits and - _ ~ ."],
+    );
+    let r = app
+        .charge(KEY, &charge_body(&account, wallet, "a-_~.Z9", 1))
+        .await;
+    assert_eq!(
+        r.body["status_code"], "200",
+        "every allowed symbol: {}",
+        r.text
+    );
+
+    // The deeplink flow and other payment types are not emulated, and say so.
+    let r = app.charge(KEY, &json!({"payment_type": "gopay", "gopay": {"enable_callback": true}, "transaction_details": {"order_id": "d", "gross_amount": 1}})).await;
+    assert_eq!(r.status, 400);
+    assert_eq!(
+        r.body["validation_messages"][0],
+        "Gopay.account_id is required"
+    );
+    assert!(
+        r.body["validation_messages"][1]
+            .as_str()
+            .unwrap()
+            .contains("not emulated")
+    );
+    let r = app.charge(KEY, &json!({"payment_type": "bank_transfer", "transaction_details": {"order_id": "b", "gross_amount": 1}})).await;
+    assert_eq!(r.status, 400);
+    assert!(
+        r.body["validation_messages"][0]
+            .as_str()
+            .unwrap()
+            .contains("bank_transfer is not emulated"),
+        "{}",
+        r.text
+    );
+
+    // Bodies that are not a charge at all.
+    let r = app
+        .request(Method::POST, "/v2/charge", Some(KEY), Some("{".into()))
+        .await;
+    assert_envelope(
+        &r,
+        200,
+        "413",
+        "The request cannot be processed due to malformed syntax in the request body",
+    );
+    let r = app
+        .request(Method::POST, "/v2/charge", Some(KEY), Some("null".into()))
+        .await;
+    assert_envelope(
+        &r,
+        500,
+        "500",
+        "Sorry. Our system is recovering from unexpected issues. Please retry.",
+    );
+    let r = app
+        .request(Method::POST, "/v2/charge", None, Some("{}".into()))
+        .await;
+    assert_eq!(r.status, 401);
+    let r = app
+        .request(Method::GET, "/v2/charge", Some(KEY), None)
+        .await;
+    assert_eq!(r.status, 405);
+
+    // custom_expiry below its threshold.
+    let mut body = charge_body(&account, wallet, "ce", 1);
+    body["custom_expiry"] = json!({"expiry_duration": 10, "unit": "second"});
+    let r = app.charge(KEY, &body).await;
+    assert_validation(&r, &["custom_expiry is below minimum threshold"]);
+}
+
+#[tokio::test]
+async fn status_cancel_expire_and_their_errors() {
+    let app = spawn_app();
+    let (account, options) = linked(&app, KEY, "81230000008").await;
+    let wallet = token(&options, WALLET);
+    let settled = app
+        .charge(KEY, &charge_body(&account, wallet, "s-1", 1_000))
+        .await;
+    let tx_id = settled.body["transaction_id"].as_str().unwrap().to_string();
+
+    // Status by order id and by transaction id, signed; also with the Node client's `{}` body.
+    for id in ["s-1", tx_id.as_str()] {
+        let r = app.tx(KEY, id, "status", Some(json!({}))).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.body["status_code"], "200");
+        assert_eq!(r.body["status_message"], "Success, transaction is found");
+        assert_eq!(r.body["transaction_id"], tx_id);
+        assert_eq!(r.body["payment_option_type"], WALLET);
+        assert_eq!(
+            r.body["signature_key"],
+            signature("s-1", "200", "1000.00", KEY)
+        );
+        assert_eq!(
+            keys(&r.body)[..3],
+            ["transaction_time", "gross_amount", "currency"]
+        );
+    }
+    // Unknown ids, another merchant's, and the empty id of `GET /v2//status`.
+    for id in ["nope", ""] {
+        let r = app.tx(KEY, id, "status", None).await;
+        assert_envelope(&r, 200, "404", "Transaction doesn't exist.");
+    }
+    // The Python client's notification() puts its headers into the query string.
+    let r = app
+        .request(
+            Method::GET,
+            "/v2/s-1/status?X-Override-Notification=https%3A%2F%2Fm.test",
+            Some(KEY),
+            None,
+        )
+        .await;
+    assert_eq!(
+        r.body["status_code"], "200",
+        "query strings are ignored: {}",
+        r.text
+    );
+    let r = app.tx(OTHER_KEY, "s-1", "status", None).await;
+    assert_envelope(&r, 200, "404", "Transaction doesn't exist.");
+
+    // A settled transaction cannot be cancelled or expired.
+    for action in ["cancel", "expire"] {
+        let r = app.tx(KEY, "s-1", action, Some(json!({}))).await;
+        assert_envelope(
+            &r,
+            200,
+            "412",
+            "Merchant cannot modify the status of the transaction",
+        );
+    }
+
+    // A pending one can be cancelled (Node sends `null`), and its order id used again.
+    app.charge(KEY, &charge_body(&account, wallet, "p-1", 150_000))
+        .await;
+    let r = app.tx(KEY, "p-1", "cancel", None).await;
+    assert_eq!(r.body["status_code"], "200", "{}", r.text);
+    assert_eq!(r.body["status_message"], "Success, transaction is canceled");
+    assert_eq!(r.body["transaction_status"], "cancel");
+    let r = app
+        .charge(KEY, &charge_body(&account, wallet, "p-1", 150_000))
+        .await;
+    assert_eq!(
+        r.body["status_code"], "201",
+        "reuse after a cancel while pending: {}",
+        r.text
+    );
+
+    // Expire answers 407, and so does its status.
+    let r = app.tx(KEY, "p-1", "expire", Some(json!({}))).await;
+    assert_eq!(r.body["status_code"], "407", "{}", r.text);
+    assert_eq!(r.body["status_message"], "Success, transaction has expired");
+    assert_eq!(
+        keys(&r.body),
+        [
+            "status_code",
+            "status_message",
+            "transaction_id",
+            "order_id",
+            "payment_type",
+            "transaction_time",
+            "transaction_status",
+            "gross_amount"
+        ]
+    );
+    let r = app.tx(KEY, "p-1", "status", None).await;
+    assert_eq!(r.body["status_code"], "407");
+    assert_eq!(r.body["transaction_status"], "expire");
+    let r = app.tx(KEY, "nope", "cancel", None).await;
+    assert_envelope(&r, 200, "404", "Transaction doesn't exist.");
+}
+
+#[tokio::test]
+async fn refunds_add_up_to_the_amount_and_credit_the_balance() {
+    let receiver = receiver().await;
+    let app = app_paying_to(&receiver);
+    let (account, options) = linked(&app, KEY, "81230000009").await;
+    let wallet = token(&options, WALLET);
+    app.charge(KEY, &charge_body(&account, wallet, "r-1", 30_000))
+        .await;
+    assert_eq!(app.balance(KEY, &account, WALLET).await, "970000.00");
+
+    // A partial refund, then the rest.
+    let r = app
+        .tx(
+            KEY,
+            "r-1",
+            "refund",
+            Some(json!({"refund_key": "k1", "amount": 10_000, "reason": "size"})),
+        )
+        .await;
+    assert_eq!(r.body["status_code"], "200", "{}", r.text);
+    assert_eq!(
+        r.body["status_message"],
+        "Success, refund request is approved"
+    );
+    assert_eq!(r.body["transaction_status"], "partial_refund");
+    assert_eq!(r.body["refund_amount"], "10000.00");
+    assert_eq!(r.body["refund_key"], "k1");
+    assert!(r.body["refund_chargeback_id"].is_u64(), "a JSON number");
+    assert_eq!(app.balance(KEY, &account, WALLET).await, "980000.00");
+
+    let r = app
+        .tx(
+            KEY,
+            "r-1",
+            "refund",
+            Some(json!({"refund_key": "k1", "amount": 1})),
+        )
+        .await;
+    assert_envelope(&r, 200, "406", "Duplicate refund ID");
+    let r = app
+        .tx(
+            KEY,
+            "r-1",
+            "refund",
+            Some(json!({"refund_key": "k2", "amount": 20_001})),
+        )
+        .await;
+    assert_envelope(
+        &r,
+        200,
+        "414",
+        "Refund request is rejected due to invalid amount",
+    );
+
+    let r = app
+        .tx(
+            KEY,
+            "r-1",
+            "refund/online/direct",
+            Some(json!({"refund_key": "k3", "amount": 20_000})),
+        )
+        .await;
+    assert_eq!(
+        r.body["status_message"], "Success, refund request is approved by the bank",
+        "{}",
+        r.text
+    );
+    assert_eq!(r.body["transaction_status"], "refund");
+    assert_eq!(app.balance(KEY, &account, WALLET).await, "1000000.00");
+    let r = app
+        .tx(KEY, "r-1", "refund", Some(json!({"amount": 1})))
+        .await;
+    assert_envelope(
+        &r,
+        200,
+        "412",
+        "Merchant cannot modify the status of the transaction",
+    );
+
+    // Before settlement, nothing can be refunded.
+    app.charge(KEY, &charge_body(&account, wallet, "r-2", 100_000))
+        .await;
+    let r = app.tx(KEY, "r-2", "refund", Some(json!({}))).await;
+    assert_envelope(
+        &r,
+        200,
+        "412",
+        "Merchant cannot modify the status of the transaction",
+    );
+
+    // Status shows the refunds; each refund sent two notifications, the second bank-confirmed.
+    let r = app.tx(KEY, "r-1", "status", None).await;
+    assert_eq!(r.body["refund_amount"], "30000.00");
+    assert_eq!(r.body["refunds"].as_array().unwrap().len(), 2);
+    wait_for(
+        &app,
+        json!({"order_id": "r-1", "transaction_status": "refund"}),
+        2,
+    )
+    .await;
+    let got = received(&receiver).await;
+    let refunds: Vec<&Value> = got
+        .iter()
+        .map(|(_, b, _)| b)
+        .filter(|b| b["order_id"] == "r-1" && b["transaction_status"] != "settlement")
+        .collect();
+    assert_eq!(refunds.len(), 4, "two notifications per refund");
+    for b in &refunds {
+        assert_descending(b);
+        assert_eq!(b["status_code"], "200");
+        assert_eq!(b["signature_key"], signature("r-1", "200", "30000.00", KEY));
+    }
+    let confirmed: Vec<bool> = refunds
+        .iter()
+        .map(|b| {
+            b["refunds"]
+                .as_array()
+                .unwrap()
+                .last()
+                .unwrap()
+                .get("bank_confirmed_at")
+                .is_some()
+        })
+        .collect();
+    assert_eq!(confirmed.iter().filter(|c| **c).count(), 2, "{confirmed:?}");
+}
+
+#[tokio::test]
+async fn a_pre_auth_hold_is_captured_or_released() {
+    let app = spawn_app_with(|c| c.pre_auth_hold = Duration::from_secs(60));
+    let (account, options) = linked(&app, KEY, "81230000010").await;
+    let wallet = token(&options, WALLET);
+    let pre_auth = |order: &str, amount: u64| {
+        let mut body = charge_body(&account, wallet, order, amount);
+        body["gopay"]["pre_auth"] = json!(true);
+        body
+    };
+
+    let r = app.charge(KEY, &pre_auth("h-1", 40_000)).await;
+    let tx_id = r.body["transaction_id"].as_str().unwrap().to_string();
+    assert_eq!(app.balance(KEY, &account, WALLET).await, "960000.00");
+    let partial = app
+        .request(
+            Method::POST,
+            "/v2/capture",
+            Some(KEY),
+            Some(json!({"transaction_id": tx_id, "gross_amount": 1000}).to_string()),
+        )
+        .await;
+    assert_eq!(partial.status, 400, "whole amount only: {}", partial.text);
+    let r = app
+        .request(
+            Method::POST,
+            "/v2/capture",
+            Some(KEY),
+            Some(json!({"transaction_id": tx_id, "gross_amount": 40000}).to_string()),
+        )
+        .await;
+    assert_eq!(r.body["transaction_status"], "settlement", "{}", r.text);
+    assert_eq!(
+        app.balance(KEY, &account, WALLET).await,
+        "960000.00",
+        "captured: stays debited"
+    );
+    let r = app
+        .request(
+            Method::POST,
+            "/v2/capture",
+            Some(KEY),
+            Some(json!({"transaction_id": tx_id}).to_string()),
+        )
+        .await;
+    assert_envelope(
+        &r,
+        200,
+        "412",
+        "Merchant cannot modify the status of the transaction",
+    );
+
+    // Cancel releases a hold; a lapsed hold expires and releases it too.
+    app.charge(KEY, &pre_auth("h-2", 10_000)).await;
+    assert_eq!(app.balance(KEY, &account, WALLET).await, "950000.00");
+    app.tx(KEY, "h-2", "cancel", None).await;
+    assert_eq!(app.balance(KEY, &account, WALLET).await, "960000.00");
+    app.charge(KEY, &pre_auth("h-3", 10_000)).await;
+    let r = app
+        .admin(
+            Method::POST,
+            "/__admin/clock/advance",
+            Some(json!({"seconds": 61})),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    let r = app.tx(KEY, "h-3", "status", None).await;
+    assert_eq!(r.body["transaction_status"], "expire");
+    assert_eq!(app.balance(KEY, &account, WALLET).await, "960000.00");
+}
+
+#[tokio::test]
+async fn a_pending_charge_expires_on_the_mock_clock_and_frees_its_order_id() {
+    let receiver = receiver().await;
+    let app = app_paying_to(&receiver);
+    let (account, options) = linked(&app, KEY, "81230000011").await;
+    let wallet = token(&options, WALLET);
+    let r = app
+        .charge(KEY, &charge_body(&account, wallet, "e-1", 500_000))
+        .await;
+    let web = r.body["actions"][0]["url"].as_str().unwrap().to_string();
+
+    // The links die after 5 minutes, the transaction after 15.
+    app.admin(
+        Method::POST,
+        "/__admin/clock/advance",
+        Some(json!({"seconds": 301})),
+    )
+    .await;
+    let page = app.client.get(&web).send().await.unwrap();
+    assert_eq!(page.status(), 410);
+    assert!(page.text().await.unwrap().contains("expired"));
+    assert_eq!(
+        app.tx(KEY, "e-1", "status", None).await.body["transaction_status"],
+        "pending"
+    );
+    app.admin(
+        Method::POST,
+        "/__admin/clock/advance",
+        Some(json!({"seconds": 600})),
+    )
+    .await;
+    let r = app.tx(KEY, "e-1", "status", None).await;
+    assert_eq!(r.body["status_code"], "407");
+    let n = wait_for(
+        &app,
+        json!({"order_id": "e-1", "transaction_status": "expire"}),
+        1,
+    )
+    .await;
+    assert_eq!(n[0]["payload"]["status_code"], "202");
+
+    let r = app
+        .charge(KEY, &charge_body(&account, wallet, "e-1", 1_000))
+        .await;
+    assert_eq!(
+        r.body["status_code"], "200",
+        "an expired order id can be reused: {}",
+        r.text
+    );
+}
+
+#[tokio::test]
+async fn an_idempotency_key_replays_the_first_answer() {
+    let app = spawn_app();
+    let (account, options) = linked(&app, KEY, "81230000012").await;
+    let wallet = token(&options, WALLET);
+    let send = |order: &str| {
+        app.client
+            .post(format!("{}/v2/charge", app.url))
+            .basic_auth(KEY, Some(""))
+            .header("Content-Type", "application/json")
+            .header("Idempotency-Key", "idem-1")
+            .body(charge_body(&account, wallet, order, 1_000).to_string())
+            .send()
+    };
+    let first = reply(send("i-1").await.unwrap()).await;
+    let second = reply(send("i-2").await.unwrap()).await;
+    assert_eq!(
+        first.text, second.text,
+        "the same answer, whatever the body"
+    );
+    assert_eq!(
+        app.balance(KEY, &account, WALLET).await,
+        "999000.00",
+        "charged once"
+    );
+    let r = app.tx(KEY, "i-2", "status", None).await;
+    assert_envelope(&r, 200, "404", "Transaction doesn't exist.");
+}
+
+#[tokio::test]
+async fn concurrent_charges_never_overdraw_or_lose_an_update() {
+    // Arrange: 50 charges of 30,000 against a 1,000,000 balance: 33 fit.
+    let app = spawn_app();
+    let (account, options) = linked(&app, KEY, "81230000013").await;
+    let wallet = token(&options, WALLET).to_string();
+
+    // Act
+    let mut tasks = Vec::new();
+    for i in 0..50 {
+        let client = app.client.clone();
+        let url = format!("{}/v2/charge", app.url);
+        let body = charge_body(&account, &wallet, &format!("c-{i}"), 30_000).to_string();
+        tasks.push(tokio::spawn(async move {
+            let r = client
+                .post(url)
+                .basic_auth(KEY, Some(""))
+                .header("Content-Type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            r.json::<Value>().await.unwrap()
+        }));
+    }
+    let mut settled = 0;
+    let mut denied = 0;
+    for t in tasks {
+        match t.await.unwrap()["transaction_status"].as_str() {
+            Some("settlement") => settled += 1,
+            Some("deny") => denied += 1,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    // Assert
+    assert_eq!((settled, denied), (33, 17));
+    assert_eq!(app.balance(KEY, &account, WALLET).await, "10000.00");
+}
+
+#[tokio::test]
+async fn notification_headers_redirect_or_add_destinations() {
+    let merchant = receiver().await;
+    let other = receiver().await;
+    let app = app_paying_to(&merchant);
+    let (account, options) = linked(&app, KEY, "81230000014").await;
+    let wallet = token(&options, WALLET);
+    let send = |order: &str, header: &'static str| {
+        app.client
+            .post(format!("{}/v2/charge", app.url))
+            .basic_auth(KEY, Some(""))
+            .header("Content-Type", "application/json")
+            .header(
+                header,
+                format!("{}/extra, javascript:alert(1)", other.uri()),
+            )
+            .body(charge_body(&account, wallet, order, 1_000).to_string())
+            .send()
+    };
+    send("n-1", "X-Override-Notification").await.unwrap();
+    wait_for(&app, json!({"order_id": "n-1"}), 1).await;
+    send("n-2", "X-Append-Notification").await.unwrap();
+    wait_for(&app, json!({"order_id": "n-2"}), 2).await;
+
+    let to_merchant: Vec<String> = received(&merchant)
+        .await
+        .iter()
+        .map(|(_, b, _)| b["order_id"].as_str().unwrap().to_string())
+        .collect();
+    let to_other: Vec<String> = received(&other)
+        .await
+        .iter()
+        .map(|(p, b, _)| format!("{p} {}", b["order_id"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        to_merchant,
+        ["n-2"],
+        "override replaces the merchant's URL; append keeps it"
+    );
+    assert_eq!(to_other, ["/extra n-1", "/extra n-2"]);
+}
+
+#[tokio::test]
+async fn the_control_api_settles_denies_and_expires_pending_transactions() {
+    let app = spawn_app();
+    let (account, options) = linked(&app, KEY, "81230000015").await;
+    let wallet = token(&options, WALLET);
+    let mut ids = Vec::new();
+    for order in ["a-1", "a-2", "a-3"] {
+        let r = app
+            .charge(KEY, &charge_body(&account, wallet, order, 100_000))
+            .await;
+        ids.push(r.body["transaction_id"].as_str().unwrap().to_string());
+    }
+    let r = app
+        .admin(
+            Method::GET,
+            &format!("/__admin/transactions?account_id={account}"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        r.body["transactions"].as_array().unwrap().len(),
+        3,
+        "{}",
+        r.text
+    );
+
+    for (id, action, status) in [
+        (&ids[0], "settle", "settlement"),
+        (&ids[1], "deny", "deny"),
+        (&ids[2], "expire", "expire"),
+    ] {
+        let r = app
+            .admin(
+                Method::POST,
+                &format!("/__admin/transactions/{id}/{action}?wait=false"),
+                None,
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.body["transaction"]["transaction_status"], status);
+        assert_eq!(
+            app.tx(KEY, id, "status", None).await.body["transaction_status"],
+            status
+        );
+        let again = app
+            .admin(
+                Method::POST,
+                &format!("/__admin/transactions/{id}/{action}"),
+                None,
+            )
+            .await;
+        assert_eq!(again.status, 409, "{}", again.text);
+        assert_eq!(again.body["error"], "invalid_transition");
+    }
+    assert_eq!(app.balance(KEY, &account, WALLET).await, "900000.00");
+    let r = app
+        .admin(
+            Method::GET,
+            &format!("/__admin/transactions/{}", ids[0]),
+            None,
+        )
+        .await;
+    assert_eq!(r.body["transaction"]["order_id"], "a-1");
+    assert_eq!(
+        r.body["notifications"].as_array().unwrap().len(),
+        2,
+        "pending and settlement: {}",
+        r.text
+    );
+    let r = app
+        .admin(Method::GET, "/__admin/transactions/nope", None)
+        .await;
+    assert_eq!(r.status, 404);
+}
