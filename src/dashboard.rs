@@ -2,8 +2,9 @@
 //! integration by hand.
 //!
 //! It shows the mock clock and where notifications go, the accounts (newest first, a page at a time,
-//! with their activation links and a button for each transition the state machine allows) and the
-//! notification log (newest first, a page at a time, with every kept attempt and a Retry button).
+//! with their activation links, balances, and a button for each transition the state machine
+//! allows), the GoPay transactions (with their PIN links, and Pay, Deny and Expire for a pending
+//! one) and the notification log (newest first, a page at a time, with every kept attempt and a Retry button).
 //! Everything is plain HTML forms (`POST /__admin/ui/...`, answered with a 303 back to the page), so
 //! it works with JavaScript off. Each form carries this server's form token, on top of the
 //! cross-site check every control request passes (`guard.rs`). `?server_key=` (a key, or `shared`
@@ -19,11 +20,13 @@ use crate::accounts::{Account, AccountStatus, Owner, Transition, TransitionError
 use crate::activation;
 use crate::app::AppState;
 use crate::body::{self, BodyError};
+use crate::charges::{Transaction, TxChange, TxStatus};
 use crate::clock::rfc3339;
 use crate::notifications::log::Filter as LogFilter;
 use crate::notifications::{Attempt, Notification};
 use crate::pages::{self, Look, PageError};
 use crate::paging::{self, Order};
+use crate::payments::{self, ChangeError};
 use crate::routing;
 
 /// The dashboard's own path.
@@ -52,6 +55,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(
         web::resource("/ui/accounts/{id}/{action}")
             .route(web::post().to(account_action))
+            .default_service(html_405()),
+    )
+    .service(
+        web::resource("/ui/transactions/{id}/{action}")
+            .route(web::post().to(transaction_action))
             .default_service(html_405()),
     )
     .service(
@@ -158,6 +166,7 @@ struct PageQuery {
     #[serde(flatten)]
     filter: Filter,
     accounts_after: Option<String>,
+    transactions_after: Option<String>,
     notifications_after: Option<String>,
 }
 
@@ -190,6 +199,18 @@ async fn dashboard(
         ROWS,
         Order::NewestFirst,
     );
+    let owner_key = match filter.owner() {
+        Owner::Key(k) => Some(k.to_string()),
+        Owner::Any | Owner::Shared => None,
+    };
+    let (transactions, transactions_next) = state.transactions.with(|book| {
+        book.page(
+            paging::parse_cursor(query.transactions_after.as_deref()).unwrap_or(None),
+            ROWS,
+            Order::NewestFirst,
+            |t| owner_key.as_deref().is_none_or(|k| *t.owner == *k),
+        )
+    });
     let content = html! {
         p { a class="refresh" href=(filter.url()) { "Refresh" } }
         (settings_panel(&state, now))
@@ -199,20 +220,41 @@ async fn dashboard(
         table class="accounts" {
             thead { tr {
                 th { "Account" } th { "Status" } th { "Server key" } th { "Phone" } th { "Created" }
-                th { "Activation links" } th { "Redirect URL" } th { "Actions" }
+                th { "Activation links" } th { "Redirect URL" } th { "Balances" } th { "Actions" }
             } }
             tbody {
                 @for account in &accounts.accounts {
                     (account_row(&state, filter, &token, account))
                 }
                 @if accounts.accounts.is_empty() {
-                    tr { td colspan="8" class="empty" { "None." } }
+                    tr { td colspan="9" class="empty" { "None." } }
                 }
             }
         }
         @if let Some(next) = accounts.next {
             p class="more" {
                 a href=(filter.url_with(&[("accounts_after", next.to_string())])) { "Older accounts →" }
+            }
+        }
+        h2 { "Transactions " small { (state.transactions.len()) " in all, newest first" } }
+        @if transactions.is_empty() {
+            p class="empty" { "No charges yet." }
+        } @else {
+            table class="transactions" {
+                thead { tr {
+                    th { "Transaction" } th { "Status" } th { "Account" } th { "Amount" }
+                    th { "Created" } th { "PIN links" } th { "Actions" }
+                } }
+                tbody {
+                    @for t in &transactions {
+                        (transaction_row(&state, filter, &token, t))
+                    }
+                }
+            }
+        }
+        @if let Some(next) = transactions_next {
+            p class="more" {
+                a href=(filter.url_with(&[("transactions_after", next.to_string())])) { "Older transactions →" }
             }
         }
         h2 { "Notifications " small { (state.notifications.len()) " logged, newest first" } }
@@ -266,7 +308,15 @@ fn settings_panel(state: &AppState, now: u64) -> Markup {
                 dt { "URL for " code { (key) } }
                 dd { code { (url) } }
             }
-            dt { "Merchant id" } dd { code { (settings.merchant_id) } }
+            dt { "Payment notification URL" }
+            dd id="payment-notification-url" {
+                @match &settings.payment_notification_url {
+                    Some(url) => code { (url) },
+                    None => em { "none: payment notifications are logged, not sent" },
+                }
+            }
+            dt { "Merchant id" } dd { code { (settings.merchant_id) } " · GoPay " code { (settings.gopay_merchant_id) } }
+            dt { "PIN asked from" } dd { "IDR " (settings.pin_threshold) }
             dt { "Activation TTL" }
             dd {
                 @if settings.activation_ttl.is_zero() { "never expires" }
@@ -349,6 +399,15 @@ fn account_row(state: &AppState, filter: &Filter, token: &str, account: &Account
                     None => em { "none" },
                 }
             }
+            td class="balances" {
+                @for o in &account.payment_options {
+                    div class="balance" data-option=(o.name) {
+                        (o.name) ": " b { (o.balance.currency) " " (o.balance.value) }
+                        @if !o.active { " " small { "(inactive)" } }
+                    }
+                }
+                @if account.payment_options.is_empty() { small { "none" } }
+            }
             td class="actions" {
                 @for t in status.allowed() {
                     form method="post" action={ "/__admin/ui/accounts/" (account.id) "/" (t.name()) } {
@@ -382,13 +441,71 @@ fn transition_title(t: Transition) -> &'static str {
     }
 }
 
+fn transaction_row(state: &AppState, filter: &Filter, token: &str, t: &Transaction) -> Markup {
+    let status = t.status.as_str();
+    html! {
+        tr class="transaction" data-transaction-id=(t.id) data-order-id=(t.order_id) data-status=(status) {
+            td { code { (t.id) } br; small { "order " code { (t.order_id) } } }
+            td { span class={ "badge x-" (status) } { (status) } }
+            td { code { (t.account_id) } br; small { "key " code { (t.owner) } } }
+            td class="nowrap" {
+                (t.currency) " " (t.gross_amount) br; small { (t.payment_option) }
+                @if !t.refunds.is_empty() { br; small { "refunded " (t.refunded()) } }
+            }
+            td class="nowrap" { (rfc3339(t.created_at_ms)) }
+            td class="links" {
+                @if t.status == TxStatus::Pending {
+                    @let (web_link, app_link) = crate::verification::links(&state.public_url, &t.id);
+                    a href=(web_link) { "web" }
+                    @if t.web_link_used { " " small { "(used)" } }
+                    " · " a href=(app_link) { "app" }
+                } @else { small { "none" } }
+            }
+            td class="actions" {
+                @if t.status == TxStatus::Pending {
+                    @for (action, label, title) in TRANSACTION_ACTIONS {
+                        form method="post" action={ "/__admin/ui/transactions/" (t.id) "/" (action) } {
+                            (filter.hidden_inputs(token))
+                            button type="submit" class={ "t-" (action) } title=(title) { (label) }
+                        }
+                    }
+                } @else { small { "final" } }
+            }
+        }
+    }
+}
+
+/// What a QA tester can do to a pending transaction: the customer's three possible endings.
+const TRANSACTION_ACTIONS: [(&str, &str, &str); 3] = [
+    (
+        "settle",
+        "Pay (PIN)",
+        "The customer enters the PIN: settlement, debited, sends the notification",
+    ),
+    (
+        "deny",
+        "Deny",
+        "GoPay denies the payment: deny, nothing debited, sends the notification",
+    ),
+    (
+        "expire",
+        "Expire",
+        "The customer walks away: expire, nothing debited, sends the notification",
+    ),
+];
+
 fn notification_row(filter: &Filter, token: &str, n: &Notification) -> Markup {
     let state = n.state.as_str();
     html! {
         tr class="notification" data-notification-id=(n.id) data-state=(state) {
             td { (n.id) }
             td class="nowrap" { (rfc3339(n.created_at)) }
-            td { code { (n.event.as_str()) } }
+            td {
+                code { (n.event.as_str()) }
+                @if let Some(t) = &n.transaction {
+                    br; small { code { (t.transaction_status.as_str()) } " order " code { (t.order_id) } }
+                }
+            }
             td { code { (n.account_id) } br; small { "key " code { (n.server_key) } } }
             td {
                 @match &n.url {
@@ -506,6 +623,60 @@ async fn account_action(
                 "Account {id} is {current}; \"{}\" only applies to {} accounts.",
                 transition.name(),
                 transition.from_status()
+            ),
+        )
+        .back_to(filter.url())),
+    }
+}
+
+/// `POST /__admin/ui/transactions/{id}/{settle|deny|expire}`: one change, then back to the page.
+async fn transaction_action(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    payload: web::Payload,
+) -> Result<HttpResponse, PageError> {
+    let filter = read_form(&state, &req, payload).await?;
+    let id = req.match_info().get("id").unwrap_or_default().to_string();
+    let change = match req.match_info().get("action") {
+        Some("settle") => TxChange::Settle,
+        Some("deny") => TxChange::Deny,
+        Some("expire") => TxChange::Expire,
+        _ => {
+            return Err(PageError::new(
+                Look::Dashboard,
+                StatusCode::NOT_FOUND,
+                "Not found",
+                "There is no such transaction action.",
+            )
+            .back_to(filter.url()));
+        }
+    };
+    let pending = Uuid::parse_str(&id)
+        .ok()
+        .and_then(|id| state.transactions.find(None, &id.to_string()))
+        .map(|t| t.status);
+    let result = match pending {
+        None => Err(ChangeError::NotFound),
+        Some(TxStatus::Pending) => payments::change(&state, None, &id, change).map(|_| ()),
+        Some(current) => Err(ChangeError::NotAllowed { current }),
+    };
+    match result {
+        Ok(()) => Ok(see_other(&filter.url())),
+        Err(ChangeError::NotFound) => Err(PageError::new(
+            Look::Dashboard,
+            StatusCode::NOT_FOUND,
+            "Not found",
+            format!("There is no transaction {id}."),
+        )
+        .back_to(filter.url())),
+        Err(ChangeError::NotAllowed { current }) => Err(PageError::new(
+            Look::Dashboard,
+            StatusCode::CONFLICT,
+            "Change not allowed",
+            format!(
+                "Transaction {id} is {}; \"{}\" only applies to pending transactions.",
+                current.as_str(),
+                change.as_str()
             ),
         )
         .back_to(filter.url())),

@@ -1127,3 +1127,82 @@ async fn the_control_api_settles_denies_and_expires_pending_transactions() {
         .await;
     assert_eq!(r.status, 404);
 }
+
+#[tokio::test]
+async fn the_dashboard_shows_transactions_and_balances_and_settles_a_pending_one() {
+    let app = spawn_app();
+    let (account, options) = linked(&app, KEY, "81230000016").await;
+    let r = app
+        .charge(
+            KEY,
+            &charge_body(&account, token(&options, WALLET), "dash-1", 250_000),
+        )
+        .await;
+    let id = r.body["transaction_id"].as_str().unwrap().to_string();
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let page = no_redirects
+        .get(format!("{}/__admin/?server_key={KEY}", app.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains(&format!("data-transaction-id=\"{id}\"")),
+        "{page}"
+    );
+    assert!(page.contains("data-order-id=\"dash-1\""));
+    assert!(
+        page.contains("GOPAY_WALLET: <b>IDR 1000000.00</b>"),
+        "balances are shown"
+    );
+    let settle = format!("/__admin/ui/transactions/{id}/settle");
+    assert!(page.contains(&format!("action=\"{settle}\"")));
+    let at = page.find("name=\"csrf\" value=\"").unwrap() + 19;
+    let csrf = page[at..at + 32].to_string();
+
+    // A form without the token is refused; with it, the transaction settles.
+    let r = no_redirects
+        .post(format!("{}{settle}", app.url))
+        .form(&[("x", "y")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let r = no_redirects
+        .post(format!("{}{settle}", app.url))
+        .form(&[("csrf", csrf.as_str()), ("server_key", KEY)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(
+        app.tx(KEY, "dash-1", "status", None).await.body["transaction_status"],
+        "settlement"
+    );
+    assert_eq!(app.balance(KEY, &account, WALLET).await, "750000.00");
+    let page = no_redirects
+        .get(format!("{}/__admin/", app.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("GOPAY_WALLET: <b>IDR 750000.00</b>"));
+    assert!(
+        !page.contains(&format!("action=\"{settle}\"")),
+        "no buttons on a settled one"
+    );
+    let r = no_redirects
+        .post(format!("{}{settle}", app.url))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 409);
+}
