@@ -91,6 +91,13 @@ for case in ("get_c32", "post_c32"):
         ratio = num(a, "rps") / num(b, "rps")
         check(f"throughput {case} >= 85% of limit", ratio >= 0.85,
               f"{num(a, 'rps'):.0f} vs {num(b, 'rps'):.0f} req/s = {100 * ratio:.0f}%")
+for case, base in (("charge_c32", "post_c32"), ("charge_c1", "post_c1")):
+    a, b = m.get(case), lim.get(base)
+    if a and b:
+        ua, ub = us_per_req(a), us_per_req(b)
+        ratio = ua / ub if ua and ub else None
+        check(f"server CPU per charge, {case} <= 1.5x the limit's {base}", ratio is not None and ratio <= 1.5,
+              f"{ua:.1f} vs {ub:.1f} us/req = {ratio:.2f}x" if ratio else "no CPU figure")
 for case in ("get_c32", "post_c32", "mixed_c32"):
     if case in m:
         p99 = num(m[case], "p99_ms")
@@ -159,6 +166,23 @@ if os.path.exists(npath):
     else:
         print("(no result)\n")
         check("notifications", False, "no result")
+
+# --- charges ---
+cpath = os.path.join(out, "charge.txt")
+if os.path.exists(cpath):
+    line = next((l for l in open(cpath) if l.startswith("CHARGE ")), None)
+    if line:
+        d = kv(line)
+        req, settled = int(d["requests"]), int(d["settled"])
+        grown = (num(d, "rss_after_kb") - num(d, "rss_before_kb")) * 1024
+        print("## Charges\n")
+        print(f"{req} charges below the PIN threshold (IDR 1,000 each, every one with its own order id) "
+              f"against one account; {settled} settled, by the balance they debited. RSS grew by "
+              f"{grown / 2**20:.0f} MB: **{grown / max(settled, 1):.0f} bytes per settled transaction** "
+              f"(the transaction, its indexes, and its payment notification in the log).\n")
+        # A charge still in flight when wrk stopped settles without being counted as a request.
+        check("every charge settled (no conflicts, no errors)", req <= settled <= req + 33,
+              f"{settled} settled, {req} answered")
 
 print("## Targets\n")
 print("| target | result | figures |")

@@ -6,7 +6,9 @@
 #   1. GET / POST at c32 and c1 for pay-account-mock, the limit server and (full mode) the peers;
 #   2. the mixed flow (create, get, link through the control API, get) at c32 and c1;
 #   3. scale: 1,000 vs 1,000,000 generated accounts (throughput, p99, memory per account);
-#   4. notifications: 10,000 links through the control API to a local receiver.
+#   4. notifications: 10,000 links through the control API to a local receiver;
+#   5. charges: GoPay charges that settle at once, at c32 and c1 (wrk, bench/charge.lua), and the
+#      memory each settled transaction keeps.
 # Then prints one table and the target checks; everything goes to bench/results/<time>/.
 #
 # Environment:
@@ -14,7 +16,7 @@
 #   DURATION_S      seconds per case (overrides the mode's)
 #   SHARED_BENCH    the peer harness (default ../shared/bench relative to the checkout)
 #   NOTIFY_COUNT    accounts linked in the notification run (default 10000)
-#   SKIP            space-separated parts to skip: main mixed scale notify
+#   SKIP            space-separated parts to skip: main mixed scale notify charge
 #   SCALE_RUNS      repetitions of the 1k-vs-1M comparison, medians reported (default 3; quick: 1)
 set -euo pipefail
 
@@ -80,7 +82,7 @@ start_mock() {
   echo "$line" >&2
 }
 stop_mock() { "$SHARED/peers.sh" stop "$1" 2>/dev/null || true; }
-trap 'stop_mock mock-mixed; stop_mock mock-notify' EXIT
+trap 'stop_mock mock-mixed; stop_mock mock-notify; stop_mock mock-charge' EXIT
 
 ticks() { "$SHARED/peers.sh" cpu "$1"; }
 
@@ -125,6 +127,35 @@ if [[ $SKIP != *" notify "* ]]; then
     --notification-url "http://127.0.0.1:$rport/notify"
   "${PIN_LOAD[@]}" "$DRIVER" notify "http://127.0.0.1:$port" "$rport" "$NOTIFY_COUNT" 32 | tee "$OUT/notify.txt" >&2 || true
   stop_mock mock-notify
+fi
+
+# --- 5. charges ---------------------------------------------------------------------------------------
+if [[ $SKIP != *" charge "* ]]; then
+  port=$((BASE_PORT + 40))
+  account=00000000-0000-4000-8000-00000000be4c
+  log "charges: settlement below the PIN threshold, c32 and c1"
+  start_mock mock-charge "$port" --seed 1 --fixtures "$BENCH/fixtures" --max-transactions 10000000
+  rss0=$("$SHARED/peers.sh" rss mock-charge)
+  total=0
+  for conc in 32 1; do
+    s0=$(ticks mock-charge); t0=$(date +%s%N)
+    line=$(ACCOUNT=$account RUN="c$conc" "${PIN_LOAD[@]}" wrk -t1 -c"$conc" -d"${DURATION_S}s" \
+      -s "$BENCH/charge.lua" "http://127.0.0.1:$port" | grep '^WRK ')
+    t1=$(date +%s%N); s1=$(ticks mock-charge)
+    srv=$(awk -v d=$((s1 - s0)) -v hz="$(getconf CLK_TCK)" -v ns=$((t1 - t0)) 'BEGIN { printf "%.0f", 100 * d / hz / (ns / 1e9) }')
+    total=$((total + $(echo "$line" | sed 's/.*requests=\([0-9]*\).*/\1/')))
+    echo "$line" | awk -v c="$conc" -v srv="$srv" -v dur="$DURATION_S" '{
+      for (i=2;i<=NF;i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+      printf "RESULT label=pay-account-mock case=charge_c%d method=CHARGE conc=%d dur_s=%s rps=%.1f p50_ms=%.3f p99_ms=%.3f requests=%d non2xx=%d errors=%d srv_cpu_pct=%s gen_cpu_pct=NA other_pct=NA gen=wrk\n",
+        c, c, dur, v["requests"] / (v["duration_us"] / 1e6), v["p50_us"] / 1000, v["p99_us"] / 1000,
+        v["requests"], v["non2xx"], v["errors"], srv }' | tee -a "$OUT/main/raw.txt" >&2
+  done
+  # Every settled charge debited IDR 1,000: the balance tells how many settled.
+  settled=$(curl -s "http://127.0.0.1:$port/v2/pay/account/$account" -u SB-Mid-server-bench: |
+    python3 -c 'import json,sys; b=json.load(sys.stdin)["metadata"]["payment_options"][0]["balance"]["value"]; print(int((999999999999999 - float(b)) / 1000))')
+  rss1=$("$SHARED/peers.sh" rss mock-charge)
+  echo "CHARGE requests=$total settled=$settled rss_before_kb=$rss0 rss_after_kb=$rss1" | tee "$OUT/charge.txt" >&2
+  stop_mock mock-charge
 fi
 
 # --- report ------------------------------------------------------------------------------------------

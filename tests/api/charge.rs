@@ -1206,3 +1206,48 @@ async fn the_dashboard_shows_transactions_and_balances_and_settles_a_pending_one
         .unwrap();
     assert_eq!(r.status(), 409);
 }
+
+#[tokio::test]
+async fn the_shared_fixture_account_pays_for_every_key_and_mirror_mode_and_reset_apply() {
+    // Arrange: the shipped ENABLED fixture account and its documented token.
+    let app = spawn_app_with(|c| c.http_status = pay_account_mock::config::HttpStatusMode::Mirror);
+    let shared = "00000269-7836-49e5-bc65-e592afafec14";
+    let wallet = "eyJ0eXBlIjogIkdPUEFZX1dBTExFVCIsICJpZCI6ICIifQ==";
+
+    // Act and assert: any key may charge it; each key's order ids are its own.
+    for key in [KEY, OTHER_KEY] {
+        let r = app
+            .charge(key, &charge_body(shared, wallet, "shared-1", 1_000))
+            .await;
+        assert_eq!(r.body["transaction_status"], "settlement", "{}", r.text);
+    }
+    assert_eq!(app.balance(KEY, shared, WALLET).await, "998000.00");
+
+    // Mirror mode: the HTTP 200 error bodies carry their code as the status line.
+    let r = app
+        .charge(KEY, &charge_body(shared, wallet, "shared-1", 1_000))
+        .await;
+    assert_eq!(r.status, 406, "{}", r.text);
+    let r = app.tx(KEY, "nope", "status", None).await;
+    assert_eq!(r.status, 404);
+    let r = app.tx(KEY, "shared-1", "cancel", None).await;
+    assert_eq!(r.status, 412);
+
+    // A reset of one key removes its transactions only; a full reset all of them and the balances.
+    let r = app
+        .admin(
+            Method::POST,
+            &format!("/__admin/reset?server_key={OTHER_KEY}"),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        app.tx(OTHER_KEY, "shared-1", "status", None).await.status,
+        404
+    );
+    assert_eq!(app.tx(KEY, "shared-1", "status", None).await.status, 200);
+    app.admin(Method::POST, "/__admin/reset", None).await;
+    assert_eq!(app.tx(KEY, "shared-1", "status", None).await.status, 404);
+    assert_eq!(app.balance(KEY, shared, WALLET).await, "1000000.00");
+}
