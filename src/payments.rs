@@ -76,11 +76,27 @@ pub struct RefundRequest {
     pub direct: bool,
 }
 
+/// What a charge came to.
+pub enum Charged {
+    /// A new transaction, and its answer as `render` wrote it.
+    New(Transaction, Arc<[u8]>),
+    /// The `Idempotency-Key` was used within its window: the first answer again; nothing changed.
+    Replayed(Arc<[u8]>),
+}
+
 /// Makes a charge: decides it, moves the money, stores the transaction, records its notification.
+/// With an `Idempotency-Key`, the replay check, the charge and remembering its answer (written by
+/// `render`) happen under one lock, so two requests with one key charge once.
 ///
 /// # Errors
 /// [`ChargeError`]: nothing changed and nothing is sent (Midtrans sends no notification for 4xx).
-pub fn charge(app: &AppState, owner: &str, req: ChargeRequest) -> Result<Transaction, ChargeError> {
+pub fn charge(
+    app: &AppState,
+    owner: &str,
+    req: ChargeRequest,
+    idempotency_key: Option<&str>,
+    render: impl FnOnce(&Transaction) -> Vec<u8>,
+) -> Result<Charged, ChargeError> {
     let now = app.clock.now_ms();
     let (pin_threshold, link_ttl, tx_ttl, hold) = {
         let s = app.settings.read();
@@ -92,7 +108,12 @@ pub fn charge(app: &AppState, owner: &str, req: ChargeRequest) -> Result<Transac
         )
     };
     let owner: Arc<str> = Arc::from(owner);
-    let t = app.transactions.with(|book| {
+    let (t, body) = app.transactions.with(|book| {
+        if let Some(key) = idempotency_key
+            && let Some(replay) = book.replay(&owner, key, now)
+        {
+            return Ok((None, replay.body));
+        }
         let account = req
             .account_id
             .and_then(|id| app.store.get(&id, Some(&owner), now));
@@ -174,10 +195,20 @@ pub fn charge(app: &AppState, owner: &str, req: ChargeRequest) -> Result<Transac
             }
             ChargeError::Full
         })?;
-        Ok(book.get(&t.id).cloned().unwrap_or(t))
+        let t = book.get(&t.id).cloned().unwrap_or(t);
+        let body: Arc<[u8]> = Arc::from(render(&t));
+        if let Some(key) = idempotency_key {
+            book.remember(&owner, key, body.clone(), now);
+        }
+        Ok((Some(t), body))
     })?;
-    notify(app, &t, false);
-    Ok(t)
+    match t {
+        Some(t) => {
+            notify(app, &t, false);
+            Ok(Charged::New(t, body))
+        }
+        None => Ok(Charged::Replayed(body)),
+    }
 }
 
 /// Applies `change` to the transaction `id` (transaction or order id) of `owner` (`None`: any, for

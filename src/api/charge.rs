@@ -2,7 +2,6 @@
 //! `POST /v2/capture`: reading and checking the request, and the answer bodies (reference 2 and 3).
 //! What a charge comes to is decided in `charges::decide`; the change itself is `payments.rs`.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::http::header::{self, HeaderMap};
@@ -19,7 +18,7 @@ use crate::clock;
 use crate::error::{ApiError, MSG_TOKEN_INVALID};
 use crate::limits;
 use crate::money::Amount;
-use crate::payments::{self, ChangeError, ChargeError, ChargeRequest};
+use crate::payments::{self, ChangeError, ChargeError, ChargeRequest, Charged};
 
 /// Longest `order_id` Midtrans takes.
 pub const ORDER_ID_MAX_LEN: usize = 50;
@@ -39,35 +38,33 @@ pub async fn charge(
         .get("idempotency-key")
         .and_then(|v| v.to_str().ok())
         .filter(|k| !k.is_empty() && k.len() <= IDEMPOTENCY_KEY_MAX_LEN);
-    let owner: Arc<str> = Arc::from(server_key.as_str());
+    // A replay answers whatever the body is, so it is looked for before the body is checked (and
+    // again, atomically, by the charge itself).
     if let Some(key) = idempotency_key
         && let Some(replay) = state
             .transactions
-            .with(|book| book.replay(&owner, key, state.clock.now_ms()))
+            .with(|book| book.replay(&server_key, key, state.clock.now_ms()))
     {
         return Ok(json(replay.body.to_vec()));
     }
     let request = read_charge(&body, req.headers())?;
-    let t = payments::charge(&state, &server_key, request).map_err(|e| match e {
-        ChargeError::WalletNotFound => ApiError::WalletNotFound,
-        ChargeError::TokenInvalid => ApiError::Validation(vec![MSG_TOKEN_INVALID.into()]),
-        ChargeError::UserBlocked => ApiError::UserBlocked,
-        ChargeError::OrderConflict => ApiError::OrderConflict,
-        ChargeError::Full => {
-            tracing::warn!(
-                "a charge was refused: the server holds --max-transactions transactions (reset to free room)"
-            );
-            ApiError::Internal
-        }
-    })?;
-    let answer = serde_json::to_vec(&ChargeBody::new(&state, &t)).unwrap_or_default();
-    if let Some(key) = idempotency_key {
-        let bytes: Arc<[u8]> = Arc::from(answer.as_slice());
-        state
-            .transactions
-            .with(|book| book.remember(&owner, key, bytes, state.clock.now_ms()));
-    }
-    Ok(json(answer))
+    let render =
+        |t: &Transaction| serde_json::to_vec(&ChargeBody::new(&state, t)).unwrap_or_default();
+    let charged = payments::charge(&state, &server_key, request, idempotency_key, render)
+        .map_err(|e| match e {
+            ChargeError::WalletNotFound => ApiError::WalletNotFound,
+            ChargeError::TokenInvalid => ApiError::Validation(vec![MSG_TOKEN_INVALID.into()]),
+            ChargeError::UserBlocked => ApiError::UserBlocked,
+            ChargeError::OrderConflict => ApiError::OrderConflict,
+            ChargeError::Full => {
+                tracing::warn!(
+                    "a charge was refused: the server holds --max-transactions transactions (reset to free room)"
+                );
+                ApiError::Internal
+            }
+        })?;
+    let (Charged::New(_, answer) | Charged::Replayed(answer)) = charged;
+    Ok(json(answer.to_vec()))
 }
 
 fn json(body: Vec<u8>) -> HttpResponse {
