@@ -79,7 +79,7 @@ pub struct RefundRequest {
 /// What a charge came to.
 pub enum Charged {
     /// A new transaction, and its answer as `render` wrote it.
-    New(Transaction, Arc<[u8]>),
+    New(Box<Transaction>, Arc<[u8]>),
     /// The `Idempotency-Key` was used within its window: the first answer again; nothing changed.
     Replayed(Arc<[u8]>),
 }
@@ -205,7 +205,7 @@ pub fn charge(
     match t {
         Some(t) => {
             notify(app, &t, false);
-            Ok(Charged::New(t, body))
+            Ok(Charged::New(Box::new(t), body))
         }
         None => Ok(Charged::Replayed(body)),
     }
