@@ -289,11 +289,11 @@ pub struct Action {
 }
 
 /// The answer to a charge or a capture (reference 2.3), fields in the sandbox's order; `expiry_time`
-/// last.
+/// last. A cancel answers the same head (`api/transaction.rs`).
 #[derive(Serialize)]
 pub struct ChargeBody<'a> {
-    status_code: &'static str,
-    status_message: &'static str,
+    pub(crate) status_code: &'static str,
+    pub(crate) status_message: &'static str,
     transaction_id: String,
     order_id: &'a str,
     merchant_id: String,
@@ -311,7 +311,8 @@ pub struct ChargeBody<'a> {
     channel_response_message: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     actions: Option<Vec<Action>>,
-    expiry_time: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) expiry_time: Option<String>,
 }
 
 impl<'a> ChargeBody<'a> {
@@ -360,7 +361,7 @@ impl<'a> ChargeBody<'a> {
             channel_response_code: channel_code,
             channel_response_message: channel_message,
             actions,
-            expiry_time: clock::jakarta(t.expires_at_ms),
+            expiry_time: Some(clock::jakarta(t.expires_at_ms)),
         }
     }
 }

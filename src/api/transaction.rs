@@ -7,6 +7,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use super::charge::ChargeBody;
 use super::{ServerKey, read_body};
 use crate::app::AppState;
 use crate::charges::{Transaction, TxChange, TxStatus};
@@ -112,34 +113,12 @@ pub async fn cancel(
     read_body(&state, &req, payload).await?;
     let t = payments::change(&state, Some(&server_key), path_id(&req), TxChange::Cancel)
         .map_err(change_error)?;
-    Ok(HttpResponse::Ok().json(Cancelled {
-        status_code: "200",
-        status_message: "Success, transaction is canceled",
-        transaction_id: t.id.to_string(),
-        order_id: &t.order_id,
-        merchant_id: state.settings.read().gopay_merchant_id.clone(),
-        gross_amount: t.gross_amount.to_string(),
-        currency: &t.currency,
-        payment_type: "gopay",
-        transaction_time: clock::jakarta(t.created_at_ms),
-        transaction_status: t.status.as_str(),
-        fraud_status: "accept",
-    }))
-}
-
-#[derive(Serialize)]
-struct Cancelled<'a> {
-    status_code: &'static str,
-    status_message: &'static str,
-    transaction_id: String,
-    order_id: &'a str,
-    merchant_id: String,
-    gross_amount: String,
-    currency: &'a str,
-    payment_type: &'static str,
-    transaction_time: String,
-    transaction_status: &'static str,
-    fraud_status: &'static str,
+    // The card sample's body without its card fields: the charge answer's head.
+    let mut body = ChargeBody::new(&state, &t);
+    body.status_code = "200";
+    body.status_message = "Success, transaction is canceled";
+    body.expiry_time = None;
+    Ok(HttpResponse::Ok().json(body))
 }
 
 /// `POST /v2/{id}/expire`: a pending transaction expires now; `"407"` is its success code.
