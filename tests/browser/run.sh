@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Drives the activation pages and the QA dashboard in headless Chromium (Debian's `chromium`,
+# Drives the activation pages, the GoPay PIN pages and the QA dashboard in headless Chromium (Debian's `chromium`,
 # through playwright-core from npm) with node's built-in test runner.
 #
 # Installs what it needs on a fresh Debian machine: the `chromium` package (apt) and the npm
 # packages in package-lock.json. Playwright's own browser downloads are never used.
-# The test starts the mock and a small merchant server itself and stops both when it ends.
+# Each test file starts the mock and a small merchant server itself and stops both when it ends.
 # Screenshots go to target/browser-screenshots/ (git-ignored).
 #
 # Usage: tests/browser/run.sh            (expects target/debug/pay-account-mock; builds it if missing)
@@ -47,4 +47,4 @@ fi
 export PAY_ACCOUNT_MOCK_BIN="$BIN" CHROMIUM_PATH="$CHROMIUM"
 # Playwright must not try to fetch a browser of its own.
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
-node --test --test-reporter=spec activation.test.js
+node --test --test-reporter=spec activation.test.js charge.test.js
