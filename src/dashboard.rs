@@ -217,9 +217,9 @@ async fn dashboard(
         (filter_form(&state, filter))
         (status_tabs(&state, filter))
         h2 { "Accounts" }
-        table class="accounts" {
+        div class="scroll" { table class="accounts" {
             thead { tr {
-                th { "Account" } th { "Status" } th { "Server key" } th { "Phone" } th { "Created" }
+                th { "Account" } th { "Status" } th { "Phone" } th { "Created" }
                 th { "Activation links" } th { "Redirect URL" } th { "Balances" } th { "Actions" }
             } }
             tbody {
@@ -227,20 +227,20 @@ async fn dashboard(
                     (account_row(&state, filter, &token, account))
                 }
                 @if accounts.accounts.is_empty() {
-                    tr { td colspan="9" class="empty" { "None." } }
+                    tr { td colspan="8" class="empty" { "None." } }
                 }
             }
-        }
+        } }
         @if let Some(next) = accounts.next {
             p class="more" {
                 a href=(filter.url_with(&[("accounts_after", next.to_string())])) { "Older accounts →" }
             }
         }
-        h2 { "Transactions " small { (state.transactions.len()) " in all, newest first" } }
+        h2 { "Transactions " small { "newest first; " (state.transactions.len()) " on this server" } }
         @if transactions.is_empty() {
             p class="empty" { "No charges yet." }
         } @else {
-            table class="transactions" {
+            div class="scroll" { table class="transactions" {
                 thead { tr {
                     th { "Transaction" } th { "Status" } th { "Account" } th { "Amount" }
                     th { "Created" } th { "PIN links" } th { "Actions" }
@@ -250,18 +250,18 @@ async fn dashboard(
                         (transaction_row(&state, filter, &token, t))
                     }
                 }
-            }
+            } }
         }
         @if let Some(next) = transactions_next {
             p class="more" {
                 a href=(filter.url_with(&[("transactions_after", next.to_string())])) { "Older transactions →" }
             }
         }
-        h2 { "Notifications " small { (state.notifications.len()) " logged, newest first" } }
+        h2 { "Notifications " small { "newest first; " (state.notifications.len()) " logged on this server" } }
         @if log.notifications.is_empty() {
             p class="empty" { "No notifications yet." }
         } @else {
-            table class="log" {
+            div class="scroll" { table class="log" {
                 thead { tr {
                     th { "#" } th { "Created" } th { "Event" } th { "Account" } th { "URL" }
                     th { "State" } th { "Attempts" } th {}
@@ -271,7 +271,7 @@ async fn dashboard(
                         (notification_row(filter, &token, n))
                     }
                 }
-            }
+            } }
         }
         @if let Some(next) = log.next {
             p class="more" {
@@ -373,14 +373,16 @@ fn account_row(state: &AppState, filter: &Filter, token: &str, account: &Account
     let status = account.status;
     html! {
         tr class="account" data-account-id=(account.id) data-status=(status.as_str()) {
-            td { code { (account.id) } }
-            td { span class={ "badge s-" (status.as_str()) } { (status.as_str()) } }
             td {
-                @match account.owner.as_deref() {
-                    Some(k) => code { (k) },
-                    None => em { "shared" },
+                code { (account.id) } br;
+                small {
+                    @match account.owner.as_deref() {
+                        Some(k) => { "key " code { (k) } },
+                        None => em { "shared" },
+                    }
                 }
             }
+            td { span class={ "badge s-" (status.as_str()) } { (status.as_str()) } }
             td class="nowrap" { (account.masked_phone()) }
             td class="nowrap" {
                 (rfc3339(account.created_at_ms))

@@ -51,7 +51,7 @@ pub fn page(look: Look, title: &str, content: Markup) -> Markup {
                             div class="brand" { "GoPay " span { "sandbox" } }
                             (content)
                         }
-                        footer { "pay-account-mock: a local stand-in for the Midtrans activation pages." }
+                        footer { "pay-account-mock: a local stand-in for the GoPay pages a customer sees." }
                     }
                     Look::Dashboard => {
                         header {

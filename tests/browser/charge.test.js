@@ -423,8 +423,8 @@ test('PIN page: a wrong PIN is refused, 112233 settles, redirects to the merchan
   const accountRow = page.locator(`tr.account[data-account-id="${account.id}"]`);
   await accountRow.waitFor();
   const cell = await accountRow.locator('td.balances').innerText();
-  assert.match(cell, /GOPAY_WALLET: IDR 850000\.00/);
-  assert.match(cell, /PAY_LATER: IDR 350000\.00/);
+  assert.match(cell, /GOPAY_WALLET:\s+IDR 850000\.00/);
+  assert.match(cell, /PAY_LATER:\s+IDR 350000\.00/);
   const row = await transactionRow(page, orderId);
   assert.equal(await row.getAttribute('data-status'), 'settlement');
   assert.equal(await row.getAttribute('data-transaction-id'), charge.transaction_id);
@@ -444,7 +444,7 @@ test('PIN page: a wrong PIN is refused, 112233 settles, redirects to the merchan
   await page.goto(`${mock.url}/__admin/`);
   assert.equal(await (await transactionRow(page, orderId)).getAttribute('data-status'), 'settlement');
   assert.match(await page.locator(`tr.account[data-account-id="${account.id}"] td.balances`).innerText(),
-    /GOPAY_WALLET: IDR 850000\.00/);
+    /GOPAY_WALLET:\s+IDR 850000\.00/);
   await page.close();
 });
 
@@ -465,8 +465,8 @@ test('dashboard: "Pay (PIN)" settles one pending charge, "Expire" expires anothe
     assert.equal(await row.locator('td.links a').first().getAttribute('href'), c.web);
   }
   const before = await page.locator(`tr.account[data-account-id="${account.id}"] td.balances`).innerText();
-  assert.match(before, /GOPAY_WALLET: IDR 1000000\.00/);
-  assert.match(before, /PAY_LATER: IDR 350000\.00/);
+  assert.match(before, /GOPAY_WALLET:\s+IDR 1000000\.00/);
+  assert.match(before, /PAY_LATER:\s+IDR 350000\.00/);
   await page.screenshot({ path: path.join(SHOTS, 'charge-dashboard-pending.png'), fullPage: true });
 
   await press(page, (await transactionRow(page, 'browser-2')).getByRole('button', { name: 'Pay (PIN)' }), 'settle');
@@ -508,8 +508,8 @@ test('dashboard: "Pay (PIN)" settles one pending charge, "Expire" expires anothe
 
   await page.goto(dashboardUrl());
   const after = await page.locator(`tr.account[data-account-id="${account.id}"] td.balances`).innerText();
-  assert.match(after, /GOPAY_WALLET: IDR 800000\.00/);
-  assert.match(after, /PAY_LATER: IDR 350000\.00/);
+  assert.match(after, /GOPAY_WALLET:\s+IDR 800000\.00/);
+  assert.match(after, /PAY_LATER:\s+IDR 350000\.00/);
   await page.screenshot({ path: path.join(SHOTS, 'charge-dashboard-after-buttons.png'), fullPage: true });
   await page.close();
 });
