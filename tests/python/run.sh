@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the official Midtrans Python client (midtransclient 1.4.2, unmodified, from PyPI) against
-# pay-account-mock with pytest. The packages go into tests/python/.deps (git-ignored).
+# pay-account-mock with pytest: test_pay_account.py (linking) and test_charge.py (GoPay charges).
+# The packages go into tests/python/.deps (git-ignored).
 #
 # Starts two servers on free ports: the default one and one with --legacy-sandbox (the 2021 answers
 # the client's own test suite asserts). Both are stopped when this script exits.
@@ -30,4 +31,5 @@ start_server legacy --legacy-sandbox
 export MOCK_LEGACY_URL="$URL"
 
 cd "$HERE"
-PYTHONPATH="$DEPS" PYTHONDONTWRITEBYTECODE=1 "$PYTHON" -m pytest -q -p no:cacheprovider test_pay_account.py
+PYTHONPATH="$DEPS" PYTHONDONTWRITEBYTECODE=1 "$PYTHON" -m pytest -q -p no:cacheprovider \
+  test_pay_account.py test_charge.py
