@@ -189,7 +189,12 @@ impl Notifications {
         }
         log.changed(id);
         drop(log);
-        self.signal();
+        // The scheduler runs on a thread of its own: waking it costs a context switch, so it is
+        // woken only when there is an attempt to make.
+        if state == DeliveryState::Pending {
+            self.wake.notify_one();
+        }
+        self.changed.notify_waiters();
         id
     }
 
