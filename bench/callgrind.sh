@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # bench/callgrind.sh - instructions per request (valgrind callgrind; repeatable, unlike timings on a
-# shared machine) for GET and POST, for pay-account-mock and the actix-web limit server.
+# shared machine) for GET and POST, for pay-account-mock and the actix-web limit server, and for a
+# GoPay charge that settles (CHARGE, the mock only).
 #   bench/callgrind.sh [mock|limit]...     (default: both; run bench/run.sh once first to build)
 # Each figure is (Ir after N2 requests - Ir after N1 requests) / (N2 - N1) over one keep-alive
 # connection, so start-up and warm-up are subtracted out. Annotated profiles go to
@@ -24,8 +25,12 @@ for _ in range(600):
         c = http.client.HTTPConnection("127.0.0.1", port, timeout=30); c.connect(); break
     except OSError:
         time.sleep(0.05)
-for _ in range(n):
-    if method == "GET":
+for i in range(n):
+    if method == "CHARGE":
+        charge = ('{"payment_type":"gopay","gopay":{"account_id":"00000000-0000-4000-8000-00000000be4c",'
+                  '"payment_option_token":"bench-token"},"transaction_details":{"order_id":"cg-%d","gross_amount":1000}}' % i)
+        c.request("POST", "/v2/charge", body=charge, headers={**hdr, "Content-Type": "application/json"})
+    elif method == "GET":
         c.request("GET", "/v2/pay/account/00000269-7836-49e5-bc65-e592afafec14", headers=hdr)
     else:
         c.request("POST", "/v2/pay/account", body=body, headers={**hdr, "Content-Type": "application/json"})
@@ -36,7 +41,11 @@ PY
 
 measure() { # name method n -> total Ir
   local name=$1 method=$2 n=$3 pid cmd
-  if [ "$name" = mock ]; then cmd=("$MOCK" --port "$PORT" --workers 1 --log warn); else cmd=("$REF" "$PORT"); fi
+  if [ "$name" = mock ]; then
+    cmd=("$MOCK" --port "$PORT" --workers 1 --log warn)
+    # The charge pays with the bench fixture account (bench/fixtures/accounts.json).
+    [ "$method" = CHARGE ] && cmd+=(--fixtures "$ROOT/bench/fixtures")
+  else cmd=("$REF" "$PORT"); fi
   valgrind --tool=callgrind --callgrind-out-file="$OUT/$name-$method-$n.out" "${cmd[@]}" >/dev/null 2>&1 &
   pid=$!
   client "$method" "$n"
@@ -47,7 +56,8 @@ measure() { # name method n -> total Ir
 
 for name in "${@:-mock limit}"; do
   for name1 in $name; do
-    for method in GET POST; do
+    methods="GET POST"; [ "$name1" = mock ] && methods="GET POST CHARGE"
+    for method in $methods; do
       a=$(measure "$name1" "$method" "$N1"); b=$(measure "$name1" "$method" "$N2")
       echo "CALLGRIND target=$name1 method=$method ir_per_req=$(( (b - a) / (N2 - N1) ))"
       callgrind_annotate "$OUT/$name1-$method-$N2.out" 2>/dev/null | head -60 >"$OUT/$name1-$method.txt" || true

@@ -91,12 +91,34 @@ pub fn rfc3339(ms: u64) -> String {
 }
 
 /// Jakarta time (GMT+7) as Midtrans writes transaction times: `2021-11-17 17:10:06`.
+///
+/// Computed directly (days to a civil date, Howard Hinnant's algorithm) rather than through an RFC
+/// 3339 string: a charge writes six of these. The unit test checks it against humantime.
 pub fn jakarta(ms: u64) -> String {
-    const OFFSET_MS: u64 = 7 * 3600 * 1000;
-    let local = ms.min(MAX_MS - OFFSET_MS) + OFFSET_MS;
-    let text =
-        humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_millis(local)).to_string();
-    text.trim_end_matches('Z').replacen('T', " ", 1)
+    const OFFSET_S: u64 = 7 * 3600;
+    let secs = (ms.min(MAX_MS) / 1000).saturating_add(OFFSET_S).min(MAX_MS / 1000);
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
+}
+
+/// The (year, month, day) of a count of days since 1970-01-01.
+fn civil_from_days(days: u64) -> (u64, u64, u64) {
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z % 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + u64::from(m <= 2);
+    (y, m, d)
 }
 
 /// Serialises a time in milliseconds as RFC 3339 (`#[serde(serialize_with = "clock::ser_rfc3339")]`).
@@ -154,5 +176,15 @@ mod tests {
         assert_eq!(duration_ms(Duration::MAX), u64::MAX);
         assert_eq!(jakarta(1_637_143_806_000), "2021-11-17 17:10:06");
         assert_eq!(jakarta(u64::MAX), "9999-12-31 23:59:59");
+        // The direct computation agrees with humantime over leap years and centuries.
+        let mut ms = 0u64;
+        while ms < MAX_MS - 7 * 3_600_000 {
+            let reference = humantime::format_rfc3339_seconds(
+                UNIX_EPOCH + Duration::from_millis(ms + 7 * 3_600_000),
+            )
+            .to_string();
+            assert_eq!(jakarta(ms), reference.trim_end_matches('Z').replacen('T', " ", 1));
+            ms += 86_399_999 * 37 + 12_345;
+        }
     }
 }

@@ -114,47 +114,59 @@ pub fn charge(
         {
             return Ok((None, replay.body));
         }
-        let account = req
-            .account_id
-            .and_then(|id| app.store.get(&id, Some(&owner), now));
-        let blocked = account.as_ref().is_some_and(|a| {
-            app.fixtures
-                .scenario(&a.phone_number, &a.country_code)
-                .is_some_and(|s| s.outcome == PhoneOutcome::UserBlocked)
-        });
-        let facts = Facts {
-            account: account.as_ref().map(|a| (a, a.status)),
-            blocked,
-            order_id_taken: book.order_id_taken(&owner, &req.order_id),
-            pin_threshold,
-        };
         let ask = Ask {
             token: &req.token,
             amount: req.gross_amount,
             pre_auth: req.pre_auth,
             recurring: req.recurring,
         };
-        let decision = decide::decide(&ask, &facts);
-        let (option, mut status, mut deny) = match decision {
+        let order_id_taken = book.order_id_taken(&owner, &req.order_id);
+        // Decided under the account's read lock, from the account itself (no copy of it).
+        let decided = req.account_id.and_then(|id| {
+            app.store.read(&id, Some(&owner), now, |account, status| {
+                let blocked = app
+                    .fixtures
+                    .scenario(&account.phone_number, &account.country_code)
+                    .is_some_and(|s| s.outcome == PhoneOutcome::UserBlocked);
+                let facts = Facts {
+                    account: Some((account, status)),
+                    blocked,
+                    order_id_taken,
+                    pin_threshold,
+                };
+                let decision = decide::decide(&ask, &facts);
+                let option = match decision {
+                    Decision::Deny { option, .. }
+                    | Decision::Settle { option }
+                    | Decision::Authorize { option }
+                    | Decision::Pending { option } => {
+                        account.payment_options.get(option).map(|o| o.name.clone())
+                    }
+                    _ => None,
+                };
+                (decision, option)
+            })
+        });
+        let (decision, option) = decided.unwrap_or((Decision::WalletNotFound, None));
+        let (mut status, mut deny) = match decision {
             Decision::WalletNotFound => return Err(ChargeError::WalletNotFound),
             Decision::TokenInvalid => return Err(ChargeError::TokenInvalid),
             Decision::UserBlocked => return Err(ChargeError::UserBlocked),
             Decision::OrderConflict => return Err(ChargeError::OrderConflict),
-            Decision::Deny { option, reason } => (option, TxStatus::Deny, Some(reason)),
-            Decision::Settle { option } => (option, TxStatus::Settlement, None),
-            Decision::Authorize { option } => (option, TxStatus::Authorize, None),
-            Decision::Pending { option } => (option, TxStatus::Pending, None),
+            Decision::Deny { reason, .. } => (TxStatus::Deny, Some(reason)),
+            Decision::Settle { .. } => (TxStatus::Settlement, None),
+            Decision::Authorize { .. } => (TxStatus::Authorize, None),
+            Decision::Pending { .. } => (TxStatus::Pending, None),
         };
-        let Some(account) = account else {
+        let (Some(account_id), Some(option)) = (req.account_id, option) else {
             return Err(ChargeError::WalletNotFound);
         };
-        let option = &account.payment_options[option];
         // No money moves for a charge that cannot be stored.
         if book.len() >= book.limit() {
             return Err(ChargeError::Full);
         }
         if matches!(status, TxStatus::Settlement | TxStatus::Authorize)
-            && !debit(app, &account.id, &option.name, req.gross_amount)
+            && !debit(app, &account_id, &option, req.gross_amount)
         {
             // The balance changed since it was read (a control API edit): deny, like the sandbox.
             status = TxStatus::Deny;
@@ -168,8 +180,8 @@ pub fn charge(
             id: app.ids.uuid(),
             order_id: Arc::from(req.order_id.as_str()),
             owner: owner.clone(),
-            account_id: account.id,
-            payment_option: option.name.clone(),
+            account_id,
+            payment_option: option,
             gross_amount: req.gross_amount,
             currency: Arc::from(req.currency.as_str()),
             status,
@@ -189,13 +201,16 @@ pub fn charge(
             notify_to: req.notify_to.clone(),
             seq: 0,
         };
-        book.insert(t.clone()).map_err(|_| {
-            if status == TxStatus::Settlement || status == TxStatus::Authorize {
-                credit(app, &t.account_id, &t.payment_option, t.gross_amount);
+        let (account_id, option, amount) = (t.account_id, t.payment_option.clone(), t.gross_amount);
+        let t = match book.insert(t) {
+            Ok(stored) => stored.clone(),
+            Err(_) => {
+                if status == TxStatus::Settlement || status == TxStatus::Authorize {
+                    credit(app, &account_id, &option, amount);
+                }
+                return Err(ChargeError::Full);
             }
-            ChargeError::Full
-        })?;
-        let t = book.get(&t.id).cloned().unwrap_or(t);
+        };
         let body: Arc<[u8]> = Arc::from(render(&t));
         if let Some(key) = idempotency_key {
             book.remember(&owner, key, body.clone(), now);

@@ -151,6 +151,14 @@ pub enum Token {
 }
 
 impl PaymentOption {
+    /// Whether `token` is this option's token as clients see it (a given one without a copy).
+    pub fn has_token(&self, token: &str) -> bool {
+        match &self.token {
+            Token::Given(t) => **t == *token,
+            Token::Generated(_) => self.token_string() == token,
+        }
+    }
+
     /// The token as clients see it.
     pub fn token_string(&self) -> String {
         match &self.token {

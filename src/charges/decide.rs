@@ -58,7 +58,7 @@ pub fn decide(ask: &Ask<'_>, facts: &Facts<'_>) -> Decision {
     let Some(option) = account
         .payment_options
         .iter()
-        .position(|o| o.active && o.token_string() == ask.token)
+        .position(|o| o.active && o.has_token(ask.token))
     else {
         return Decision::TokenInvalid;
     };

@@ -7,6 +7,7 @@
 //! order-id or balance check: the lock order is always transactions, then accounts. Nothing awaits
 //! or does I/O under it.
 
+use std::collections::hash_map::RandomState;
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 
@@ -35,12 +36,32 @@ pub struct Replay {
 #[derive(Debug, PartialEq, Eq)]
 pub struct Full;
 
+/// A merchant's order id, as the order index keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct OrderKey {
+    owner: Arc<str>,
+    order_id: Arc<str>,
+}
+
+/// An [`OrderKey`] to look up, borrowed; hashes as the owned one does.
+#[derive(Hash)]
+struct OrderRef<'a> {
+    owner: &'a str,
+    order_id: &'a str,
+}
+
+impl hashbrown::Equivalent<OrderKey> for OrderRef<'_> {
+    fn equivalent(&self, key: &OrderKey) -> bool {
+        *key.owner == *self.owner && *key.order_id == *self.order_id
+    }
+}
+
 /// The transactions and their indexes; reached only under the store's lock.
 #[derive(Default)]
 pub struct Book {
     by_id: FxHashMap<Uuid, Box<Transaction>>,
-    /// The newest transaction of each (server key, order id).
-    by_order: HashMap<(Arc<str>, Arc<str>), Uuid>,
+    /// The newest transaction of each (server key, order id); looked up without allocating.
+    by_order: hashbrown::HashMap<OrderKey, Uuid, RandomState>,
     /// Every transaction id, in creation order.
     order: Vec<Uuid>,
     /// Pending transactions and authorizations by the time they expire.
@@ -76,7 +97,10 @@ impl Book {
         match owner {
             Some(owner) => self
                 .by_order
-                .get(&(Arc::from(owner), Arc::from(id)))
+                .get(&OrderRef {
+                    owner,
+                    order_id: id,
+                })
                 .copied(),
             None => None,
         }
@@ -94,7 +118,7 @@ impl Book {
     /// that frees it.
     pub fn order_id_taken(&self, owner: &str, order_id: &str) -> bool {
         self.by_order
-            .get(&(Arc::from(owner), Arc::from(order_id)))
+            .get(&OrderRef { owner, order_id })
             .and_then(|id| self.by_id.get(id))
             .is_some_and(|t| !t.status.frees_order_id(t.cancelled_while))
     }
@@ -103,7 +127,7 @@ impl Book {
     ///
     /// # Errors
     /// [`Full`] at `--max-transactions`.
-    pub fn insert(&mut self, mut t: Transaction) -> Result<(), Full> {
+    pub fn insert(&mut self, mut t: Transaction) -> Result<&Transaction, Full> {
         if self.by_id.len() >= self.limit {
             return Err(Full);
         }
@@ -112,11 +136,16 @@ impl Book {
         if matches!(t.status, TxStatus::Pending | TxStatus::Authorize) {
             self.due.insert((t.expires_at_ms, t.id));
         }
-        self.by_order
-            .insert((t.owner.clone(), t.order_id.clone()), t.id);
+        self.by_order.insert(
+            OrderKey {
+                owner: t.owner.clone(),
+                order_id: t.order_id.clone(),
+            },
+            t.id,
+        );
         self.order.push(t.id);
-        self.by_id.insert(t.id, Box::new(t));
-        Ok(())
+        let id = t.id;
+        Ok(&**self.by_id.entry(id).insert_entry(Box::new(t)).into_mut())
     }
 
     /// Takes a transaction that left pending or authorize off the expiry queue.
@@ -249,7 +278,10 @@ impl Book {
                     .collect();
                 for id in &gone {
                     if let Some(t) = self.by_id.remove(id) {
-                        self.by_order.remove(&(t.owner.clone(), t.order_id.clone()));
+                        self.by_order.remove(&OrderRef {
+                            owner: &t.owner,
+                            order_id: &t.order_id,
+                        });
                         self.due.remove(&(t.expires_at_ms, t.id));
                     }
                 }

@@ -25,11 +25,17 @@ pub fn transaction_signature_key(
 }
 
 fn sha512_hex(parts: [&str; 4]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut hasher = Sha512::new();
     for part in parts {
         hasher.update(part.as_bytes());
     }
-    format!("{:x}", hasher.finalize())
+    let mut out = String::with_capacity(128);
+    for b in hasher.finalize() {
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 15)]));
+    }
+    out
 }
 
 /// Whether a notification's `signature_key` matches; what a merchant's handler checks.
