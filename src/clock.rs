@@ -96,15 +96,25 @@ pub fn rfc3339(ms: u64) -> String {
 /// 3339 string: a charge writes six of these. The unit test checks it against humantime.
 pub fn jakarta(ms: u64) -> String {
     const OFFSET_S: u64 = 7 * 3600;
-    let secs = (ms.min(MAX_MS) / 1000).saturating_add(OFFSET_S).min(MAX_MS / 1000);
+    let secs = (ms.min(MAX_MS) / 1000)
+        .saturating_add(OFFSET_S)
+        .min(MAX_MS / 1000);
     let (days, rem) = (secs / 86_400, secs % 86_400);
     let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60
-    )
+    let mut out = *b"0000-00-00 00:00:00";
+    let mut put = |at: usize, width: usize, mut n: u64| {
+        for i in (at..at + width).rev() {
+            out[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+        }
+    };
+    put(0, 4, y);
+    put(5, 2, m);
+    put(8, 2, d);
+    put(11, 2, rem / 3600);
+    put(14, 2, rem / 60 % 60);
+    put(17, 2, rem % 60);
+    out.iter().map(|&b| char::from(b)).collect()
 }
 
 /// The (year, month, day) of a count of days since 1970-01-01.
@@ -183,7 +193,10 @@ mod tests {
                 UNIX_EPOCH + Duration::from_millis(ms + 7 * 3_600_000),
             )
             .to_string();
-            assert_eq!(jakarta(ms), reference.trim_end_matches('Z').replacen('T', " ", 1));
+            assert_eq!(
+                jakarta(ms),
+                reference.trim_end_matches('Z').replacen('T', " ", 1)
+            );
             ms += 86_399_999 * 37 + 12_345;
         }
     }

@@ -7,9 +7,11 @@ use std::time::Duration;
 use actix_web::http::header::{self, HeaderMap};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
+use serde_json::value::RawValue;
 use uuid::Uuid;
 
+use super::fields::{self, Leaf, Shape, leaf};
 use super::{ServerKey, check_content_type, read_body};
 use crate::app::AppState;
 use crate::charges::store::IDEMPOTENCY_KEY_MAX_LEN;
@@ -79,54 +81,71 @@ fn json(body: Vec<u8>) -> HttpResponse {
 /// `"413"` for a body that is not JSON, `"500"` for `null` (as the sandbox answers it), else the
 /// HTTP 400 envelope with its `validation_messages`.
 pub fn read_charge(body: &[u8], headers: &HeaderMap) -> Result<ChargeRequest, ApiError> {
-    let v: Value = serde_json::from_slice(body).map_err(|_| ApiError::Malformed)?;
-    let obj = match v {
-        Value::Object(o) => o,
-        Value::Null => return Err(ApiError::Internal),
-        _ => return Err(ApiError::Malformed),
+    const TOP: [&str; 6] = [
+        "payment_type",
+        "gopay",
+        "transaction_details",
+        "custom_expiry",
+        "metadata",
+        "currency",
+    ];
+    const GOPAY: [&str; 5] = [
+        "account_id",
+        "payment_option_token",
+        "callback_url",
+        "pre_auth",
+        "recurring",
+    ];
+    const DETAILS: [&str; 3] = ["order_id", "gross_amount", "currency"];
+    let [
+        payment_type,
+        gopay,
+        details,
+        custom_expiry_field,
+        metadata,
+        top_currency,
+    ] = match fields::read(body, &TOP).map_err(|_| ApiError::Malformed)? {
+        Shape::Object(f) => f,
+        Shape::Null => return Err(ApiError::Internal),
+        Shape::Other => return Err(ApiError::Malformed),
     };
     let mut errors = Vec::new();
-    match obj.get("payment_type") {
-        Some(Value::String(t)) if t == "gopay" => {}
-        None | Some(Value::Null) => errors.push("payment_type is required".to_string()),
-        Some(other) => {
-            let shown = other
-                .as_str()
-                .map_or_else(|| other.to_string(), str::to_string);
+    match leaf(payment_type) {
+        Leaf::Str(t) if t == "gopay" => {}
+        Leaf::Absent => errors.push("payment_type is required".to_string()),
+        other => {
+            let shown = match other {
+                Leaf::Str(t) => t.into_owned(),
+                _ => payment_type
+                    .map(|r| r.get().to_string())
+                    .unwrap_or_default(),
+            };
             return Err(ApiError::Validation(vec![format!(
                 "payment_type {} is not emulated: this sandbox emulates GoPay Tokenization charges only (payment_type gopay with gopay.account_id)",
                 shown.chars().take(40).collect::<String>()
             )]));
         }
     }
-    let empty = Map::new();
-    let gopay = obj
-        .get("gopay")
-        .and_then(Value::as_object)
-        .unwrap_or(&empty);
-    let account_id = match gopay.get("account_id") {
-        Some(Value::String(id)) if !id.is_empty() => Some(Uuid::parse_str(id).ok()),
-        _ => None,
+    let [account_id, token, callback_url, pre_auth, recurring] = fields::of(gopay, &GOPAY);
+    let account_id = match leaf(account_id) {
+        Leaf::Str(id) if !id.is_empty() => Uuid::parse_str(&id).ok(),
+        _ => {
+            return Err(ApiError::Validation(vec![
+                "Gopay.account_id is required".into(),
+                "A GoPay charge without gopay.account_id (the deeplink or QRIS flow) is not emulated: this sandbox emulates GoPay Tokenization charges only".into(),
+            ]));
+        }
     };
-    if account_id.is_none() {
-        return Err(ApiError::Validation(vec![
-            "Gopay.account_id is required".into(),
-            "A GoPay charge without gopay.account_id (the deeplink or QRIS flow) is not emulated: this sandbox emulates GoPay Tokenization charges only".into(),
-        ]));
-    }
-    let token = match gopay.get("payment_option_token") {
-        Some(Value::String(t)) if !t.is_empty() => t.clone(),
+    let token = match leaf(token) {
+        Leaf::Str(t) if !t.is_empty() => t.into_owned(),
         _ => {
             errors.push("Gopay.payment_option_token is required".into());
             String::new()
         }
     };
-    let details = obj
-        .get("transaction_details")
-        .and_then(Value::as_object)
-        .unwrap_or(&empty);
-    let order_id = match details.get("order_id") {
-        Some(Value::String(id)) if !id.is_empty() => {
+    let [order_id, gross_amount, currency] = fields::of(details, &DETAILS);
+    let order_id = match leaf(order_id) {
+        Leaf::Str(id) if !id.is_empty() => {
             if id.chars().count() > ORDER_ID_MAX_LEN {
                 errors.push(format!(
                     "transaction_details.order_id must be at most {ORDER_ID_MAX_LEN} characters"
@@ -140,19 +159,19 @@ pub fn read_charge(body: &[u8], headers: &HeaderMap) -> Result<ChargeRequest, Ap
                         .into(),
                 );
             }
-            id.clone()
+            id.into_owned()
         }
         _ => {
             errors.push("transaction_details.order_id is required".into());
             String::new()
         }
     };
-    let gross_amount = match details.get("gross_amount") {
-        None | Some(Value::Null) => {
+    let gross_amount = match gross_amount.filter(|r| r.get() != "null") {
+        None => {
             errors.push("transaction_details.gross_amount is required".into());
             Amount::ZERO
         }
-        Some(v) => match Amount::from_json(v) {
+        Some(raw) => match Amount::from_json(&fields::value(raw)) {
             Some(a) if !a.is_zero() => a,
             _ => {
                 errors.push(
@@ -162,39 +181,37 @@ pub fn read_charge(body: &[u8], headers: &HeaderMap) -> Result<ChargeRequest, Ap
             }
         },
     };
-    let currency = match details.get("currency").or(obj.get("currency")) {
-        None | Some(Value::Null) => "IDR".to_string(),
-        Some(Value::String(c)) if c == "IDR" => c.clone(),
-        Some(_) => {
+    let currency = match leaf(currency.or(top_currency)) {
+        Leaf::Absent => "IDR".to_string(),
+        Leaf::Str(c) if c == "IDR" => c.into_owned(),
+        _ => {
             errors.push("The currency is not supported for the country".into());
             String::new()
         }
     };
-    let flag = |name: &str, errors: &mut Vec<String>| match gopay.get(name) {
-        None | Some(Value::Null) => false,
-        Some(Value::Bool(b)) => *b,
-        Some(_) => {
+    let mut flag = |raw: Option<&RawValue>, name: &str| match leaf(raw) {
+        Leaf::Absent => false,
+        Leaf::Bool(b) => b,
+        _ => {
             errors.push(format!("gopay.{name} must be true or false"));
             false
         }
     };
-    let pre_auth = flag("pre_auth", &mut errors);
-    let recurring = flag("recurring", &mut errors);
-    let callback_url = match gopay.get("callback_url") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(u))
-            if crate::pages::safe_href(u).is_some() && u.len() <= limits::URL_MAX_LEN =>
-        {
-            Some(u.clone())
+    let pre_auth = flag(pre_auth, "pre_auth");
+    let recurring = flag(recurring, "recurring");
+    let callback_url = match leaf(callback_url) {
+        Leaf::Absent => None,
+        Leaf::Str(u) if crate::pages::safe_href(&u).is_some() && u.len() <= limits::URL_MAX_LEN => {
+            Some(u.into_owned())
         }
-        Some(_) => {
+        _ => {
             errors.push("gopay.callback_url must be an http or https URL".into());
             None
         }
     };
-    let expiry = match obj.get("custom_expiry") {
-        None | Some(Value::Null) => None,
-        Some(v) => match custom_expiry(v) {
+    let expiry = match custom_expiry_field.filter(|r| r.get() != "null") {
+        None => None,
+        Some(raw) => match custom_expiry(&fields::value(raw)) {
             Ok(d) => Some(d),
             Err(e) => {
                 errors.push(e);
@@ -205,20 +222,18 @@ pub fn read_charge(body: &[u8], headers: &HeaderMap) -> Result<ChargeRequest, Ap
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
-    let metadata = obj
-        .get("metadata")
-        .filter(|m| !m.is_null())
-        .and_then(|m| serde_json::value::to_raw_value(m).ok());
     Ok(ChargeRequest {
         order_id,
         gross_amount,
         currency,
-        account_id: account_id.flatten(),
+        account_id,
         token,
         callback_url,
         pre_auth,
         recurring,
-        metadata,
+        metadata: metadata
+            .filter(|m| m.get() != "null")
+            .map(RawValue::to_owned),
         expiry,
         notify_to: notify_to(headers),
     })

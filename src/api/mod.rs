@@ -10,6 +10,7 @@
 
 pub mod charge;
 pub mod create;
+pub mod fields;
 pub mod get;
 pub mod transaction;
 pub mod unbind;

@@ -122,7 +122,10 @@ pub fn transaction(
     let mut o = JsonObject::with_capacity(768);
     o.str("transaction_time", &clock::jakarta(t.created_at_ms));
     o.str("transaction_status", t.status.as_str());
-    o.str("transaction_id", t.id.hyphenated().encode_lower(&mut Uuid::encode_buffer()));
+    o.str(
+        "transaction_id",
+        t.id.hyphenated().encode_lower(&mut Uuid::encode_buffer()),
+    );
     o.str("status_message", "midtrans payment notification");
     o.str("status_code", status_code);
     o.str(
@@ -302,7 +305,10 @@ mod tests {
         put("expiry_time", clock::jakarta(t.expires_at_ms).into());
         put("currency", (*t.currency).into());
         if let (TxStatus::Deny, Some(r)) = (t.status, t.deny_reason) {
-            put("channel_response_message", r.channel_response_message.into());
+            put(
+                "channel_response_message",
+                r.channel_response_message.into(),
+            );
             put("channel_response_code", r.channel_response_code.into());
         }
         if !t.refunds.is_empty() {
@@ -368,7 +374,8 @@ mod tests {
         });
         for t in [pending, settled, denied, refunded] {
             for confirmed in [false, true] {
-                let (written, code) = super::transaction(&t, "G1\\x", "SB-Mid-server-TESTKEY123", confirmed);
+                let (written, code) =
+                    super::transaction(&t, "G1\\x", "SB-Mid-server-TESTKEY123", confirmed);
                 assert_eq!(code, t.status.notification_code());
                 assert_eq!(
                     written.get(),
