@@ -114,7 +114,8 @@ pub fn jakarta(ms: u64) -> String {
     put(11, 2, rem / 3600);
     put(14, 2, rem / 60 % 60);
     put(17, 2, rem % 60);
-    out.iter().map(|&b| char::from(b)).collect()
+    // Digits, dashes, colons and a space: always UTF-8.
+    String::from_utf8(out.to_vec()).unwrap_or_default()
 }
 
 /// The (year, month, day) of a count of days since 1970-01-01.

@@ -45,6 +45,7 @@ pub mod fixtures;
 pub mod guard;
 pub mod hosts;
 pub mod ids;
+pub mod json;
 pub mod limits;
 pub mod money;
 pub mod notifications;

@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 use super::signature;
 use crate::accounts::{AccountStatus, Transition};
 use crate::charges::{Refund, Transaction, TxStatus};
-use crate::clock;
+use crate::{clock, json};
 
 /// The Pay Account notification types.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -119,7 +119,7 @@ pub fn transaction(
 ) -> (Arc<RawValue>, &'static str) {
     let status_code = t.status.notification_code();
     let gross = t.gross_amount.to_string();
-    let mut o = JsonObject::with_capacity(768);
+    let mut o = json::Object::with_capacity(768);
     o.str("transaction_time", &clock::jakarta(t.created_at_ms));
     o.str("transaction_status", t.status.as_str());
     o.str(
@@ -163,57 +163,7 @@ pub fn transaction(
         o.str("channel_response_message", reason.channel_response_message);
         o.str("channel_response_code", reason.channel_response_code);
     }
-    (o.finish(), status_code)
-}
-
-/// A JSON object written field by field, in the order given.
-struct JsonObject {
-    out: String,
-}
-
-impl JsonObject {
-    fn with_capacity(n: usize) -> Self {
-        let mut out = String::with_capacity(n);
-        out.push('{');
-        Self { out }
-    }
-
-    fn key(&mut self, key: &str) {
-        if self.out.len() > 1 {
-            self.out.push(',');
-        }
-        push_json_str(&mut self.out, key);
-        self.out.push(':');
-    }
-
-    fn str(&mut self, key: &str, value: &str) {
-        self.key(key);
-        push_json_str(&mut self.out, value);
-    }
-
-    fn value(&mut self, key: &str, value: &Value) {
-        self.key(key);
-        self.out.push_str(&value.to_string());
-    }
-
-    fn finish(mut self) -> Arc<RawValue> {
-        self.out.push('}');
-        // Every piece was written as valid JSON; `null` only stands in for the impossible.
-        RawValue::from_string(self.out)
-            .map(Arc::from)
-            .unwrap_or_else(|_| Arc::from(RawValue::NULL.to_owned()))
-    }
-}
-
-/// Appends `s` as a JSON string; only text that needs escaping goes through serde_json.
-fn push_json_str(out: &mut String, s: &str) {
-    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
-        out.push('"');
-        out.push_str(s);
-        out.push('"');
-    } else {
-        out.push_str(&Value::from(s).to_string());
-    }
+    (o.finish_raw(), status_code)
 }
 
 /// One entry of `refunds[]`, as notifications and status answers show it.
