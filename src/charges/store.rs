@@ -8,9 +8,11 @@
 //! or does I/O under it.
 
 use std::collections::hash_map::RandomState;
+use std::hash::BuildHasher;
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 
+use hashbrown::hash_table::HashTable;
 use parking_lot::Mutex;
 use rustc_hash::FxHashMap;
 use uuid::Uuid;
@@ -36,32 +38,16 @@ pub struct Replay {
 #[derive(Debug, PartialEq, Eq)]
 pub struct Full;
 
-/// A merchant's order id, as the order index keeps it.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct OrderKey {
-    owner: Arc<str>,
-    order_id: Arc<str>,
-}
-
-/// An [`OrderKey`] to look up, borrowed; hashes as the owned one does.
-#[derive(Hash)]
-struct OrderRef<'a> {
-    owner: &'a str,
-    order_id: &'a str,
-}
-
-impl hashbrown::Equivalent<OrderKey> for OrderRef<'_> {
-    fn equivalent(&self, key: &OrderKey) -> bool {
-        *key.owner == *self.owner && *key.order_id == *self.order_id
-    }
-}
-
 /// The transactions and their indexes; reached only under the store's lock.
 #[derive(Default)]
 pub struct Book {
     by_id: FxHashMap<Uuid, Box<Transaction>>,
-    /// The newest transaction of each (server key, order id); looked up without allocating.
-    by_order: hashbrown::HashMap<OrderKey, Uuid, RandomState>,
+    /// The newest transaction of each (server key, order id), as (hash, transaction id): the key's
+    /// strings live in the transaction, and the hash is kept so that growing the table never hashes
+    /// them again (rehashing strings with SipHash stalled charges for tens of milliseconds at
+    /// hundreds of thousands of transactions).
+    by_order: HashTable<(u64, Uuid)>,
+    order_hasher: RandomState,
     /// Every transaction id, in creation order.
     order: Vec<Uuid>,
     /// Pending transactions and authorizations by the time they expire.
@@ -95,13 +81,7 @@ impl Book {
             return Some(uuid);
         }
         match owner {
-            Some(owner) => self
-                .by_order
-                .get(&OrderRef {
-                    owner,
-                    order_id: id,
-                })
-                .copied(),
+            Some(owner) => self.order_of(owner, id),
             None => None,
         }
     }
@@ -117,9 +97,8 @@ impl Book {
     /// Whether `order_id` is taken for `owner`: used by a transaction that did not end in a way
     /// that frees it.
     pub fn order_id_taken(&self, owner: &str, order_id: &str) -> bool {
-        self.by_order
-            .get(&OrderRef { owner, order_id })
-            .and_then(|id| self.by_id.get(id))
+        self.order_of(owner, order_id)
+            .and_then(|id| self.by_id.get(&id))
             .is_some_and(|t| !t.status.frees_order_id(t.cancelled_while))
     }
 
@@ -136,13 +115,21 @@ impl Book {
         if matches!(t.status, TxStatus::Pending | TxStatus::Authorize) {
             self.due.insert((t.expires_at_ms, t.id));
         }
-        self.by_order.insert(
-            OrderKey {
-                owner: t.owner.clone(),
-                order_id: t.order_id.clone(),
-            },
-            t.id,
-        );
+        let hash = self.order_hasher.hash_one((&*t.owner, &*t.order_id));
+        let Self {
+            by_order, by_id, ..
+        } = self;
+        let same = |id: &Uuid| {
+            by_id
+                .get(id)
+                .is_some_and(|o| o.owner == t.owner && o.order_id == t.order_id)
+        };
+        match by_order.find_mut(hash, |(h, id)| *h == hash && same(id)) {
+            Some(entry) => entry.1 = t.id,
+            None => {
+                by_order.insert_unique(hash, (hash, t.id), |(h, _)| *h);
+            }
+        }
         self.order.push(t.id);
         let id = t.id;
         Ok(&**self.by_id.entry(id).insert_entry(Box::new(t)).into_mut())
@@ -170,6 +157,20 @@ impl Book {
 
     pub fn next_due(&self) -> Option<u64> {
         self.due.first().map(|&(at, _)| at)
+    }
+
+    /// The newest transaction of (owner, order id).
+    fn order_of(&self, owner: &str, order_id: &str) -> Option<Uuid> {
+        let hash = self.order_hasher.hash_one((owner, order_id));
+        self.by_order
+            .find(hash, |(h, id)| {
+                *h == hash
+                    && self
+                        .by_id
+                        .get(id)
+                        .is_some_and(|t| *t.owner == *owner && *t.order_id == *order_id)
+            })
+            .map(|(_, id)| *id)
     }
 
     /// The next refund's `refund_chargeback_id`.
@@ -278,10 +279,10 @@ impl Book {
                     .collect();
                 for id in &gone {
                     if let Some(t) = self.by_id.remove(id) {
-                        self.by_order.remove(&OrderRef {
-                            owner: &t.owner,
-                            order_id: &t.order_id,
-                        });
+                        let hash = self.order_hasher.hash_one((&*t.owner, &*t.order_id));
+                        if let Ok(entry) = self.by_order.find_entry(hash, |(_, other)| *other == t.id) {
+                            entry.remove();
+                        }
                         self.due.remove(&(t.expires_at_ms, t.id));
                     }
                 }
