@@ -43,7 +43,7 @@ pub const VERIFICATION_LINK_TTL: (Duration, Duration) =
 /// 7 days; under 20 s is refused).
 pub const TRANSACTION_TTL: (Duration, Duration) =
     (Duration::from_secs(1), Duration::from_secs(7 * DAY));
-/// `--max-transactions` (about 600 bytes each).
+/// `--max-transactions` (see BENCHMARKS.md for the memory each takes).
 pub const MAX_TRANSACTIONS: (usize, usize) = (1, 10_000_000);
 /// `--pin-threshold`, in whole IDR.
 pub const PIN_THRESHOLD: (u64, u64) = (0, 999_999_999_999_999);

@@ -8,8 +8,8 @@
 //! or does I/O under it.
 
 use std::collections::hash_map::RandomState;
-use std::hash::BuildHasher;
 use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::hash::BuildHasher;
 use std::sync::Arc;
 
 use hashbrown::hash_table::HashTable;
@@ -280,7 +280,9 @@ impl Book {
                 for id in &gone {
                     if let Some(t) = self.by_id.remove(id) {
                         let hash = self.order_hasher.hash_one((&*t.owner, &*t.order_id));
-                        if let Ok(entry) = self.by_order.find_entry(hash, |(_, other)| *other == t.id) {
+                        if let Ok(entry) =
+                            self.by_order.find_entry(hash, |(_, other)| *other == t.id)
+                        {
                             entry.remove();
                         }
                         self.due.remove(&(t.expires_at_ms, t.id));
