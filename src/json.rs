@@ -2,10 +2,7 @@
 //! charge's answer and its payment notification): a `serde_json::Map` or a derived `Serialize`
 //! cost several times as much. Every use has a test that pins its output to the serde_json version.
 
-use std::sync::Arc;
-
 use serde_json::Value;
-use serde_json::value::RawValue;
 
 /// A JSON object written field by field, in the order given.
 pub struct Object {
@@ -57,13 +54,6 @@ impl Object {
     pub fn finish(mut self) -> String {
         self.out.push('}');
         self.out
-    }
-
-    pub fn finish_raw(self) -> Arc<RawValue> {
-        // Every piece was written as valid JSON; `null` only stands in for the impossible.
-        RawValue::from_string(self.finish())
-            .map(Arc::from)
-            .unwrap_or_else(|_| Arc::from(RawValue::NULL.to_owned()))
     }
 }
 

@@ -14,12 +14,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::Mutex;
-use serde_json::value::RawValue;
 use tokio::sync::{Notify, Semaphore};
 use uuid::Uuid;
 
 use super::delivery::{self, AttemptResult};
-use super::{Attempt, DeliveryState, Event, Notification, Target, TransactionRef};
+use super::{Attempt, DeliveryState, Event, Notification, Payload, Target, TransactionRef};
 use crate::clock;
 use crate::paging::{Order, SCAN_BUDGET};
 
@@ -39,7 +38,7 @@ pub struct Recorded {
     /// The transaction it is about (payment notifications).
     pub transaction: Option<TransactionRef>,
     pub server_key: Arc<str>,
-    pub payload: Arc<RawValue>,
+    pub payload: Payload,
     /// Where its attempts go.
     pub target: Target,
     /// Where it would go now; `None` records it undelivered.
@@ -51,7 +50,7 @@ pub struct Due {
     pub id: u64,
     pub server_key: Arc<str>,
     pub target: Target,
-    pub payload: Arc<RawValue>,
+    pub payload: Payload,
 }
 
 /// What became of an attempt.

@@ -50,6 +50,36 @@ impl DeliveryState {
     }
 }
 
+/// A notification's body, exactly as it is sent: JSON text written once. The control API shows it
+/// as JSON (not as a string); it is checked to be JSON only then, not on the hot path of a charge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Payload(Arc<str>);
+
+impl Payload {
+    /// `json` must be JSON text (every builder in [`payload`] writes it so).
+    pub fn new(json: String) -> Self {
+        Self(Arc::from(json))
+    }
+
+    pub fn get(&self) -> &str {
+        &self.0
+    }
+
+    /// The body as a JSON value (tests and the control API).
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.0).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+impl Serialize for Payload {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match serde_json::from_str::<&RawValue>(&self.0) {
+            Ok(raw) => raw.serialize(s),
+            Err(_) => s.serialize_str(&self.0),
+        }
+    }
+}
+
 /// One attempt, as the control API shows it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Attempt {
@@ -105,7 +135,7 @@ pub struct Notification {
     #[serde(serialize_with = "ser_rfc3339_opt")]
     pub next_attempt_at: Option<u64>,
     /// The body, exactly as it is sent.
-    pub payload: Arc<RawValue>,
+    pub payload: Payload,
     /// The newest [`log::ATTEMPTS_KEPT`] attempts, oldest first.
     pub attempts: VecDeque<Attempt>,
     /// Every attempt made, including those no longer kept.

@@ -1,15 +1,12 @@
 //! What a notification says: its [`Event`] and the documented body, fields in the documented order,
 //! signed with [`super::signature`].
 
-use std::sync::Arc;
-
 use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
 use uuid::Uuid;
 
 use serde_json::{Map, Value};
 
-use super::signature;
+use super::{Payload, signature};
 use crate::accounts::{AccountStatus, Transition};
 use crate::charges::{Refund, Transaction, TxStatus};
 use crate::{clock, json};
@@ -89,7 +86,7 @@ pub fn account(
     account_id: &Uuid,
     merchant_id: &str,
     server_key: &str,
-) -> Option<(Arc<RawValue>, &'static str)> {
+) -> Option<(Payload, &'static str)> {
     let (status, status_code, status_message) = event.account_parts()?;
     let id = account_id.to_string();
     let body = AccountPayload {
@@ -116,7 +113,7 @@ pub fn transaction(
     merchant_id: &str,
     server_key: &str,
     bank_confirmed: bool,
-) -> (Arc<RawValue>, &'static str) {
+) -> (Payload, &'static str) {
     let status_code = t.status.notification_code();
     let gross = t.gross_amount.to_string();
     let mut o = json::Object::with_capacity(768);
@@ -163,7 +160,7 @@ pub fn transaction(
         o.str("channel_response_message", reason.channel_response_message);
         o.str("channel_response_code", reason.channel_response_code);
     }
-    (o.finish_raw(), status_code)
+    (Payload::new(o.finish()), status_code)
 }
 
 /// One entry of `refunds[]`, as notifications and status answers show it.
@@ -208,11 +205,9 @@ pub fn descending(v: Value) -> Value {
     }
 }
 
-fn raw<T: Serialize>(body: &T) -> Arc<RawValue> {
+fn raw<T: Serialize>(body: &T) -> Payload {
     // Strings, numbers and maps of them always serialise; `null` only stands in for the impossible.
-    serde_json::value::to_raw_value(body)
-        .map(Arc::from)
-        .unwrap_or_else(|_| Arc::from(RawValue::NULL.to_owned()))
+    Payload::new(serde_json::to_string(body).unwrap_or_else(|_| "null".into()))
 }
 
 #[cfg(test)]
@@ -220,6 +215,7 @@ mod tests {
     use super::*;
     use crate::charges::{DenyReason, NotifyTo, Refund};
     use crate::money::Amount;
+    use std::sync::Arc;
 
     /// The plain version: a map of every field, sorted descending, serialised by serde_json.
     fn plain(t: &Transaction, merchant_id: &str, key: &str, bank_confirmed: bool) -> String {
