@@ -51,8 +51,7 @@ pub async fn charge(
         return Ok(json(replay.body.to_vec()));
     }
     let request = read_charge(&body, req.headers())?;
-    let render =
-        |t: &Transaction| serde_json::to_vec(&ChargeBody::new(&state, t)).unwrap_or_default();
+    let render = |t: &Transaction| ChargeBody::new(&state, t).write().into_bytes();
     let charged = payments::charge(&state, &server_key, request, idempotency_key, render)
         .map_err(|e| match e {
             ChargeError::WalletNotFound => ApiError::WalletNotFound,
