@@ -59,7 +59,11 @@ impl Object {
 
 /// Appends `s` as a JSON string; only text that needs escaping goes through serde_json.
 pub fn push_str(out: &mut String, s: &str) {
-    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+    // A fold rather than `all`: no early exit, so the check runs over whole vectors of bytes.
+    let plain = !s.bytes().fold(false, |bad, b| {
+        bad | (b < 0x20) | (b == b'"') | (b == b'\\')
+    });
+    if plain {
         out.push('"');
         out.push_str(s);
         out.push('"');

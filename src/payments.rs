@@ -78,8 +78,8 @@ pub struct RefundRequest {
 
 /// What a charge came to.
 pub enum Charged {
-    /// A new transaction, and its answer as `render` wrote it.
-    New(Box<Transaction>, Arc<[u8]>),
+    /// A new transaction: its answer as `render` wrote it.
+    New(Arc<[u8]>),
     /// The `Idempotency-Key` was used within its window: the first answer again; nothing changed.
     Replayed(Arc<[u8]>),
 }
@@ -108,11 +108,11 @@ pub fn charge(
         )
     };
     let owner: Arc<str> = Arc::from(owner);
-    let (t, body) = app.transactions.with(|book| {
+    app.transactions.with(|book| {
         if let Some(key) = idempotency_key
             && let Some(replay) = book.replay(&owner, key, now)
         {
-            return Ok((None, replay.body));
+            return Ok(Charged::Replayed(replay.body));
         }
         let ask = Ask {
             token: &req.token,
@@ -202,8 +202,8 @@ pub fn charge(
             seq: 0,
         };
         let (account_id, option, amount) = (t.account_id, t.payment_option.clone(), t.gross_amount);
-        let t = match book.insert(t) {
-            Ok(stored) => stored.clone(),
+        let stored = match book.insert(t) {
+            Ok(stored) => stored,
             Err(_) => {
                 if status == TxStatus::Settlement || status == TxStatus::Authorize {
                     credit(app, &account_id, &option, amount);
@@ -211,19 +211,14 @@ pub fn charge(
                 return Err(ChargeError::Full);
             }
         };
-        let body: Arc<[u8]> = Arc::from(render(&t));
+        // Recorded and answered from the stored transaction, without a copy of it.
+        notify(app, stored, false);
+        let body: Arc<[u8]> = Arc::from(render(stored));
         if let Some(key) = idempotency_key {
             book.remember(&owner, key, body.clone(), now);
         }
-        Ok((Some(t), body))
-    })?;
-    match t {
-        Some(t) => {
-            notify(app, &t, false);
-            Ok(Charged::New(Box::new(t), body))
-        }
-        None => Ok(Charged::Replayed(body)),
-    }
+        Ok(Charged::New(body))
+    })
 }
 
 /// Applies `change` to the transaction `id` (transaction or order id) of `owner` (`None`: any, for

@@ -65,7 +65,7 @@ pub async fn charge(
                 ApiError::Internal
             }
         })?;
-    let (Charged::New(_, answer) | Charged::Replayed(answer)) = charged;
+    let (Charged::New(answer) | Charged::Replayed(answer)) = charged;
     Ok(json(answer.to_vec()))
 }
 

@@ -30,12 +30,13 @@ fn sha512_hex(parts: [&str; 4]) -> String {
     for part in parts {
         hasher.update(part.as_bytes());
     }
-    let mut out = String::with_capacity(128);
-    for b in hasher.finalize() {
-        out.push(char::from(HEX[usize::from(b >> 4)]));
-        out.push(char::from(HEX[usize::from(b & 15)]));
+    let mut out = [0u8; 128];
+    for (i, b) in hasher.finalize().iter().enumerate() {
+        out[2 * i] = HEX[usize::from(b >> 4)];
+        out[2 * i + 1] = HEX[usize::from(b & 15)];
     }
-    out
+    // Hex digits: always UTF-8.
+    String::from_utf8(out.to_vec()).unwrap_or_default()
 }
 
 /// Whether a notification's `signature_key` matches; what a merchant's handler checks.
