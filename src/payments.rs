@@ -27,7 +27,8 @@ use crate::notifications::{Event, Recorded, Target, TransactionRef, payload};
 pub struct ChargeRequest {
     pub order_id: String,
     pub gross_amount: Amount,
-    pub currency: String,
+    /// Checked to be IDR.
+    pub currency: &'static str,
     pub account_id: Option<Uuid>,
     pub token: String,
     pub callback_url: Option<String>,
@@ -170,7 +171,7 @@ pub fn charge(
         {
             // The balance changed since it was read (a control API edit): deny, like the sandbox.
             status = TxStatus::Deny;
-            deny = Some(INSUFFICIENT_BALANCE);
+            deny = Some(&INSUFFICIENT_BALANCE);
         }
         let ttl = match status {
             TxStatus::Authorize => hold,
@@ -183,7 +184,7 @@ pub fn charge(
             account_id,
             payment_option: option,
             gross_amount: req.gross_amount,
-            currency: Arc::from(req.currency.as_str()),
+            currency: "IDR",
             status,
             cancelled_while: None,
             pre_auth: req.pre_auth,
@@ -198,7 +199,8 @@ pub fn charge(
             links_expire_at_ms: clock::after(now, link_ttl.min(ttl)),
             web_link_used: false,
             refunds: Vec::new(),
-            notify_to: req.notify_to.clone(),
+            notify_to: (req.notify_to != NotifyTo::Merchant)
+                .then(|| Box::new(req.notify_to.clone())),
             seq: 0,
         };
         let (account_id, option, amount) = (t.account_id, t.payment_option.clone(), t.gross_amount);
@@ -252,7 +254,7 @@ pub fn change(
             // The PIN settles by debiting; a balance that no longer suffices denies.
             (TxChange::Settle, TxStatus::Pending) if !debit(app, &account_id, &option, amount) => {
                 to = TxStatus::Deny;
-                deny = Some(INSUFFICIENT_BALANCE);
+                deny = Some(&INSUFFICIENT_BALANCE);
             }
             (TxChange::Cancel | TxChange::Expire, TxStatus::Authorize) => {
                 credit(app, &account_id, &option, amount);
@@ -388,13 +390,14 @@ fn credit(app: &AppState, account: &Uuid, option: &str, amount: Amount) {
 fn notify(app: &AppState, t: &Transaction, bank_confirmed: bool) {
     let (merchant_id, targets) = {
         let s = app.settings.read();
-        let targets: Vec<(Target, Option<String>)> = targets(&t.notify_to)
-            .into_iter()
-            .map(|target| {
-                let url = s.url_for(&target, &t.owner).map(str::to_string);
-                (target, url)
-            })
-            .collect();
+        let targets: Vec<(Target, Option<String>)> =
+            targets(t.notify_to.as_deref().unwrap_or(&NotifyTo::Merchant))
+                .into_iter()
+                .map(|target| {
+                    let url = s.url_for(&target, &t.owner).map(str::to_string);
+                    (target, url)
+                })
+                .collect();
         (s.gopay_merchant_id.clone(), targets)
     };
     let (body, status_code) = payload::transaction(t, &merchant_id, &t.owner, bank_confirmed);

@@ -182,11 +182,11 @@ pub fn read_charge(body: &[u8], headers: &HeaderMap) -> Result<ChargeRequest, Ap
         },
     };
     let currency = match leaf(currency.or(top_currency)) {
-        Leaf::Absent => "IDR".to_string(),
-        Leaf::Str(c) if c == "IDR" => c.into_owned(),
+        Leaf::Absent => "IDR",
+        Leaf::Str(c) if c == "IDR" => "IDR",
         _ => {
             errors.push("The currency is not supported for the country".into());
-            String::new()
+            ""
         }
     };
     let mut flag = |raw: Option<&RawValue>, name: &str| match leaf(raw) {
@@ -404,7 +404,7 @@ impl<'a> ChargeBody<'a> {
             order_id: &t.order_id,
             merchant_id: state.settings.read().gopay_merchant_id.clone(),
             gross_amount: t.gross_amount.to_string(),
-            currency: &t.currency,
+            currency: t.currency,
             payment_type: "gopay",
             transaction_time: clock::jakarta(t.created_at_ms),
             transaction_status: t.status.as_str(),

@@ -40,7 +40,10 @@ pub enum Decision {
     /// `"406"`: the order id is taken.
     OrderConflict,
     /// `"202"` deny, from the option at this index.
-    Deny { option: usize, reason: DenyReason },
+    Deny {
+        option: usize,
+        reason: &'static DenyReason,
+    },
     /// `"200"` settlement at once, debiting the option.
     Settle { option: usize },
     /// `"200"` authorize: the amount is held on the option until capture, cancel or lapse.
@@ -72,7 +75,7 @@ pub fn decide(ask: &Ask<'_>, facts: &Facts<'_>) -> Decision {
     if ask.amount > balance {
         return Decision::Deny {
             option,
-            reason: INSUFFICIENT_BALANCE,
+            reason: &INSUFFICIENT_BALANCE,
         };
     }
     if ask.pre_auth {
@@ -153,7 +156,7 @@ mod tests {
             decide(&ask(1_000_001), &f),
             Decision::Deny {
                 option: 0,
-                reason: INSUFFICIENT_BALANCE
+                reason: &INSUFFICIENT_BALANCE
             }
         );
         assert_eq!(

@@ -171,7 +171,7 @@ pub struct DenyReason {
 }
 
 /// The sandbox's insufficient-balance denial (reference 2.3).
-pub const INSUFFICIENT_BALANCE: DenyReason = DenyReason {
+pub static INSUFFICIENT_BALANCE: DenyReason = DenyReason {
     channel_response_code: "201",
     channel_response_message: "Insufficient Balance",
 };
@@ -187,7 +187,8 @@ pub struct Transaction {
     /// The payment option charged (`payment_option_type` in notifications).
     pub payment_option: Arc<str>,
     pub gross_amount: Amount,
-    pub currency: Arc<str>,
+    /// Always `IDR` (the only currency a charge accepts).
+    pub currency: &'static str,
     pub status: TxStatus,
     /// The status a cancel came from (an order id is free again after a cancel while pending).
     pub cancelled_while: Option<TxStatus>,
@@ -196,7 +197,7 @@ pub struct Transaction {
     pub callback_url: Option<Box<str>>,
     /// The request's `metadata`, echoed in status answers and notifications.
     pub metadata: Option<Box<serde_json::value::RawValue>>,
-    pub deny_reason: Option<DenyReason>,
+    pub deny_reason: Option<&'static DenyReason>,
     pub created_at_ms: u64,
     pub updated_at_ms: u64,
     pub settled_at_ms: Option<u64>,
@@ -207,7 +208,8 @@ pub struct Transaction {
     /// The one-time web PIN page was submitted.
     pub web_link_used: bool,
     pub refunds: Vec<Refund>,
-    pub notify_to: NotifyTo,
+    /// `None`: the merchant's Payment Notification URL (boxed: most transactions have no other).
+    pub notify_to: Option<Box<NotifyTo>>,
     /// Its place in creation order (set by the store): the cursor of transaction pages.
     pub seq: u64,
 }

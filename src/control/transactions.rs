@@ -91,7 +91,7 @@ impl<'a> TransactionView<'a> {
             account_id: t.account_id,
             payment_option: &t.payment_option,
             gross_amount: t.gross_amount,
-            currency: &t.currency,
+            currency: t.currency,
             transaction_status: t.status,
             pre_auth: t.pre_auth,
             recurring: t.recurring,
@@ -104,7 +104,7 @@ impl<'a> TransactionView<'a> {
             web_link_used: t.web_link_used,
             refunded: t.refunded(),
             refunds: &t.refunds,
-            notify_to: &t.notify_to,
+            notify_to: t.notify_to.as_deref().unwrap_or(&NotifyTo::Merchant),
         }
     }
 }

@@ -155,7 +155,7 @@ pub fn transaction(
     o.str("gross_amount", &gross);
     o.str("fraud_status", "accept");
     o.str("expiry_time", &clock::jakarta(t.expires_at_ms));
-    o.str("currency", &t.currency);
+    o.str("currency", t.currency);
     if let Some(reason) = t.deny_reason.filter(|_| t.status == TxStatus::Deny) {
         o.str("channel_response_message", reason.channel_response_message);
         o.str("channel_response_code", reason.channel_response_code);
@@ -213,7 +213,7 @@ fn raw<T: Serialize>(body: &T) -> Payload {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::charges::{DenyReason, NotifyTo, Refund};
+    use crate::charges::{INSUFFICIENT_BALANCE, Refund};
     use crate::money::Amount;
     use std::sync::Arc;
 
@@ -273,7 +273,7 @@ mod tests {
             account_id: Uuid::new_v4(),
             payment_option: Arc::from("GOPAY_WALLET"),
             gross_amount: Amount::from_units(100_000),
-            currency: Arc::from("IDR"),
+            currency: "IDR",
             status,
             cancelled_while: None,
             pre_auth: false,
@@ -288,7 +288,7 @@ mod tests {
             links_expire_at_ms: 1_637_144_106_000,
             web_link_used: false,
             refunds: Vec::new(),
-            notify_to: NotifyTo::Merchant,
+            notify_to: None,
             seq: 1,
         }
     }
@@ -303,10 +303,7 @@ mod tests {
         )
         .ok();
         let mut denied = transaction(TxStatus::Deny);
-        denied.deny_reason = Some(DenyReason {
-            channel_response_code: "201",
-            channel_response_message: "Insufficient Balance",
-        });
+        denied.deny_reason = Some(&INSUFFICIENT_BALANCE);
         let mut refunded = settled.clone();
         refunded.status = TxStatus::PartialRefund;
         refunded.refunds.push(Refund {
