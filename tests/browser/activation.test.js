@@ -9,103 +9,20 @@
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
-const fs = require('node:fs');
-const http = require('node:http');
-const os = require('node:os');
-const path = require('node:path');
-const { spawn } = require('node:child_process');
-const { chromium } = require('playwright-core');
+const {
+  startMerchant, merchantPage, startMock, openBrowser, stopAll, basicAuth, masked, shotPath,
+} = require('./harness');
 
-const ROOT = path.resolve(__dirname, '..', '..');
-const BIN = process.env.PAY_ACCOUNT_MOCK_BIN || path.join(ROOT, 'target', 'debug', 'pay-account-mock');
-const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
-const SHOTS = process.env.SCREENSHOT_DIR || path.join(ROOT, 'target', 'browser-screenshots');
 const SERVER_KEY = 'SB-Mid-server-BROWSER';
 const MERCHANT_ID = 'G141532850';
 
-let receiver; // { url, notifications, server }
+let receiver; // { url, received: { '/notify': [...] }, server }
 let mock; // { url, child }
-let context; // the browser context
-let profileDir;
-
-// --- the merchant: notification receiver and redirect target ------------------------------------
-
-function startReceiver() {
-  const notifications = [];
-  const server = http.createServer((req, res) => {
-    const url = new URL(req.url, 'http://localhost');
-    if (req.method === 'POST' && url.pathname === '/notify') {
-      let body = '';
-      req.setEncoding('utf8');
-      req.on('data', (chunk) => { body += chunk; });
-      req.on('end', () => {
-        let json = null;
-        try { json = JSON.parse(body); } catch { /* recorded as null */ }
-        notifications.push({ headers: req.headers, body: json });
-        res.writeHead(200, { 'Content-Type': 'application/json' });
-        res.end('{"ok":true}');
-      });
-      return;
-    }
-    if (req.method === 'GET' && url.pathname === '/done') {
-      res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' });
-      res.end('<!DOCTYPE html><title>Merchant</title><h1>Merchant thank-you page</h1>'
-        + '<p>Thank you, your GoPay account is linked.</p>');
-      return;
-    }
-    res.writeHead(404, { 'Content-Type': 'text/plain' });
-    res.end('not found');
-  });
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      resolve({ url: `http://127.0.0.1:${port}`, notifications, server });
-    });
-  });
-}
-
-// --- the mock ------------------------------------------------------------------------------------
-
-function startMock(notificationUrl) {
-  const child = spawn(BIN, [
-    '--port', '0', '--host', '127.0.0.1',
-    '--notification-url', notificationUrl,
-    '--merchant-id', MERCHANT_ID,
-  ], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr.setEncoding('utf8');
-  child.stderr.on('data', (d) => { stderr += d; });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => {
-      child.kill();
-      reject(new Error(`the mock did not start in time\n${stderr}`));
-    }, 15000);
-    child.stdout.setEncoding('utf8');
-    child.stdout.on('data', (d) => {
-      out += d;
-      const m = out.match(/^pay-account-mock listening on (http:\/\/\S+)$/m);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ url: m[1], child });
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`the mock exited (${code}) before listening\n${stderr}`));
-    });
-  });
-}
-
-function stopMock() {
-  if (mock && mock.child.exitCode === null) mock.child.kill();
-}
-process.on('exit', stopMock);
+let browser; // { context, close }
 
 // --- helpers -------------------------------------------------------------------------------------
 
-const auth = 'Basic ' + Buffer.from(`${SERVER_KEY}:`).toString('base64');
+const auth = basicAuth(SERVER_KEY);
 
 async function createAccount(phone) {
   const r = await fetch(`${mock.url}/v2/pay/account`, {
@@ -129,9 +46,6 @@ async function getAccount(id) {
   return r.json();
 }
 
-function masked(phone) {
-  return `+62 ${'*'.repeat(phone.length - 4)}${phone.slice(-4)}`;
-}
 
 function signature(accountId, status, code) {
   return crypto.createHash('sha512').update(accountId + status + code + SERVER_KEY).digest('hex');
@@ -139,7 +53,7 @@ function signature(accountId, status, code) {
 
 /** Waits until `count` notifications about the account arrived, then a little longer for extras. */
 async function notificationsFor(accountId, count, timeoutMs = 10000) {
-  const mine = () => receiver.notifications.filter((n) => n.body && n.body.account_id === accountId);
+  const mine = () => receiver.received['/notify'].filter((n) => n.body && n.body.account_id === accountId);
   const deadline = Date.now() + timeoutMs;
   while (mine().length < count && Date.now() < deadline) {
     await new Promise((r) => setTimeout(r, 50));
@@ -170,35 +84,22 @@ async function dashboardWithDelivered(page, accountId, count) {
 // --- set-up and tear-down ------------------------------------------------------------------------
 
 before(async () => {
-  receiver = await startReceiver();
-  mock = await startMock(`${receiver.url}/notify`);
-  fs.mkdirSync(SHOTS, { recursive: true });
-  profileDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pay-account-mock-chromium-'));
-  context = await chromium.launchPersistentContext(profileDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    javaScriptEnabled: false,
-    viewport: { width: 1400, height: 900 },
-    args: [
-      '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    ],
+  receiver = await startMerchant({
+    posts: ['/notify'],
+    pages: { '/done': merchantPage('Thank you, your GoPay account is linked.') },
   });
+  mock = await startMock(['--notification-url', `${receiver.url}/notify`, '--merchant-id', MERCHANT_ID]);
+  browser = await openBrowser();
 });
 
-after(async () => {
-  if (context) await context.close().catch(() => {});
-  stopMock();
-  if (receiver) await new Promise((r) => receiver.server.close(r));
-  if (profileDir) fs.rmSync(profileDir, { recursive: true, force: true });
-});
+after(() => stopAll({ browser, mock, merchant: receiver }));
 
 // --- the tests -----------------------------------------------------------------------------------
 
 test('web link: approve links the account, redirects to the merchant and notifies it', async () => {
   const phone = '81234567890';
   const account = await createAccount(phone);
-  const page = await context.newPage();
+  const page = await browser.context.newPage();
 
   await page.goto(account.web);
   const card = page.locator('main.card');
@@ -208,7 +109,7 @@ test('web link: approve links the account, redirects to the merchant and notifie
   assert.ok(text.includes(masked(phone)), text);
   assert.ok(text.includes(MERCHANT_ID), text);
   assert.ok(!text.includes(phone), 'the full number is hidden');
-  await page.screenshot({ path: path.join(SHOTS, 'activation-web.png') });
+  await page.screenshot({ path: shotPath('activation-web.png') });
 
   await page.getByRole('button', { name: 'Approve' }).click();
   await page.waitForURL(`${receiver.url}/done`);
@@ -246,14 +147,14 @@ test('web link: approve links the account, redirects to the merchant and notifie
   assert.match(log, /delivered/);
   assert.match(log, /HTTP 200/);
   assert.ok(log.includes(`${receiver.url}/notify`), log);
-  await page.screenshot({ path: path.join(SHOTS, 'dashboard.png'), fullPage: true });
+  await page.screenshot({ path: shotPath('dashboard.png'), fullPage: true });
   await page.close();
 });
 
 test('app link: a wrong PIN is refused, 112233 links', async () => {
   const phone = '81234567891';
   const account = await createAccount(phone);
-  const page = await context.newPage();
+  const page = await browser.context.newPage();
 
   await page.goto(account.app);
   assert.ok((await page.locator('main.card').innerText()).includes(masked(phone)));
@@ -262,7 +163,7 @@ test('app link: a wrong PIN is refused, 112233 links', async () => {
   await page.locator('.error').waitFor();
   assert.match(await page.locator('.error').innerText(), /Wrong PIN/);
   assert.equal(page.url(), account.app);
-  await page.screenshot({ path: path.join(SHOTS, 'activation-app-wrong-pin.png') });
+  await page.screenshot({ path: shotPath('activation-app-wrong-pin.png') });
   assert.equal((await getAccount(account.id)).account_status, 'PENDING');
   assert.equal((await notificationsFor(account.id, 0, 0)).length, 0);
 
@@ -279,7 +180,7 @@ test('app link: a wrong PIN is refused, 112233 links', async () => {
 test('dashboard buttons move accounts and send the notifications', async () => {
   const phone = '81234567892';
   const account = await createAccount(phone);
-  const page = await context.newPage();
+  const page = await browser.context.newPage();
   await page.goto(`${mock.url}/__admin/`);
 
   let row = await dashboardRow(page, account.id);
@@ -308,6 +209,6 @@ test('dashboard buttons move accounts and send the notifications', async () => {
   await page.waitForURL(`${mock.url}/__admin/`);
   assert.equal((await notificationsFor(account.id, 3)).length, 3);
   await dashboardWithDelivered(page, account.id, 2);
-  await page.screenshot({ path: path.join(SHOTS, 'dashboard-after-actions.png'), fullPage: true });
+  await page.screenshot({ path: shotPath('dashboard-after-actions.png'), fullPage: true });
   await page.close();
 });

@@ -11,119 +11,22 @@
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
-const fs = require('node:fs');
-const http = require('node:http');
-const os = require('node:os');
-const path = require('node:path');
-const { spawn } = require('node:child_process');
-const { chromium } = require('playwright-core');
+const {
+  startMerchant, merchantPage, startMock, openBrowser, stopAll, basicAuth, masked, shotPath,
+} = require('./harness');
 
-const ROOT = path.resolve(__dirname, '..', '..');
-const BIN = process.env.PAY_ACCOUNT_MOCK_BIN || path.join(ROOT, 'target', 'debug', 'pay-account-mock');
-const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
-const SHOTS = process.env.SCREENSHOT_DIR || path.join(ROOT, 'target', 'browser-screenshots');
 const SERVER_KEY = 'SB-Mid-server-BROWSER-CHARGE';
 const MERCHANT_ID = 'M141532850'; // account linking notifications
 const GOPAY_MERCHANT_ID = 'G141532850'; // GoPay transactions: answers, PIN page, payment notifications
 const SANDBOX_PIN = '112233';
 
-let receiver; // { url, payments, linking, visits, server }
+let receiver; // { url, received: { '/pay': [...], '/notify': [...] }, visits, server }
 let mock; // { url, child }
-let context; // the browser context
-let profileDir;
-
-// --- the merchant: notification receiver and redirect target ------------------------------------
-
-function startReceiver() {
-  const payments = []; // POST /pay
-  const linking = []; // POST /notify
-  const visits = []; // GET /paid and /done, as the browser landed on them
-  const server = http.createServer((req, res) => {
-    const url = new URL(req.url, 'http://localhost');
-    const list = { '/pay': payments, '/notify': linking }[url.pathname];
-    if (req.method === 'POST' && list) {
-      let raw = '';
-      req.setEncoding('utf8');
-      req.on('data', (chunk) => { raw += chunk; });
-      req.on('end', () => {
-        let body = null;
-        try { body = JSON.parse(raw); } catch { /* recorded as null */ }
-        list.push({ headers: req.headers, raw, body });
-        res.writeHead(200, { 'Content-Type': 'application/json' });
-        res.end('{"ok":true}');
-      });
-      return;
-    }
-    if (req.method === 'GET' && url.pathname === '/paid') {
-      visits.push(req.url);
-      res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' });
-      res.end('<!DOCTYPE html><title>Merchant</title><h1>Merchant thank-you page</h1>'
-        + '<p>Thank you for your payment.</p>');
-      return;
-    }
-    if (req.method === 'GET' && url.pathname === '/done') {
-      visits.push(req.url);
-      res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' });
-      res.end('<!DOCTYPE html><title>Merchant</title><h1>Merchant thank-you page</h1>'
-        + '<p>Thank you, your GoPay account is linked.</p>');
-      return;
-    }
-    res.writeHead(404, { 'Content-Type': 'text/plain' });
-    res.end('not found');
-  });
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      resolve({ url: `http://127.0.0.1:${port}`, payments, linking, visits, server });
-    });
-  });
-}
-
-// --- the mock ------------------------------------------------------------------------------------
-
-function startMock(receiverUrl) {
-  const child = spawn(BIN, [
-    '--port', '0', '--host', '127.0.0.1',
-    '--notification-url', `${receiverUrl}/notify`,
-    '--payment-notification-url', `${receiverUrl}/pay`,
-    '--merchant-id', MERCHANT_ID,
-    '--gopay-merchant-id', GOPAY_MERCHANT_ID,
-    '--retry-schedule', '100ms',
-  ], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr.setEncoding('utf8');
-  child.stderr.on('data', (d) => { stderr += d; });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => {
-      child.kill();
-      reject(new Error(`the mock did not start in time\n${stderr}`));
-    }, 15000);
-    child.stdout.setEncoding('utf8');
-    child.stdout.on('data', (d) => {
-      out += d;
-      const m = out.match(/^pay-account-mock listening on (http:\/\/\S+)$/m);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ url: m[1], child });
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`the mock exited (${code}) before listening\n${stderr}`));
-    });
-  });
-}
-
-function stopMock() {
-  if (mock && mock.child.exitCode === null) mock.child.kill();
-}
-process.on('exit', stopMock);
+let browser; // { context, close }
 
 // --- helpers -------------------------------------------------------------------------------------
 
-const auth = 'Basic ' + Buffer.from(`${SERVER_KEY}:`).toString('base64');
+const auth = basicAuth(SERVER_KEY);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 async function api(method, pathAndQuery, body) {
@@ -193,9 +96,6 @@ async function transactionStatus(orderId) {
   return (await api('GET', `/v2/${orderId}/status`)).body;
 }
 
-function masked(phone) {
-  return `+62 ${'*'.repeat(phone.length - 4)}${phone.slice(-4)}`;
-}
 
 function signature(orderId, statusCode, grossAmount) {
   return crypto.createHash('sha512').update(orderId + statusCode + grossAmount + SERVER_KEY).digest('hex');
@@ -212,7 +112,7 @@ async function until(what, fn, timeoutMs = 10000) {
   }
 }
 
-const paymentsFor = (orderId) => receiver.payments.filter((n) => n.body && n.body.order_id === orderId);
+const paymentsFor = (orderId) => receiver.received['/pay'].filter((n) => n.body && n.body.order_id === orderId);
 
 /**
  * Waits for the receiver to have got the order's notification with this transaction_status, then
@@ -302,28 +202,24 @@ async function submitPin(page, pin, url) {
 // --- set-up and tear-down ------------------------------------------------------------------------
 
 before(async () => {
-  receiver = await startReceiver();
-  mock = await startMock(receiver.url);
-  fs.mkdirSync(SHOTS, { recursive: true });
-  profileDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pay-account-mock-chromium-'));
-  context = await chromium.launchPersistentContext(profileDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    javaScriptEnabled: false,
-    viewport: { width: 1400, height: 900 },
-    args: [
-      '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    ],
+  receiver = await startMerchant({
+    posts: ['/pay', '/notify'],
+    pages: {
+      '/paid': merchantPage('Thank you for your payment.'),
+      '/done': merchantPage('Thank you, your GoPay account is linked.'),
+    },
   });
+  mock = await startMock([
+    '--notification-url', `${receiver.url}/notify`,
+    '--payment-notification-url', `${receiver.url}/pay`,
+    '--merchant-id', MERCHANT_ID,
+    '--gopay-merchant-id', GOPAY_MERCHANT_ID,
+    '--retry-schedule', '100ms',
+  ]);
+  browser = await openBrowser();
 });
 
-after(async () => {
-  if (context) await context.close().catch(() => {});
-  stopMock();
-  if (receiver) await new Promise((r) => receiver.server.close(r));
-  if (profileDir) fs.rmSync(profileDir, { recursive: true, force: true });
-});
+after(() => stopAll({ browser, mock, merchant: receiver }));
 
 // --- the tests -----------------------------------------------------------------------------------
 
@@ -333,7 +229,7 @@ test('PIN page: a wrong PIN is refused, 112233 settles, redirects to the merchan
   const orderId = 'browser-1';
   const charge = await pendingCharge(account.id, account.options.GOPAY_WALLET.token, orderId, 150000);
   assert.equal(charge.gross_amount, '150000.00');
-  const page = await context.newPage();
+  const page = await browser.context.newPage();
 
   // The PIN page: merchant, amount, masked phone, payment option, order, and the PIN field.
   // Opening it twice does not use the one-time web link up (prefetches must not).
@@ -354,7 +250,7 @@ test('PIN page: a wrong PIN is refused, 112233 settles, redirects to the merchan
   assert.equal(await pin.getAttribute('type'), 'password');
   assert.ok(await pin.isVisible());
   assert.ok(await page.getByRole('button', { name: 'Pay' }).isVisible());
-  await page.screenshot({ path: path.join(SHOTS, 'charge-pin-page.png') });
+  await page.screenshot({ path: shotPath('charge-pin-page.png') });
 
   // A wrong PIN: 422, the error on the same page, nothing changed.
   const wrong = await submitPin(page, '000000', charge.web);
@@ -365,7 +261,7 @@ test('PIN page: a wrong PIN is refused, 112233 settles, redirects to the merchan
   assert.equal(await error.innerText(), 'Wrong PIN. In the sandbox the PIN is 112233.');
   assert.ok(await error.isVisible());
   assert.equal(await card.locator('dd.amount').innerText(), 'IDR 150000.00', 'the page still shows the charge');
-  await page.screenshot({ path: path.join(SHOTS, 'charge-wrong-pin.png') });
+  await page.screenshot({ path: shotPath('charge-wrong-pin.png') });
   assert.equal((await transactionStatus(orderId)).transaction_status, 'pending');
   assert.deepEqual(await balances(account.id), { GOPAY_WALLET: '1000000.00', PAY_LATER: '350000.00' });
 
@@ -405,14 +301,14 @@ test('PIN page: a wrong PIN is refused, 112233 settles, redirects to the merchan
   });
   assert.equal(got[1].body.transaction_id, charge.transaction_id);
   assert.ok(got[1].body.settlement_time, JSON.stringify(got[1].body));
-  assert.equal(receiver.linking.filter((n) => n.body && n.body.order_id).length, 0,
+  assert.equal(receiver.received['/notify'].filter((n) => n.body && n.body.order_id).length, 0,
     'no payment notification went to the account linking URL');
 
   // The web link works once: opened again, it says so (410). The app link says the payment is closed.
   const again = await page.goto(charge.web);
   assert.equal(again.status(), 410);
   assert.match(await page.locator('main.card h1').innerText(), /Link already used/);
-  await page.screenshot({ path: path.join(SHOTS, 'charge-link-used.png') });
+  await page.screenshot({ path: shotPath('charge-link-used.png') });
   const app = await page.goto(charge.app);
   assert.equal(app.status(), 410);
   assert.match(await page.locator('main.card').innerText(), /Payment closed[\s\S]*settlement/);
@@ -438,7 +334,7 @@ test('PIN page: a wrong PIN is refused, 112233 settles, redirects to the merchan
   assert.deepEqual(await logRows.evaluateAll((els) => els.map((e) => e.dataset.state)),
     ['delivered', 'delivered']);
   assert.ok((await logRows.first().innerText()).includes(`${receiver.url}/pay`));
-  await page.screenshot({ path: path.join(SHOTS, 'charge-dashboard.png'), fullPage: true });
+  await page.screenshot({ path: shotPath('charge-dashboard.png'), fullPage: true });
 
   // The unfiltered dashboard shows the same.
   await page.goto(`${mock.url}/__admin/`);
@@ -452,7 +348,7 @@ test('dashboard: "Pay (PIN)" settles one pending charge, "Expire" expires anothe
   const account = await linkedAccount('81234567811');
   const paid = await pendingCharge(account.id, account.options.GOPAY_WALLET.token, 'browser-2', 200000);
   const expired = await pendingCharge(account.id, account.options.PAY_LATER.token, 'browser-3', 120000);
-  const page = await context.newPage();
+  const page = await browser.context.newPage();
   await page.goto(dashboardUrl());
 
   // Both pending, each with its PIN links and the three buttons.
@@ -467,7 +363,7 @@ test('dashboard: "Pay (PIN)" settles one pending charge, "Expire" expires anothe
   const before = await page.locator(`tr.account[data-account-id="${account.id}"] td.balances`).innerText();
   assert.match(before, /GOPAY_WALLET:\s+IDR 1000000\.00/);
   assert.match(before, /PAY_LATER:\s+IDR 350000\.00/);
-  await page.screenshot({ path: path.join(SHOTS, 'charge-dashboard-pending.png'), fullPage: true });
+  await page.screenshot({ path: shotPath('charge-dashboard-pending.png'), fullPage: true });
 
   await press(page, (await transactionRow(page, 'browser-2')).getByRole('button', { name: 'Pay (PIN)' }), 'settle');
   let row = await transactionRow(page, 'browser-2');
@@ -510,6 +406,6 @@ test('dashboard: "Pay (PIN)" settles one pending charge, "Expire" expires anothe
   const after = await page.locator(`tr.account[data-account-id="${account.id}"] td.balances`).innerText();
   assert.match(after, /GOPAY_WALLET:\s+IDR 800000\.00/);
   assert.match(after, /PAY_LATER:\s+IDR 350000\.00/);
-  await page.screenshot({ path: path.join(SHOTS, 'charge-dashboard-after-buttons.png'), fullPage: true });
+  await page.screenshot({ path: shotPath('charge-dashboard-after-buttons.png'), fullPage: true });
   await page.close();
 });
