@@ -653,10 +653,7 @@ async fn transaction_action(
             .back_to(filter.url()));
         }
     };
-    let pending = Uuid::parse_str(&id)
-        .ok()
-        .and_then(|id| state.transactions.find(None, &id.to_string()))
-        .map(|t| t.status);
+    let pending = state.transactions.find(None, &id).map(|t| t.status);
     let result = match pending {
         None => Err(ChangeError::NotFound),
         Some(TxStatus::Pending) => payments::change(&state, None, &id, change).map(|_| ()),

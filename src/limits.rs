@@ -49,6 +49,10 @@ pub const MAX_TRANSACTIONS: (usize, usize) = (1, 10_000_000);
 pub const PIN_THRESHOLD: (u64, u64) = (0, 999_999_999_999_999);
 /// URLs in `X-Override-Notification` / `X-Append-Notification` (Midtrans: 3).
 pub const NOTIFICATION_HEADER_URLS_MAX: usize = 3;
+/// A charge's `metadata`, kept with the transaction and echoed in every notification: its JSON text.
+pub const METADATA_MAX_BYTES: usize = 4096;
+/// Refunds one transaction can have: each adds an entry to every later notification of it.
+pub const REFUNDS_MAX: usize = 100;
 
 /// A retry schedule has 1 to [`RETRY_SCHEDULE_MAX_LEN`] intervals of at most
 /// [`RETRY_INTERVAL_MAX`] each.

@@ -303,7 +303,9 @@ pub fn refund(
     let now = app.clock.now_ms();
     let (t, r) = app.transactions.with(|book| {
         let t = book.find(Some(owner), id).ok_or(RefundError::NotFound)?;
-        if !matches!(t.status, TxStatus::Settlement | TxStatus::PartialRefund) {
+        if !matches!(t.status, TxStatus::Settlement | TxStatus::PartialRefund)
+            || t.refunds.len() >= crate::limits::REFUNDS_MAX
+        {
             return Err(RefundError::NotAllowed);
         }
         if let Some(key) = &req.refund_key

@@ -209,6 +209,13 @@ pub fn read_charge(body: &[u8], headers: &HeaderMap) -> Result<ChargeRequest, Ap
             None
         }
     };
+    let metadata = metadata.filter(|m| m.get() != "null");
+    if metadata.is_some_and(|m| m.get().len() > limits::METADATA_MAX_BYTES) {
+        errors.push(format!(
+            "metadata must be at most {} bytes of JSON",
+            limits::METADATA_MAX_BYTES
+        ));
+    }
     let expiry = match custom_expiry_field.filter(|r| r.get() != "null") {
         None => None,
         Some(raw) => match custom_expiry(&fields::value(raw)) {
@@ -231,9 +238,7 @@ pub fn read_charge(body: &[u8], headers: &HeaderMap) -> Result<ChargeRequest, Ap
         callback_url,
         pre_auth,
         recurring,
-        metadata: metadata
-            .filter(|m| m.get() != "null")
-            .map(RawValue::to_owned),
+        metadata: metadata.map(RawValue::to_owned),
         expiry,
         notify_to: notify_to(headers),
     })

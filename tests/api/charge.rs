@@ -1251,3 +1251,55 @@ async fn the_shared_fixture_account_pays_for_every_key_and_mirror_mode_and_reset
     assert_eq!(app.tx(KEY, "shared-1", "status", None).await.status, 404);
     assert_eq!(app.balance(KEY, shared, WALLET).await, "1000000.00");
 }
+
+#[tokio::test]
+async fn metadata_and_refunds_are_bounded() {
+    let app = spawn_app();
+    let (account, options) = linked(&app, KEY, "81230000017").await;
+    let wallet = token(&options, WALLET);
+
+    // Metadata is echoed in the status answer, up to 4096 bytes of JSON.
+    let mut body = charge_body(&account, wallet, "m-1", 1_000);
+    body["metadata"] = json!({"note": "x".repeat(4096)});
+    let r = app.charge(KEY, &body).await;
+    assert_validation(&r, &["metadata must be at most 4096 bytes of JSON"]);
+    body["metadata"] = json!({"note": "kept"});
+    let r = app.charge(KEY, &body).await;
+    assert_eq!(r.body["status_code"], "200", "{}", r.text);
+    assert_eq!(
+        app.tx(KEY, "m-1", "status", None).await.body["metadata"],
+        json!({"note": "kept"})
+    );
+
+    // At most 100 refunds per transaction; the 101st is refused and changes nothing.
+    app.charge(KEY, &charge_body(&account, wallet, "m-2", 1_000))
+        .await;
+    for i in 0..100 {
+        let r = app
+            .tx(
+                KEY,
+                "m-2",
+                "refund",
+                Some(json!({"refund_key": format!("k{i}"), "amount": 1})),
+            )
+            .await;
+        assert_eq!(r.body["status_code"], "200", "refund {i}: {}", r.text);
+    }
+    let r = app
+        .tx(
+            KEY,
+            "m-2",
+            "refund",
+            Some(json!({"refund_key": "k100", "amount": 1})),
+        )
+        .await;
+    assert_envelope(
+        &r,
+        200,
+        "412",
+        "Merchant cannot modify the status of the transaction",
+    );
+    let status = app.tx(KEY, "m-2", "status", None).await;
+    assert_eq!(status.body["refunds"].as_array().unwrap().len(), 100);
+    assert_eq!(status.body["refund_amount"], "100.00");
+}
