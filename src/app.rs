@@ -141,7 +141,11 @@ impl AppState {
             settings: RwLock::new(settings.clone()),
             initial_settings: settings,
             notifications: Notifications::new(config.notification_log_size),
-            deliveries: Deliveries::new(config.notification_timeout, config.max_deliveries)?,
+            deliveries: Deliveries::new(
+                config.notification_timeout,
+                config.max_deliveries,
+                config.workers.is_none(),
+            )?,
             allowed_hosts: crate::hosts::allowed_hosts(config, &public_url, listen_host),
             body_timeout: config.body_timeout,
             public_url: public_url.trim_end_matches('/').to_string(),
@@ -159,11 +163,13 @@ impl AppState {
     }
 
     /// Everything back to how the server started: the fixture (and generated) accounts, an empty
-    /// notification log, the start-up settings, the wall clock, and the id sequence of `--seed`.
+    /// notification log with no attempt under way, the start-up settings, the wall clock, and the
+    /// id sequence of `--seed`.
     pub fn reset(&self) {
         self.store.clear();
         self.transactions.with(|book| book.clear(None));
         self.notifications.clear(None);
+        self.deliveries.cancel_all();
         *self.settings.write() = self.initial_settings.clone();
         self.clock.reset();
         self.ids.reseed(self.seed);
@@ -215,7 +221,7 @@ impl AppState {
     /// (Re)creates the fixture accounts. Fixture PENDING accounts never expire by themselves.
     pub fn load_fixture_accounts(&self) {
         let now = self.clock.now_ms();
-        for f in &self.fixtures.accounts {
+        for f in self.fixtures.accounts.iter() {
             let mut account = Account::new(
                 f.account_id,
                 f.account_status,
@@ -240,7 +246,7 @@ impl AppState {
         let scenario = self
             .fixtures
             .scenario(&account.phone_number, &account.country_code)
-            .and_then(|s| s.payment_options.as_ref());
+            .and_then(|s| s.payment_options.as_deref());
         self.payment_options(scenario.unwrap_or(&self.fixtures.payment_options))
     }
 

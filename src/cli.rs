@@ -244,7 +244,11 @@ impl Cli {
             retry_schedule,
             unbind_notification: !self.no_unbind_notification,
             max_body_bytes: self.max_body_bytes,
-            workers: self.workers,
+            workers: Some(self.workers.unwrap_or_else(|| {
+                std::thread::available_parallelism()
+                    .map_or(1, |n| n.get())
+                    .clamp(crate::limits::WORKERS.0, crate::limits::WORKERS.1)
+            })),
             notification_timeout: self.notification_timeout,
             generate_accounts: self.generate_accounts,
             max_deliveries: self.max_deliveries,

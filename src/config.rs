@@ -100,7 +100,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 }
 
 /// Everything needed to build the app. `Default` is what `make run` uses, minus the port.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     /// Address to listen on.
     pub host: String,
@@ -130,7 +130,8 @@ pub struct Config {
     pub unbind_notification: bool,
     /// Largest accepted request body in bytes.
     pub max_body_bytes: usize,
-    /// HTTP worker threads; `None` lets actix pick one per available core.
+    /// `None` (the default): served from threads every embedded server of the process shares, no
+    /// thread of its own. `Some(n)`: its own actix system with `n` HTTP worker threads (the binary).
     pub workers: Option<usize>,
     /// How long a notification attempt waits for the receiver (Midtrans: 15 s).
     pub notification_timeout: Duration,

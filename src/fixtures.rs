@@ -28,7 +28,7 @@ pub enum Outcome {
 }
 
 /// A phone number with a scripted outcome.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PhoneScenario {
     pub phone_number: String,
@@ -44,7 +44,7 @@ pub struct PhoneScenario {
 }
 
 /// A payment option as written in the fixtures; the token is generated unless given.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct PaymentOptionFixture {
     /// Shared by every account that gets this option (see [`crate::accounts::PaymentOption`]).
@@ -67,7 +67,7 @@ fn idr() -> Arc<str> {
 }
 
 /// An account present at start.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AccountFixture {
     pub account_id: Uuid,
@@ -88,12 +88,13 @@ fn indonesia() -> String {
     "62".into()
 }
 
-/// All fixture data.
-#[derive(Debug, Clone)]
+/// All fixture data. Shared slices: every config of a test suite carries a copy, and pooled servers
+/// compare them (equal pointers compare at once).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fixtures {
-    pub phone_numbers: Vec<PhoneScenario>,
-    pub accounts: Vec<AccountFixture>,
-    pub payment_options: Vec<PaymentOptionFixture>,
+    pub phone_numbers: Arc<[PhoneScenario]>,
+    pub accounts: Arc<[AccountFixture]>,
+    pub payment_options: Arc<[PaymentOptionFixture]>,
 }
 
 #[derive(Deserialize)]
@@ -119,14 +120,21 @@ struct PaymentOptionsFile {
 
 impl Default for Fixtures {
     /// The shipped fixtures; they are checked by a unit test, so parsing them cannot fail at run time.
+    /// Parsed once per process: a test suite builds a default config per test.
     fn default() -> Self {
-        let builtin = |text: &str, name: &str| (text.to_string(), format!("built-in {name}"));
-        Self::parse(
-            builtin(PHONE_NUMBERS, "phone_numbers.json"),
-            builtin(ACCOUNTS, "accounts.json"),
-            builtin(PAYMENT_OPTIONS, "payment_options.json"),
-        )
-        .unwrap_or_else(|e| panic!("the compiled-in fixtures are invalid: {e}"))
+        static SHIPPED: std::sync::OnceLock<Fixtures> = std::sync::OnceLock::new();
+        SHIPPED
+            .get_or_init(|| {
+                let builtin =
+                    |text: &str, name: &str| (text.to_string(), format!("built-in {name}"));
+                Self::parse(
+                    builtin(PHONE_NUMBERS, "phone_numbers.json"),
+                    builtin(ACCOUNTS, "accounts.json"),
+                    builtin(PAYMENT_OPTIONS, "payment_options.json"),
+                )
+                .unwrap_or_else(|e| panic!("the compiled-in fixtures are invalid: {e}"))
+            })
+            .clone()
     }
 }
 
@@ -134,8 +142,8 @@ impl Fixtures {
     /// No phone scenarios, no accounts, the default payment options: a blank slate for tests.
     pub fn empty() -> Self {
         Self {
-            phone_numbers: Vec::new(),
-            accounts: Vec::new(),
+            phone_numbers: Arc::from([]),
+            accounts: Arc::from([]),
             ..Self::default()
         }
     }
@@ -205,16 +213,16 @@ impl Fixtures {
         check_accounts(&accounts).map_err(|e| format!("{accounts_src}: {e}"))?;
         check_options(&payment_options).map_err(|e| format!("{options_src}: {e}"))?;
         Ok(Self {
-            phone_numbers,
-            accounts,
-            payment_options,
+            phone_numbers: phone_numbers.into(),
+            accounts: accounts.into(),
+            payment_options: payment_options.into(),
         })
     }
 
     /// The scenario for a phone number, if any; an entry with a country code wins over one without.
     pub fn scenario(&self, phone_number: &str, country_code: &str) -> Option<&PhoneScenario> {
         let mut fallback = None;
-        for s in &self.phone_numbers {
+        for s in self.phone_numbers.iter() {
             if s.phone_number != phone_number {
                 continue;
             }

@@ -17,9 +17,12 @@ impl IdGen {
         }
     }
 
-    /// Starts the sequence again (a reset): the same ids as a fresh server with this seed.
+    /// Starts the sequence again (a reset): the same ids as a fresh server with this seed. Without
+    /// a seed there is no sequence to restart, and the ids stay random.
     pub fn reseed(&self, seed: Option<u64>) {
-        *self.rng.lock() = rng(seed);
+        if let Some(seed) = seed {
+            *self.rng.lock() = rng(Some(seed));
+        }
     }
 
     /// A random (version 4) UUID.

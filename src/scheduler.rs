@@ -18,9 +18,12 @@ use crate::notifications::log::{Due, Outcome};
 /// was advanced, and that wakes the task anyway.
 const MAX_NAP: Duration = Duration::from_secs(60);
 
-/// Runs until the task is dropped with the server.
+/// Runs until dropped with the server. The attempts in flight belong to it: dropping it (a server
+/// that stops, or a pooled server being reset) cancels them, so a stopped server sends nothing more.
 pub async fn run(app: web::Data<AppState>) {
+    let mut attempts = tokio::task::JoinSet::new();
     loop {
+        while attempts.try_join_next().is_some() {}
         let woken = app.notifications.wake.notified();
         tokio::pin!(woken);
         woken.as_mut().enable();
@@ -38,11 +41,14 @@ pub async fn run(app: web::Data<AppState>) {
                 break;
             };
             let app = app.clone();
-            actix_web::rt::spawn(async move {
+            let tracked = app.clone();
+            let handle = attempts.spawn_local(async move {
                 attempt(&app, due).await;
+                app.deliveries.untrack(tokio::task::id());
                 drop(permit);
                 app.notifications.wake.notify_one();
             });
+            tracked.deliveries.track(handle);
         }
         let next_attempt = if slots_full {
             None
@@ -69,6 +75,9 @@ pub async fn run(app: web::Data<AppState>) {
 
 /// One attempt: to the merchant's URL now, with the retry schedule now.
 async fn attempt(app: &AppState, due: Due) {
+    if !app.notifications.is_in_flight(due.id) {
+        return; // reset, or dropped from the log, since it fell due
+    }
     let url = app
         .settings
         .read()

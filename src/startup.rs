@@ -1,19 +1,22 @@
 //! Building and starting the server: the one place that wires config, state and routes together.
 //!
 //! [`start`] binds first and reads the real address back, which is what makes `port: 0` usable from
-//! tests and `--port 0` from scripts. The server then runs on a thread of its own (its own actix
-//! system), so it can be embedded in any program or test, async or not, and stopped with its handle.
+//! tests and `--port 0` from scripts. The server then runs in the background (on shared threads, or
+//! on its own actix system with `workers`), so it can be embedded in any program or test, async or
+//! not, and stopped with its handle.
 
 use std::io;
 use std::net::{SocketAddr, TcpListener};
 use std::thread::JoinHandle;
 
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 
 use crate::app::AppState;
 use crate::config::Config;
-use crate::{activation, api, control, guard, scheduler, verification};
+use crate::{activation, api, control, embedded, guard, pool, scheduler, verification};
 
 /// The single route table, shared by the server and in-process tests.
 pub fn configure_app(cfg: &mut web::ServiceConfig) {
@@ -23,16 +26,54 @@ pub fn configure_app(cfg: &mut web::ServiceConfig) {
     control::routes(cfg);
 }
 
-/// A running server.
+/// The whole app for `state`: the guard in front of the route table. Both ways of serving use it.
+pub fn app(
+    state: web::Data<AppState>,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    App::new()
+        .app_data(state)
+        .app_data(control::query_config())
+        .wrap(from_fn(guard::check))
+        .configure(configure_app)
+        .default_service(web::to(api::unknown_route))
+}
+
+/// A running server. Dropping it stops it, or hands it back to the pool if it came from
+/// [`pooled`](crate::pooled).
 pub struct Server {
     url: String,
     addr: SocketAddr,
     state: web::Data<AppState>,
-    handle: actix_web::dev::ServerHandle,
-    thread: Option<JoinHandle<io::Result<()>>>,
+    running: Running,
+    /// The config it was started with, kept by pooled servers to find them again.
+    pool_config: Option<Box<Config>>,
+}
+
+enum Running {
+    /// `workers: Some(n)`: its own actix system and worker threads.
+    Threaded {
+        handle: actix_web::dev::ServerHandle,
+        thread: Option<JoinHandle<io::Result<()>>>,
+    },
+    /// `workers: None`: a task on a shared thread ([`embedded`]).
+    Embedded(embedded::Handle),
+    /// Moved into the pool.
+    Gone,
 }
 
 /// Binds `config.host:config.port` and starts serving in the background.
+///
+/// With `workers: None` (the default) the server runs on a few threads that every embedded server
+/// of the process shares, and costs no thread of its own; with `workers: Some(n)` it gets its own
+/// actix system with `n` worker threads, as the binary does.
 ///
 /// ```no_run
 /// let server = pay_account_mock::start(pay_account_mock::Config {
@@ -61,27 +102,35 @@ pub fn start(config: Config) -> io::Result<Server> {
     let public_url = config.public_url.clone().unwrap_or_else(|| url.clone());
     let state =
         web::Data::new(AppState::new(&config, public_url, &config.host).map_err(io::Error::other)?);
-    let workers = config.workers;
+    let running = match config.workers {
+        None => Running::Embedded(embedded::serve(listener, state.clone())?),
+        Some(workers) => threaded(listener, state.clone(), workers)?,
+    };
+    tracing::debug!(%url, "pay-account-mock listening");
+    Ok(Server {
+        url,
+        addr,
+        state,
+        running,
+        pool_config: None,
+    })
+}
+
+fn threaded(
+    listener: TcpListener,
+    state: web::Data<AppState>,
+    workers: usize,
+) -> io::Result<Running> {
     let (tx, rx) = std::sync::mpsc::channel();
-    let app_state = state.clone();
     let thread = std::thread::Builder::new()
         .name("pay-account-mock".into())
         .spawn(move || {
             actix_web::rt::System::new().block_on(async move {
-                let data = app_state.clone();
-                let mut server = HttpServer::new(move || {
-                    App::new()
-                        .app_data(data.clone())
-                        .app_data(control::query_config())
-                        .wrap(from_fn(guard::check))
-                        .configure(configure_app)
-                        .default_service(web::to(api::unknown_route))
-                })
-                .disable_signals()
-                .shutdown_timeout(1);
-                if let Some(n) = workers {
-                    server = server.workers(n);
-                }
+                let data = state.clone();
+                let server = HttpServer::new(move || app(data.clone()))
+                    .disable_signals()
+                    .shutdown_timeout(1)
+                    .workers(workers);
                 let server = match server.listen(listener) {
                     Ok(s) => s.run(),
                     Err(e) => {
@@ -90,7 +139,7 @@ pub fn start(config: Config) -> io::Result<Server> {
                     }
                 };
                 let _ = tx.send(Ok(server.handle()));
-                let scheduler = actix_web::rt::spawn(scheduler::run(app_state));
+                let scheduler = actix_web::rt::spawn(scheduler::run(state));
                 let result = server.await;
                 scheduler.abort();
                 result
@@ -99,23 +148,37 @@ pub fn start(config: Config) -> io::Result<Server> {
     let handle = rx
         .recv()
         .map_err(|_| io::Error::other("the server thread exited before starting"))??;
-    tracing::info!(%url, "pay-account-mock listening");
-    Ok(Server {
-        url,
-        addr,
-        state,
+    Ok(Running::Threaded {
         handle,
         thread: Some(thread),
     })
 }
 
 impl Drop for Server {
-    /// A server dropped without `stop` or `wait` (a finished test) stops at once.
+    /// A server dropped without `stop` or `wait` (a finished test) stops at once, or goes back to
+    /// the pool it came from.
     fn drop(&mut self) {
-        if self.thread.is_some() {
-            // `stop` sends the command when called; the future it returns only waits for completion.
-            #[allow(clippy::let_underscore_future)] // nothing to wait for in a destructor
-            let _ = self.handle.stop(false);
+        if let Some(config) = self.pool_config.take() {
+            let server = Server {
+                url: std::mem::take(&mut self.url),
+                addr: self.addr,
+                state: self.state.clone(),
+                running: std::mem::replace(&mut self.running, Running::Gone),
+                pool_config: None,
+            };
+            pool::give_back(server, config);
+            return;
+        }
+        match &mut self.running {
+            Running::Threaded { handle, thread } => {
+                if thread.is_some() {
+                    // `stop` sends the command when called; the future only waits for completion.
+                    #[allow(clippy::let_underscore_future)] // nothing to wait for in a destructor
+                    let _ = handle.stop(false);
+                }
+            }
+            Running::Embedded(handle) => handle.halt(),
+            Running::Gone => {}
         }
     }
 }
@@ -139,23 +202,57 @@ impl Server {
         &self.state
     }
 
-    /// Stops accepting, finishes in-flight requests (at most a second), and returns.
+    /// Stops accepting, finishes in-flight requests (at most a second), and returns. A pooled
+    /// server goes back to its pool instead (as when dropped).
     pub async fn stop(mut self) {
-        self.handle.stop(true).await;
-        if let Some(thread) = self.thread.take() {
-            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        if self.pool_config.is_some() {
+            return;
+        }
+        match &mut self.running {
+            Running::Threaded { handle, thread } => {
+                handle.stop(true).await;
+                if let Some(thread) = thread.take() {
+                    let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+                }
+            }
+            Running::Embedded(handle) => handle.stop().await,
+            Running::Gone => {}
         }
     }
 
-    /// Blocks until the server stops (it runs until the process is ended).
+    /// Blocks until the server stops (it runs until the process is ended). Not for async code.
     ///
     /// # Errors
     /// The HTTP server failed while running.
     pub fn wait(mut self) -> io::Result<()> {
-        match self.thread.take().map(JoinHandle::join) {
-            Some(Ok(result)) => result,
-            Some(Err(_)) => Err(io::Error::other("the server thread panicked")),
-            None => Ok(()),
+        match &mut self.running {
+            Running::Threaded { thread, .. } => match thread.take().map(JoinHandle::join) {
+                Some(Ok(result)) => result,
+                Some(Err(_)) => Err(io::Error::other("the server thread panicked")),
+                None => Ok(()),
+            },
+            Running::Embedded(handle) => {
+                handle.wait();
+                Ok(())
+            }
+            Running::Gone => Ok(()),
         }
+    }
+
+    /// Resets the state (attempts under way cancelled) for the next user; false for a server that
+    /// is not reused (one with its own threads).
+    pub(crate) fn reset_for_reuse(&self) -> bool {
+        match &self.running {
+            Running::Embedded(_) => {
+                self.state.reset();
+                true
+            }
+            Running::Threaded { .. } | Running::Gone => false,
+        }
+    }
+
+    pub(crate) fn into_pooled(mut self, config: Config) -> Self {
+        self.pool_config = Some(Box::new(config));
+        self
     }
 }

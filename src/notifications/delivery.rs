@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use actix_web::web::Bytes;
 use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderValue, LOCATION};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::task::AbortHandle;
 
 /// Midtrans waits 15 s for the merchant's answer.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(15);
@@ -22,37 +23,91 @@ pub const INSTANCE_HEADER: &str = "x-pay-account-mock-instance";
 /// The HTTP status of that refusal (508 Loop Detected).
 pub const LOOP_STATUS: u16 = 508;
 
+/// Clients shared by embedded servers, by (timeout, slots); building one is most of a server's
+/// start-up. Bounded: past [`MAX_SHARED_CLIENTS`] distinct pairs, servers build their own.
+static SHARED_CLIENTS: parking_lot::Mutex<Vec<((Duration, usize), reqwest::Client)>> =
+    parking_lot::Mutex::new(Vec::new());
+const MAX_SHARED_CLIENTS: usize = 16;
+
+fn build_client(timeout: Duration, max_in_flight: usize) -> Result<reqwest::Client, String> {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout.min(Duration::from_secs(10)))
+        .pool_max_idle_per_host(max_in_flight)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent("Veritrans")
+        .build()
+        .map_err(|e| format!("cannot build the notification HTTP client: {e}"))
+}
+
+fn shared_client(timeout: Duration, max_in_flight: usize) -> Result<reqwest::Client, String> {
+    let key = (timeout, max_in_flight);
+    let mut clients = SHARED_CLIENTS.lock();
+    if let Some((_, client)) = clients.iter().find(|(k, _)| *k == key) {
+        return Ok(client.clone());
+    }
+    let client = build_client(timeout, max_in_flight)?;
+    if clients.len() < MAX_SHARED_CLIENTS {
+        clients.push((key, client.clone()));
+    }
+    Ok(client)
+}
+
 /// The HTTP client for notifications and the limit on attempts in flight.
 pub struct Deliveries {
     client: reqwest::Client,
     permits: Arc<Semaphore>,
     /// This server's instance id, as the header value every notification carries.
     instance: HeaderValue,
+    /// The attempts under way (at most one per slot), so that a reset can cancel them.
+    in_flight: parking_lot::Mutex<rustc_hash::FxHashMap<tokio::task::Id, AbortHandle>>,
 }
 
 impl Deliveries {
     /// A shared connection pool; at most `max_in_flight` attempts at once, each within `timeout`;
-    /// a fresh instance id.
+    /// a fresh instance id. With `process_wide`, the client is shared with every other server of
+    /// the process made with the same two values (embedded servers, whose threads live as long as
+    /// the process, so a pooled connection never outlives the runtime that drives it).
     ///
     /// # Errors
     /// The HTTP client cannot be built (its TLS backend does not start): the server must not start
     /// with a client that has no timeout.
-    pub fn new(timeout: Duration, max_in_flight: usize) -> Result<Self, String> {
-        let client = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout.min(Duration::from_secs(10)))
-            .pool_max_idle_per_host(max_in_flight)
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent("Veritrans")
-            .build()
-            .map_err(|e| format!("cannot build the notification HTTP client: {e}"))?;
+    pub fn new(
+        timeout: Duration,
+        max_in_flight: usize,
+        process_wide: bool,
+    ) -> Result<Self, String> {
+        let client = if process_wide {
+            shared_client(timeout, max_in_flight)?
+        } else {
+            build_client(timeout, max_in_flight)?
+        };
         let instance = HeaderValue::from_str(&uuid::Uuid::new_v4().to_string())
             .map_err(|e| format!("instance id: {e}"))?;
         Ok(Self {
             client,
             permits: Arc::new(Semaphore::new(max_in_flight.max(1))),
             instance,
+            in_flight: parking_lot::Mutex::default(),
         })
+    }
+
+    /// Keeps `attempt` (a task just spawned, not yet run) until it ends or is cancelled.
+    pub(crate) fn track(&self, attempt: AbortHandle) {
+        self.in_flight.lock().insert(attempt.id(), attempt);
+    }
+
+    /// Forgets an attempt that ended.
+    pub(crate) fn untrack(&self, id: tokio::task::Id) {
+        self.in_flight.lock().remove(&id);
+    }
+
+    /// Cancels every attempt under way: none of them sends or records anything more (one that is
+    /// being polled at this very moment on another thread stops after that poll).
+    pub fn cancel_all(&self) {
+        for (_, attempt) in self.in_flight.lock().drain() {
+            attempt.abort();
+        }
     }
 
     /// This server's instance id, as sent in [`INSTANCE_HEADER`].

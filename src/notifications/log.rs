@@ -219,6 +219,15 @@ impl Notifications {
         }
     }
 
+    /// Whether notification `id` is still in the log with an attempt under way.
+    pub(crate) fn is_in_flight(&self, id: u64) -> bool {
+        self.log
+            .lock()
+            .entries
+            .get(&id)
+            .is_some_and(|n| n.in_flight)
+    }
+
     /// When the next attempt falls due, if any is queued.
     pub(crate) fn next_due(&self) -> Option<u64> {
         self.log.lock().due.first().map(|&(at, _)| at)

@@ -23,7 +23,6 @@ pub fn spawn_app() -> TestApp {
 pub fn spawn_app_with(f: impl FnOnce(&mut Config)) -> TestApp {
     let mut config = Config {
         port: 0,
-        workers: Some(2),
         ..Config::default()
     };
     f(&mut config);

@@ -7,6 +7,10 @@
 //! - `notify BASE PORT COUNT CONC`: starts a notification receiver on 127.0.0.1:PORT, creates COUNT
 //!   accounts, links them through the control API without waiting for deliveries, and checks that
 //!   every notification arrived exactly once with a valid signature; prints one `NOTIFY` line.
+//! - `embedded ITERATIONS HELD ROUNDS`: per-test servers in this one process, beside wiremock-rs:
+//!   start, one GET answered, stop (or back to the pool), ITERATIONS times per variant and round;
+//!   then the threads and memory that HELD idle servers of each kind add. Prints `EMBEDDED` lines.
+//!   `ONLY=<variant>` runs one variant (for a profiler).
 
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -36,6 +40,7 @@ fn main() {
             num(3) as usize,
             num(4) as usize,
         )),
+        "embedded" => embedded(num(1) as usize, num(2) as usize, num(3) as usize),
         other => {
             eprintln!("unknown command {other}");
             2
@@ -420,4 +425,181 @@ async fn notify(base: String, port: u16, count: usize, conc: usize) -> i32 {
         u8::from(ok)
     );
     if ok { 0 } else { 1 }
+}
+
+// --- embedded -------------------------------------------------------------------------------
+
+/// One way of getting a server for a test.
+#[derive(Clone, Copy, PartialEq)]
+enum Variant {
+    WiremockPooled,
+    WiremockFresh,
+    MockPooled,
+    MockFresh,
+    MockThreaded,
+}
+
+impl Variant {
+    const ALL: [Variant; 5] = [
+        Variant::WiremockPooled,
+        Variant::WiremockFresh,
+        Variant::MockPooled,
+        Variant::MockFresh,
+        Variant::MockThreaded,
+    ];
+
+    fn label(self) -> &'static str {
+        match self {
+            Variant::WiremockPooled => "wiremock_pooled",
+            Variant::WiremockFresh => "wiremock_fresh",
+            Variant::MockPooled => "mock_pooled",
+            Variant::MockFresh => "mock_fresh",
+            Variant::MockThreaded => "mock_threaded",
+        }
+    }
+}
+
+/// A held server of either kind; dropping it stops it or returns it to its pool.
+enum Held {
+    Wiremock(wiremock::MockServer),
+    Mock(pay_account_mock::Server),
+}
+
+impl Held {
+    async fn start(variant: Variant) -> Held {
+        use pay_account_mock::{Config, pooled, start};
+        match variant {
+            Variant::WiremockPooled => Held::Wiremock(wiremock::MockServer::start().await),
+            Variant::WiremockFresh => Held::Wiremock(wiremock::MockServer::builder().start().await),
+            Variant::MockPooled => Held::Mock(pooled(Config::default()).expect("pooled")),
+            Variant::MockFresh => Held::Mock(
+                start(Config {
+                    port: 0,
+                    ..Config::default()
+                })
+                .expect("start"),
+            ),
+            Variant::MockThreaded => Held::Mock(
+                start(Config {
+                    port: 0,
+                    workers: Some(1),
+                    ..Config::default()
+                })
+                .expect("start"),
+            ),
+        }
+    }
+
+    /// One GET answered: an unmatched path on wiremock (its 404), a fixture account on the mock.
+    fn url(&self) -> String {
+        match self {
+            Held::Wiremock(s) => format!("{}/ping", s.uri()),
+            Held::Mock(s) => format!(
+                "{}/v2/pay/account/00000269-7836-49e5-bc65-e592afafec14",
+                s.url()
+            ),
+        }
+    }
+
+    async fn stop(self) {
+        match self {
+            Held::Wiremock(s) => drop(s),
+            Held::Mock(s) => s.stop().await,
+        }
+    }
+}
+
+fn proc_status(field: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// CPU time of the whole process (client, servers, runtimes), in microseconds.
+fn process_cpu_us() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = [11, 12]
+        .iter()
+        .filter_map(|&i| fields.get(i)?.parse::<f64>().ok())
+        .sum();
+    ticks * 1e6 / 100.0
+}
+
+fn embedded(iterations: usize, held: usize, rounds: usize) -> i32 {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async move {
+        // A fresh connection per request, as each test's own client would make.
+        let client = reqwest::Client::builder()
+            .pool_max_idle_per_host(0)
+            .build()
+            .expect("client");
+        let mut timings: HashMap<&str, Vec<f64>> = HashMap::new();
+        let mut cpu: HashMap<&str, Vec<f64>> = HashMap::new();
+        for round in 0..=rounds {
+            for variant in Variant::ALL {
+                if std::env::var("ONLY").is_ok_and(|o| o != variant.label()) { continue; }
+                let started = Instant::now();
+                let cpu0 = process_cpu_us();
+                for _ in 0..iterations {
+                    let server = Held::start(variant).await;
+                    let status = client
+                        .get(server.url())
+                        .basic_auth("SB-Mid-server-embedded", Some(""))
+                        .send()
+                        .await
+                        .expect("answered")
+                        .status();
+                    assert!(status.as_u16() == 200 || status.as_u16() == 404, "{status}");
+                    server.stop().await;
+                }
+                // Round 0 warms up (pools filled, code paged in) and is not counted.
+                if round > 0 {
+                    let ms = started.elapsed().as_secs_f64() * 1000.0 / iterations as f64;
+                    timings.entry(variant.label()).or_default().push(ms);
+                    let us = (process_cpu_us() - cpu0) / iterations as f64;
+                    cpu.entry(variant.label()).or_default().push(us);
+                }
+            }
+        }
+        for variant in Variant::ALL {
+            let mut ms = timings.remove(variant.label()).unwrap_or_default();
+            ms.sort_by(f64::total_cmp);
+            let median = ms.get(ms.len() / 2).copied().unwrap_or(f64::NAN);
+            let all: Vec<String> = ms.iter().map(|m| format!("{m:.4}")).collect();
+            let mut cpu_us = cpu.remove(variant.label()).unwrap_or_default();
+            cpu_us.sort_by(f64::total_cmp);
+            let cpu_median = cpu_us.get(cpu_us.len() / 2).copied().unwrap_or(f64::NAN);
+            // Held idle servers: what each adds in threads and memory.
+            let threads0 = proc_status("Threads:");
+            let rss0 = proc_status("VmRSS:");
+            let mut servers = Vec::with_capacity(held);
+            for _ in 0..held {
+                servers.push(Held::start(variant).await);
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            let threads1 = proc_status("Threads:");
+            let rss1 = proc_status("VmRSS:");
+            for s in servers {
+                s.stop().await;
+            }
+            println!(
+                "EMBEDDED variant={} iterations={iterations} rounds={rounds} ms_per_server={median:.4} ms_rounds={} cpu_us_per_server={cpu_median:.1} held={held} threads_per_held={:.2} kb_per_held={:.0}",
+                variant.label(),
+                all.join(","),
+                threads1.saturating_sub(threads0) as f64 / held as f64,
+                rss1.saturating_sub(rss0) as f64 / held as f64,
+            );
+        }
+        0
+    })
 }
