@@ -184,6 +184,35 @@ if os.path.exists(cpath):
         check("every charge settled (no conflicts, no errors)", req <= settled <= req + 33,
               f"{settled} settled, {req} answered")
 
+# --- embedded servers ---
+epath = os.path.join(out, "embedded.txt")
+if os.path.exists(epath):
+    rows = {kv(l)["variant"]: kv(l) for l in open(epath) if l.startswith("EMBEDDED ")}
+    print("## Embedded servers\n")
+    if rows:
+        any_row = next(iter(rows.values()))
+        print(f"In one process, {any_row['iterations']} times per variant and round, median of "
+              f"{any_row['rounds']} rounds: start, one GET answered (a new connection each time), stop "
+              f"or back to the pool. Then {any_row['held']} idle servers of each kind held at once.\n")
+        print("| variant | ms per server | rounds (ms) | process CPU us per server | threads per held server | KB per held server |")
+        print("|---|---:|---|---:|---:|---:|")
+        for name, d in rows.items():
+            print(f"| {name} | {d['ms_per_server']} | {d['ms_rounds'].replace(',', ', ')} | "
+                  f"{d['cpu_us_per_server']} | {d['threads_per_held']} | {d['kb_per_held']} |")
+        print()
+        if "mock_pooled" in rows and "wiremock_pooled" in rows:
+            m, w = num(rows["mock_pooled"], "ms_per_server"), num(rows["wiremock_pooled"], "ms_per_server")
+            check("embedded: pooled start, first answer, stop <= wiremock-rs pooled", m <= w,
+                  f"{m:.4f} vs {w:.4f} ms = {m / w:.2f}x")
+        for name in ("mock_pooled", "mock_fresh"):
+            if name in rows:
+                t = num(rows[name], "threads_per_held")
+                check(f"embedded: threads per held idle server ({name}) <= 2", t <= 2,
+                      f"{t:.2f} threads, {rows[name]['kb_per_held']} KB per held server")
+    else:
+        print("(no result)\n")
+        check("embedded", False, "no result")
+
 print("## Targets\n")
 print("| target | result | figures |")
 print("|---|---|---|")

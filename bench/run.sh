@@ -8,7 +8,9 @@
 #   3. scale: 1,000 vs 1,000,000 generated accounts (throughput, p99, memory per account);
 #   4. notifications: 10,000 links through the control API to a local receiver;
 #   5. charges: GoPay charges that settle at once, at c32 and c1 (wrk, bench/charge.lua), and the
-#      memory each settled transaction keeps.
+#      memory each settled transaction keeps;
+#   6. embedded: a server per test inside one Rust process (bench-driver embedded), beside
+#      wiremock-rs: start, one GET answered, stop; threads and memory per held idle server.
 # Then prints one table and the target checks; everything goes to bench/results/<time>/.
 #
 # Environment:
@@ -16,7 +18,7 @@
 #   DURATION_S      seconds per case (overrides the mode's)
 #   SHARED_BENCH    the peer harness (default ../shared/bench relative to the checkout)
 #   NOTIFY_COUNT    accounts linked in the notification run (default 10000)
-#   SKIP            space-separated parts to skip: main mixed scale notify charge
+#   SKIP            space-separated parts to skip: main mixed scale notify charge embedded
 #   SCALE_RUNS      repetitions of the 1k-vs-1M comparison, medians reported (default 3; quick: 1)
 set -euo pipefail
 
@@ -156,6 +158,13 @@ if [[ $SKIP != *" charge "* ]]; then
   rss1=$("$SHARED/peers.sh" rss mock-charge)
   echo "CHARGE requests=$total settled=$settled rss_before_kb=$rss0 rss_after_kb=$rss1" | tee "$OUT/charge.txt" >&2
   stop_mock mock-charge
+fi
+
+# --- 6. embedded servers ---------------------------------------------------------------------------
+if [[ $SKIP != *" embedded "* ]]; then
+  log "embedded: a server per test in one process, beside wiremock-rs"
+  rounds=$([ "$QUICK" = 1 ] && echo 3 || echo 7)
+  "$DRIVER" embedded 200 50 "$rounds" | tee "$OUT/embedded.txt" >&2 || true
 fi
 
 # --- report ------------------------------------------------------------------------------------------
