@@ -11,6 +11,8 @@
 //!
 //! # Layout
 //! - [`startup`]: `start(Config)` → a running [`Server`] with its URL; the route table.
+//!   [`embedded`]: serving without threads of its own, on threads the process's servers share;
+//!   [`pool`]: `pooled(Config)`, idle servers reset and handed to the next test.
 //! - [`config`]: [`Config`], the plain settings struct; [`limits`]: the ranges every outside value
 //!   must fall in; [`cli`] turns flags (and their variables) into a config.
 //! - [`guard`]: what every request passes first: `Host` names ([`hosts`]), cross-site requests,
