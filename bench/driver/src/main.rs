@@ -8,7 +8,8 @@
 //!   accounts, links them through the control API without waiting for deliveries, and checks that
 //!   every notification arrived exactly once with a valid signature; prints one `NOTIFY` line.
 //! - `embedded ITERATIONS HELD ROUNDS`: per-test servers in this one process, beside wiremock-rs:
-//!   start, one GET answered, stop (or back to the pool), ITERATIONS times per variant and round;
+//!   start, one GET answered, stop (or back to the pool), ITERATIONS times per variant and round,
+//!   the variants interleaved cycle by cycle for the wall time and one after another for the CPU;
 //!   then the threads and memory that HELD idle servers of each kind add. Prints `EMBEDDED` lines.
 //!   `ONLY=<variant>` runs one variant (for a profiler).
 
@@ -531,6 +532,20 @@ fn process_cpu_us() -> f64 {
     ticks * 1e6 / 100.0
 }
 
+/// Start, one GET answered on a new connection, stop (or back to the pool).
+async fn cycle(variant: Variant, client: &reqwest::Client) {
+    let server = Held::start(variant).await;
+    let status = client
+        .get(server.url())
+        .basic_auth("SB-Mid-server-embedded", Some(""))
+        .send()
+        .await
+        .expect("answered")
+        .status();
+    assert!(status.as_u16() == 200 || status.as_u16() == 404, "{status}");
+    server.stop().await;
+}
+
 fn embedded(iterations: usize, held: usize, rounds: usize) -> i32 {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -545,33 +560,37 @@ fn embedded(iterations: usize, held: usize, rounds: usize) -> i32 {
             .expect("client");
         let mut timings: HashMap<&str, Vec<f64>> = HashMap::new();
         let mut cpu: HashMap<&str, Vec<f64>> = HashMap::new();
+        let variants: Vec<Variant> = Variant::ALL
+            .into_iter()
+            .filter(|v| std::env::var("ONLY").map_or(true, |o| o == v.label()))
+            .collect();
         for round in 0..=rounds {
-            for variant in Variant::ALL {
-                if std::env::var("ONLY").is_ok_and(|o| o != variant.label()) { continue; }
-                let started = Instant::now();
+            // Wall time with the variants interleaved cycle by cycle, so that drift in the machine
+            // (other load, sockets in TIME_WAIT) falls on all of them alike.
+            let mut elapsed: HashMap<&str, Duration> = HashMap::new();
+            for _ in 0..iterations {
+                for &variant in &variants {
+                    let started = Instant::now();
+                    cycle(variant, &client).await;
+                    *elapsed.entry(variant.label()).or_default() += started.elapsed();
+                }
+            }
+            // Process CPU one variant at a time (the clock ticks are too coarse for one cycle).
+            for &variant in &variants {
                 let cpu0 = process_cpu_us();
                 for _ in 0..iterations {
-                    let server = Held::start(variant).await;
-                    let status = client
-                        .get(server.url())
-                        .basic_auth("SB-Mid-server-embedded", Some(""))
-                        .send()
-                        .await
-                        .expect("answered")
-                        .status();
-                    assert!(status.as_u16() == 200 || status.as_u16() == 404, "{status}");
-                    server.stop().await;
+                    cycle(variant, &client).await;
                 }
                 // Round 0 warms up (pools filled, code paged in) and is not counted.
                 if round > 0 {
-                    let ms = started.elapsed().as_secs_f64() * 1000.0 / iterations as f64;
-                    timings.entry(variant.label()).or_default().push(ms);
                     let us = (process_cpu_us() - cpu0) / iterations as f64;
                     cpu.entry(variant.label()).or_default().push(us);
+                    let ms = elapsed[variant.label()].as_secs_f64() * 1000.0 / iterations as f64;
+                    timings.entry(variant.label()).or_default().push(ms);
                 }
             }
         }
-        for variant in Variant::ALL {
+        for &variant in &variants {
             let mut ms = timings.remove(variant.label()).unwrap_or_default();
             ms.sort_by(f64::total_cmp);
             let median = ms.get(ms.len() / 2).copied().unwrap_or(f64::NAN);
