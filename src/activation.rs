@@ -23,51 +23,31 @@ use uuid::Uuid;
 use crate::accounts::{Account, AccountStatus, Transition, TransitionError, link_id_of};
 use crate::app::AppState;
 use crate::body;
+use crate::pages::links::{self, LinkKind};
 use crate::pages::{self, Look, PageError, card, safe_href};
 use crate::transitions;
 
 /// The PIN the app flow accepts, as in the Midtrans sandbox.
 pub const SANDBOX_PIN: &str = "112233";
 
-/// Which activation link a path segment names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Flow {
-    /// `gpar_`: the one-time web link.
-    Web,
-    /// `gpad_`: the app link, with a PIN.
-    App,
-}
+pub use crate::pages::links::Flow;
 
-impl Flow {
-    fn prefix(self) -> &'static str {
-        match self {
-            Self::Web => "gpar_",
-            Self::App => "gpad_",
-        }
-    }
-}
+/// `{public_url}/v2/gopay/redirect/{gpar_|gpad_}{link id}/link`.
+pub const LINKS: LinkKind = LinkKind {
+    web_prefix: "gpar_",
+    app_prefix: "gpad_",
+    action: "link",
+    noun: "activation",
+};
 
-/// Appends `{public_url}/v2/gopay/redirect/{gpar_|gpad_}{link_id}/link`; `link_id` is the
-/// hyphenated lowercase UUID.
+/// Appends an activation link; `link_id` is the hyphenated lowercase UUID.
 pub fn push_link(out: &mut String, public_url: &str, flow: Flow, link_id: &str) {
-    out.push_str(public_url);
-    out.push_str("/v2/gopay/redirect/");
-    out.push_str(flow.prefix());
-    out.push_str(link_id);
-    out.push_str("/link");
+    LINKS.push(out, public_url, flow, link_id);
 }
 
 /// An activation link of an account, by its link id.
 pub fn link(public_url: &str, flow: Flow, link_id: &Uuid) -> String {
-    let mut out = String::with_capacity(public_url.len() + 64);
-    let mut buf = Uuid::encode_buffer();
-    push_link(
-        &mut out,
-        public_url,
-        flow,
-        link_id.hyphenated().encode_lower(&mut buf),
-    );
-    out
+    LINKS.url(public_url, flow, link_id)
 }
 
 /// The two activation links (web, app) of an account.
@@ -82,22 +62,15 @@ pub fn links(state: &AppState, account_id: &Uuid) -> (String, String) {
 /// Registers the activation pages (both flows share one route; the link prefix picks the flow).
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
-        web::resource("/v2/gopay/redirect/{link}/link")
+        web::resource(LINKS.route())
             .route(crate::routing::get().to(show))
             .route(web::post().to(submit))
-            .default_service(web::to(method_not_allowed)),
+            .default_service(web::to(links::method_not_allowed)),
     );
 }
 
 fn parse_link(segment: &str) -> Option<(Flow, Uuid)> {
-    let (flow, id) = if let Some(id) = segment.strip_prefix("gpar_") {
-        (Flow::Web, id)
-    } else if let Some(id) = segment.strip_prefix("gpad_") {
-        (Flow::App, id)
-    } else {
-        return None;
-    };
-    Uuid::parse_str(id).ok().map(|id| (flow, id))
+    LINKS.parse(segment)
 }
 
 /// The flow and account behind the request's link.
@@ -324,16 +297,7 @@ fn not_pending(account: &Account) -> PageError {
 }
 
 fn not_found() -> PageError {
-    PageError::new(
-        Look::Card,
-        StatusCode::NOT_FOUND,
-        "Link not found",
-        "This activation link does not exist. Check that you opened the whole link the merchant gave you.",
-    )
-}
-
-async fn method_not_allowed() -> Result<HttpResponse, PageError> {
-    Err(PageError::method_not_allowed(Look::Card))
+    LINKS.not_found()
 }
 
 #[cfg(test)]

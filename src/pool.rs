@@ -64,8 +64,3 @@ pub(crate) fn give_back(server: Server, config: Box<Config>) {
     // The pool is full: `server` drops here, and stops.
     drop(server);
 }
-
-/// How many idle servers the pool holds.
-pub fn idle_count() -> usize {
-    IDLE.lock().len()
-}

@@ -43,8 +43,9 @@ pub async fn run(app: web::Data<AppState>) {
             let app = app.clone();
             let tracked = app.clone();
             let handle = attempts.spawn_local(async move {
+                // Forgotten however the task ends: done, cancelled or dropped with the server.
+                let _tracked = Tracked(app.clone(), tokio::task::id());
                 attempt(&app, due).await;
-                app.deliveries.untrack(tokio::task::id());
                 drop(permit);
                 app.notifications.wake.notify_one();
             });
@@ -70,6 +71,16 @@ pub async fn run(app: web::Data<AppState>) {
             () = tokio::time::sleep(nap) => {}
             () = &mut woken => {}
         }
+    }
+}
+
+/// An attempt task's entry in [`crate::notifications::delivery::Deliveries`], removed when the task
+/// ends in any way.
+struct Tracked(web::Data<AppState>, tokio::task::Id);
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        self.0.deliveries.untrack(self.1);
     }
 }
 

@@ -23,34 +23,23 @@ use crate::activation::SANDBOX_PIN;
 use crate::app::AppState;
 use crate::body;
 use crate::charges::{Transaction, TxChange, TxStatus, link_id_of, transaction_id_of_link};
+use crate::pages::links::{self, LinkKind};
 use crate::pages::{self, Look, PageError, card};
 use crate::payments::{self, ChangeError};
 
-/// Which verification link a path segment names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Flow {
-    /// `gppr_`: the one-time web link.
-    Web,
-    /// `gppd_`: the app link.
-    App,
-}
-
-impl Flow {
-    fn prefix(self) -> &'static str {
-        match self {
-            Self::Web => "gppr_",
-            Self::App => "gppd_",
-        }
-    }
-}
+pub use crate::pages::links::Flow;
 
 /// `{public_url}/v2/gopay/redirect/{gppr_|gppd_}{link id}/charge`.
+pub const LINKS: LinkKind = LinkKind {
+    web_prefix: "gppr_",
+    app_prefix: "gppd_",
+    action: "charge",
+    noun: "payment",
+};
+
+/// A verification link of a transaction.
 pub fn link(public_url: &str, flow: Flow, transaction_id: &Uuid) -> String {
-    format!(
-        "{public_url}/v2/gopay/redirect/{}{}/charge",
-        flow.prefix(),
-        link_id_of(transaction_id)
-    )
+    LINKS.url(public_url, flow, &link_id_of(transaction_id))
 }
 
 /// The two verification links (web, app) of a transaction.
@@ -63,24 +52,17 @@ pub fn links(public_url: &str, transaction_id: &Uuid) -> (String, String) {
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
-        web::resource("/v2/gopay/redirect/{link}/charge")
+        web::resource(LINKS.route())
             .route(crate::routing::get().to(show))
             .route(web::post().to(submit))
-            .default_service(web::to(method_not_allowed)),
+            .default_service(web::to(links::method_not_allowed)),
     );
 }
 
 fn parse_link(segment: &str) -> Option<(Flow, Uuid)> {
-    let (flow, id) = if let Some(id) = segment.strip_prefix("gppr_") {
-        (Flow::Web, id)
-    } else if let Some(id) = segment.strip_prefix("gppd_") {
-        (Flow::App, id)
-    } else {
-        return None;
-    };
-    Uuid::parse_str(id)
-        .ok()
-        .map(|id| (flow, transaction_id_of_link(&id)))
+    LINKS
+        .parse(segment)
+        .map(|(flow, id)| (flow, transaction_id_of_link(&id)))
 }
 
 fn lookup(req: &HttpRequest, state: &AppState) -> Result<(Flow, Transaction), PageError> {
@@ -264,16 +246,7 @@ fn gone(title: &str, text: &str) -> PageError {
 }
 
 fn not_found() -> PageError {
-    PageError::new(
-        Look::Card,
-        StatusCode::NOT_FOUND,
-        "Link not found",
-        "This payment link does not exist. Check that you opened the whole link the merchant gave you.",
-    )
-}
-
-async fn method_not_allowed() -> Result<HttpResponse, PageError> {
-    Err(PageError::method_not_allowed(Look::Card))
+    LINKS.not_found()
 }
 
 #[cfg(test)]

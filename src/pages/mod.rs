@@ -11,6 +11,8 @@ use actix_web::http::{StatusCode, header};
 use actix_web::{HttpResponse, ResponseError};
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
+pub mod links;
+
 const BASE_CSS: &str = include_str!("base.css");
 const CARD_CSS: &str = include_str!("card.css");
 const DASHBOARD_CSS: &str = include_str!("dashboard.css");
