@@ -118,6 +118,10 @@ pub struct AppState {
     pub server_keys: Vec<String>,
     pub legacy_sandbox: bool,
     pub max_body_bytes: usize,
+    /// The Midtrans requests received ([`crate::journal`]).
+    pub journal: crate::journal::Journal,
+    /// Fault and latency rules ([`crate::faults`]).
+    pub faults: crate::faults::Faults,
     /// Keys the activation pages' and the dashboard's form tokens.
     pub form_secret: uuid::Uuid,
     seed: Option<u64>,
@@ -153,6 +157,8 @@ impl AppState {
             server_keys: config.server_keys.clone(),
             legacy_sandbox: config.legacy_sandbox,
             max_body_bytes: config.max_body_bytes,
+            journal: crate::journal::Journal::new(config.journal_size),
+            faults: crate::faults::Faults::new(&config.faults, config.seed),
             form_secret: uuid::Uuid::new_v4(),
             seed: config.seed,
             generated_accounts: config.generate_accounts,
@@ -170,6 +176,8 @@ impl AppState {
         self.transactions.with(|book| book.clear(None));
         self.notifications.clear(None);
         self.deliveries.cancel_all();
+        self.journal.reset();
+        self.faults.restore();
         *self.settings.write() = self.initial_settings.clone();
         self.clock.reset();
         self.ids.reseed(self.seed);
@@ -183,6 +191,8 @@ impl AppState {
         let removed = self.store.remove_owned_by(server_key);
         self.transactions.with(|book| book.clear(Some(server_key)));
         self.notifications.clear(Some(server_key));
+        self.journal.clear(Some(server_key));
+        self.faults.clear(Some(server_key));
         let mut settings = self.settings.write();
         settings.notification_urls.remove(server_key);
         settings.payment_notification_urls.remove(server_key);

@@ -48,7 +48,7 @@ pub fn server_key(req: &HttpRequest, accepted: &[String]) -> Result<String, ApiE
 }
 
 /// The username of a `Basic` credential, if it is well-formed and not empty.
-fn parse_basic(value: &str) -> Option<String> {
+pub(crate) fn parse_basic(value: &str) -> Option<String> {
     let (scheme, encoded) = value.trim().split_once(' ')?;
     if !scheme.eq_ignore_ascii_case("basic") {
         return None;

@@ -90,6 +90,15 @@ pub struct Cli {
     #[arg(long, env = "PAY_ACCOUNT_MOCK_NOTIFICATION_LOG_SIZE", default_value_t = config::DEFAULT_NOTIFICATION_LOG_SIZE)]
     pub notification_log_size: usize,
 
+    /// Midtrans requests the journal keeps (0 to 1,000,000; 0 turns it off).
+    #[arg(long, env = "PAY_ACCOUNT_MOCK_JOURNAL_SIZE", default_value_t = config::DEFAULT_JOURNAL_SIZE)]
+    pub journal_size: usize,
+
+    /// JSON file of fault rules in effect from the start (the body of POST /__admin/faults, as a
+    /// list).
+    #[arg(long, env = "PAY_ACCOUNT_MOCK_FAULTS")]
+    pub faults: Option<PathBuf>,
+
     /// Largest accepted request body, in bytes (1 to 16 MiB).
     #[arg(long, env = "PAY_ACCOUNT_MOCK_MAX_BODY_BYTES", default_value_t = config::DEFAULT_MAX_BODY_BYTES)]
     pub max_body_bytes: usize,
@@ -221,6 +230,13 @@ impl Cli {
                 .map_err(|e| format!("{}: {e}", self.source("--fixtures")))?,
             None => Fixtures::default(),
         };
+        let faults = match &self.faults {
+            Some(path) => std::fs::read_to_string(path)
+                .map_err(|e| e.to_string())
+                .and_then(|text| crate::faults::parse_file(&text))
+                .map_err(|e| format!("{} ({}): {e}", self.source("--faults"), path.display()))?,
+            None => Vec::new(),
+        };
         let retry_schedule = match &self.retry_schedule {
             Some(s) => config::parse_retry_schedule(s)
                 .map_err(|e| format!("{}: {e}", self.source("--retry-schedule")))?,
@@ -263,6 +279,8 @@ impl Cli {
             transaction_ttl: self.transaction_ttl,
             pre_auth_hold: self.pre_auth_hold,
             max_transactions: self.max_transactions,
+            journal_size: self.journal_size,
+            faults,
         };
         config.validate().map_err(|e| self.rename(e))?;
         Ok(config)
@@ -429,6 +447,14 @@ mod tests {
             (
                 &["--notification-log-size", "0"],
                 "--notification-log-size must be between",
+            ),
+            (
+                &["--journal-size", "1000001"],
+                "--journal-size must be between 0 and 1000000",
+            ),
+            (
+                &["--faults", "/nonexistent/faults.json"],
+                "--faults (/nonexistent/faults.json): No such file",
             ),
             (
                 &["--server-key", " "],

@@ -23,6 +23,8 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
 pub const DEFAULT_MAX_DELIVERIES: usize = 64;
 /// How long a request body may trickle in.
 pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
+/// Requests the journal keeps.
+pub const DEFAULT_JOURNAL_SIZE: usize = 10_000;
 /// Notifications the log keeps.
 pub const DEFAULT_NOTIFICATION_LOG_SIZE: usize = 100_000;
 /// Accounts the store holds at most (about 6 GB).
@@ -162,6 +164,10 @@ pub struct Config {
     pub pre_auth_hold: Duration,
     /// Transactions the store holds at most; a charge past it answers `"500"` until a reset.
     pub max_transactions: usize,
+    /// Midtrans requests the journal keeps; 0 turns it off.
+    pub journal_size: usize,
+    /// Fault rules in effect at start (and after a full reset).
+    pub faults: Vec<crate::faults::RuleSpec>,
 }
 
 impl Default for Config {
@@ -196,6 +202,8 @@ impl Default for Config {
             transaction_ttl: DEFAULT_TRANSACTION_TTL,
             pre_auth_hold: DEFAULT_TRANSACTION_TTL,
             max_transactions: DEFAULT_MAX_TRANSACTIONS,
+            journal_size: DEFAULT_JOURNAL_SIZE,
+            faults: Vec::new(),
         }
     }
 }
@@ -278,6 +286,8 @@ impl Config {
             limits::NOTIFICATION_LOG_SIZE,
         )?;
         check_count("--max-accounts", self.max_accounts, limits::MAX_ACCOUNTS)?;
+        check_count("--journal-size", self.journal_size, limits::JOURNAL_SIZE)?;
+        crate::faults::check_all(&self.faults).map_err(|e| format!("--faults: {e}"))?;
         check_count(
             "--generate-accounts",
             self.generate_accounts,

@@ -197,6 +197,12 @@ async fn run(
         .client_request_timeout(CLIENT_REQUEST_TIMEOUT)
         .client_disconnect_timeout(CLIENT_DISCONNECT_TIMEOUT)
         .h1_allow_half_closed(true)
+        .on_connect_ext(
+            |io: &tokio::net::TcpStream, ext: &mut actix_http::Extensions| {
+                use std::os::fd::AsRawFd;
+                ext.insert(crate::intercept::ConnectionFd(io.as_raw_fd()));
+            },
+        )
         .graceful_shutdown_signal({
             let draining = draining.clone();
             move || {

@@ -37,6 +37,9 @@ pub const MSG_CANNOT_MODIFY: &str = "Merchant cannot modify the status of the tr
 pub const MSG_REFUND_AMOUNT: &str = "Refund request is rejected due to invalid amount";
 pub const MSG_DUPLICATE_REFUND: &str = "Duplicate refund ID";
 pub const MSG_TOKEN_INVALID: &str = "GoPay token is invalid for the payment";
+pub const MSG_UNAVAILABLE: &str = "Service is temporarily unavailable. Please retry.";
+pub const MSG_RATE_LIMITED: &str = "API rate limit exceeded";
+pub const MSG_GOPAY_TIMEOUT: &str = "Timeout from gopay during creation";
 pub const MSG_LOOP: &str =
     "This is a pay-account-mock notification; a mock server does not take notifications.";
 
@@ -83,6 +86,12 @@ pub enum ApiError {
     RefundAmountInvalid,
     /// `"406"`: a `refund_key` used before on the transaction.
     DuplicateRefund,
+    /// `"503"` with HTTP 503 (a fault rule's preset).
+    Unavailable,
+    /// HTTP 429 with `{"message":"API rate limit exceeded"}`, no envelope (a fault rule's preset).
+    RateLimited,
+    /// `"502"` "Timeout from gopay during creation" (a fault rule's preset).
+    GopayTimeout,
 }
 
 impl From<crate::body::BodyError> for ApiError {
@@ -121,6 +130,9 @@ impl ApiError {
             Self::CannotModify => ("412", MSG_CANNOT_MODIFY, StatusCode::OK),
             Self::RefundAmountInvalid => ("414", MSG_REFUND_AMOUNT, StatusCode::OK),
             Self::DuplicateRefund => ("406", MSG_DUPLICATE_REFUND, StatusCode::OK),
+            Self::Unavailable => ("503", MSG_UNAVAILABLE, StatusCode::SERVICE_UNAVAILABLE),
+            Self::RateLimited => ("429", MSG_RATE_LIMITED, StatusCode::TOO_MANY_REQUESTS),
+            Self::GopayTimeout => ("502", MSG_GOPAY_TIMEOUT, StatusCode::OK),
         }
     }
 
@@ -161,6 +173,12 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         let (code, message, status) = self.parts();
+        if *self == Self::RateLimited {
+            // The documented rate-limit body has no `status_code`.
+            return HttpResponse::build(status)
+                .insert_header((header::CONTENT_TYPE, "application/json"))
+                .body(serde_json::json!({ "message": message }).to_string());
+        }
         let validation_messages = match self {
             Self::Validation(messages) => Some(messages.as_slice()),
             _ => None,

@@ -13,6 +13,7 @@
 //!   403. Scripts (curl, the official clients, test code) send neither header and are unaffected.
 //! - **Logging.** One line per request at debug level.
 //! - **`--http-status mirror`**, applied to every answer on its way out ([`crate::api::mirror`]).
+//! - **Faults and the journal** around the Midtrans routes ([`crate::intercept`]).
 //!
 //! Each refusal is answered in the dialect of the path: the control API's JSON under `/__admin`
 //! (HTML for the dashboard's pages), an HTML page on the activation pages, the Midtrans envelope
@@ -62,7 +63,7 @@ fn dialect(path: &str) -> Dialect {
 /// The middleware (`middleware::from_fn(guard::check)`).
 pub async fn check(
     req: ServiceRequest,
-    next: Next<impl MessageBody>,
+    next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
     let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
         return Ok(next.call(req).await?.map_into_left_body());
@@ -88,10 +89,16 @@ pub async fn check(
             req.path().to_string(),
         )
     });
-    let mut response = next.call(req).await?;
-    if state.http_status == HttpStatusMode::Mirror {
-        crate::api::mirror(&mut response);
-    }
+    let watched = state.journal.enabled() || state.faults.any();
+    let response = if watched && dialect(req.path()) == Dialect::Midtrans {
+        crate::intercept::midtrans(&state, req, next).await?
+    } else {
+        let mut response = next.call(req).await?;
+        if state.http_status == HttpStatusMode::Mirror {
+            crate::api::mirror(&mut response);
+        }
+        response.map_into_left_body()
+    };
     if let Some((started, method, path)) = logged {
         tracing::debug!(
             %method,
@@ -101,7 +108,7 @@ pub async fn check(
             "request"
         );
     }
-    Ok(response.map_into_left_body())
+    Ok(response)
 }
 
 /// The loop guard's header, parsed once.

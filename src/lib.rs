@@ -26,6 +26,8 @@
 //! - [`scheduler`]: what falls due on the mock [`clock`]: expiries and delivery attempts.
 //! - [`pages`]: the HTML dialect (layout, looks, [`pages::PageError`]); [`activation`]: the
 //!   `gpar_`/`gpad_` pages a customer opens; [`dashboard`]: the QA dashboard at `/__admin/`.
+//! - [`journal`]: the Midtrans requests received; [`faults`]: rules that make them fail or slow
+//!   down; [`intercept`]: both around each Midtrans call.
 //! - [`control`]: the mock-only JSON control API under `/__admin`; [`paging`]: pages of long lists.
 //! - [`fixtures`]: phone number scenarios, preloaded accounts, default balances.
 //! - [`app`]: the state the routes share, and reset; [`ids`]: seedable ids and tokens.
@@ -44,10 +46,13 @@ pub mod control;
 pub mod dashboard;
 pub mod embedded;
 pub mod error;
+pub mod faults;
 pub mod fixtures;
 pub mod guard;
 pub mod hosts;
 pub mod ids;
+pub mod intercept;
+pub mod journal;
 pub mod json;
 pub mod limits;
 pub mod money;

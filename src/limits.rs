@@ -25,6 +25,8 @@ pub const WORKERS: (usize, usize) = (1, 128);
 pub const MAX_DELIVERIES: (usize, usize) = (1, 1024);
 /// `--notification-log-size`.
 pub const NOTIFICATION_LOG_SIZE: (usize, usize) = (1, 1_000_000);
+/// `--journal-size`: 0 turns the journal off.
+pub const JOURNAL_SIZE: (usize, usize) = (0, 1_000_000);
 /// `--generate-accounts` (about 600 bytes each).
 pub const GENERATE_ACCOUNTS_MAX: usize = 5_000_000;
 /// `--max-accounts`: accounts the store holds at most (about 600 bytes each).

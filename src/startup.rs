@@ -128,6 +128,12 @@ fn threaded(
             actix_web::rt::System::new().block_on(async move {
                 let data = state.clone();
                 let server = HttpServer::new(move || app(data.clone()))
+                    .on_connect(|io, ext| {
+                        use std::os::fd::AsRawFd;
+                        if let Some(s) = io.downcast_ref::<actix_web::rt::net::TcpStream>() {
+                            ext.insert(crate::intercept::ConnectionFd(s.as_raw_fd()));
+                        }
+                    })
                     .disable_signals()
                     .shutdown_timeout(1)
                     .workers(workers);

@@ -17,7 +17,7 @@ pub mod unbind;
 
 use actix_web::dev::ServiceResponse;
 use actix_web::http::header;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -117,7 +117,12 @@ pub(crate) async fn read_body(
     req: &HttpRequest,
     payload: web::Payload,
 ) -> Result<web::Bytes, ApiError> {
-    Ok(crate::body::read(req, payload, state.max_body_bytes, state.body_timeout).await?)
+    let body = crate::body::read(req, payload, state.max_body_bytes, state.body_timeout).await?;
+    if state.journal.enabled() {
+        req.extensions_mut()
+            .insert(crate::journal::RequestBody(body.clone()));
+    }
+    Ok(body)
 }
 
 /// A body sent as a form, text or XML is refused; no Content-Type at all is read as JSON.

@@ -7,10 +7,14 @@
 //! - [`notifications`]: the log, manual retries, and waiting for deliveries.
 //! - [`transactions`]: list and inspect GoPay transactions, and settle, deny or expire a pending
 //!   one as the customer (or time) would.
+//! - [`requests`]: the journal of Midtrans requests: list, find, count, forget.
+//! - [`faults`]: fault and latency rules for the Midtrans routes.
 //! - [`settings`]: the mock clock, runtime config, reset and health.
 
 pub mod accounts;
+pub mod faults;
 pub mod notifications;
+pub mod requests;
 pub mod settings;
 pub mod transactions;
 
@@ -33,6 +37,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(crate::dashboard::routes)
             .configure(accounts::routes)
             .configure(notifications::routes)
+            .configure(requests::routes)
+            .configure(faults::routes)
             .configure(transactions::routes)
             .configure(settings::routes)
             .default_service(web::to(unknown_route)),

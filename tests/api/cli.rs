@@ -134,3 +134,41 @@ fn debug_logs_one_line_per_request_without_colour_when_not_on_a_terminal() {
     );
     assert!(!log.contains('\u{1b}'), "no colour codes: {log}");
 }
+
+#[test]
+fn a_faults_file_is_in_effect_from_the_start_and_a_bad_one_is_named() {
+    use std::io::{Read, Write};
+    let dir = std::env::temp_dir().join(format!("pam-faults-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("bad.json");
+    std::fs::write(&bad, r#"[{"preset":"unavailable"},{"delay_ms":-1}]"#).unwrap();
+    let stderr = refused(&["--faults", bad.to_str().unwrap()], &[]);
+    assert!(
+        stderr.contains("--faults (") && stderr.contains("bad.json"),
+        "{stderr}"
+    );
+    let wrong = dir.join("wrong.json");
+    std::fs::write(&wrong, r#"{"faults":[{"times":0,"preset":"unavailable"}]}"#).unwrap();
+    let stderr = refused(&[], &[("PAY_ACCOUNT_MOCK_FAULTS", wrong.to_str().unwrap())]);
+    assert!(
+        stderr.contains("PAY_ACCOUNT_MOCK_FAULTS") && stderr.contains("rule #1: times"),
+        "{stderr}"
+    );
+
+    let good = dir.join("good.json");
+    std::fs::write(&good, r#"[{"method":"GET","preset":"unavailable"}]"#).unwrap();
+    let (mut child, line) = started(&["--faults", good.to_str().unwrap()], &[]);
+    let addr = line.trim().rsplit("http://").next().unwrap().to_string();
+    let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+    write!(
+        stream,
+        "GET /v2/pay/account/x HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -174,10 +174,22 @@ async fn a_pooled_server_comes_back_as_after_a_reset() {
     .await;
     let (_, list) = api.call(Method::GET, "/__admin/notifications", None).await;
     assert_eq!(list["notifications"].as_array().map(Vec::len), Some(1));
+    let (status, _) = api
+        .call(
+            Method::POST,
+            "/__admin/faults",
+            Some(json!({"path": "/nowhere", "preset": "unavailable"})),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let (_, journal) = api.call(Method::GET, "/__admin/requests", None).await;
+    assert_eq!(journal["requests"].as_array().map(Vec::len), Some(1));
     drop(mock);
 
     let mock = pooled(config).expect("pooled again");
     assert_eq!(mock.url(), first_url, "the same server, reused");
+    let (_, journal) = api.call(Method::GET, "/__admin/requests", None).await;
+    assert_eq!(journal["requests"], json!([]), "the journal is empty");
     assert!(api.own_accounts().await.is_empty());
     let (_, gone) = api
         .call(Method::GET, &format!("/v2/pay/account/{id}"), None)
@@ -190,6 +202,8 @@ async fn a_pooled_server_comes_back_as_after_a_reset() {
     assert_eq!(settings["notification_url"], Value::Null);
     let (_, list) = api.call(Method::GET, "/__admin/notifications", None).await;
     assert_eq!(list["notifications"], json!([]));
+    let (_, faults) = api.call(Method::GET, "/__admin/faults", None).await;
+    assert_eq!(faults["faults"], json!([]));
     // The fixtures are back too.
     let (_, fixture) = api
         .call(

@@ -1,0 +1,82 @@
+//! `/__admin/faults`: fault and latency rules for the Midtrans routes ([`crate::faults`]).
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{ControlError, method_not_allowed, read_json};
+use crate::app::AppState;
+use crate::faults::RuleSpec;
+use crate::routing;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/faults")
+            .route(routing::get().to(list))
+            .route(web::post().to(add))
+            .route(web::delete().to(clear))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/faults/{id}")
+            .route(routing::get().to(show))
+            .route(web::delete().to(remove))
+            .default_service(web::to(method_not_allowed)),
+    );
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeyQuery {
+    server_key: Option<String>,
+}
+
+/// `POST /__admin/faults`: adds a rule; 201 with it (its `id`, `fired` and `remaining`).
+async fn add(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ControlError> {
+    let spec: RuleSpec = read_json(&state, &req, payload).await?;
+    let rule = state.faults.add(spec).map_err(ControlError::BadRequest)?;
+    Ok(HttpResponse::build(StatusCode::CREATED).json(rule))
+}
+
+/// `GET /__admin/faults[?server_key=]`: the rules, oldest first (the order they are tried in).
+async fn list(state: web::Data<AppState>, query: web::Query<KeyQuery>) -> HttpResponse {
+    HttpResponse::Ok().json(json!({ "faults": state.faults.list(query.server_key.as_deref()) }))
+}
+
+fn parse_id(req: &HttpRequest) -> Result<u64, ControlError> {
+    req.match_info()
+        .get("id")
+        .and_then(|id| id.parse().ok())
+        .ok_or(ControlError::NotFound("fault rule"))
+}
+
+async fn show(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ControlError> {
+    let rule = state
+        .faults
+        .get(parse_id(&req)?)
+        .ok_or(ControlError::NotFound("fault rule"))?;
+    Ok(HttpResponse::Ok().json(rule))
+}
+
+/// `DELETE /__admin/faults/{id}`.
+async fn remove(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ControlError> {
+    if state.faults.remove(parse_id(&req)?) {
+        Ok(HttpResponse::Ok().json(json!({ "deleted": 1 })))
+    } else {
+        Err(ControlError::NotFound("fault rule"))
+    }
+}
+
+/// `DELETE /__admin/faults[?server_key=]`: every rule, or one merchant's.
+async fn clear(state: web::Data<AppState>, query: web::Query<KeyQuery>) -> HttpResponse {
+    let deleted = state.faults.clear(query.server_key.as_deref());
+    HttpResponse::Ok().json(json!({ "deleted": deleted }))
+}

@@ -1,0 +1,279 @@
+//! Around every Midtrans call (the guard sends them here while a journal or a fault rule is on):
+//! the fault rules first ([`crate::faults`]), then the route, then the journal
+//! ([`crate::journal`]), which records the answer as the client got it.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use actix_web::body::{BodySize, BoxBody, EitherBody, MessageBody};
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::http::{Method, StatusCode, header};
+use actix_web::middleware::Next;
+use actix_web::web::Bytes;
+use actix_web::{FromRequest, HttpMessage, HttpResponse, web};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::app::AppState;
+use crate::config::HttpStatusMode;
+use crate::error::ApiError;
+use crate::faults::{Answer, Effect, Facts, Fired, Preset};
+use crate::journal::{Entry, RECORDED_HEADERS, RequestBody};
+
+/// The descriptor of the connection a request came on, so that a rule can drop it.
+#[derive(Clone, Copy)]
+pub struct ConnectionFd(pub std::os::fd::RawFd);
+
+/// The fault rules, the route, `--http-status mirror`, and the journal, for one Midtrans request.
+pub async fn midtrans<B: MessageBody + 'static>(
+    state: &AppState,
+    mut req: ServiceRequest,
+    next: Next<B>,
+) -> Result<ServiceResponse<EitherBody<B>>, actix_web::Error> {
+    let started = Instant::now();
+    let head = state.journal.enabled().then(|| Head {
+        at_ms: state.clock.now_ms(),
+        method: req.method().clone(),
+        uri: req.uri().clone(),
+        headers: RECORDED_HEADERS
+            .iter()
+            .filter_map(|name| Some((name.clone(), req.headers().get(name)?.clone())))
+            .collect(),
+    });
+    let fired = if state.faults.any() {
+        match fire(state, &mut req).await {
+            Ok(fired) => fired,
+            Err(e) => {
+                // The body could not be read: the answer the route would have given.
+                let response = answered(req, HttpResponse::from_error(e));
+                return Ok(finish(state, response, head, started, None));
+            }
+        }
+    } else {
+        None
+    };
+    let Some(fired) = fired else {
+        let response = next.call(req).await?.map_into_left_body();
+        return Ok(finish(state, response, head, started, None));
+    };
+    if !fired.delay.is_zero() {
+        tokio::time::sleep(fired.delay).await;
+    }
+    let response = match &fired.effect {
+        Effect::Delay => next.call(req).await?.map_into_left_body(),
+        Effect::Answer(answer) => answered(req, respond(answer)),
+        Effect::Drop => {
+            drop_connection(&req);
+            answered(req, HttpResponse::new(StatusCode::INTERNAL_SERVER_ERROR))
+        }
+        Effect::Stall(answer, stall) => {
+            let response = respond(answer)
+                .set_body(BoxBody::new(Stalled(Box::pin(tokio::time::sleep(*stall)))));
+            answered(req, response)
+        }
+    };
+    Ok(finish(state, response, head, started, Some(&fired)))
+}
+
+/// `req` answered with `response`, which keeps its error (for `--http-status mirror`).
+fn answered<B>(req: ServiceRequest, response: HttpResponse) -> ServiceResponse<EitherBody<B>> {
+    let (req, _) = req.into_parts();
+    ServiceResponse::new(req, response).map_into_right_body()
+}
+
+/// What the journal keeps of a request before it is answered.
+struct Head {
+    at_ms: u64,
+    method: Method,
+    uri: actix_web::http::Uri,
+    headers: Vec<(header::HeaderName, header::HeaderValue)>,
+}
+
+/// The rule that fires on `req`, if any. Reads the body first when a rule matches on the phone
+/// number of a create, and puts it back for the route.
+async fn fire(state: &AppState, req: &mut ServiceRequest) -> Result<Option<Fired>, ApiError> {
+    let server_key = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| crate::auth::parse_basic(v.to_str().ok()?));
+    let mut phone_number = None;
+    if state.faults.wants_phone() && req.method() == Method::POST && req.path() == "/v2/pay/account"
+    {
+        let (http_req, payload) = req.parts_mut();
+        let payload = web::Payload::from_request(http_req, payload)
+            .await
+            .map_err(|_| ApiError::Malformed)?;
+        let body = crate::api::read_body(state, req.request(), payload).await?;
+        phone_number = phone_of(&body);
+        req.set_payload(Payload::from(body));
+    }
+    Ok(state.faults.fire(&Facts {
+        method: req.method().as_str(),
+        path: req.path(),
+        server_key: server_key.as_deref(),
+        phone_number: phone_number.as_deref(),
+    }))
+}
+
+/// `gopay_partner.phone_number` of a create body.
+fn phone_of(body: &[u8]) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Create {
+        gopay_partner: Partner,
+    }
+    #[derive(Deserialize)]
+    struct Partner {
+        phone_number: String,
+    }
+    serde_json::from_slice::<Create>(body)
+        .ok()
+        .map(|c| c.gopay_partner.phone_number)
+}
+
+/// A rule's answer.
+fn respond(answer: &Answer) -> HttpResponse {
+    match answer {
+        Answer::Preset(Preset::InternalError) => HttpResponse::from_error(ApiError::Internal),
+        Answer::Preset(Preset::Unavailable) => HttpResponse::from_error(ApiError::Unavailable),
+        Answer::Preset(Preset::RateLimited) => HttpResponse::from_error(ApiError::RateLimited),
+        Answer::Preset(Preset::GopayTimeout) => HttpResponse::from_error(ApiError::GopayTimeout),
+        Answer::Preset(Preset::IntermittentGopayError) => HttpResponse::Ok().json(json!({
+            "status_code": "202",
+            "payment_type": "gopay",
+            "channel_response_code": "901",
+            "channel_response_message": "Intermittent gopay error",
+        })),
+        Answer::Custom {
+            status,
+            body,
+            json,
+            headers,
+        } => {
+            let mut response = HttpResponse::build(*status);
+            if *json {
+                response.content_type("application/json");
+            } else {
+                response.content_type("text/plain; charset=utf-8");
+            }
+            for (name, value) in headers {
+                response.insert_header((name.as_str(), value.as_str()));
+            }
+            response.body(body.clone())
+        }
+    }
+}
+
+/// Closes the request's connection in both directions: the client reads the end of the stream
+/// where its answer should be. The route's answer is never written.
+fn drop_connection(req: &ServiceRequest) {
+    use std::os::fd::FromRawFd;
+    let Some(&ConnectionFd(fd)) = req.conn_data::<ConnectionFd>() else {
+        return;
+    };
+    // SAFETY: `fd` is the socket this request arrived on; its connection (which owns and closes
+    // it) outlives the request, and `ManuallyDrop` keeps this borrowed handle from closing it.
+    let stream = std::mem::ManuallyDrop::new(unsafe { std::net::TcpStream::from_raw_fd(fd) });
+    let _ = stream.shutdown(std::net::Shutdown::Both);
+}
+
+/// A body that sends nothing until its time is up, then breaks the connection.
+struct Stalled(Pin<Box<tokio::time::Sleep>>);
+
+impl MessageBody for Stalled {
+    type Error = std::io::Error;
+
+    fn size(&self) -> BodySize {
+        BodySize::Stream
+    }
+
+    fn poll_next(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Bytes, Self::Error>>> {
+        match self.0.as_mut().poll(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(()) => Poll::Ready(Some(Err(std::io::Error::other(
+                "a fault rule stalled this answer",
+            )))),
+        }
+    }
+}
+
+/// Applies `--http-status mirror`, then records the request and its answer.
+fn finish<B: MessageBody + 'static>(
+    state: &AppState,
+    mut response: ServiceResponse<EitherBody<B>>,
+    head: Option<Head>,
+    started: Instant,
+    fired: Option<&Fired>,
+) -> ServiceResponse<EitherBody<B>> {
+    if state.http_status == HttpStatusMode::Mirror {
+        crate::api::mirror(&mut response);
+    }
+    let Some(head) = head else {
+        return response;
+    };
+    let (req, res) = response.into_parts();
+    let body_read = req.extensions().get::<RequestBody>().map(|b| b.0.clone());
+    let status = match fired.map(|f| &f.effect) {
+        Some(Effect::Drop) => 0,
+        _ => res.status().as_u16(),
+    };
+    let (res, body) = res.into_parts();
+    let stalled = matches!(fired.map(|f| &f.effect), Some(Effect::Stall(..)));
+    let (body, answer) = if stalled {
+        (body, Bytes::new())
+    } else {
+        match body.try_into_bytes() {
+            Ok(bytes) => (EitherBody::right(BoxBody::new(bytes.clone())), bytes),
+            Err(body) => (body, Bytes::new()),
+        }
+    };
+    state.journal.record(Entry {
+        id: 0,
+        at_ms: head.at_ms,
+        method: head.method,
+        uri: head.uri,
+        headers: head.headers,
+        body: body_read,
+        status,
+        response: answer,
+        duration: started.elapsed(),
+        fault: fired.map(|f| f.rule),
+    });
+    ServiceResponse::new(req, res.set_body(body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phone_numbers_are_read_from_create_bodies() {
+        assert_eq!(
+            phone_of(br#"{"payment_type":"gopay","gopay_partner":{"phone_number":"812","country_code":"62"}}"#).as_deref(),
+            Some("812")
+        );
+        assert_eq!(phone_of(b"{}"), None);
+        assert_eq!(phone_of(b"not json"), None);
+    }
+
+    #[test]
+    fn stalled_bodies_have_no_length() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let body = Stalled(Box::pin(tokio::time::sleep(
+                std::time::Duration::from_millis(1),
+            )));
+            assert_eq!(body.size(), BodySize::Stream);
+            let mut body = std::pin::pin!(body);
+            let next = std::future::poll_fn(|cx| body.as_mut().poll_next(cx)).await;
+            assert!(matches!(next, Some(Err(_))));
+        });
+    }
+}

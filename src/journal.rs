@@ -1,0 +1,414 @@
+//! The request journal: the newest calls a merchant's code made to the Midtrans routes, so that a
+//! test can ask "did my service unbind this account exactly once, and with which body?".
+//!
+//! Recording is on the hot path of every Midtrans request, so an entry keeps what it is given as it
+//! came (the request head's `Uri` and header values, the body and answer as shared `Bytes`) and
+//! everything a query wants (the server key, JSON, `status_code`) is worked out when a query asks.
+//! The journal holds at most `--journal-size` entries and [`MAX_BYTES`] of bodies and answers; past
+//! either, the oldest go.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::http::{Method, Uri, header};
+use actix_web::web::Bytes;
+use parking_lot::Mutex;
+use serde_json::{Map, Value, json};
+
+use crate::clock::rfc3339;
+
+/// Bodies, answers and heads the journal holds at most, in bytes.
+pub const MAX_BYTES: usize = 64 * 1024 * 1024;
+/// Fixed cost counted per entry besides its bytes, so that tiny entries are bounded too.
+const ENTRY_OVERHEAD: usize = 256;
+
+/// The headers a merchant's code sets that a test may want to check; `authorization` is kept for
+/// the server key and not shown.
+pub const RECORDED_HEADERS: [header::HeaderName; 6] = [
+    header::AUTHORIZATION,
+    header::CONTENT_TYPE,
+    header::USER_AGENT,
+    header::HeaderName::from_static("idempotency-key"),
+    header::HeaderName::from_static("x-override-notification"),
+    header::HeaderName::from_static("x-append-notification"),
+];
+
+/// The body a route read, left in the request's extensions for the journal.
+pub struct RequestBody(pub Bytes);
+
+/// One request and its answer.
+pub struct Entry {
+    pub id: u64,
+    /// When it arrived, on the mock clock.
+    pub at_ms: u64,
+    pub method: Method,
+    pub uri: Uri,
+    pub headers: Vec<(header::HeaderName, header::HeaderValue)>,
+    /// The body the route read (`None` when it answered before reading one).
+    pub body: Option<Bytes>,
+    /// The answer's HTTP status.
+    pub status: u16,
+    pub response: Bytes,
+    pub duration: Duration,
+    /// The fault rule that shaped the answer, if any.
+    pub fault: Option<u64>,
+}
+
+impl Entry {
+    fn size(&self) -> usize {
+        let head: usize = self
+            .headers
+            .iter()
+            .map(|(_, v)| v.len())
+            .sum::<usize>()
+            .saturating_add(self.uri.path_and_query().map_or(0, |p| p.as_str().len()));
+        ENTRY_OVERHEAD
+            .saturating_add(head)
+            .saturating_add(self.body.as_ref().map_or(0, Bytes::len))
+            .saturating_add(self.response.len())
+    }
+
+    /// The server key of its Basic credentials, whatever the route said about it.
+    pub fn server_key(&self) -> Option<String> {
+        self.header(&header::AUTHORIZATION)
+            .and_then(|v| crate::auth::parse_basic(v.to_str().ok()?))
+    }
+
+    fn header(&self, name: &header::HeaderName) -> Option<&header::HeaderValue> {
+        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v)
+    }
+
+    /// The answer body's `status_code`, if it has one.
+    pub fn status_code(&self) -> Option<String> {
+        // Every envelope this server writes starts with it; anything else is parsed.
+        const PREFIX: &[u8] = br#"{"status_code":""#;
+        if let Some(rest) = self.response.strip_prefix(PREFIX)
+            && let Some(end) = rest.iter().position(|&b| b == b'"')
+        {
+            return std::str::from_utf8(&rest[..end]).ok().map(str::to_string);
+        }
+        match serde_json::from_slice::<Value>(&self.response) {
+            Ok(Value::Object(o)) => o.get("status_code").and_then(Value::as_str).map(Into::into),
+            _ => None,
+        }
+    }
+
+    /// The entry as the control API shows it.
+    pub fn to_json(&self) -> Value {
+        let mut headers = Map::new();
+        for (name, value) in &self.headers {
+            if name != header::AUTHORIZATION {
+                headers.insert(
+                    name.as_str().to_string(),
+                    String::from_utf8_lossy(value.as_bytes()).into(),
+                );
+            }
+        }
+        json!({
+            "id": self.id,
+            "at": rfc3339(self.at_ms),
+            "method": self.method.as_str(),
+            "path": self.uri.path(),
+            "query": self.uri.query().unwrap_or(""),
+            "server_key": self.server_key(),
+            "headers": headers,
+            "body": self.body.as_ref().filter(|b| !b.is_empty()).map(|b| json_or_text(b)),
+            "status": self.status,
+            "status_code": self.status_code(),
+            "response": json_or_text(&self.response),
+            "duration_ms": self.duration.as_secs_f64() * 1000.0,
+            "fault": self.fault,
+        })
+    }
+}
+
+/// A body as JSON when it parses, else as text (invalid UTF-8 replaced).
+fn json_or_text(bytes: &[u8]) -> Value {
+    serde_json::from_slice(bytes)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(bytes).into_owned()))
+}
+
+/// What a query asks of entries; every field is optional.
+#[derive(Debug, Default)]
+pub struct Matcher {
+    pub method: Option<String>,
+    /// An exact path, or a pattern where `*` stands for one path segment.
+    pub path: Option<String>,
+    pub server_key: Option<String>,
+    /// A JSON value the request body must contain (see [`contains`]).
+    pub body: Option<Value>,
+    pub status_code: Option<String>,
+    /// The HTTP status of the answer.
+    pub status: Option<u16>,
+    /// Only requests at or after this time on the mock clock (milliseconds since the epoch).
+    pub since_ms: Option<u64>,
+}
+
+impl Matcher {
+    fn matches(&self, e: &Entry) -> bool {
+        self.method
+            .as_deref()
+            .is_none_or(|m| m.eq_ignore_ascii_case(e.method.as_str()))
+            && self
+                .path
+                .as_deref()
+                .is_none_or(|p| path_matches(p, e.uri.path()))
+            && self.since_ms.is_none_or(|t| e.at_ms >= t)
+            && self.status.is_none_or(|s| s == e.status)
+            && self
+                .server_key
+                .as_deref()
+                .is_none_or(|k| e.server_key().as_deref() == Some(k))
+            && self
+                .status_code
+                .as_deref()
+                .is_none_or(|c| e.status_code().as_deref() == Some(c))
+            && self.body.as_ref().is_none_or(|want| {
+                e.body
+                    .as_ref()
+                    .and_then(|b| serde_json::from_slice::<Value>(b).ok())
+                    .is_some_and(|got| contains(&got, want))
+            })
+    }
+}
+
+/// `pattern` is `path`, or the same segments with `*` for any one segment.
+pub fn path_matches(pattern: &str, path: &str) -> bool {
+    if !pattern.contains('*') {
+        return pattern == path;
+    }
+    let mut want = pattern.split('/');
+    let mut got = path.split('/');
+    loop {
+        match (want.next(), got.next()) {
+            (None, None) => return true,
+            (Some(w), Some(g)) if w == "*" || w == g => {}
+            _ => return false,
+        }
+    }
+}
+
+/// `got` contains `want`: objects hold at least `want`'s keys with contained values, arrays have
+/// the same length with each element contained, anything else is equal.
+pub fn contains(got: &Value, want: &Value) -> bool {
+    match (got, want) {
+        (Value::Object(g), Value::Object(w)) => w
+            .iter()
+            .all(|(k, wv)| g.get(k).is_some_and(|gv| contains(gv, wv))),
+        (Value::Array(g), Value::Array(w)) => {
+            g.len() == w.len() && g.iter().zip(w).all(|(gv, wv)| contains(gv, wv))
+        }
+        _ => got == want,
+    }
+}
+
+/// The journal of one server.
+pub struct Journal {
+    inner: Mutex<Inner>,
+    capacity: usize,
+}
+
+#[derive(Default)]
+struct Inner {
+    entries: VecDeque<Arc<Entry>>,
+    bytes: usize,
+    next_id: u64,
+}
+
+impl Journal {
+    /// A journal of at most `capacity` entries; 0 records nothing.
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            inner: Mutex::new(Inner {
+                next_id: 1,
+                ..Inner::default()
+            }),
+            capacity,
+        }
+    }
+
+    pub fn enabled(&self) -> bool {
+        self.capacity > 0
+    }
+
+    /// Keeps `entry` (its id assigned here), dropping the oldest past either bound.
+    pub fn record(&self, mut entry: Entry) {
+        if !self.enabled() {
+            return;
+        }
+        let size = entry.size();
+        let mut inner = self.inner.lock();
+        entry.id = inner.next_id;
+        inner.next_id = inner.next_id.saturating_add(1);
+        inner.bytes = inner.bytes.saturating_add(size);
+        inner.entries.push_back(Arc::new(entry));
+        while inner.entries.len() > self.capacity || inner.bytes > MAX_BYTES {
+            let Some(old) = inner.entries.pop_front() else {
+                break;
+            };
+            inner.bytes = inner.bytes.saturating_sub(old.size());
+        }
+    }
+
+    /// The entries that match, newest first, below id `before` (a cursor), at most `limit`; with
+    /// the id to go on from when there may be more.
+    pub fn find(
+        &self,
+        matcher: &Matcher,
+        before: Option<u64>,
+        limit: usize,
+    ) -> (Vec<Arc<Entry>>, Option<u64>) {
+        // Matching parses bodies: copy the handles out and match without the lock.
+        let entries: Vec<Arc<Entry>> = self.inner.lock().entries.iter().cloned().collect();
+        let mut found = Vec::new();
+        for e in entries.iter().rev() {
+            if before.is_some_and(|b| e.id >= b) || !matcher.matches(e) {
+                continue;
+            }
+            if found.len() == limit {
+                let next = found.last().map(|f: &Arc<Entry>| f.id);
+                return (found, next);
+            }
+            found.push(e.clone());
+        }
+        (found, None)
+    }
+
+    /// How many entries match.
+    pub fn count(&self, matcher: &Matcher) -> usize {
+        let entries: Vec<Arc<Entry>> = self.inner.lock().entries.iter().cloned().collect();
+        entries.iter().filter(|e| matcher.matches(e)).count()
+    }
+
+    /// Forgets every entry, or those of one server key; returns how many went.
+    pub fn clear(&self, server_key: Option<&str>) -> usize {
+        let mut inner = self.inner.lock();
+        let before = inner.entries.len();
+        match server_key {
+            None => {
+                inner.entries.clear();
+                inner.bytes = 0;
+            }
+            Some(key) => {
+                inner
+                    .entries
+                    .retain(|e| e.server_key().as_deref() != Some(key));
+                inner.bytes = inner.entries.iter().map(|e| e.size()).sum();
+            }
+        }
+        before - inner.entries.len()
+    }
+
+    /// Empty, with ids from 1 again (a full reset).
+    pub fn reset(&self) {
+        let mut inner = self.inner.lock();
+        inner.entries.clear();
+        inner.bytes = 0;
+        inner.next_id = 1;
+    }
+
+    pub fn len(&self) -> usize {
+        self.inner.lock().entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(path: &str, body: &str, response: &str) -> Entry {
+        Entry {
+            id: 0,
+            at_ms: 1,
+            method: Method::POST,
+            uri: path.parse().unwrap(),
+            headers: vec![(
+                header::AUTHORIZATION,
+                header::HeaderValue::from_static("Basic a2V5LWE6"), // "key-a:"
+            )],
+            body: Some(Bytes::from(body.to_string())),
+            status: 200,
+            response: Bytes::from(response.to_string()),
+            duration: Duration::ZERO,
+            fault: None,
+        }
+    }
+
+    #[test]
+    fn path_patterns_stand_for_one_segment() {
+        assert!(path_matches(
+            "/v2/pay/account/*/unbind",
+            "/v2/pay/account/abc/unbind"
+        ));
+        assert!(!path_matches(
+            "/v2/pay/account/*/unbind",
+            "/v2/pay/account/a/b/unbind"
+        ));
+        assert!(!path_matches(
+            "/v2/pay/account/*",
+            "/v2/pay/account/a/unbind"
+        ));
+        assert!(path_matches("/v2/charge", "/v2/charge"));
+        assert!(!path_matches("/v2/charge", "/v2/charge/"));
+    }
+
+    #[test]
+    fn bodies_match_by_containment() {
+        let got = json!({"a": {"b": 1, "c": [1, {"d": 2, "e": 3}]}, "f": "x"});
+        assert!(contains(&got, &json!({"a": {"b": 1}})));
+        assert!(contains(&got, &json!({"a": {"c": [1, {"d": 2}]}})));
+        assert!(!contains(&got, &json!({"a": {"c": [1]}})));
+        assert!(!contains(&got, &json!({"f": "y"})));
+        assert!(!contains(&got, &json!({"g": null})));
+    }
+
+    #[test]
+    fn the_oldest_go_past_the_size_and_keys_are_read_from_the_credentials() {
+        let j = Journal::new(3);
+        for i in 0..5 {
+            j.record(entry(&format!("/v2/{i}"), "{}", r#"{"status_code":"201"}"#));
+        }
+        assert_eq!(j.len(), 3);
+        let (found, next) = j.find(&Matcher::default(), None, 2);
+        let ids: Vec<u64> = found.iter().map(|e| e.id).collect();
+        assert_eq!(ids, [5, 4]);
+        assert_eq!(next, Some(4));
+        let (rest, next) = j.find(&Matcher::default(), next, 2);
+        assert_eq!(rest.iter().map(|e| e.id).collect::<Vec<_>>(), [3]);
+        assert_eq!(next, None);
+        assert_eq!(found[0].server_key().as_deref(), Some("key-a"));
+        assert_eq!(found[0].status_code().as_deref(), Some("201"));
+        let m = Matcher {
+            server_key: Some("key-a".into()),
+            status_code: Some("201".into()),
+            ..Matcher::default()
+        };
+        assert_eq!(j.count(&m), 3);
+        assert_eq!(j.clear(Some("key-b")), 0);
+        assert_eq!(j.clear(Some("key-a")), 3);
+        assert!(j.is_empty());
+    }
+
+    #[test]
+    fn bytes_are_bounded_too() {
+        let j = Journal::new(1_000_000);
+        let big = "x".repeat(1024 * 1024);
+        for _ in 0..100 {
+            j.record(entry("/v2/charge", &big, "{}"));
+        }
+        assert!(j.len() < 100);
+        assert!(j.inner.lock().bytes <= MAX_BYTES);
+    }
+
+    #[test]
+    fn a_disabled_journal_keeps_nothing() {
+        let j = Journal::new(0);
+        j.record(entry("/v2/charge", "{}", "{}"));
+        assert!(j.is_empty());
+    }
+}
