@@ -118,6 +118,8 @@ pub struct AppState {
     pub server_keys: Vec<String>,
     pub legacy_sandbox: bool,
     pub max_body_bytes: usize,
+    /// Phone number scenarios in effect ([`crate::scenarios`]).
+    pub scenarios: crate::scenarios::Scenarios,
     /// The Midtrans requests received ([`crate::journal`]).
     pub journal: crate::journal::Journal,
     /// Fault and latency rules ([`crate::faults`]).
@@ -157,6 +159,7 @@ impl AppState {
             server_keys: config.server_keys.clone(),
             legacy_sandbox: config.legacy_sandbox,
             max_body_bytes: config.max_body_bytes,
+            scenarios: crate::scenarios::Scenarios::new(config.fixtures.phone_numbers.clone()),
             journal: crate::journal::Journal::new(config.journal_size),
             faults: crate::faults::Faults::new(&config.faults, config.seed),
             form_secret: uuid::Uuid::new_v4(),
@@ -178,6 +181,7 @@ impl AppState {
         self.deliveries.cancel_all();
         self.journal.reset();
         self.faults.restore();
+        self.scenarios.reset();
         *self.settings.write() = self.initial_settings.clone();
         self.clock.reset();
         self.ids.reseed(self.seed);
@@ -193,6 +197,7 @@ impl AppState {
         self.notifications.clear(Some(server_key));
         self.journal.clear(Some(server_key));
         self.faults.clear(Some(server_key));
+        self.scenarios.reset_key(server_key);
         let mut settings = self.settings.write();
         settings.notification_urls.remove(server_key);
         settings.payment_notification_urls.remove(server_key);
@@ -251,13 +256,18 @@ impl AppState {
         }
     }
 
-    /// The payment options a newly linked account gets: its phone scenario's, or the defaults.
+    /// The payment options a newly linked account gets: its phone scenario's (as its merchant sees
+    /// them), or the defaults.
     pub fn default_payment_options(&self, account: &Account) -> Vec<PaymentOption> {
-        let scenario = self
-            .fixtures
-            .scenario(&account.phone_number, &account.country_code)
-            .and_then(|s| s.payment_options.as_deref());
-        self.payment_options(scenario.unwrap_or(&self.fixtures.payment_options))
+        self.scenarios.with(
+            account.owner.as_deref(),
+            &account.phone_number,
+            &account.country_code,
+            |scenario| {
+                let options = scenario.and_then(|s| s.payment_options.as_deref());
+                self.payment_options(options.unwrap_or(&self.fixtures.payment_options))
+            },
+        )
     }
 
     fn payment_options(&self, fixtures: &[PaymentOptionFixture]) -> Vec<PaymentOption> {

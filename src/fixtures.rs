@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::accounts::AccountStatus;
@@ -16,7 +16,7 @@ const ACCOUNTS: &str = include_str!("../fixtures/accounts.json");
 const PAYMENT_OPTIONS: &str = include_str!("../fixtures/payment_options.json");
 
 /// What create answers for a phone number.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     /// A normal PENDING account.
@@ -28,7 +28,7 @@ pub enum Outcome {
 }
 
 /// A phone number with a scripted outcome.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct PhoneScenario {
     pub phone_number: String,
@@ -44,7 +44,7 @@ pub struct PhoneScenario {
 }
 
 /// A payment option as written in the fixtures; the token is generated unless given.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct PaymentOptionFixture {
     /// Shared by every account that gets this option (see [`crate::accounts::PaymentOption`]).
@@ -221,19 +221,29 @@ impl Fixtures {
 
     /// The scenario for a phone number, if any; an entry with a country code wins over one without.
     pub fn scenario(&self, phone_number: &str, country_code: &str) -> Option<&PhoneScenario> {
-        let mut fallback = None;
-        for s in self.phone_numbers.iter() {
-            if s.phone_number != phone_number {
-                continue;
-            }
-            match s.country_code.as_deref() {
-                Some(cc) if cc == country_code => return Some(s),
-                None if fallback.is_none() => fallback = Some(s),
-                _ => {}
-            }
-        }
-        fallback
+        pick(self.phone_numbers.iter(), phone_number, country_code)
     }
+}
+
+/// The scenario of `scenarios` for a phone number: one with that country code, else the first one
+/// without a country code.
+pub fn pick<'a>(
+    scenarios: impl Iterator<Item = &'a PhoneScenario>,
+    phone_number: &str,
+    country_code: &str,
+) -> Option<&'a PhoneScenario> {
+    let mut fallback = None;
+    for s in scenarios {
+        if s.phone_number != phone_number {
+            continue;
+        }
+        match s.country_code.as_deref() {
+            Some(cc) if cc == country_code => return Some(s),
+            None if fallback.is_none() => fallback = Some(s),
+            _ => {}
+        }
+    }
+    fallback
 }
 
 /// The files a fixtures folder may hold.
@@ -284,20 +294,31 @@ fn check_country_code(cc: &str) -> Result<(), String> {
 fn check_phone_numbers(scenarios: &[PhoneScenario]) -> Result<(), String> {
     check_count("phone numbers", scenarios, MAX_ENTRIES)?;
     for (i, s) in scenarios.iter().enumerate() {
-        let entry = |e: String| {
+        check_scenario(s).map_err(|e| {
             format!(
                 "phone number #{} ('{}'): {e}",
                 i + 1,
                 s.phone_number.escape_debug()
             )
-        };
-        check_phone(&s.phone_number).map_err(entry)?;
-        if let Some(cc) = &s.country_code {
-            check_country_code(cc).map_err(entry)?;
-        }
-        if let Some(options) = &s.payment_options {
-            check_options(options).map_err(entry)?;
-        }
+        })?;
+    }
+    Ok(())
+}
+
+/// One phone scenario's fields against their ranges (a fixture's, or one added at run time).
+///
+/// # Errors
+/// The first field that is wrong.
+pub fn check_scenario(s: &PhoneScenario) -> Result<(), String> {
+    check_phone(&s.phone_number)?;
+    if let Some(cc) = &s.country_code {
+        check_country_code(cc)?;
+    }
+    if s.description.as_ref().is_some_and(|d| d.len() > 1000) {
+        return Err("description must be at most 1000 bytes long".into());
+    }
+    if let Some(options) = &s.payment_options {
+        check_options(options)?;
     }
     Ok(())
 }

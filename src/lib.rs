@@ -29,7 +29,8 @@
 //! - [`journal`]: the Midtrans requests received; [`faults`]: rules that make them fail or slow
 //!   down; [`intercept`]: both around each Midtrans call.
 //! - [`control`]: the mock-only JSON control API under `/__admin`; [`paging`]: pages of long lists.
-//! - [`fixtures`]: phone number scenarios, preloaded accounts, default balances.
+//! - [`fixtures`]: phone number scenarios, preloaded accounts, default balances; [`scenarios`]: the
+//!   phone scenarios in effect, the fixtures' and those added at run time.
 //! - [`app`]: the state the routes share, and reset; [`ids`]: seedable ids and tokens.
 
 pub mod accounts;
@@ -62,6 +63,7 @@ pub mod paging;
 pub mod payments;
 pub mod pool;
 pub mod routing;
+pub mod scenarios;
 pub mod scheduler;
 pub mod startup;
 pub mod transitions;

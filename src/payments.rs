@@ -125,10 +125,12 @@ pub fn charge(
         // Decided under the account's read lock, from the account itself (no copy of it).
         let decided = req.account_id.and_then(|id| {
             app.store.read(&id, Some(&owner), now, |account, status| {
-                let blocked = app
-                    .fixtures
-                    .scenario(&account.phone_number, &account.country_code)
-                    .is_some_and(|s| s.outcome == PhoneOutcome::UserBlocked);
+                let blocked = app.scenarios.with(
+                    Some(&owner),
+                    &account.phone_number,
+                    &account.country_code,
+                    |s| s.is_some_and(|s| s.outcome == PhoneOutcome::UserBlocked),
+                );
                 let facts = Facts {
                     account: Some((account, status)),
                     blocked,

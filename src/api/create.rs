@@ -29,11 +29,13 @@ pub async fn create(
     let body = read_body(&state, &req, payload).await?;
     let request = validate(&body)?;
 
-    match state
-        .fixtures
-        .scenario(&request.phone_number, &request.country_code)
-        .map(|s| s.outcome)
-    {
+    let outcome = state.scenarios.with(
+        Some(&server_key),
+        &request.phone_number,
+        &request.country_code,
+        |s| s.map(|s| s.outcome),
+    );
+    match outcome {
         Some(Outcome::UserNotFound) => {
             return Ok(HttpResponse::Ok().json(ChannelFailure::user_not_found()));
         }

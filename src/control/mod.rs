@@ -9,11 +9,13 @@
 //!   one as the customer (or time) would.
 //! - [`requests`]: the journal of Midtrans requests: list, find, count, forget.
 //! - [`faults`]: fault and latency rules for the Midtrans routes.
+//! - [`phone_numbers`]: phone number scenarios, the fixtures' and those added at run time.
 //! - [`settings`]: the mock clock, runtime config, reset and health.
 
 pub mod accounts;
 pub mod faults;
 pub mod notifications;
+pub mod phone_numbers;
 pub mod requests;
 pub mod settings;
 pub mod transactions;
@@ -39,6 +41,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(notifications::routes)
             .configure(requests::routes)
             .configure(faults::routes)
+            .configure(phone_numbers::routes)
             .configure(transactions::routes)
             .configure(settings::routes)
             .default_service(web::to(unknown_route)),

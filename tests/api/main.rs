@@ -15,4 +15,5 @@ mod hardening;
 mod journal;
 mod model;
 mod notifications;
+mod scenarios;
 mod unbind;

@@ -1,0 +1,275 @@
+//! The phone number scenarios in effect: the fixtures' (`phone_numbers.json`), plus those a test
+//! adds or replaces while the server runs, for every merchant or for one server key, so that a
+//! test can script "this number is blocked" for itself alone. A scenario for the caller's key wins
+//! over one for everybody, which wins over the fixtures'. A full reset brings back the fixtures'.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use parking_lot::RwLock;
+use serde::Serialize;
+
+use crate::fixtures::{PhoneScenario, pick};
+
+/// Scenarios that may be added at run time, at most.
+pub const MAX_RUNTIME: usize = 10_000;
+
+/// Where a scenario in effect comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    Fixtures,
+    Runtime,
+}
+
+/// A scenario as the control API lists it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Listed {
+    #[serde(flatten)]
+    pub scenario: PhoneScenario,
+    /// `null`: every merchant's.
+    pub server_key: Option<String>,
+    pub source: Source,
+}
+
+pub struct Scenarios {
+    fixtures: Arc<[PhoneScenario]>,
+    runtime: RwLock<Runtime>,
+    /// Anything changed at run time; until then a lookup reads the fixtures without a lock.
+    changed: AtomicBool,
+}
+
+#[derive(Default)]
+struct Runtime {
+    /// (server key, scenario).
+    added: Vec<(Option<String>, PhoneScenario)>,
+    /// Fixture scenarios removed until the next reset: (phone number, country code).
+    hidden: Vec<(String, Option<String>)>,
+}
+
+impl Runtime {
+    fn len(&self) -> usize {
+        self.added.len() + self.hidden.len()
+    }
+}
+
+fn same(a: &PhoneScenario, number: &str, country_code: Option<&str>) -> bool {
+    a.phone_number == number && a.country_code.as_deref() == country_code
+}
+
+impl Scenarios {
+    pub fn new(fixtures: Arc<[PhoneScenario]>) -> Self {
+        Self {
+            fixtures,
+            runtime: RwLock::new(Runtime::default()),
+            changed: AtomicBool::new(false),
+        }
+    }
+
+    /// Calls `f` with the scenario for a phone number as `server_key` sees it.
+    pub fn with<R>(
+        &self,
+        server_key: Option<&str>,
+        phone_number: &str,
+        country_code: &str,
+        f: impl FnOnce(Option<&PhoneScenario>) -> R,
+    ) -> R {
+        if !self.changed.load(Ordering::Acquire) {
+            return f(pick(self.fixtures.iter(), phone_number, country_code));
+        }
+        let rt = self.runtime.read();
+        let runtime_for = |key: Option<&str>| {
+            pick(
+                rt.added
+                    .iter()
+                    .filter(|(k, _)| k.as_deref() == key)
+                    .map(|(_, s)| s),
+                phone_number,
+                country_code,
+            )
+        };
+        let found = server_key
+            .and_then(|k| runtime_for(Some(k)))
+            .or_else(|| runtime_for(None))
+            .or_else(|| {
+                pick(
+                    self.fixtures
+                        .iter()
+                        .filter(|s| !rt.hidden.iter().any(|(n, cc)| same(s, n, cc.as_deref()))),
+                    phone_number,
+                    country_code,
+                )
+            });
+        f(found)
+    }
+
+    /// Adds or replaces the scenario of (number, country code) for `server_key` (or everybody);
+    /// returns whether it is new.
+    ///
+    /// # Errors
+    /// [`MAX_RUNTIME`] scenarios are held already.
+    pub fn put(&self, server_key: Option<String>, scenario: PhoneScenario) -> Result<bool, String> {
+        let mut rt = self.runtime.write();
+        let existing = rt.added.iter_mut().find(|(k, s)| {
+            *k == server_key && same(s, &scenario.phone_number, scenario.country_code.as_deref())
+        });
+        let new = match existing {
+            Some((_, s)) => {
+                *s = scenario;
+                false
+            }
+            None => {
+                if rt.len() >= MAX_RUNTIME {
+                    return Err(format!(
+                        "{MAX_RUNTIME} scenarios were added already: remove some, or reset"
+                    ));
+                }
+                rt.added.push((server_key, scenario));
+                true
+            }
+        };
+        self.changed.store(true, Ordering::Release);
+        Ok(new)
+    }
+
+    /// Removes the scenarios of a phone number (of one country code, when given) added for
+    /// `server_key` (or for everybody); without a key and with none added, hides the fixtures' until
+    /// the next reset. Returns how many went.
+    pub fn remove(
+        &self,
+        server_key: Option<&str>,
+        number: &str,
+        country_code: Option<&str>,
+    ) -> usize {
+        let mut rt = self.runtime.write();
+        let matches = |s: &PhoneScenario| {
+            s.phone_number == number
+                && country_code.is_none_or(|cc| s.country_code.as_deref() == Some(cc))
+        };
+        let before = rt.added.len();
+        rt.added
+            .retain(|(k, s)| !(k.as_deref() == server_key && matches(s)));
+        let mut removed = before - rt.added.len();
+        if removed == 0 && server_key.is_none() {
+            let hide: Vec<(String, Option<String>)> = self
+                .fixtures
+                .iter()
+                .filter(|s| matches(s))
+                .filter(|s| !rt.hidden.iter().any(|(n, cc)| same(s, n, cc.as_deref())))
+                .map(|s| (s.phone_number.clone(), s.country_code.clone()))
+                .collect();
+            removed = hide.len();
+            rt.hidden.extend(hide);
+        }
+        self.changed.store(true, Ordering::Release);
+        removed
+    }
+
+    /// Every scenario in effect, for one key (with everybody's and the fixtures'), or all.
+    pub fn list(&self, server_key: Option<&str>, number: Option<&str>) -> Vec<Listed> {
+        let rt = self.runtime.read();
+        let mut out: Vec<Listed> = rt
+            .added
+            .iter()
+            .filter(|(k, _)| server_key.is_none() || k.is_none() || k.as_deref() == server_key)
+            .map(|(k, s)| Listed {
+                scenario: s.clone(),
+                server_key: k.clone(),
+                source: Source::Runtime,
+            })
+            .collect();
+        out.extend(
+            self.fixtures
+                .iter()
+                .filter(|s| !rt.hidden.iter().any(|(n, cc)| same(s, n, cc.as_deref())))
+                .map(|s| Listed {
+                    scenario: s.clone(),
+                    server_key: None,
+                    source: Source::Fixtures,
+                }),
+        );
+        out.retain(|l| number.is_none_or(|n| l.scenario.phone_number == n));
+        out
+    }
+
+    /// Back to the fixtures' scenarios only.
+    pub fn reset(&self) {
+        *self.runtime.write() = Runtime::default();
+        self.changed.store(false, Ordering::Release);
+    }
+
+    /// Forgets the scenarios added for one key.
+    pub fn reset_key(&self, server_key: &str) {
+        self.runtime
+            .write()
+            .added
+            .retain(|(k, _)| k.as_deref() != Some(server_key));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixtures::Outcome;
+
+    fn scenario(number: &str, cc: Option<&str>, outcome: Outcome) -> PhoneScenario {
+        PhoneScenario {
+            phone_number: number.into(),
+            country_code: cc.map(Into::into),
+            outcome,
+            description: None,
+            payment_options: None,
+        }
+    }
+
+    fn outcome(s: &Scenarios, key: Option<&str>, number: &str) -> Option<Outcome> {
+        s.with(key, number, "62", |found| found.map(|f| f.outcome))
+    }
+
+    #[test]
+    fn a_key_s_own_scenario_wins_over_everybody_s_over_the_fixtures() {
+        let s = Scenarios::new(Arc::from([scenario("811", None, Outcome::UserNotFound)]));
+        assert_eq!(outcome(&s, Some("a"), "811"), Some(Outcome::UserNotFound));
+        s.put(None, scenario("811", Some("62"), Outcome::Pending))
+            .unwrap();
+        assert_eq!(outcome(&s, Some("a"), "811"), Some(Outcome::Pending));
+        assert!(
+            s.put(
+                Some("a".into()),
+                scenario("811", None, Outcome::UserBlocked)
+            )
+            .unwrap()
+        );
+        assert!(
+            !s.put(
+                Some("a".into()),
+                scenario("811", None, Outcome::UserBlocked)
+            )
+            .unwrap()
+        );
+        assert_eq!(outcome(&s, Some("a"), "811"), Some(Outcome::UserBlocked));
+        assert_eq!(outcome(&s, Some("b"), "811"), Some(Outcome::Pending));
+        assert_eq!(s.list(Some("b"), None).len(), 2);
+        assert_eq!(s.list(None, Some("811")).len(), 3);
+        s.reset_key("a");
+        assert_eq!(outcome(&s, Some("a"), "811"), Some(Outcome::Pending));
+        assert_eq!(s.remove(None, "811", None), 1);
+        assert_eq!(outcome(&s, Some("a"), "811"), Some(Outcome::UserNotFound));
+        // Nothing added for everybody any more: the fixture's is hidden.
+        assert_eq!(s.remove(None, "811", None), 1);
+        assert_eq!(outcome(&s, None, "811"), None);
+        assert_eq!(s.remove(None, "811", None), 0);
+        s.reset();
+        assert_eq!(outcome(&s, None, "811"), Some(Outcome::UserNotFound));
+    }
+
+    #[test]
+    fn runtime_scenarios_are_bounded() {
+        let s = Scenarios::new(Arc::from([]));
+        for i in 0..MAX_RUNTIME {
+            s.put(None, scenario(&format!("8{i}"), None, Outcome::Pending))
+                .unwrap();
+        }
+        assert!(s.put(None, scenario("9", None, Outcome::Pending)).is_err());
+    }
+}
