@@ -91,6 +91,15 @@ for case in ("get_c32", "post_c32"):
         ratio = num(a, "rps") / num(b, "rps")
         check(f"throughput {case} >= 85% of limit", ratio >= 0.85,
               f"{num(a, 'rps'):.0f} vs {num(b, 'rps'):.0f} req/s = {100 * ratio:.0f}%")
+off = r.get("mock-no-journal", {})
+for case in ("get_c32", "post_c32", "get_c1", "post_c1"):
+    a, b = m.get(case), off.get(case)
+    if a and b:
+        ua, ub = us_per_req(a), us_per_req(b)
+        ratio = ua / ub if ua and ub else None
+        check(f"the journal's cost, {case}: server CPU <= 1.1x with it off",
+              ratio is not None and ratio <= 1.1,
+              f"{ua:.1f} vs {ub:.1f} us/req = {ratio:.2f}x" if ratio else "no CPU figure")
 for case, base in (("charge_c32", "post_c32"), ("charge_c1", "post_c1")):
     a, b = m.get(case), lim.get(base)
     if a and b:

@@ -3,7 +3,8 @@
 #
 # Measures pay-account-mock beside the peer mock servers and the bare actix-web "limit" server,
 # with the peer harness in ../shared/bench/ (read-only; only called from here):
-#   1. GET / POST at c32 and c1 for pay-account-mock, the limit server and (full mode) the peers;
+#   1. GET / POST at c32 and c1 for pay-account-mock, the same with its journal off (what the
+#      journal costs), the limit server and (full mode) the peers;
 #   2. the mixed flow (create, get, link through the control API, get) at c32 and c1;
 #   3. scale: 1,000 vs 1,000,000 generated accounts (throughput, p99, memory per account);
 #   4. notifications: 10,000 links through the control API to a local receiver;
@@ -72,6 +73,7 @@ if [[ $SKIP != *" main "* ]]; then
   log "GET/POST: pay-account-mock, limit (actix-ref)${PEER_ARGS:+, no peers}"
   OUT=$OUT/main BASE_PORT=$BASE_PORT RUNS=1 "$SHARED/compare.sh" "${PEER_ARGS[@]}" \
     --cmd "pay-account-mock=$MOCK --port {PORT} --seed 1" \
+    --cmd "mock-no-journal=$MOCK --port {PORT} --seed 1 --journal-size 0" \
     --cmd "limit-actix-ref=$REF {PORT}" >/dev/null
 fi
 touch "$OUT/main/raw.txt" 2>/dev/null || { mkdir -p "$OUT/main"; touch "$OUT/main/raw.txt"; }

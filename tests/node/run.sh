@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the official Midtrans Node client (midtrans-client 1.4.3, unmodified, from npm) against
-# pay-account-mock with node's built-in test runner: pay_account.test.js (linking) and
-# charge.test.js (GoPay charges).
+# pay-account-mock with node's built-in test runner: pay_account.test.js (linking),
+# charge.test.js (GoPay charges) and faults.test.js (fault rules, runtime phone scenarios and the
+# request journal).
 #
 # Starts two servers on free ports: a default one (any non-empty server key, --seed 1) and one that
 # accepts a single server key. Both are stopped when this script exits.
@@ -38,4 +39,4 @@ echo "tests/node: servers at $MOCK_URL and $MOCK_KEYED_URL"
 
 cd "$HERE"
 MOCK_URL="$MOCK_URL" MOCK_KEYED_URL="$MOCK_KEYED_URL" MOCK_KEYED_KEY="$KEYED_KEY" \
-  node --test --test-reporter=spec pay_account.test.js charge.test.js
+  node --test --test-reporter=spec pay_account.test.js charge.test.js faults.test.js

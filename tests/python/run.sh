@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the official Midtrans Python client (midtransclient 1.4.2, unmodified, from PyPI) against
-# pay-account-mock with pytest: test_pay_account.py (linking) and test_charge.py (GoPay charges).
+# pay-account-mock with pytest: test_pay_account.py (linking), test_charge.py (GoPay charges) and
+# test_faults.py (fault rules, runtime phone scenarios and the request journal).
 # The packages go into tests/python/.deps (git-ignored).
 #
 # Starts two servers on free ports: the default one and one with --legacy-sandbox (the 2021 answers
@@ -32,4 +33,4 @@ export MOCK_LEGACY_URL="$URL"
 
 cd "$HERE"
 PYTHONPATH="$DEPS" PYTHONDONTWRITEBYTECODE=1 "$PYTHON" -m pytest -q -p no:cacheprovider \
-  test_pay_account.py test_charge.py
+  test_pay_account.py test_charge.py test_faults.py
