@@ -20,7 +20,7 @@ use crate::app::AppState;
 use crate::config::HttpStatusMode;
 use crate::error::ApiError;
 use crate::faults::{Answer, Effect, Facts, Fired, Preset};
-use crate::journal::{Entry, RECORDED_HEADERS, RequestBody};
+use crate::journal::{self, Entry, RequestBody};
 
 /// The descriptor of the connection a request came on, so that a rule can drop it.
 #[derive(Clone, Copy)]
@@ -33,14 +33,10 @@ pub async fn midtrans<B: MessageBody + 'static>(
     next: Next<B>,
 ) -> Result<ServiceResponse<EitherBody<B>>, actix_web::Error> {
     let started = Instant::now();
-    let head = state.journal.enabled().then(|| Head {
+    let head = state.journal.enabled().then(|| Seen {
         at_ms: state.clock.now_ms(),
         method: req.method().clone(),
-        uri: req.uri().clone(),
-        headers: RECORDED_HEADERS
-            .iter()
-            .filter_map(|name| Some((name.clone(), req.headers().get(name)?.clone())))
-            .collect(),
+        head: journal::Head::new(req.uri(), req.headers()),
     });
     let fired = if state.faults.any() {
         match fire(state, &mut req).await {
@@ -84,11 +80,10 @@ fn answered<B>(req: ServiceRequest, response: HttpResponse) -> ServiceResponse<E
 }
 
 /// What the journal keeps of a request before it is answered.
-struct Head {
+struct Seen {
     at_ms: u64,
     method: Method,
-    uri: actix_web::http::Uri,
-    headers: Vec<(header::HeaderName, header::HeaderValue)>,
+    head: journal::Head,
 }
 
 /// The rule that fires on `req`, if any. Reads the body first when a rule matches on the phone
@@ -205,7 +200,7 @@ impl MessageBody for Stalled {
 fn finish<B: MessageBody + 'static>(
     state: &AppState,
     mut response: ServiceResponse<EitherBody<B>>,
-    head: Option<Head>,
+    head: Option<Seen>,
     started: Instant,
     fired: Option<&Fired>,
 ) -> ServiceResponse<EitherBody<B>> {
@@ -216,7 +211,11 @@ fn finish<B: MessageBody + 'static>(
         return response;
     };
     let (req, res) = response.into_parts();
-    let body_read = req.extensions().get::<RequestBody>().map(|b| b.0.clone());
+    // Copied: the body may be a slice of the connection's read buffer (see `journal.rs`).
+    let body_read = req
+        .extensions()
+        .get::<RequestBody>()
+        .map(|b| Bytes::copy_from_slice(&b.0));
     let status = match fired.map(|f| &f.effect) {
         Some(Effect::Drop) => 0,
         _ => res.status().as_u16(),
@@ -235,8 +234,7 @@ fn finish<B: MessageBody + 'static>(
         id: 0,
         at_ms: head.at_ms,
         method: head.method,
-        uri: head.uri,
-        headers: head.headers,
+        head: head.head,
         body: body_read,
         status,
         response: answer,
