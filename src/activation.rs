@@ -22,7 +22,6 @@ use uuid::Uuid;
 
 use crate::accounts::{Account, AccountStatus, Transition, TransitionError, link_id_of};
 use crate::app::AppState;
-use crate::body;
 use crate::pages::links::{self, LinkKind};
 use crate::pages::{self, Look, PageError, card, safe_href};
 use crate::transitions;
@@ -125,10 +124,7 @@ async fn submit(
     payload: web::Payload,
 ) -> Result<HttpResponse, PageError> {
     let (flow, account) = lookup(&req, &state)?;
-    let bytes = body::read(&req, payload, state.max_body_bytes, state.body_timeout)
-        .await
-        .map_err(pages::body_error)?;
-    let form: Submission = serde_urlencoded::from_bytes(&bytes).unwrap_or_default();
+    let form: Submission = pages::read_form(&state, &req, payload, Look::Card).await?;
     match flow {
         Flow::Web => {
             // Only the form the page showed carries the token, and it can be submitted once.

@@ -19,7 +19,6 @@ use uuid::Uuid;
 use crate::accounts::{Account, AccountStatus, Owner, Transition, TransitionError};
 use crate::activation;
 use crate::app::AppState;
-use crate::body::{self, BodyError};
 use crate::charges::{Transaction, TxChange, TxStatus};
 use crate::clock::rfc3339;
 use crate::notifications::log::Filter as LogFilter;
@@ -573,13 +572,7 @@ async fn read_form(
     req: &HttpRequest,
     payload: web::Payload,
 ) -> Result<Filter, PageError> {
-    let bytes = body::read(req, payload, state.max_body_bytes, state.body_timeout)
-        .await
-        .map_err(|e| match e {
-            BodyError::TooLarge => PageError::too_large(Look::Dashboard),
-            BodyError::Timeout | BodyError::Broken => PageError::body_timeout(Look::Dashboard),
-        })?;
-    let form: FormFields = serde_urlencoded::from_bytes(&bytes).unwrap_or_default();
+    let form: FormFields = crate::pages::read_form(state, req, payload, Look::Dashboard).await?;
     if form.csrf.as_deref() != Some(form_token(state).as_str()) {
         return Err(PageError::new(
             Look::Dashboard,

@@ -92,10 +92,12 @@ impl Scenarios {
             .and_then(|k| runtime_for(Some(k)))
             .or_else(|| runtime_for(None))
             .or_else(|| {
+                // The phone number first: only its own entries are checked against the hidden ones.
                 pick(
-                    self.fixtures
-                        .iter()
-                        .filter(|s| !rt.hidden.iter().any(|(n, cc)| same(s, n, cc.as_deref()))),
+                    self.fixtures.iter().filter(|s| {
+                        s.phone_number == phone_number
+                            && !rt.hidden.iter().any(|(n, cc)| same(s, n, cc.as_deref()))
+                    }),
                     phone_number,
                     country_code,
                 )

@@ -21,7 +21,6 @@ use uuid::Uuid;
 
 use crate::activation::SANDBOX_PIN;
 use crate::app::AppState;
-use crate::body;
 use crate::charges::{Transaction, TxChange, TxStatus, link_id_of, transaction_id_of_link};
 use crate::pages::links::{self, LinkKind};
 use crate::pages::{self, Look, PageError, card};
@@ -124,10 +123,7 @@ async fn submit(
     payload: web::Payload,
 ) -> Result<HttpResponse, PageError> {
     let (flow, t) = lookup(&req, &state)?;
-    let bytes = body::read(&req, payload, state.max_body_bytes, state.body_timeout)
-        .await
-        .map_err(pages::body_error)?;
-    let form: Submission = serde_urlencoded::from_bytes(&bytes).unwrap_or_default();
+    let form: Submission = pages::read_form(&state, &req, payload, Look::Card).await?;
     if flow == Flow::Web
         && form.token.as_deref() != Some(pages::form_token(&state.form_secret, &t.id).as_str())
     {

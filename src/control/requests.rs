@@ -103,15 +103,31 @@ impl MatcherBody {
     }
 }
 
-fn page(
-    state: &AppState,
-    matcher: &Matcher,
+/// Runs a journal query on a blocking thread: matching may parse every body the journal holds (up
+/// to 64 MiB), which must not hold up the requests a worker serves.
+async fn off_worker<R: Send + 'static>(
+    state: &web::Data<AppState>,
+    query: impl FnOnce(&AppState) -> R + Send + 'static,
+) -> Result<R, ControlError> {
+    let state = state.clone();
+    web::block(move || query(&state)).await.map_err(|_| {
+        ControlError::BadRequest("the server is stopping: the journal query did not run".into())
+    })
+}
+
+async fn page(
+    state: &web::Data<AppState>,
+    matcher: Matcher,
     limit: Option<usize>,
     cursor: Option<&str>,
 ) -> Result<HttpResponse, ControlError> {
     let (limit, before) = paging::request(limit, cursor).map_err(ControlError::BadRequest)?;
-    let (found, next) = state.journal.find(matcher, before, limit);
-    let requests: Vec<Value> = found.iter().map(|e| e.to_json()).collect();
+    let requests: (Vec<Value>, Option<u64>) = off_worker(state, move |s| {
+        let (found, next) = s.journal.find(&matcher, before, limit);
+        (found.iter().map(|e| e.to_json()).collect(), next)
+    })
+    .await?;
+    let (requests, next) = requests;
     Ok(HttpResponse::Ok().json(json!({
         "requests": requests,
         "next_cursor": paging::cursor_string(next),
@@ -133,7 +149,7 @@ async fn list(
         status_code: q.status_code,
         ..Matcher::default()
     };
-    page(&state, &matcher, q.limit, q.cursor.as_deref())
+    page(&state, matcher, q.limit, q.cursor.as_deref()).await
 }
 
 /// `POST /__admin/requests/find` with a matcher: the requests that match, newest first.
@@ -144,7 +160,7 @@ async fn find(
 ) -> Result<HttpResponse, ControlError> {
     let mut body: MatcherBody = read_json(&state, &req, payload).await?;
     let (limit, cursor) = (body.limit.take(), body.cursor.take());
-    page(&state, &body.matcher()?, limit, cursor.as_deref())
+    page(&state, body.matcher()?, limit, cursor.as_deref()).await
 }
 
 /// `POST /__admin/requests/count` with a matcher: how many requests match.
@@ -159,7 +175,8 @@ async fn count(
             "count takes no limit or cursor: it counts every match".into(),
         ));
     }
-    let n = state.journal.count(&body.matcher()?);
+    let matcher = body.matcher()?;
+    let n = off_worker(&state, move |s| s.journal.count(&matcher)).await?;
     Ok(HttpResponse::Ok().json(json!({ "count": n })))
 }
 

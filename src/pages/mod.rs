@@ -104,14 +104,27 @@ pub fn form_token(secret: &uuid::Uuid, subject: &uuid::Uuid) -> String {
     uuid::Uuid::from_bytes(bytes).to_string()
 }
 
-/// The page for a customer form whose body could not be read.
-pub fn body_error(e: crate::body::BodyError) -> PageError {
-    match e {
-        crate::body::BodyError::TooLarge => PageError::too_large(Look::Card),
-        crate::body::BodyError::Timeout | crate::body::BodyError::Broken => {
-            PageError::body_timeout(Look::Card)
-        }
-    }
+/// A form posted to a page (activation, PIN, dashboard), within the body limits. Fields that are
+/// missing or do not parse are left at their defaults, so a stray POST gets a page, not an error;
+/// a body too large or too slow gets the page `look` says.
+///
+/// # Errors
+/// The [`PageError`] for a body that could not be read.
+pub async fn read_form<T: serde::de::DeserializeOwned + Default>(
+    state: &crate::app::AppState,
+    req: &actix_web::HttpRequest,
+    payload: actix_web::web::Payload,
+    look: Look,
+) -> Result<T, PageError> {
+    let bytes = crate::body::read(req, payload, state.max_body_bytes, state.body_timeout)
+        .await
+        .map_err(|e| match e {
+            crate::body::BodyError::TooLarge => PageError::too_large(look),
+            crate::body::BodyError::Timeout | crate::body::BodyError::Broken => {
+                PageError::body_timeout(look)
+            }
+        })?;
+    Ok(serde_urlencoded::from_bytes(&bytes).unwrap_or_default())
 }
 
 /// `url` if a browser may follow it as a link: an absolute `http` or `https` URL. Anything else
