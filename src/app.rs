@@ -1,10 +1,8 @@
 //! The state every route shares, built once from a [`Config`] before the HTTP workers start.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use parking_lot::RwLock;
-use serde::Serialize;
 
 use crate::accounts::{Account, AccountStatus, PaymentOption, Store};
 use crate::accounts::{Balance, Token};
@@ -13,87 +11,9 @@ use crate::clock::Clock;
 use crate::config::{Config, HttpStatusMode};
 use crate::fixtures::{Fixtures, PaymentOptionFixture};
 use crate::ids::IdGen;
-use crate::money::Amount;
+use crate::notifications::Notifications;
 use crate::notifications::delivery::Deliveries;
-use crate::notifications::{Notifications, Target};
-
-/// Settings the control API can change while the server runs.
-#[derive(Debug, Clone, Serialize)]
-pub struct Settings {
-    /// The "Account linking notification URL" for every merchant without its own.
-    pub notification_url: Option<String>,
-    /// Per server key notification URLs.
-    pub notification_urls: HashMap<String, String>,
-    /// The "Payment Notification URL" for every merchant without its own.
-    pub payment_notification_url: Option<String>,
-    /// Per server key payment notification URLs.
-    pub payment_notification_urls: HashMap<String, String>,
-    pub merchant_id: String,
-    #[serde(serialize_with = "ser_duration")]
-    pub activation_ttl: Duration,
-    #[serde(serialize_with = "ser_durations")]
-    pub retry_schedule: Vec<Duration>,
-    pub unbind_notification: bool,
-    /// `merchant_id` of GoPay transactions.
-    pub gopay_merchant_id: String,
-    /// Charges from this amount up ask for the PIN.
-    pub pin_threshold: Amount,
-    #[serde(serialize_with = "ser_duration")]
-    pub verification_link_ttl: Duration,
-    #[serde(serialize_with = "ser_duration")]
-    pub transaction_ttl: Duration,
-    #[serde(serialize_with = "ser_duration")]
-    pub pre_auth_hold: Duration,
-}
-
-fn ser_duration<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&humantime::format_duration(*d).to_string())
-}
-
-fn ser_durations<S: serde::Serializer>(d: &[Duration], s: S) -> Result<S::Ok, S::Error> {
-    s.collect_seq(d.iter().map(|d| humantime::format_duration(*d).to_string()))
-}
-
-impl Settings {
-    /// Where a merchant's account linking notifications go.
-    pub fn notification_url_for(&self, server_key: &str) -> Option<&str> {
-        self.notification_urls
-            .get(server_key)
-            .or(self.notification_url.as_ref())
-            .map(String::as_str)
-    }
-
-    /// Where a notification for `server_key` goes now.
-    pub fn url_for<'a>(&'a self, target: &'a Target, server_key: &str) -> Option<&'a str> {
-        match target {
-            Target::Linking => self.notification_url_for(server_key),
-            Target::Payment => self
-                .payment_notification_urls
-                .get(server_key)
-                .or(self.payment_notification_url.as_ref())
-                .map(String::as_str),
-            Target::Url(url) => Some(url),
-        }
-    }
-
-    fn from_config(config: &Config) -> Self {
-        Self {
-            notification_url: config.notification_url.clone(),
-            notification_urls: HashMap::new(),
-            payment_notification_url: config.payment_notification_url.clone(),
-            payment_notification_urls: HashMap::new(),
-            merchant_id: config.merchant_id.clone(),
-            activation_ttl: config.activation_ttl,
-            retry_schedule: config.retry_schedule.clone(),
-            unbind_notification: config.unbind_notification,
-            gopay_merchant_id: config.gopay_merchant_id.clone(),
-            pin_threshold: Amount::from_units(config.pin_threshold),
-            verification_link_ttl: config.verification_link_ttl,
-            transaction_ttl: config.transaction_ttl,
-            pre_auth_hold: config.pre_auth_hold,
-        }
-    }
-}
+pub use crate::settings::Settings;
 
 /// Shared state: the store, the clock, the id source, settings and the notification machinery.
 pub struct AppState {
@@ -128,6 +48,10 @@ pub struct AppState {
     pub form_secret: uuid::Uuid,
     seed: Option<u64>,
     generated_accounts: usize,
+    /// Moves on every change that the state file must catch ([`crate::state_file`]).
+    revision: std::sync::atomic::AtomicU64,
+    /// `--state-file`, if given.
+    pub state_file: Option<crate::state_file::StateFile>,
 }
 
 impl AppState {
@@ -165,10 +89,35 @@ impl AppState {
             form_secret: uuid::Uuid::new_v4(),
             seed: config.seed,
             generated_accounts: config.generate_accounts,
+            revision: std::sync::atomic::AtomicU64::new(0),
+            state_file: config.state_file.as_ref().map(|path| {
+                crate::state_file::StateFile::new(path.clone(), config.state_save_interval)
+            }),
         };
         state.load_fixture_accounts();
         state.generate_accounts(config.generate_accounts);
         Ok(state)
+    }
+
+    /// The `--seed` it was started with.
+    pub fn seed(&self) -> Option<u64> {
+        self.seed
+    }
+
+    /// The settings at start.
+    pub fn initial_settings(&self) -> &Settings {
+        &self.initial_settings
+    }
+
+    /// Something changed that the state file keeps.
+    pub fn changed(&self) {
+        self.revision
+            .fetch_add(1, std::sync::atomic::Ordering::Release);
+    }
+
+    /// How many changes there have been (see [`AppState::changed`]).
+    pub fn revision(&self) -> u64 {
+        self.revision.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// Everything back to how the server started: the fixture (and generated) accounts, an empty

@@ -99,6 +99,15 @@ pub struct Cli {
     #[arg(long, env = "PAY_ACCOUNT_MOCK_FAULTS")]
     pub faults: Option<PathBuf>,
 
+    /// Keep the state in this JSON file across restarts: loaded at start when it exists, saved
+    /// while the server runs and when it stops.
+    #[arg(long, env = "PAY_ACCOUNT_MOCK_STATE_FILE")]
+    pub state_file: Option<PathBuf>,
+
+    /// How often the state file is saved at most, when something changed (100ms to 1h).
+    #[arg(long, env = "PAY_ACCOUNT_MOCK_STATE_SAVE_INTERVAL", default_value = "2s", value_parser = config::parse_duration)]
+    pub state_save_interval: Duration,
+
     /// Largest accepted request body, in bytes (1 to 16 MiB).
     #[arg(long, env = "PAY_ACCOUNT_MOCK_MAX_BODY_BYTES", default_value_t = config::DEFAULT_MAX_BODY_BYTES)]
     pub max_body_bytes: usize,
@@ -281,6 +290,8 @@ impl Cli {
             max_transactions: self.max_transactions,
             journal_size: self.journal_size,
             faults,
+            state_file: self.state_file.clone(),
+            state_save_interval: self.state_save_interval,
         };
         config.validate().map_err(|e| self.rename(e))?;
         Ok(config)

@@ -61,6 +61,20 @@ impl Clock {
         Duration::from_millis(self.offset_ms.load(Ordering::Relaxed))
     }
 
+    /// Sets the total offset (the state file).
+    ///
+    /// # Errors
+    /// [`TooFar`]: past [`MAX_OFFSET`]; the clock is unchanged.
+    pub fn set_offset(&self, offset: Duration) -> Result<(), TooFar> {
+        if offset > MAX_OFFSET {
+            return Err(TooFar {
+                remaining: MAX_OFFSET,
+            });
+        }
+        self.offset_ms.store(duration_ms(offset), Ordering::Relaxed);
+        Ok(())
+    }
+
     /// Back to wall time (a full reset).
     pub fn reset(&self) {
         self.offset_ms.store(0, Ordering::Relaxed);

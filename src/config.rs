@@ -38,6 +38,8 @@ pub const DEFAULT_VERIFICATION_LINK_TTL: Duration = Duration::from_secs(5 * 60);
 /// A pending GoPay transaction expires after 15 minutes; an authorization's hold lapses after as long.
 pub const DEFAULT_TRANSACTION_TTL: Duration = Duration::from_secs(15 * 60);
 pub const DEFAULT_MAX_TRANSACTIONS: usize = 1_000_000;
+/// The state file is saved at most this often.
+pub const DEFAULT_STATE_SAVE_INTERVAL: Duration = Duration::from_secs(2);
 
 /// Which HTTP status line accompanies a 4xx Midtrans body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -168,6 +170,10 @@ pub struct Config {
     pub journal_size: usize,
     /// Fault rules in effect at start (and after a full reset).
     pub faults: Vec<crate::faults::RuleSpec>,
+    /// Where the state is kept across restarts ([`crate::state_file`]); `None`: in memory only.
+    pub state_file: Option<std::path::PathBuf>,
+    /// How often the state file is saved, at most.
+    pub state_save_interval: Duration,
 }
 
 impl Default for Config {
@@ -204,6 +210,8 @@ impl Default for Config {
             max_transactions: DEFAULT_MAX_TRANSACTIONS,
             journal_size: DEFAULT_JOURNAL_SIZE,
             faults: Vec::new(),
+            state_file: None,
+            state_save_interval: DEFAULT_STATE_SAVE_INTERVAL,
         }
     }
 }
@@ -288,6 +296,24 @@ impl Config {
         check_count("--max-accounts", self.max_accounts, limits::MAX_ACCOUNTS)?;
         check_count("--journal-size", self.journal_size, limits::JOURNAL_SIZE)?;
         crate::faults::check_all(&self.faults).map_err(|e| format!("--faults: {e}"))?;
+        check_duration(
+            "--state-save-interval",
+            self.state_save_interval,
+            limits::STATE_SAVE_INTERVAL.0,
+            limits::STATE_SAVE_INTERVAL.1,
+        )?;
+        if let Some(path) = &self.state_file {
+            let dir = match path.parent() {
+                Some(d) if !d.as_os_str().is_empty() => d,
+                _ => std::path::Path::new("."),
+            };
+            if path.is_dir() || !dir.is_dir() {
+                return Err(format!(
+                    "--state-file: '{}' must name a file in an existing folder",
+                    path.display()
+                ));
+            }
+        }
         check_count(
             "--generate-accounts",
             self.generate_accounts,

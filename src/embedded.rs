@@ -137,6 +137,11 @@ impl Handle {
         }
     }
 
+    /// Whether the server still runs.
+    pub fn is_running(&self) -> bool {
+        !self.commands.is_closed()
+    }
+
     /// Blocks the calling thread until the server stops (not from async code).
     pub fn wait(&mut self) {
         if let Some(done) = self.done.take() {

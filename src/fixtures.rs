@@ -267,7 +267,7 @@ fn check_count<T>(what: &str, items: &[T], max: usize) -> Result<(), String> {
 }
 
 /// A phone number as create accepts it: digits, not starting with 0.
-fn check_phone(phone: &str) -> Result<(), String> {
+pub(crate) fn check_phone(phone: &str) -> Result<(), String> {
     if phone.is_empty()
         || phone.len() > MAX_PHONE_DIGITS
         || !phone.bytes().all(|b| b.is_ascii_digit())
@@ -281,7 +281,7 @@ fn check_phone(phone: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn check_country_code(cc: &str) -> Result<(), String> {
+pub(crate) fn check_country_code(cc: &str) -> Result<(), String> {
     if cc.is_empty() || cc.len() > 3 || !cc.bytes().all(|b| b.is_ascii_digit()) {
         return Err(format!(
             "country_code '{}' must be 1 to 3 digits",
@@ -352,7 +352,7 @@ fn check_accounts(accounts: &[AccountFixture]) -> Result<(), String> {
     Ok(())
 }
 
-fn check_options(options: &[PaymentOptionFixture]) -> Result<(), String> {
+pub(crate) fn check_options(options: &[PaymentOptionFixture]) -> Result<(), String> {
     check_count("payment options", options, MAX_OPTIONS)?;
     for o in options {
         let option = |e: String| format!("payment option {}: {e}", o.name.escape_debug());

@@ -89,6 +89,7 @@ pub async fn check(
             req.path().to_string(),
         )
     });
+    let changes_state = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     let watched = state.journal.enabled() || state.faults.any();
     let response = if watched && dialect(req.path()) == Dialect::Midtrans {
         crate::intercept::midtrans(&state, req, next).await?
@@ -99,6 +100,10 @@ pub async fn check(
         }
         response.map_into_left_body()
     };
+    if changes_state {
+        // After the answer, so that a save that sees the new revision sees the change too.
+        state.changed();
+    }
     if let Some((started, method, path)) = logged {
         tracing::debug!(
             %method,

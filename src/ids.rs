@@ -2,12 +2,17 @@
 //! `--seed` can make a whole run reproducible.
 
 use parking_lot::Mutex;
-use rand::{RngCore, SeedableRng, rngs::StdRng};
+use rand::{RngCore, SeedableRng};
+use rand_chacha::ChaCha12Rng;
 use uuid::Uuid;
 
 /// A source of UUIDs; seeded, or from the OS when no seed is given.
+///
+/// ChaCha12 is what `rand`'s `StdRng` is, named so that its position in the stream can be read and
+/// set: a seeded server restored from a state file goes on where it stopped instead of handing out
+/// its ids again.
 pub struct IdGen {
-    rng: Mutex<StdRng>,
+    rng: Mutex<ChaCha12Rng>,
 }
 
 impl IdGen {
@@ -25,6 +30,16 @@ impl IdGen {
         }
     }
 
+    /// How far into its stream the generator is.
+    pub fn position(&self) -> u128 {
+        self.rng.lock().get_word_pos()
+    }
+
+    /// Moves the generator to `position` of its stream.
+    pub fn seek(&self, position: u128) {
+        self.rng.lock().set_word_pos(position);
+    }
+
     /// A random (version 4) UUID.
     pub fn uuid(&self) -> Uuid {
         let mut bytes = [0u8; 16];
@@ -33,10 +48,10 @@ impl IdGen {
     }
 }
 
-fn rng(seed: Option<u64>) -> StdRng {
+fn rng(seed: Option<u64>) -> ChaCha12Rng {
     match seed {
-        Some(seed) => StdRng::seed_from_u64(seed),
-        None => StdRng::from_entropy(),
+        Some(seed) => ChaCha12Rng::seed_from_u64(seed),
+        None => ChaCha12Rng::from_entropy(),
     }
 }
 
@@ -49,5 +64,29 @@ mod tests {
         let (a, b) = (IdGen::new(Some(7)), IdGen::new(Some(7)));
         assert_eq!(a.uuid(), b.uuid());
         assert_ne!(IdGen::new(None).uuid(), IdGen::new(None).uuid());
+    }
+
+    #[test]
+    fn a_seeded_generator_resumes_where_it_stopped() {
+        let first = IdGen::new(Some(7));
+        first.uuid();
+        let position = first.position();
+        let next = first.uuid();
+        let resumed = IdGen::new(Some(7));
+        resumed.seek(position);
+        assert_eq!(resumed.uuid(), next);
+    }
+
+    #[test]
+    fn the_stream_is_the_one_std_rng_gives() {
+        // Ids made with a seed before the generator was named stay the same.
+        let mut std = rand::rngs::StdRng::seed_from_u64(42);
+        let mut bytes = [0u8; 16];
+        std.fill_bytes(&mut bytes);
+        let ids = IdGen::new(Some(42));
+        assert_eq!(
+            ids.uuid(),
+            uuid::Builder::from_random_bytes(bytes).into_uuid()
+        );
     }
 }

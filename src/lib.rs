@@ -65,7 +65,9 @@ pub mod pool;
 pub mod routing;
 pub mod scenarios;
 pub mod scheduler;
+pub mod settings;
 pub mod startup;
+pub mod state_file;
 pub mod transitions;
 pub mod verification;
 

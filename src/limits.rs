@@ -55,6 +55,9 @@ pub const NOTIFICATION_HEADER_URLS_MAX: usize = 3;
 pub const METADATA_MAX_BYTES: usize = 4096;
 /// Refunds one transaction can have: each adds an entry to every later notification of it.
 pub const REFUNDS_MAX: usize = 100;
+/// `--state-save-interval`.
+pub const STATE_SAVE_INTERVAL: (Duration, Duration) =
+    (Duration::from_millis(100), Duration::from_secs(3600));
 
 /// A retry schedule has 1 to [`RETRY_SCHEDULE_MAX_LEN`] intervals of at most
 /// [`RETRY_INTERVAL_MAX`] each.

@@ -24,21 +24,70 @@ fn main() {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .init();
+    let state_flag = cli.source("--state-file");
     let config = match cli.into_config() {
         Ok(config) => config,
         Err(message) => fail(&message),
     };
+    let state_file = config.state_file.clone();
     let server = match pay_account_mock::start(config) {
         Ok(server) => server,
+        Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+            fail(&format!("{state_flag}: {e}"))
+        }
         Err(e) => {
             eprintln!("pay-account-mock: cannot start: {e}");
             std::process::exit(1);
         }
     };
     println!("pay-account-mock listening on {}", server.url());
-    if let Err(e) = server.wait() {
-        eprintln!("pay-account-mock: {e}");
-        std::process::exit(1);
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => fail(&format!("cannot wait for signals: {e}")),
+    };
+    let signal = match runtime.block_on(until_stopped(&server)) {
+        Ok(signal) => signal,
+        Err(e) => {
+            // The server ended by itself.
+            eprintln!("pay-account-mock: {e}");
+            let code = if server.wait().is_err() { 1 } else { 0 };
+            std::process::exit(code);
+        }
+    };
+    let started = std::time::Instant::now();
+    let saved = runtime.block_on(server.shutdown());
+    let ms = started.elapsed().as_millis();
+    match (saved, state_file) {
+        (Ok(()), Some(path)) => println!(
+            "pay-account-mock stopped on {signal} in {ms} ms; state saved to {}",
+            path.display()
+        ),
+        (Ok(()), None) => println!("pay-account-mock stopped on {signal} in {ms} ms"),
+        (Err(e), _) => {
+            eprintln!("pay-account-mock: stopped on {signal}, but {e}");
+            std::process::exit(1);
+        }
+    }
+}
+
+/// Waits for SIGTERM or SIGINT (Ctrl-C, `docker stop`) and names it; or fails if the server stops
+/// by itself, or signals cannot be caught.
+async fn until_stopped(server: &pay_account_mock::Server) -> Result<&'static str, String> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
+    let mut int = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
+    let mut check = tokio::time::interval(std::time::Duration::from_millis(500));
+    loop {
+        tokio::select! {
+            _ = term.recv() => return Ok("SIGTERM"),
+            _ = int.recv() => return Ok("SIGINT"),
+            _ = check.tick() => if !server.is_running() {
+                return Err("the server stopped".into());
+            },
+        }
     }
 }
 

@@ -39,6 +39,39 @@ pub struct Scenarios {
     changed: AtomicBool,
 }
 
+/// Checks changes made at run time (a state document's) against the ranges of those made by the
+/// control API.
+///
+/// # Errors
+/// The first entry out of range, or more than [`MAX_RUNTIME`] entries.
+pub fn check_runtime((added, hidden): &RuntimeChanges) -> Result<(), String> {
+    if added.len().saturating_add(hidden.len()) > MAX_RUNTIME {
+        return Err(format!(
+            "at most {MAX_RUNTIME} phone scenarios can be added"
+        ));
+    }
+    for (key, s) in added {
+        if let Some(key) = key {
+            crate::limits::check_server_key("server_key", key)?;
+        }
+        crate::fixtures::check_scenario(s)
+            .map_err(|e| format!("phone number {}: {e}", s.phone_number.escape_debug()))?;
+    }
+    for (number, cc) in hidden {
+        crate::fixtures::check_phone(number)?;
+        if let Some(cc) = cc {
+            crate::fixtures::check_country_code(cc)?;
+        }
+    }
+    Ok(())
+}
+
+/// See [`Scenarios::runtime`].
+pub type RuntimeChanges = (
+    Vec<(Option<String>, PhoneScenario)>,
+    Vec<(String, Option<String>)>,
+);
+
 #[derive(Default)]
 struct Runtime {
     /// (server key, scenario).
@@ -192,6 +225,26 @@ impl Scenarios {
         );
         out.retain(|l| number.is_none_or(|n| l.scenario.phone_number == n));
         out
+    }
+
+    /// What was changed at run time: the scenarios added (with their key), and the fixtures' phone
+    /// numbers hidden (with their country code).
+    pub fn runtime(&self) -> RuntimeChanges {
+        let rt = self.runtime.read();
+        (rt.added.clone(), rt.hidden.clone())
+    }
+
+    /// Replaces what was changed at run time (the state file).
+    ///
+    /// # Errors
+    /// A scenario out of its ranges, or more than [`MAX_RUNTIME`] entries; nothing changes.
+    pub fn restore(&self, changes: RuntimeChanges) -> Result<(), String> {
+        check_runtime(&changes)?;
+        let (added, hidden) = changes;
+        let changed = !added.is_empty() || !hidden.is_empty();
+        *self.runtime.write() = Runtime { added, hidden };
+        self.changed.store(changed, Ordering::Release);
+        Ok(())
     }
 
     /// Back to the fixtures' scenarios only.

@@ -6,6 +6,8 @@
 //! `--max-deliveries` at once: an attempt takes a slot before it leaves the queue, so the rest wait
 //! their turn on the clock and a dead receiver can hold only that many sockets. Each attempt goes to
 //! the merchant's notification URL of the moment.
+//!
+//! The state file's saver ([`crate::state_file::keep_saved`]) runs beside it, and stops with it.
 
 use std::time::Duration;
 
@@ -21,6 +23,11 @@ const MAX_NAP: Duration = Duration::from_secs(60);
 /// Runs until dropped with the server. The attempts in flight belong to it: dropping it (a server
 /// that stops, or a pooled server being reset) cancels them, so a stopped server sends nothing more.
 pub async fn run(app: web::Data<AppState>) {
+    // The state file's saver lives and dies with the scheduler.
+    tokio::join!(due_work(app.clone()), crate::state_file::keep_saved(app));
+}
+
+async fn due_work(app: web::Data<AppState>) {
     let mut attempts = tokio::task::JoinSet::new();
     loop {
         while attempts.try_join_next().is_some() {}
@@ -28,8 +35,10 @@ pub async fn run(app: web::Data<AppState>) {
         tokio::pin!(woken);
         woken.as_mut().enable();
         let now = app.clock.now_ms();
-        app.store.expire_due(now);
-        crate::payments::expire_due(&app, now);
+        let expired = app.store.expire_due(now).len() + crate::payments::expire_due(&app, now);
+        if expired > 0 {
+            app.changed();
+        }
         let mut slots_full = false;
         loop {
             let Some(permit) = app.deliveries.permit() else {
@@ -46,6 +55,7 @@ pub async fn run(app: web::Data<AppState>) {
                 // Forgotten however the task ends: done, cancelled or dropped with the server.
                 let _tracked = Tracked(app.clone(), tokio::task::id());
                 attempt(&app, due).await;
+                app.changed();
                 drop(permit);
                 app.notifications.wake.notify_one();
             });

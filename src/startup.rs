@@ -102,6 +102,7 @@ pub fn start(config: Config) -> io::Result<Server> {
     let public_url = config.public_url.clone().unwrap_or_else(|| url.clone());
     let state =
         web::Data::new(AppState::new(&config, public_url, &config.host).map_err(io::Error::other)?);
+    load_state_file(&state)?;
     let running = match config.workers {
         None => Running::Embedded(embedded::serve(listener, state.clone())?),
         Some(workers) => threaded(listener, state.clone(), workers)?,
@@ -114,6 +115,37 @@ pub fn start(config: Config) -> io::Result<Server> {
         running,
         pool_config: None,
     })
+}
+
+/// Loads the state file into `state` when there is one.
+///
+/// # Errors
+/// `InvalidData` naming the file and what is wrong with it; the file is left as it is.
+fn load_state_file(state: &AppState) -> io::Result<()> {
+    let Some(file) = &state.state_file else {
+        return Ok(());
+    };
+    let bad = |e: String| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!(
+                "state file {}: {e} (the file was left as it is)",
+                file.path.display()
+            ),
+        )
+    };
+    if let Some(doc) = crate::state_file::read(&file.path).map_err(bad)? {
+        let prepared = crate::state_file::prepare(state, doc).map_err(bad)?;
+        crate::state_file::import(state, prepared);
+        tracing::info!(
+            path = %file.path.display(),
+            accounts = state.store.len(),
+            transactions = state.transactions.len(),
+            notifications = state.notifications.len(),
+            "state loaded"
+        );
+    }
+    Ok(())
 }
 
 fn threaded(
@@ -203,16 +235,35 @@ impl Server {
         self.addr.port()
     }
 
+    /// Whether it still serves (false once its thread or task has ended).
+    pub fn is_running(&self) -> bool {
+        match &self.running {
+            Running::Threaded { thread, .. } => thread.as_ref().is_some_and(|t| !t.is_finished()),
+            Running::Embedded(handle) => handle.is_running(),
+            Running::Gone => false,
+        }
+    }
+
     /// The shared state, for embedding users who want to look inside.
     pub fn state(&self) -> &AppState {
         &self.state
     }
 
-    /// Stops accepting, finishes in-flight requests (at most a second), and returns. A pooled
-    /// server goes back to its pool instead (as when dropped).
-    pub async fn stop(mut self) {
+    /// Stops accepting, finishes in-flight requests (at most a second), saves the state file if
+    /// there is one, and returns. A pooled server goes back to its pool instead (as when dropped).
+    pub async fn stop(self) {
+        if let Err(e) = self.shutdown().await {
+            tracing::error!("{e}");
+        }
+    }
+
+    /// [`Server::stop`], telling whether the last save of the state file worked.
+    ///
+    /// # Errors
+    /// The state file could not be written (the message names it).
+    pub async fn shutdown(mut self) -> Result<(), String> {
         if self.pool_config.is_some() {
-            return;
+            return Ok(());
         }
         match &mut self.running {
             Running::Threaded { handle, thread } => {
@@ -224,6 +275,15 @@ impl Server {
             Running::Embedded(handle) => handle.stop().await,
             Running::Gone => {}
         }
+        if self.state.state_file.is_none() {
+            return Ok(());
+        }
+        // Every request has been answered and no attempt runs any more: this save is the last.
+        let state = self.state.clone();
+        tokio::task::spawn_blocking(move || crate::state_file::save(&state, true))
+            .await
+            .map_err(|e| format!("the last save of the state file failed: {e}"))?
+            .map(|_| ())
     }
 
     /// Blocks until the server stops (it runs until the process is ended). Not for async code.

@@ -584,6 +584,16 @@ impl Store {
         *self.state.write() = State::default();
     }
 
+    /// Replaces every account (the state file), in creation order, under one lock.
+    pub fn replace_all(&self, accounts: Vec<Account>) {
+        let mut state = State::default();
+        for mut account in accounts {
+            account.owner = account.owner.map(|k| state.owner(&k).key.clone());
+            state.insert(account);
+        }
+        *self.state.write() = state;
+    }
+
     /// Removes the accounts one server key owns; returns how many.
     pub fn remove_owned_by(&self, server_key: &str) -> usize {
         let mut state = self.state.write();
@@ -605,6 +615,11 @@ impl Store {
 
     pub fn len(&self) -> usize {
         self.state.read().accounts.len()
+    }
+
+    /// Accounts a create may bring the store to (`--max-accounts`).
+    pub fn limit(&self) -> usize {
+        self.limit
     }
 
     pub fn is_empty(&self) -> bool {

@@ -151,7 +151,7 @@ pub struct Refund {
 }
 
 /// Where a transaction's notifications go (reference 6.3).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(tag = "mode", content = "urls", rename_all = "snake_case")]
 pub enum NotifyTo {
     /// The merchant's Payment Notification URL of the moment.

@@ -173,6 +173,29 @@ impl Book {
             .map(|(_, id)| *id)
     }
 
+    /// The last `refund_chargeback_id` given.
+    pub fn last_refund_id(&self) -> u64 {
+        self.next_refund_id
+    }
+
+    /// Replaces every transaction (the state file), in creation order; idempotency replays are
+    /// forgotten.
+    ///
+    /// # Errors
+    /// [`Full`]: more transactions than `--max-transactions`; the book is then empty.
+    pub fn restore(
+        &mut self,
+        transactions: Vec<Transaction>,
+        last_refund_id: u64,
+    ) -> Result<(), Full> {
+        self.clear(None);
+        self.next_refund_id = last_refund_id;
+        for t in transactions {
+            self.insert(t)?;
+        }
+        Ok(())
+    }
+
     /// The next refund's `refund_chargeback_id`.
     pub fn next_refund_id(&mut self) -> u64 {
         self.next_refund_id += 1;

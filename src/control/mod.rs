@@ -11,6 +11,7 @@
 //! - [`faults`]: fault and latency rules for the Midtrans routes.
 //! - [`phone_numbers`]: phone number scenarios, the fixtures' and those added at run time.
 //! - [`settings`]: the mock clock, runtime config, reset and health.
+//! - [`state`]: the whole state exported and imported, as the state file holds it.
 
 pub mod accounts;
 pub mod faults;
@@ -18,6 +19,7 @@ pub mod notifications;
 pub mod phone_numbers;
 pub mod requests;
 pub mod settings;
+pub mod state;
 pub mod transactions;
 
 use actix_web::http::StatusCode;
@@ -44,6 +46,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(phone_numbers::routes)
             .configure(transactions::routes)
             .configure(settings::routes)
+            .configure(state::routes)
             .default_service(web::to(unknown_route)),
     );
 }

@@ -353,6 +353,54 @@ impl Notifications {
         }
     }
 
+    /// The id the last notification recorded got (the next gets one more).
+    pub fn last_id(&self) -> u64 {
+        self.log.lock().next_id
+    }
+
+    /// Up to `limit` notifications after the id `after`, oldest first, as they stand: the state
+    /// file reads the log in such pieces so that it never holds the lock for long.
+    pub(crate) fn chunk(&self, after: u64, limit: usize) -> Vec<Notification> {
+        let log = self.log.lock();
+        log.entries
+            .range((Bound::Excluded(after), Bound::Unbounded))
+            .take(limit)
+            .map(|(_, n)| n.clone())
+            .collect()
+    }
+
+    /// Replaces the whole log (the state file): `notifications` in id order, none above `last_id`.
+    /// Those with a next attempt are queued for it; the oldest go past the capacity.
+    pub(crate) fn restore(&self, last_id: u64, notifications: Vec<Notification>) {
+        let mut log = self.log.lock();
+        log.entries.clear();
+        log.by_account.clear();
+        log.by_key.clear();
+        log.due.clear();
+        log.next_id = last_id;
+        for n in notifications {
+            let id = n.id;
+            if let Some(at) = n.next_attempt_at {
+                log.due.insert((at, id));
+            }
+            log.by_account.insert((n.account_id, id));
+            log.by_key.insert((n.server_key.clone(), id));
+            log.entries.insert(id, n);
+        }
+        while log.entries.len() > log.capacity {
+            log.evict_oldest();
+        }
+        log.changes.clear();
+        log.changes_end += 1;
+        drop(log);
+        self.signal();
+    }
+
+    /// How many notifications the log keeps at most.
+    pub fn capacity(&self) -> usize {
+        self.log.lock().capacity
+    }
+
     /// Forgets everything, or one merchant's notifications.
     pub fn clear(&self, server_key: Option<&str>) {
         let mut log = self.log.lock();

@@ -95,7 +95,7 @@ pub struct Attempt {
 }
 
 /// Where a notification's attempts go; each attempt looks the URL up anew.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "url", rename_all = "snake_case")]
 pub enum Target {
     /// The merchant's Account linking notification URL.
@@ -107,7 +107,7 @@ pub enum Target {
 }
 
 /// The transaction a payment notification is about.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TransactionRef {
     pub transaction_id: Uuid,
     pub order_id: Arc<str>,
@@ -145,11 +145,11 @@ pub struct Notification {
     pub status_code: &'static str,
     /// Retries done since the last (first or manual) attempt.
     #[serde(skip)]
-    retries: u32,
+    pub(crate) retries: u32,
     /// An attempt is under way.
     #[serde(skip)]
-    in_flight: bool,
+    pub(crate) in_flight: bool,
     /// A manual retry was asked for while an attempt was under way: it runs when that one ends.
     #[serde(skip)]
-    rerun: bool,
+    pub(crate) rerun: bool,
 }
