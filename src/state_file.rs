@@ -86,8 +86,9 @@ pub struct SavedIds {
     /// The `--seed` of the server that wrote it.
     pub seed: Option<u64>,
     /// Where that seed's id stream was (a decimal string: it does not fit a JSON number). A server
-    /// started with the same seed goes on from there; any other makes ids of its own.
-    pub position: String,
+    /// started with the same seed goes on from there; any other makes ids of its own. `null`
+    /// without a seed: random ids have no place to go on from.
+    pub position: Option<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -291,7 +292,7 @@ pub fn export(app: &AppState) -> Document {
         },
         ids: SavedIds {
             seed: app.seed(),
-            position: app.ids.position().to_string(),
+            position: app.seed().map(|_| app.ids.position().to_string()),
         },
         config: saved_config(&settings),
         phone_numbers: SavedScenarios {
@@ -580,10 +581,9 @@ pub fn prepare(app: &AppState, doc: Document) -> Result<Prepared, String> {
             clock::duration_ms(clock::MAX_OFFSET)
         ));
     }
-    let position = match (doc.ids.seed, app.seed()) {
-        (Some(saved), Some(ours)) if saved == ours => Some(
-            doc.ids
-                .position
+    let position = match (doc.ids.seed, app.seed(), doc.ids.position.as_deref()) {
+        (Some(saved), Some(ours), Some(position)) if saved == ours => Some(
+            position
                 .parse::<u128>()
                 .map_err(|_| "ids.position must be a decimal number".to_string())?,
         ),

@@ -16,4 +16,5 @@ mod journal;
 mod model;
 mod notifications;
 mod scenarios;
+mod state_file;
 mod unbind;

@@ -1,0 +1,580 @@
+//! The state file and a clean shutdown: the real binary is started, stopped with SIGTERM, SIGINT or
+//! SIGKILL, and started again on the same file; export and import go over HTTP.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use reqwest::Method;
+use serde_json::{Value, json};
+use wiremock::matchers::method;
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::helpers::*;
+
+const BIN: &str = env!("CARGO_BIN_EXE_pay-account-mock");
+
+/// A folder of its own for one test.
+fn folder(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "pam-state-{name}-{}-{}",
+        std::process::id(),
+        uuid::Uuid::new_v4()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The binary, running, and a client for it.
+struct Running {
+    child: Child,
+    app: Remote,
+}
+
+/// Talks to a server in another process with the helpers of [`TestApp`].
+struct Remote {
+    url: String,
+    client: reqwest::Client,
+}
+
+impl Remote {
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        key: Option<&str>,
+        body: Option<Value>,
+    ) -> Reply {
+        let mut req = self
+            .client
+            .request(method, format!("{}{path}", self.url))
+            .header("Content-Type", "application/json");
+        if let Some(key) = key {
+            req = req.header("Authorization", basic(key));
+        }
+        if let Some(body) = body {
+            req = req.body(body.to_string());
+        }
+        reply(req.send().await.unwrap()).await
+    }
+
+    async fn admin(&self, method: Method, path: &str, body: Option<Value>) -> Reply {
+        self.call(method, &format!("/__admin{path}"), None, body)
+            .await
+    }
+}
+
+fn start(args: &[&str]) -> Running {
+    let mut child = Command::new(BIN)
+        .args(["--port", "0"])
+        .args(args)
+        .env_clear()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    let mut line = String::new();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    stdout.read_line(&mut line).unwrap();
+    assert!(line.starts_with("pay-account-mock listening on "), "{line}");
+    // The rest of standard output (the stop line) is read by `stop`.
+    child.stdout = Some(stdout.into_inner());
+    Running {
+        app: Remote {
+            url: line.trim().rsplit(' ').next().unwrap().to_string(),
+            client: reqwest::Client::new(),
+        },
+        child,
+    }
+}
+
+/// Starting refuses: exit code 2 and one line on standard error.
+fn refused(args: &[&str]) -> String {
+    let out = Command::new(BIN)
+        .args(["--port", "0"])
+        .args(args)
+        .env_clear()
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn signal(child: &Child, name: &str) {
+    let status = Command::new("kill")
+        .args([format!("-{name}"), child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// Sends `name` and returns the exit code and what the server printed after its first line.
+fn stop(mut running: Running, name: &str) -> (Option<i32>, String) {
+    use std::io::Read;
+    signal(&running.child, name);
+    let mut rest = String::new();
+    running
+        .child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut rest)
+        .unwrap();
+    let status = running.child.wait().unwrap();
+    (status.code(), rest)
+}
+
+fn arg(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+async fn create(app: &Remote, key: &str, phone: &str) -> String {
+    let r = app
+        .call(
+            Method::POST,
+            "/v2/pay/account",
+            Some(key),
+            Some(gopay(phone)),
+        )
+        .await;
+    assert_eq!(r.body["status_code"], "201", "{}", r.text);
+    r.body["account_id"].as_str().unwrap().to_string()
+}
+
+async fn get(app: &Remote, key: &str, id: &str) -> Value {
+    app.call(
+        Method::GET,
+        &format!("/v2/pay/account/{id}"),
+        Some(key),
+        None,
+    )
+    .await
+    .body
+}
+
+/// Everything a QA session builds: a linked account, a charge, config, a scenario, a moved clock.
+#[tokio::test]
+async fn a_restart_brings_back_everything_after_sigterm() {
+    let dir = folder("sigterm");
+    let file = dir.join("qa.json");
+    let receiver = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&receiver)
+        .await;
+    let args = ["--state-file", arg(&file), "--seed", "11"];
+    let first = start(&args);
+    let app = &first.app;
+    app.admin(
+        Method::PATCH,
+        "/config",
+        Some(
+            json!({"notification_url": format!("{}/link", receiver.uri()),
+                    "payment_notification_url": format!("{}/pay", receiver.uri()),
+                    "merchant_id": "M-QA", "retry_schedule": "1m,5m"}),
+        ),
+    )
+    .await;
+    let id = create(app, KEY, "81200000001").await;
+    let linked = app
+        .admin(Method::POST, &format!("/accounts/{id}/link"), None)
+        .await;
+    assert_eq!(linked.status, 200, "{}", linked.text);
+    let pending = create(app, OTHER_KEY, "81200000002").await;
+    let before = get(app, KEY, &id).await;
+    let token = before["metadata"]["payment_options"][0]["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let charge = app
+        .call(
+            Method::POST,
+            "/v2/charge",
+            Some(KEY),
+            Some(json!({
+                "payment_type": "gopay",
+                "gopay": {"account_id": id, "payment_option_token": token},
+                "transaction_details": {"gross_amount": 25000, "order_id": "qa-order-1"}
+            })),
+        )
+        .await;
+    assert_eq!(charge.body["status_code"], "200", "{}", charge.text);
+    let put = app
+        .admin(
+            Method::PUT,
+            "/phone-numbers/81299999999",
+            Some(json!({"outcome": "user_blocked"})),
+        )
+        .await;
+    assert!(put.status.is_success(), "{}", put.text);
+    app.admin(
+        Method::POST,
+        "/clock/advance",
+        Some(json!({"seconds": 3600})),
+    )
+    .await;
+    let account_before = get(app, KEY, &id).await;
+    let pending_before = get(app, OTHER_KEY, &pending).await;
+    assert_eq!(
+        pending_before["account_status"], "EXPIRED",
+        "an hour passed"
+    );
+    let notifications_before = app.admin(Method::GET, "/notifications", None).await.body;
+    let state_before = app.admin(Method::GET, "/state", None).await.body;
+
+    let (code, said) = stop(first, "TERM");
+    assert_eq!(code, Some(0), "{said}");
+    assert!(
+        said.contains("stopped on SIGTERM") && said.contains("state saved to"),
+        "{said}"
+    );
+
+    let second = start(&args);
+    let app = &second.app;
+    assert_eq!(
+        get(app, KEY, &id).await,
+        account_before,
+        "the linked account and its balances"
+    );
+    assert_eq!(get(app, OTHER_KEY, &pending).await, pending_before);
+    let status = app
+        .call(Method::GET, "/v2/qa-order-1/status", Some(KEY), None)
+        .await;
+    assert_eq!(
+        status.body["transaction_status"], "settlement",
+        "{}",
+        status.text
+    );
+    assert_eq!(status.body["gross_amount"], "25000.00");
+    assert_eq!(
+        app.admin(Method::GET, "/notifications", None).await.body,
+        notifications_before
+    );
+    let config = app.admin(Method::GET, "/config", None).await.body;
+    assert_eq!(config["merchant_id"], "M-QA");
+    assert_eq!(config["retry_schedule"], json!(["1m", "5m"]));
+    let clock = app.admin(Method::GET, "/clock", None).await.body;
+    assert_eq!(clock["offset_ms"], 3_600_000);
+    let blocked = app
+        .call(
+            Method::POST,
+            "/v2/pay/account",
+            Some(KEY),
+            Some(gopay("81299999999")),
+        )
+        .await;
+    assert_eq!(blocked.body["status_code"], "410", "{}", blocked.text);
+    // The order id is still taken, and a seeded server does not hand out its ids again.
+    let again = app
+        .call(
+            Method::POST,
+            "/v2/charge",
+            Some(KEY),
+            Some(json!({
+                "payment_type": "gopay",
+                "gopay": {"account_id": id, "payment_option_token": token},
+                "transaction_details": {"gross_amount": 100, "order_id": "qa-order-1"}
+            })),
+        )
+        .await;
+    assert_eq!(again.body["status_code"], "406", "{}", again.text);
+    let fresh = create(app, KEY, "81200000003").await;
+    let ids: Vec<&str> = state_before["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["account_id"].as_str().unwrap())
+        .collect();
+    assert!(
+        !ids.contains(&fresh.as_str()),
+        "{fresh} was handed out before"
+    );
+
+    let (code, said) = stop(second, "INT");
+    assert_eq!(code, Some(0), "{said}");
+    assert!(said.contains("stopped on SIGINT"), "{said}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn a_kill_after_the_save_interval_loses_nothing_that_was_saved() {
+    let dir = folder("kill");
+    let file = dir.join("qa.json");
+    let args = ["--state-file", arg(&file), "--state-save-interval", "100ms"];
+    let first = start(&args);
+    let id = create(&first.app, KEY, "81200000011").await;
+    // Saved within an interval or two of the change.
+    let mut saved = false;
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        if std::fs::read_to_string(&file).is_ok_and(|t| t.contains(&id)) {
+            saved = true;
+            break;
+        }
+    }
+    assert!(saved, "the account reached the file");
+    let (code, _) = stop(first, "KILL");
+    assert_eq!(code, None, "killed");
+    let second = start(&args);
+    assert_eq!(
+        get(&second.app, KEY, &id).await["account_status"],
+        "PENDING"
+    );
+    stop(second, "TERM");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_corrupt_truncated_or_newer_file_refuses_to_start_and_is_left_untouched() {
+    let dir = folder("bad");
+    let good = {
+        let file = dir.join("good.json");
+        let running = start(&["--state-file", arg(&file)]);
+        stop(running, "TERM");
+        std::fs::read_to_string(&file).unwrap()
+    };
+    let newer = good.replacen("\"version\":1", "\"version\":99", 1);
+    assert_ne!(newer, good);
+    for (name, text, expected) in [
+        (
+            "corrupt.json",
+            "{not json".to_string(),
+            "not a state document",
+        ),
+        (
+            "truncated.json",
+            good[..good.len() / 2].to_string(),
+            "not a state document",
+        ),
+        ("newer.json", newer, "newer pay-account-mock"),
+        (
+            "foreign.json",
+            r#"{"accounts": []}"#.to_string(),
+            "\"format\" must be",
+        ),
+        (
+            "out-of-range.json",
+            good.replacen("\"offset_ms\":0", "\"offset_ms\":99999999999999999", 1),
+            "clock.offset_ms",
+        ),
+    ] {
+        let file = dir.join(name);
+        std::fs::write(&file, &text).unwrap();
+        let stderr = refused(&["--state-file", arg(&file)]);
+        assert!(
+            stderr.contains("--state-file: state file") && stderr.contains(name),
+            "{name}: {stderr}"
+        );
+        assert!(stderr.contains(expected), "{name}: {stderr}");
+        assert!(stderr.contains("left as it is"), "{name}: {stderr}");
+        assert_eq!(
+            std::fs::read_to_string(&file).unwrap(),
+            text,
+            "{name} untouched"
+        );
+    }
+    let stderr = refused(&["--state-file", arg(&dir.join("no/such/folder/qa.json"))]);
+    assert!(stderr.contains("existing folder"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn a_pending_retry_resumes_after_a_restart_and_nothing_is_sent_twice() {
+    let dir = folder("retry");
+    let file = dir.join("qa.json");
+    let down = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(500))
+        .mount(&down)
+        .await;
+    let up = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&up)
+        .await;
+    let args = ["--state-file", arg(&file)];
+    let first = start(&args);
+    first
+        .app
+        .admin(
+            Method::PATCH,
+            "/config",
+            Some(json!({"notification_url": format!("{}/notify", down.uri())})),
+        )
+        .await;
+    let id = create(&first.app, KEY, "81200000021").await;
+    let linked = first
+        .app
+        .admin(Method::POST, &format!("/accounts/{id}/link"), None)
+        .await;
+    let n = &linked.body["notification"];
+    assert_eq!(n["state"], "pending", "{}", linked.text);
+    assert_eq!(n["attempts"].as_array().unwrap().len(), 1);
+    stop(first, "TERM");
+    assert_eq!(down.received_requests().await.unwrap().len(), 1);
+
+    let second = start(&args);
+    let app = &second.app;
+    app.admin(
+        Method::PATCH,
+        "/config",
+        Some(json!({"notification_url": format!("{}/notify", up.uri())})),
+    )
+    .await;
+    // The retry is due two minutes after the first attempt, on the restored clock.
+    app.admin(
+        Method::POST,
+        "/clock/advance",
+        Some(json!({"seconds": 120})),
+    )
+    .await;
+    let waited = app
+        .admin(
+            Method::POST,
+            "/notifications/wait",
+            Some(json!({"account_id": id, "count": 1, "timeout_ms": 10000})),
+        )
+        .await;
+    assert_eq!(waited.status, 200, "{}", waited.text);
+    let n = &waited.body["notifications"][0];
+    assert_eq!(n["attempts_total"], 2, "{n}");
+    assert_eq!(up.received_requests().await.unwrap().len(), 1);
+    assert_eq!(
+        down.received_requests().await.unwrap().len(),
+        1,
+        "not sent twice"
+    );
+    stop(second, "TERM");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn sigterm_under_load_exits_0_and_keeps_every_answered_create() {
+    let dir = folder("load");
+    let file = dir.join("qa.json");
+    let args = ["--state-file", arg(&file)];
+    let first = start(&args);
+    let remote = std::sync::Arc::new(Remote {
+        url: first.app.url.clone(),
+        client: reqwest::Client::new(),
+    });
+    let mut tasks = tokio::task::JoinSet::new();
+    for worker in 0..8 {
+        let remote = remote.clone();
+        tasks.spawn(async move {
+            let mut made = Vec::new();
+            let mut stopped = false;
+            // Until the server stops answering: the stop comes in the middle of the load.
+            for i in 0..100_000 {
+                let body = gopay(&format!("8130{worker:02}{i:05}"));
+                let Ok(response) = remote
+                    .client
+                    .post(format!("{}/v2/pay/account", remote.url))
+                    .header("Authorization", basic(KEY))
+                    .header("Content-Type", "application/json")
+                    .body(body.to_string())
+                    .send()
+                    .await
+                else {
+                    stopped = true;
+                    break;
+                };
+                let Ok(body) = response.json::<Value>().await else {
+                    stopped = true;
+                    break;
+                };
+                if let Some(id) = body["account_id"].as_str() {
+                    made.push(id.to_string());
+                }
+            }
+            (made, stopped)
+        });
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (code, said) = stop(first, "TERM");
+    assert_eq!(code, Some(0), "{said}");
+    let mut answered = Vec::new();
+    while let Some(outcome) = tasks.join_next().await {
+        let (made, stopped) = outcome.unwrap();
+        assert!(stopped, "the load ran until the server stopped");
+        answered.extend(made);
+    }
+    assert!(
+        !answered.is_empty(),
+        "some creates were answered before the stop"
+    );
+    let second = start(&args);
+    let state = second.app.admin(Method::GET, "/state", None).await.body;
+    let kept: std::collections::HashSet<&str> = state["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["account_id"].as_str().unwrap())
+        .collect();
+    for id in &answered {
+        assert!(
+            kept.contains(id.as_str()),
+            "{id} was answered but not saved"
+        );
+    }
+    stop(second, "TERM");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn export_and_import_round_trip_and_a_bad_document_changes_nothing() {
+    let a = spawn_app();
+    let id = a.create_pending(KEY, "81200000031").await;
+    a.link(&id).await;
+    a.admin(
+        Method::PATCH,
+        "/__admin/config",
+        Some(json!({"merchant_id": "M-RT"})),
+    )
+    .await;
+    let exported = a.admin(Method::GET, "/__admin/state", None).await;
+    assert_eq!(exported.status, 200);
+    assert_eq!(exported.content_type.as_deref(), Some("application/json"));
+    assert_eq!(exported.body["format"], "pay-account-mock-state");
+
+    let b = spawn_app();
+    let before = b.admin(Method::GET, "/__admin/state", None).await.body;
+    let mut bad = exported.body.clone();
+    bad["accounts"][0]["payment_options"] = json!([{"name": "GOPAY_WALLET", "active": true,
+        "balance": "lots", "currency": "IDR", "token": null, "token_id": null}]);
+    let refused = b.admin(Method::PUT, "/__admin/state", Some(bad)).await;
+    assert_eq!(refused.status, 400, "{}", refused.text);
+    assert_eq!(refused.body["error"], "bad_request");
+    let mut after = b.admin(Method::GET, "/__admin/state", None).await.body;
+    after["saved_at"] = before["saved_at"].clone();
+    assert_eq!(after, before, "a bad document changes nothing");
+
+    let imported = b
+        .admin(Method::PUT, "/__admin/state", Some(exported.body.clone()))
+        .await;
+    assert_eq!(imported.status, 200, "{}", imported.text);
+    assert_eq!(b.get(KEY, &id).await.body, a.get(KEY, &id).await.body);
+    assert_eq!(
+        b.notifications("").await.len(),
+        a.notifications("").await.len()
+    );
+    let mut again = b.admin(Method::GET, "/__admin/state", None).await.body;
+    again["saved_at"] = exported.body["saved_at"].clone();
+    assert_eq!(
+        again, exported.body,
+        "export, import, export gives the same document"
+    );
+}
+
+#[tokio::test]
+async fn an_embedded_server_saves_when_it_stops() {
+    let dir = folder("embedded");
+    let file = dir.join("state.json");
+    let app = spawn_app_with(|c| c.state_file = Some(file.clone()));
+    let id = app.create_pending(KEY, "81200000041").await;
+    app.server.shutdown().await.unwrap();
+    let again = spawn_app_with(|c| c.state_file = Some(file.clone()));
+    assert_eq!(again.get(KEY, &id).await.body["account_status"], "PENDING");
+    let _ = std::fs::remove_dir_all(&dir);
+}
