@@ -158,6 +158,47 @@ if sr:
               f"{num(st['mock-1m'], 'rss_after_kb') / 1024:.0f} MB after the cases, which created accounts "
               f"of their own; {per:.0f} bytes per preloaded account")
 
+# --- the state file ---
+sdir = os.path.join(out, "state")
+_, mem, _ = read(os.path.join(sdir, "memory", "raw.txt"))
+_, fil, _ = read(os.path.join(sdir, "file", "raw.txt"))
+if mem or fil:
+    notes = {}
+    spath = os.path.join(sdir, "raw.txt")
+    if os.path.exists(spath):
+        for l in open(spath):
+            if l.startswith("STATE "):
+                d = kv(l)
+                notes.setdefault(d["variant"], {}).update(d)
+    print("## The state file: 100,000 accounts, saved every 2 s during the load\n")
+    print("A change every 100 ms (a clock step) in both runs, so that with `--state-file` a save of the "
+          "whole state falls due at every interval while the GETs run.\n")
+    print("| state | case | req/s | p50 ms | p99 ms | server CPU us/req |")
+    print("|---|---|---:|---:|---:|---:|")
+    rows = {}
+    for variant, res in (("memory", mem), ("file", fil)):
+        for label, cases in res.items():
+            for case, row in cases.items():
+                rows[(variant, case)] = row
+                u = us_per_req(row)
+                print(f"| {variant} | {case} | {num(row, 'rps'):.0f} | {num(row, 'p50_ms'):.2f} | "
+                      f"{num(row, 'p99_ms'):.2f} | {u:.1f} |" if u else f"| {variant} | {case} | NA |  |  |  |")
+    print()
+    f = notes.get("file", {})
+    if f:
+        print(f"One export of the whole state (`GET /__admin/state`, the work of a save but the disk): "
+              f"{float(f.get('export_s', 'nan')) * 1000:.0f} ms for {int(f.get('bytes', 0)) / 1e6:.1f} MB; "
+              f"the file after the run: {int(f.get('file_bytes', 0)) / 1e6:.1f} MB.\n")
+    for case in ("get_c32", "get_c1"):
+        m, fl = rows.get(("memory", case)), rows.get(("file", case))
+        if m and fl:
+            rr = num(fl, "rps") / num(m, "rps")
+            pr = num(fl, "p99_ms") / num(m, "p99_ms")
+            check(f"state file: {case} req/s within 10% of memory only", rr >= 0.9,
+                  f"{100 * rr:.0f}% of the figure without it")
+            check(f"state file: {case} p99 within 10% of memory only", pr <= 1.1,
+                  f"{num(fl, 'p99_ms'):.2f} vs {num(m, 'p99_ms'):.2f} ms = {pr:.2f}x")
+
 # --- notifications ---
 npath = os.path.join(out, "notify.txt")
 if os.path.exists(npath):

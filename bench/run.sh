@@ -11,7 +11,9 @@
 #   5. charges: GoPay charges that settle at once, at c32 and c1 (wrk, bench/charge.lua), and the
 #      memory each settled transaction keeps;
 #   6. embedded: a server per test inside one Rust process (bench-driver embedded), beside
-#      wiremock-rs: start, one GET answered, stop; threads and memory per held idle server.
+#      wiremock-rs: start, one GET answered, stop; threads and memory per held idle server;
+#   7. state: 100,000 generated accounts with and without --state-file, GET at c32 and c1 while a
+#      change every 100 ms makes a save fall due every interval, and the time of one export.
 # Then prints one table and the target checks; everything goes to bench/results/<time>/.
 #
 # Environment:
@@ -19,7 +21,7 @@
 #   DURATION_S      seconds per case (overrides the mode's)
 #   SHARED_BENCH    the peer harness (default ../shared/bench relative to the checkout)
 #   NOTIFY_COUNT    accounts linked in the notification run (default 10000)
-#   SKIP            space-separated parts to skip: main mixed scale notify charge embedded
+#   SKIP            space-separated parts to skip: main mixed scale notify charge embedded state
 #   SCALE_RUNS      repetitions of the 1k-vs-1M comparison, medians reported (default 3; quick: 1)
 set -euo pipefail
 
@@ -86,7 +88,7 @@ start_mock() {
   echo "$line" >&2
 }
 stop_mock() { "$SHARED/peers.sh" stop "$1" 2>/dev/null || true; }
-trap 'stop_mock mock-mixed; stop_mock mock-notify; stop_mock mock-charge' EXIT
+trap 'stop_mock mock-mixed; stop_mock mock-notify; stop_mock mock-charge; stop_mock mock-state-memory; stop_mock mock-state-file' EXIT
 
 ticks() { "$SHARED/peers.sh" cpu "$1"; }
 
@@ -167,6 +169,35 @@ if [[ $SKIP != *" embedded "* ]]; then
   log "embedded: a server per test in one process, beside wiremock-rs"
   rounds=$([ "$QUICK" = 1 ] && echo 3 || echo 7)
   "$DRIVER" embedded 200 50 "$rounds" | tee "$OUT/embedded.txt" >&2 || true
+fi
+
+# --- 7. the state file --------------------------------------------------------------------------------
+if [[ $SKIP != *" state "* ]]; then
+  port=$((BASE_PORT + 50))
+  sdir=$OUT/state
+  mkdir -p "$sdir"
+  id=$("$DRIVER" ids 1 1000 1)
+  for variant in memory file; do
+    args=(--seed 1 --generate-accounts 100000)
+    [ "$variant" = file ] && args+=(--state-file "$sdir/qa.json")
+    log "state: 100,000 accounts, $variant"
+    start_mock "mock-state-$variant" "$port" "${args[@]}"
+    # One change every 100 ms (a clock step), in both runs: with the file, a save falls due every
+    # interval (2 s) all through the GET cases.
+    ( while kill -0 "$SRV_PID" 2>/dev/null; do
+        curl -s -o /dev/null -X POST -d '{"ms": 1}' "http://127.0.0.1:$port/__admin/clock/advance" || true
+        sleep 0.1
+      done ) &
+    toucher=$!
+    OUT=$sdir/$variant ACCOUNT_ID=$id CASES="get:32 get:1" "$SHARED/compare.sh" --no-peers \
+      "mock-100k-$variant=http://127.0.0.1:$port" >/dev/null
+    kill "$toucher" 2>/dev/null || true
+    wait "$toucher" 2>/dev/null || true
+    curl -s -o /dev/null -w "STATE variant=$variant export_s=%{time_total} bytes=%{size_download}\n" \
+      "http://127.0.0.1:$port/__admin/state" >>"$sdir/raw.txt"
+    [ "$variant" = file ] && echo "STATE variant=file file_bytes=$(stat -c %s "$sdir/qa.json")" >>"$sdir/raw.txt"
+    stop_mock "mock-state-$variant"
+  done
 fi
 
 # --- report ------------------------------------------------------------------------------------------

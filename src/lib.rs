@@ -31,7 +31,10 @@
 //! - [`control`]: the mock-only JSON control API under `/__admin`; [`paging`]: pages of long lists.
 //! - [`fixtures`]: phone number scenarios, preloaded accounts, default balances; [`scenarios`]: the
 //!   phone scenarios in effect, the fixtures' and those added at run time.
-//! - [`app`]: the state the routes share, and reset; [`ids`]: seedable ids and tokens.
+//! - [`app`]: the state the routes share, and reset; [`ids`]: seedable ids and tokens;
+//!   [`settings`]: the runtime config and the checks on a change to it.
+//! - [`state_file`]: the whole state as one document, saved while the server runs and loaded at
+//!   start (`--state-file`), exported and imported by `/__admin/state`.
 
 pub mod accounts;
 pub mod activation;
