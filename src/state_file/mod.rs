@@ -1,0 +1,191 @@
+//! The state file (`--state-file`): the whole state of a server as one JSON document, saved while it
+//! runs and loaded when it starts, so that a QA session survives a restart. `GET /__admin/state`
+//! exports the same document and `PUT /__admin/state` imports it.
+//!
+//! # What it holds, and what not
+//! Accounts (balances, tokens, links used), transactions with their refunds, the notification log
+//! with its attempts and pending retries, the phone scenarios changed at run time, the runtime
+//! config, the clock's offset, and the id counters (and, with `--seed`, the id generator's place).
+//! Not the request journal, the fault rules (those of `--faults` come back with the flag), or
+//! idempotency replays: they belong to a CI run, not a QA session.
+//!
+//! # Saving
+//! Every request that may change state (any method but GET, HEAD and OPTIONS) and every change the
+//! scheduler makes moves [`AppState::revision`]. The saver wakes every `--state-save-interval`
+//! and, when the revision moved, reads the state in pieces of [`CHUNK`] items (each under its lock
+//! for a moment, never across I/O), writes it to a temporary file in the same folder, flushes it to
+//! disk and renames it over the old file. A save runs on a blocking thread, never on a worker.
+//!
+//! # Format versions
+//! The document carries `format` and `version`. A file of another format, or of a newer version, is
+//! refused and left as it is. When the format changes, [`VERSION`] goes up and [`upgrade`] gains a
+//! step that turns a document of the version before into the new one, so old files keep loading.
+
+mod document;
+mod export;
+mod import;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use crate::app::AppState;
+
+pub use document::*;
+pub use export::export;
+pub use import::{Prepared, import, parse, prepare, upgrade};
+
+/// What the `format` field says.
+pub const FORMAT: &str = "pay-account-mock-state";
+/// The version this build writes, and the newest it reads.
+pub const VERSION: u32 = 1;
+/// Items read under one lock while saving.
+pub const CHUNK: usize = 1000;
+/// The largest document `PUT /__admin/state` takes, and the largest file read at start.
+pub const MAX_BYTES: u64 = 1 << 30;
+
+/// Where a server keeps its state file, and how far it has saved.
+pub struct StateFile {
+    pub path: PathBuf,
+    pub interval: Duration,
+    /// The [`AppState::revision`] the file holds.
+    saved: AtomicU64,
+    /// One save at a time.
+    saving: parking_lot::Mutex<()>,
+}
+
+impl StateFile {
+    pub fn new(path: PathBuf, interval: Duration) -> Self {
+        Self {
+            path,
+            interval,
+            saved: AtomicU64::new(0),
+            saving: parking_lot::Mutex::new(()),
+        }
+    }
+}
+
+/// Reads the state file at start: `None` when there is none yet.
+///
+/// # Errors
+/// It cannot be read, or is not a valid document; the message names the problem (the caller names
+/// the file).
+pub fn read(path: &Path) -> Result<Option<Document>, String> {
+    let bytes = match std::fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("cannot read it: {e}")),
+    };
+    if bytes.len() as u64 > MAX_BYTES {
+        return Err(format!("it is larger than {MAX_BYTES} bytes"));
+    }
+    parse(&bytes).map(Some)
+}
+
+/// Writes `bytes` over `path` atomically: a temporary file in the same folder, flushed to disk,
+/// renamed over the old one.
+///
+/// # Errors
+/// Any I/O failure; the old file is then intact.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let name = path
+        .file_name()
+        .map_or_else(|| "state".into(), |n| n.to_string_lossy().into_owned());
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut file = std::fs::File::create(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        // The rename itself reaches the disk with the folder.
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Saves the state when it changed since the last save (or always, with `force`). Returns whether it
+/// wrote. Blocking: call it from a blocking thread.
+///
+/// # Errors
+/// The document could not be written; the message names the file.
+pub fn save(app: &AppState, force: bool) -> Result<bool, String> {
+    let Some(file) = app.state_file.as_ref() else {
+        return Ok(false);
+    };
+    let _one = file.saving.lock();
+    let revision = app.revision();
+    if !force && file.saved.load(Ordering::Acquire) == revision {
+        return Ok(false);
+    }
+    let started = std::time::Instant::now();
+    let doc = export(app);
+    let bytes = serde_json::to_vec(&doc).map_err(|e| e.to_string())?;
+    write_atomic(&file.path, &bytes)
+        .map_err(|e| format!("cannot save the state to {}: {e}", file.path.display()))?;
+    file.saved.store(revision, Ordering::Release);
+    tracing::debug!(
+        path = %file.path.display(),
+        bytes = bytes.len(),
+        accounts = doc.accounts.len(),
+        ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        "state saved"
+    );
+    Ok(true)
+}
+
+/// Saves the state every `--state-save-interval` when it changed; runs until dropped with the
+/// server. A failed save is logged and tried again at the next interval.
+pub async fn keep_saved(app: actix_web::web::Data<AppState>) {
+    let Some(interval) = app.state_file.as_ref().map(|f| f.interval) else {
+        return std::future::pending().await;
+    };
+    loop {
+        tokio::time::sleep(interval).await;
+        let app = app.clone();
+        match tokio::task::spawn_blocking(move || save(&app, false)).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::error!("{e}"),
+            Err(e) => tracing::error!(error = %e, "the state save failed"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn write_atomic_replaces_the_file_and_leaves_no_temporary() {
+        let dir = std::env::temp_dir().join(format!("pam-state-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("qa.json");
+        write_atomic(&path, b"one").unwrap();
+        write_atomic(&path, b"two").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"two");
+        let names: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
+        assert_eq!(names.len(), 1);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn other_formats_and_newer_versions_are_refused() {
+        let refusal = |bytes: &[u8]| parse(bytes).err().unwrap_or_default();
+        assert!(refusal(b"{}").contains("not a state document"));
+        assert!(refusal(b"[1]").contains("not a state document"));
+        let newer = format!(r#"{{"format": "{FORMAT}", "version": {}}}"#, VERSION + 1);
+        assert!(refusal(newer.as_bytes()).contains("newer"));
+        let truncated = format!(r#"{{"format": "{FORMAT}", "version": 1, "acc"#);
+        assert!(!refusal(truncated.as_bytes()).is_empty());
+    }
+}
