@@ -1,5 +1,5 @@
 # pay-account-mock: `make run` starts the server, `make test` runs every test.
-.PHONY: run build release test test-rust test-node test-python test-browser lint bench
+.PHONY: run build release test test-rust test-node test-python test-openapi test-browser lint bench
 
 CARGO ?= cargo
 
@@ -14,8 +14,9 @@ build:
 release:
 	$(CARGO) build --release
 
-## Every test: Rust unit and integration tests, the official Node and Python clients, the browser tests.
-test: test-rust test-node test-python test-browser
+## Every test: Rust unit and integration tests, the official Node and Python clients, Schemathesis
+## against openapi.yaml, the browser tests.
+test: test-rust test-node test-python test-openapi test-browser
 
 test-rust:
 	$(CARGO) test
@@ -25,6 +26,9 @@ test-node: build
 
 test-python: build
 	tests/python/run.sh
+
+test-openapi: build
+	tests/openapi/run.sh
 
 test-browser: build
 	tests/browser/run.sh

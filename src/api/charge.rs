@@ -433,7 +433,10 @@ pub async fn capture(
 ) -> Result<HttpResponse, ApiError> {
     check_content_type(&req)?;
     let body = read_body(&state, &req, payload).await?;
-    let v: Value = serde_json::from_slice(&body).map_err(|_| ApiError::Malformed)?;
+    let v: Value = match serde_json::from_slice(&body) {
+        Ok(v @ Value::Object(_)) => v,
+        _ => return Err(ApiError::Malformed),
+    };
     let id = match v.get("transaction_id") {
         Some(Value::String(id)) if !id.is_empty() => id.clone(),
         _ => {

@@ -220,12 +220,16 @@ async fn refund_with(
     }))
 }
 
-/// `{"refund_key"?, "amount"?, "reason"?}`; an empty body refunds what is left.
+/// `{"refund_key"?, "amount"?, "reason"?}`; an empty body refunds what is left, and a body that is
+/// not a JSON object (`5000`, `null`, a list) is malformed, never "everything".
 fn read_refund(body: &[u8], direct: bool) -> Result<RefundRequest, ApiError> {
     let v: Value = if body.iter().all(u8::is_ascii_whitespace) {
         Value::Null
     } else {
-        serde_json::from_slice(body).map_err(|_| ApiError::Malformed)?
+        match serde_json::from_slice(body) {
+            Ok(v @ Value::Object(_)) => v,
+            _ => return Err(ApiError::Malformed),
+        }
     };
     let mut errors = Vec::new();
     let amount = match v.get("amount") {

@@ -47,6 +47,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(transactions::routes)
             .configure(settings::routes)
             .configure(state::routes)
+            .service(
+                web::resource("/openapi.yaml")
+                    .route(crate::routing::get().to(openapi))
+                    .default_service(web::to(method_not_allowed)),
+            )
             .default_service(web::to(unknown_route)),
     );
 }
@@ -64,6 +69,16 @@ async fn unknown_route(req: HttpRequest) -> HttpResponse {
     } else {
         ControlError::NotFound("route").error_response()
     }
+}
+
+/// The OpenAPI description of every route (the repository's `openapi.yaml`, built in).
+pub const OPENAPI: &str = include_str!("../../openapi.yaml");
+
+/// `GET /__admin/openapi.yaml`, for Postman, Insomnia or a client generator.
+async fn openapi() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/yaml")
+        .body(OPENAPI)
 }
 
 /// The default service of every JSON resource: a method it does not have.

@@ -703,6 +703,20 @@ async fn refunds_add_up_to_the_amount_and_credit_the_balance() {
         .await;
     assert_eq!(app.balance(KEY, &account, WALLET).await, "970000.00");
 
+    // A body that is not an object is malformed: it never refunds "everything".
+    for body in ["5000", "null", "[1]", "\"5000\""] {
+        let r = app
+            .request(Method::POST, "/v2/r-1/refund", Some(KEY), Some(body.into()))
+            .await;
+        assert_envelope(
+            &r,
+            200,
+            "413",
+            "The request cannot be processed due to malformed syntax in the request body",
+        );
+    }
+    assert_eq!(app.balance(KEY, &account, WALLET).await, "970000.00");
+
     // A partial refund, then the rest.
     let r = app
         .tx(
@@ -843,6 +857,17 @@ async fn a_pre_auth_hold_is_captured_or_released() {
         )
         .await;
     assert_eq!(partial.status, 400, "whole amount only: {}", partial.text);
+    for body in ["[1]", "null", "\"x\""] {
+        let r = app
+            .request(Method::POST, "/v2/capture", Some(KEY), Some(body.into()))
+            .await;
+        assert_envelope(
+            &r,
+            200,
+            "413",
+            "The request cannot be processed due to malformed syntax in the request body",
+        );
+    }
     let r = app
         .request(
             Method::POST,
