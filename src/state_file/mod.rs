@@ -152,11 +152,44 @@ pub async fn keep_saved(app: actix_web::web::Data<AppState>) {
     };
     loop {
         tokio::time::sleep(interval).await;
-        let app = app.clone();
-        match tokio::task::spawn_blocking(move || save(&app, false)).await {
+        if app
+            .state_file
+            .as_ref()
+            .is_some_and(|f| f.saved.load(Ordering::Acquire) == app.revision())
+        {
+            continue;
+        }
+        let (done, result) = tokio::sync::oneshot::channel();
+        let saver = app.clone();
+        // A thread of its own at a low priority: on a busy machine the workers go first, so a save
+        // of a large state does not show in the latency of the requests served meanwhile.
+        let spawned = std::thread::Builder::new()
+            .name("pay-account-mock-save".into())
+            .spawn(move || {
+                lower_priority();
+                let _ = done.send(save(&saver, false));
+            });
+        if let Err(e) = spawned {
+            tracing::error!(error = %e, "cannot start the state save");
+            continue;
+        }
+        match result.await {
             Ok(Ok(_)) => {}
             Ok(Err(e)) => tracing::error!("{e}"),
-            Err(e) => tracing::error!(error = %e, "the state save failed"),
+            Err(_) => tracing::error!("the state save ended without an outcome"),
+        }
+    }
+}
+
+/// Lowers the calling thread's scheduling priority (Linux: a nice value of 10 for this thread
+/// only); elsewhere, or if refused, the save runs at the normal priority.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: gettid and setpriority take and return plain integers and touch no memory of ours.
+    unsafe {
+        let tid = libc::syscall(libc::SYS_gettid);
+        if let Ok(tid) = libc::id_t::try_from(tid) {
+            libc::setpriority(libc::PRIO_PROCESS, tid, 10);
         }
     }
 }
