@@ -7,6 +7,9 @@ use serde_json::{Value, json};
 /// The server key most tests use (the one in the reference's signature vectors).
 pub const KEY: &str = "SB-Mid-server-TESTKEY123";
 pub const OTHER_KEY: &str = "SB-Mid-server-OTHER456";
+/// The `"413"` message of a body that is not a JSON object.
+pub const MALFORMED: &str =
+    "The request cannot be processed due to malformed syntax in the request body";
 
 pub struct TestApp {
     pub server: Server,

@@ -187,16 +187,19 @@ async fn a_restart_brings_back_everything_after_sigterm() {
         .as_str()
         .unwrap()
         .to_string();
+    let charge_body = |amount: u64| {
+        json!({
+            "payment_type": "gopay",
+            "gopay": {"account_id": id, "payment_option_token": token},
+            "transaction_details": {"gross_amount": amount, "order_id": "qa-order-1"}
+        })
+    };
     let charge = app
         .call(
             Method::POST,
             "/v2/charge",
             Some(KEY),
-            Some(json!({
-                "payment_type": "gopay",
-                "gopay": {"account_id": id, "payment_option_token": token},
-                "transaction_details": {"gross_amount": 25000, "order_id": "qa-order-1"}
-            })),
+            Some(charge_body(25000)),
         )
         .await;
     assert_eq!(charge.body["status_code"], "200", "{}", charge.text);
@@ -271,11 +274,7 @@ async fn a_restart_brings_back_everything_after_sigterm() {
             Method::POST,
             "/v2/charge",
             Some(KEY),
-            Some(json!({
-                "payment_type": "gopay",
-                "gopay": {"account_id": id, "payment_option_token": token},
-                "transaction_details": {"gross_amount": 100, "order_id": "qa-order-1"}
-            })),
+            Some(charge_body(100)),
         )
         .await;
     assert_eq!(again.body["status_code"], "406", "{}", again.text);
