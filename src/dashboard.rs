@@ -4,7 +4,8 @@
 //! It shows the mock clock and where notifications go, the accounts (newest first, a page at a time,
 //! with their activation links, balances, and a button for each transition the state machine
 //! allows), the GoPay transactions (with their PIN links, and Pay, Deny and Expire for a pending
-//! one) and the notification log (newest first, a page at a time, with every kept attempt and a Retry button).
+//! one) and the notification log (newest first, a page at a time, with every kept attempt, and a
+//! Retry button on those not delivered that have a URL to go to).
 //! Everything is plain HTML forms (`POST /__admin/ui/...`, answered with a 303 back to the page), so
 //! it works with JavaScript off. Each form carries this server's form token, on top of the
 //! cross-site check every control request passes (`guard.rs`). `?server_key=` (a key, or `shared`
@@ -267,7 +268,7 @@ async fn dashboard(
                 } }
                 tbody {
                     @for n in &log.notifications {
-                        (notification_row(filter, &token, n))
+                        (notification_row(&state, filter, &token, n))
                     }
                 }
             } }
@@ -428,8 +429,9 @@ fn transition_label(t: Transition) -> &'static str {
     match t {
         Transition::Link => "Link",
         Transition::Expire => "Expire",
-        Transition::Unbind => "Unbind",
-        Transition::Unlink => "Unlink",
+        // Both end in DISABLED: the words say who does it.
+        Transition::Unbind => "Unbind (merchant)",
+        Transition::Unlink => "Unlink in app (customer)",
     }
 }
 
@@ -495,8 +497,15 @@ const TRANSACTION_ACTIONS: [(&str, &str, &str); 3] = [
     ),
 ];
 
-fn notification_row(filter: &Filter, token: &str, n: &Notification) -> Markup {
+fn notification_row(app: &AppState, filter: &Filter, token: &str, n: &Notification) -> Markup {
     let state = n.state.as_str();
+    // A retry makes sense for what did not arrive, and only where there is somewhere to send it.
+    let has_url = app
+        .settings
+        .read()
+        .url_for(&n.target, &n.server_key)
+        .is_some();
+    let delivered = n.state == crate::notifications::DeliveryState::Delivered;
     html! {
         tr class="notification" data-notification-id=(n.id) data-state=(state) {
             td { (n.id) }
@@ -531,9 +540,15 @@ fn notification_row(filter: &Filter, token: &str, n: &Notification) -> Markup {
                 }
             }
             td {
-                form method="post" action={ "/__admin/ui/notifications/" (n.id) "/retry" } {
-                    (filter.hidden_inputs(token))
-                    button type="submit" class="t-retry" { "Retry" }
+                @if delivered {
+                    // Nothing to do: it arrived.
+                } @else if has_url {
+                    form method="post" action={ "/__admin/ui/notifications/" (n.id) "/retry" } {
+                        (filter.hidden_inputs(token))
+                        button type="submit" class="t-retry" { "Retry" }
+                    }
+                } @else {
+                    small class="no-url" { "no notification URL set" }
                 }
             }
         }

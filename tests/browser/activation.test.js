@@ -190,7 +190,9 @@ test('dashboard buttons move accounts and send the notifications', async () => {
   row = await dashboardRow(page, account.id);
   assert.equal(await row.getAttribute('data-status'), 'ENABLED');
 
-  await row.getByRole('button', { name: 'Unlink' }).click();
+  // Unbind and Unlink both end in DISABLED; the buttons say who does it.
+  assert.equal(await row.getByRole('button', { name: 'Unbind (merchant)' }).count(), 1);
+  await row.getByRole('button', { name: 'Unlink in app (customer)' }).click();
   await page.waitForURL(`${mock.url}/__admin/`);
   row = await dashboardRow(page, account.id);
   assert.equal(await row.getAttribute('data-status'), 'DISABLED');
@@ -203,12 +205,30 @@ test('dashboard buttons move accounts and send the notifications', async () => {
   ]);
   assert.equal(got[1].body.signature_key, signature(account.id, 'DISABLED', '204'));
 
-  // Retry re-sends a logged notification.
+  // A delivered notification offers no Retry.
   const rows = await dashboardWithDelivered(page, account.id, 2);
-  await rows.first().getByRole('button', { name: 'Retry' }).click();
+  assert.equal(await rows.getByRole('button', { name: 'Retry' }).count(), 0);
+
+  // One that did not arrive (the merchant answered 404) offers Retry once there is a URL to send to.
+  const config = (body) => fetch(`${mock.url}/__admin/config`, {
+    method: 'PATCH', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body),
+  });
+  const missed = await createAccount('81234567893');
+  await config({ notification_url: `${receiver.url}/missing` });
+  await fetch(`${mock.url}/__admin/accounts/${missed.id}/link`, { method: 'POST' });
+  await config({ notification_url: null });
+  await page.goto(`${mock.url}/__admin/`);
+  let failed = page.locator('tr.notification', { hasText: missed.id });
+  assert.notEqual(await failed.getAttribute('data-state'), 'delivered');
+  assert.equal(await failed.getByRole('button', { name: 'Retry' }).count(), 0);
+  assert.match(await failed.innerText(), /no notification URL set/);
+  await config({ notification_url: `${receiver.url}/notify` });
+  await page.goto(`${mock.url}/__admin/`);
+  failed = page.locator('tr.notification', { hasText: missed.id });
+  await failed.getByRole('button', { name: 'Retry' }).click();
   await page.waitForURL(`${mock.url}/__admin/`);
-  assert.equal((await notificationsFor(account.id, 3)).length, 3);
-  await dashboardWithDelivered(page, account.id, 2);
+  assert.equal((await notificationsFor(missed.id, 1)).length, 1);
+  await dashboardWithDelivered(page, missed.id, 1);
   await page.screenshot({ path: shotPath('dashboard-after-actions.png'), fullPage: true });
   await page.close();
 });
