@@ -53,6 +53,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .default_service(html_405()),
     )
     .service(
+        web::resource("/ui/accounts")
+            .route(web::post().to(create_account))
+            .default_service(html_405()),
+    )
+    .service(
         web::resource("/ui/accounts/{id}/{action}")
             .route(web::post().to(account_action))
             .default_service(html_405()),
@@ -168,6 +173,8 @@ struct PageQuery {
     accounts_after: Option<String>,
     transactions_after: Option<String>,
     notifications_after: Option<String>,
+    /// The account the create form just made: its activation links are shown at the top.
+    created: Option<String>,
 }
 
 async fn dashboard(
@@ -214,6 +221,10 @@ async fn dashboard(
     let content = html! {
         p { a class="refresh" href=(filter.url()) { "Refresh" } }
         (settings_panel(&state, now))
+        @if let Some(id) = query.created.as_deref().and_then(|id| Uuid::parse_str(id).ok()) {
+            (created_notice(&state, &id))
+        }
+        (create_form(&state, filter, &token))
         (filter_form(&state, filter))
         (status_tabs(&state, filter))
         h2 { "Accounts" }
@@ -323,6 +334,60 @@ fn settings_panel(state: &AppState, now: u64) -> Markup {
                 @else { (humantime::format_duration(settings.activation_ttl)) }
             }
         } }
+    }
+}
+
+/// The account the create form made, with its activation links to open at once.
+fn created_notice(state: &AppState, id: &Uuid) -> Markup {
+    let Some(account) = state.store.get(id, None, state.clock.now_ms()) else {
+        return html! {};
+    };
+    let (web_link, app_link) = activation::links(state, id);
+    let status = account.status;
+    html! {
+        section class="panel created" data-account-id=(id) {
+            p {
+                "Account " code { (id) } " for " code { (account.owner.as_deref().unwrap_or(SHARED)) }
+                " is " span class={ "badge s-" (status.as_str()) } { (status.as_str()) } "."
+            }
+            @if status == AccountStatus::Pending {
+                p {
+                    "Activation links: "
+                    a class="created-web" href=(web_link) { "web (Approve or Decline)" } " · "
+                    a class="created-app" href=(app_link) { "app (PIN 112233)" }
+                }
+            }
+        }
+    }
+}
+
+/// Creating an account as the merchant's backend would (`POST /v2/pay/account`), with the scripted
+/// sandbox numbers offered.
+fn create_form(state: &AppState, filter: &Filter, token: &str) -> Markup {
+    let numbers = state.scenarios.list(None, None);
+    html! {
+        details class="panel create" open[filter.server_key().is_none() && state.store.len() <= state.fixtures.accounts.len()] {
+            summary { "Create an account" }
+            form class="create" method="post" action="/__admin/ui/accounts" {
+                input type="hidden" name="csrf" value=(token);
+                label { "Server key " input name="server_key" list="server-keys" required
+                    value=[filter.server_key().filter(|k| *k != SHARED)]
+                    placeholder="SB-Mid-server-..."; }
+                label { "Phone number " input name="phone_number" list="phone-numbers" required
+                    inputmode="numeric" placeholder="81234567890"; }
+                datalist id="phone-numbers" {
+                    @for n in &numbers {
+                        option value=(n.scenario.phone_number) {
+                            (format!("{:?}", n.scenario.outcome).to_lowercase())
+                            @if let Some(d) = &n.scenario.description { ": " (d) }
+                        }
+                    }
+                }
+                label { "Country code " input name="country_code" value="62" size="4" required; }
+                label { "Redirect URL " input name="redirect_url" type="url" placeholder="https://merchant.example/done (optional)"; }
+                button type="submit" { "Create account" }
+            }
+        }
     }
 }
 
@@ -589,15 +654,107 @@ async fn read_form(
 ) -> Result<Filter, PageError> {
     let form: FormFields = crate::pages::read_form(state, req, payload, Look::Dashboard).await?;
     if form.csrf.as_deref() != Some(form_token(state).as_str()) {
-        return Err(PageError::new(
-            Look::Dashboard,
-            StatusCode::FORBIDDEN,
-            "Form expired",
-            "This form does not come from this server's dashboard (or the server was restarted). Reload the dashboard and try again.",
-        )
-        .back_to(form.filter.url()));
+        return Err(expired_form(form.filter.url()));
     }
     Ok(form.filter)
+}
+
+#[derive(Deserialize, Default)]
+struct NewAccountForm {
+    csrf: Option<String>,
+    server_key: String,
+    phone_number: String,
+    country_code: String,
+    redirect_url: Option<String>,
+}
+
+/// `POST /__admin/ui/accounts`: the create form, decided as `POST /v2/pay/account` decides (the
+/// same checks and messages, the number's scenario as that key sees it); then back to the page,
+/// with the new account's activation links at the top.
+async fn create_account(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    payload: web::Payload,
+) -> Result<HttpResponse, PageError> {
+    let form: NewAccountForm =
+        crate::pages::read_form(&state, &req, payload, Look::Dashboard).await?;
+    if form.csrf.as_deref() != Some(form_token(&state).as_str()) {
+        return Err(expired_form(PATH.to_string()));
+    }
+    let refused = |title: &str, message: String| {
+        PageError::new(Look::Dashboard, StatusCode::BAD_REQUEST, title, message)
+            .back_to(PATH.to_string())
+    };
+    let key = form.server_key.trim();
+    crate::limits::check_server_key("the server key", key)
+        .map_err(|e| refused("Cannot create the account", e))?;
+    if !state.server_keys.is_empty() && !state.server_keys.iter().any(|k| k == key) {
+        return Err(refused(
+            "Cannot create the account",
+            format!("This server accepts only its --server-key keys, not '{key}'."),
+        ));
+    }
+    let redirect_url = form
+        .redirect_url
+        .as_deref()
+        .map(str::trim)
+        .filter(|u| !u.is_empty());
+    let body = serde_json::json!({
+        "payment_type": "gopay",
+        "gopay_partner": {
+            "phone_number": form.phone_number.trim(),
+            "country_code": form.country_code.trim(),
+            "redirect_url": redirect_url,
+        }
+    });
+    let request = crate::api::create::validate(body.to_string().as_bytes()).map_err(|e| {
+        let message = match e {
+            crate::error::ApiError::Validation(messages) => messages.join("; "),
+            other => other.to_string(),
+        };
+        refused("Cannot create the account", message)
+    })?;
+    use crate::api::create::Opened;
+    let id = match crate::api::create::open_account(&state, key, request) {
+        Opened::Created(id) => id,
+        Opened::AlreadyLinked(account) => account.id,
+        Opened::UserNotFound => {
+            return Err(refused(
+                "No account made",
+                "GoPay knows no user with this number (it is scripted as user_not_found: the API answers \"202\", channel code 105).".into(),
+            ));
+        }
+        Opened::UserBlocked => {
+            return Err(refused(
+                "No account made",
+                "This GoPay user is blocked (the number is scripted as user_blocked: the API answers \"410\").".into(),
+            ));
+        }
+        Opened::Full => {
+            return Err(PageError::new(
+                Look::Dashboard,
+                StatusCode::INSUFFICIENT_STORAGE,
+                "No room",
+                "The server holds --max-accounts accounts; a reset frees room.",
+            )
+            .back_to(PATH.to_string()));
+        }
+    };
+    let back = Filter {
+        server_key: Some(key.to_string()),
+        status: None,
+    };
+    Ok(see_other(&back.url_with(&[("created", id.to_string())])))
+}
+
+fn expired_form(back: String) -> PageError {
+    PageError::new(
+        Look::Dashboard,
+        StatusCode::FORBIDDEN,
+        "Form expired",
+        "This form does not come from this server's dashboard (or the server was restarted). Reload the dashboard and try again.",
+    )
+    .back_to(back)
 }
 
 /// `POST /__admin/ui/accounts/{id}/{action}`: one transition, then back to the page.

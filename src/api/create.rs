@@ -28,30 +28,56 @@ pub async fn create(
     super::check_content_type(&req)?;
     let body = read_body(&state, &req, payload).await?;
     let request = validate(&body)?;
+    match open_account(&state, &server_key, request) {
+        Opened::UserNotFound => Ok(HttpResponse::Ok().json(ChannelFailure::user_not_found())),
+        Opened::UserBlocked if state.legacy_sandbox => {
+            Ok(HttpResponse::Ok().json(ChannelFailure::wallet_blocked()))
+        }
+        Opened::UserBlocked => Err(ApiError::UserBlocked),
+        Opened::Created(id) => Ok(HttpResponse::Ok()
+            .insert_header((header::CONTENT_TYPE, "application/json"))
+            .body(created_body(&id, &state.public_url, &link_id_of(&id)))),
+        Opened::Full => Err(ApiError::Internal),
+        Opened::AlreadyLinked(account) => {
+            Ok(HttpResponse::Ok().json(AccountBody::new(&account, AccountStatus::Enabled)))
+        }
+    }
+}
 
+/// What a create comes to.
+pub enum Opened {
+    /// A new PENDING account.
+    Created(Uuid),
+    /// The merchant already has an ENABLED account for the number: that one.
+    AlreadyLinked(crate::accounts::Account),
+    /// The number's scenario: GoPay knows no such user; nothing was made.
+    UserNotFound,
+    /// The number's scenario: the user is blocked; nothing was made.
+    UserBlocked,
+    /// The store holds `--max-accounts` accounts.
+    Full,
+}
+
+/// Where a create is decided, for the API and the dashboard alike: the phone number's scenario as
+/// `server_key` sees it, then a new PENDING account (or the linked one the merchant has).
+pub fn open_account(state: &AppState, server_key: &str, request: CreateRequest) -> Opened {
     let outcome = state.scenarios.with(
-        Some(&server_key),
+        Some(server_key),
         &request.phone_number,
         &request.country_code,
         |s| s.map(|s| s.outcome),
     );
     match outcome {
-        Some(Outcome::UserNotFound) => {
-            return Ok(HttpResponse::Ok().json(ChannelFailure::user_not_found()));
-        }
-        Some(Outcome::UserBlocked) if state.legacy_sandbox => {
-            return Ok(HttpResponse::Ok().json(ChannelFailure::wallet_blocked()));
-        }
-        Some(Outcome::UserBlocked) => return Err(ApiError::UserBlocked),
+        Some(Outcome::UserNotFound) => return Opened::UserNotFound,
+        Some(Outcome::UserBlocked) => return Opened::UserBlocked,
         Some(Outcome::Pending) | None => {}
     }
-
     let now = state.clock.now_ms();
     let ttl = state.settings.read().activation_ttl;
     let expires_at_ms = (!ttl.is_zero()).then(|| clock::after(now, ttl));
     let outcome = state.store.create(NewAccount {
         id: state.ids.uuid(),
-        owner: &server_key,
+        owner: server_key,
         phone_number: request.phone_number,
         country_code: request.country_code,
         redirect_url: request.redirect_url,
@@ -59,18 +85,14 @@ pub async fn create(
         expires_at_ms,
     });
     match outcome {
-        CreateOutcome::Created(id) => Ok(HttpResponse::Ok()
-            .insert_header((header::CONTENT_TYPE, "application/json"))
-            .body(created_body(&id, &state.public_url, &link_id_of(&id)))),
+        CreateOutcome::Created(id) => Opened::Created(id),
+        CreateOutcome::AlreadyLinked(account) => Opened::AlreadyLinked(account),
         CreateOutcome::Full => {
             tracing::warn!(
                 accounts = state.store.len(),
                 "create refused: the server holds --max-accounts accounts; POST /__admin/reset (all, or ?server_key=) frees them"
             );
-            Err(ApiError::Internal)
-        }
-        CreateOutcome::AlreadyLinked(account) => {
-            Ok(HttpResponse::Ok().json(AccountBody::new(&account, AccountStatus::Enabled)))
+            Opened::Full
         }
     }
 }

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use crate::helpers::*;
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 /// An HTML answer: status, `Location` (redirects are not followed) and body.
@@ -515,4 +515,116 @@ async fn wait_for_dashboard(app: &TestApp, needle: &str) -> String {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     panic!("the dashboard never showed {needle}");
+}
+
+#[tokio::test]
+async fn the_dashboard_creates_an_account_and_shows_its_activation_links() {
+    let app = spawn_app();
+    let t = csrf(&app).await;
+    let dashboard = open(&app, "/__admin/").await;
+    assert!(
+        dashboard.text.contains("option value=\"8271939753\""),
+        "the scripted numbers are offered"
+    );
+
+    let r = post_form(
+        &app,
+        "/__admin/ui/accounts",
+        &[
+            ("csrf", &t),
+            ("server_key", KEY),
+            ("phone_number", "81299990001"),
+            ("country_code", "62"),
+            ("redirect_url", "https://merchant.example/done"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    let location = r.location.expect("back to the dashboard");
+    let mine = app.accounts_of(KEY).await;
+    assert_eq!(mine.len(), 1);
+    let id = mine[0]["account_id"].as_str().unwrap();
+    assert_eq!(mine[0]["account_status"], "PENDING");
+    assert_eq!(mine[0]["redirect_url"], "https://merchant.example/done");
+    assert!(location.contains(&format!("created={id}")), "{location}");
+    let p = open(&app, &location).await;
+    assert_html(&p, 200);
+    let web = mine[0]["activation_links"]["url"].as_str().unwrap();
+    assert!(
+        p.text
+            .contains(&format!("class=\"created-web\" href=\"{web}\"")),
+        "{}",
+        p.text
+    );
+
+    // The API's own checks and wording, and the number's scenario, apply; nothing is made.
+    let r = post_form(
+        &app,
+        "/__admin/ui/accounts",
+        &[
+            ("csrf", &t),
+            ("server_key", KEY),
+            ("phone_number", "0812"),
+            ("country_code", "62"),
+        ],
+    )
+    .await;
+    assert_html(&r, 400);
+    assert!(
+        r.text.contains(pay_account_mock::api::create::MSG_PHONE),
+        "{}",
+        r.text
+    );
+    let r = post_form(
+        &app,
+        "/__admin/ui/accounts",
+        &[
+            ("csrf", &t),
+            ("server_key", KEY),
+            ("phone_number", "8271939753"),
+            ("country_code", "62"),
+        ],
+    )
+    .await;
+    assert_html(&r, 400);
+    assert!(r.text.contains("blocked"), "{}", r.text);
+    let r = post_form(
+        &app,
+        "/__admin/ui/accounts",
+        &[
+            ("csrf", &t),
+            ("server_key", " "),
+            ("phone_number", "81299990002"),
+            ("country_code", "62"),
+        ],
+    )
+    .await;
+    assert_html(&r, 400);
+
+    // Without this server's form token, or from a page on another site: refused.
+    let r = post_form(
+        &app,
+        "/__admin/ui/accounts",
+        &[
+            ("server_key", KEY),
+            ("phone_number", "81299990003"),
+            ("country_code", "62"),
+        ],
+    )
+    .await;
+    assert_html(&r, 403);
+    let body = format!("csrf={t}&server_key={KEY}&phone_number=81299990004&country_code=62");
+    let r = app
+        .raw(
+            Method::POST,
+            "/__admin/ui/accounts",
+            &[
+                ("Content-Type", "application/x-www-form-urlencoded"),
+                ("Origin", "http://evil.example"),
+            ],
+            Some(body.into_bytes()),
+        )
+        .await;
+    assert_eq!(r.status, 403, "{}", r.text);
+    assert_eq!(app.accounts_of(KEY).await.len(), 1, "nothing else was made");
 }

@@ -232,3 +232,28 @@ test('dashboard buttons move accounts and send the notifications', async () => {
   await page.screenshot({ path: shotPath('dashboard-after-actions.png'), fullPage: true });
   await page.close();
 });
+
+test('dashboard: the create form makes an account and its web link approves it', async () => {
+  const page = await browser.context.newPage();
+  await page.goto(`${mock.url}/__admin/`);
+  const form = page.locator('form.create');
+  // Closed once the server has accounts of its own: open it as a tester would.
+  if (!(await form.isVisible())) await page.locator('details.create summary').click();
+  await form.locator('input[name=server_key]').fill(SERVER_KEY);
+  await form.locator('input[name=phone_number]').fill('81234567894');
+  await form.locator('input[name=redirect_url]').fill(`${receiver.url}/done`);
+  await page.screenshot({ path: shotPath('dashboard-create-form.png') });
+  await form.getByRole('button', { name: 'Create account' }).click();
+  await page.waitForURL(/created=/);
+  const notice = page.locator('section.created');
+  const id = await notice.getAttribute('data-account-id');
+  assert.equal((await getAccount(id)).account_status, 'PENDING');
+  await page.screenshot({ path: shotPath('dashboard-created.png'), fullPage: true });
+
+  await notice.locator('a.created-web').click();
+  await page.getByRole('button', { name: 'Approve' }).click();
+  await page.waitForURL(`${receiver.url}/done`);
+  assert.equal((await getAccount(id)).account_status, 'ENABLED');
+  assert.equal((await notificationsFor(id, 1)).length, 1);
+  await page.close();
+});
