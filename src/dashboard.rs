@@ -58,6 +58,16 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .default_service(html_405()),
     )
     .service(
+        web::resource("/ui/clock")
+            .route(web::post().to(advance_clock))
+            .default_service(html_405()),
+    )
+    .service(
+        web::resource("/ui/reset")
+            .route(web::post().to(reset))
+            .default_service(html_405()),
+    )
+    .service(
         web::resource("/ui/accounts/{id}/{action}")
             .route(web::post().to(account_action))
             .default_service(html_405()),
@@ -225,6 +235,7 @@ async fn dashboard(
             (created_notice(&state, &id))
         }
         (create_form(&state, filter, &token))
+        (server_forms(filter, &token))
         (filter_form(&state, filter))
         (status_tabs(&state, filter))
         h2 { "Accounts" }
@@ -355,6 +366,35 @@ fn created_notice(state: &AppState, id: &Uuid) -> Markup {
                     "Activation links: "
                     a class="created-web" href=(web_link) { "web (Approve or Decline)" } " · "
                     a class="created-app" href=(app_link) { "app (PIN 112233)" }
+                }
+            }
+        }
+    }
+}
+
+/// Moving the clock, and resetting (behind a confirmation page).
+fn server_forms(filter: &Filter, token: &str) -> Markup {
+    html! {
+        div class="server-forms" {
+            form class="clock" method="post" action="/__admin/ui/clock" {
+                (filter.hidden_inputs(token))
+                label { "Advance the clock by "
+                    input name="by" list="clock-steps" required size="8" placeholder="2m"; }
+                datalist id="clock-steps" {
+                    option value="2m" { "the first notification retry" }
+                    option value="15m" { "the activation links' default TTL" }
+                    option value="3h 30m" { "the last notification retry" }
+                    option value="1d" {}
+                }
+                button type="submit" { "Advance" }
+            }
+            form class="reset" method="post" action="/__admin/ui/reset" {
+                (filter.hidden_inputs(token))
+                button type="submit" class="t-reset" {
+                    @match filter.server_key().filter(|k| *k != SHARED) {
+                        Some(key) => { "Reset key " (key) "…" }
+                        None => "Reset everything…",
+                    }
                 }
             }
         }
@@ -657,6 +697,109 @@ async fn read_form(
         return Err(expired_form(form.filter.url()));
     }
     Ok(form.filter)
+}
+
+#[derive(Deserialize, Default)]
+struct ClockForm {
+    csrf: Option<String>,
+    #[serde(flatten)]
+    filter: Filter,
+    by: String,
+}
+
+/// `POST /__admin/ui/clock`: moves the mock clock forward, as `POST /__admin/clock/advance` does
+/// (due expiries and retries run), then back to the page.
+async fn advance_clock(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    payload: web::Payload,
+) -> Result<HttpResponse, PageError> {
+    let form: ClockForm = crate::pages::read_form(&state, &req, payload, Look::Dashboard).await?;
+    if form.csrf.as_deref() != Some(form_token(&state).as_str()) {
+        return Err(expired_form(form.filter.url()));
+    }
+    let refused = |message: String| {
+        PageError::new(
+            Look::Dashboard,
+            StatusCode::BAD_REQUEST,
+            "The clock did not move",
+            message,
+        )
+        .back_to(form.filter.url())
+    };
+    let by = crate::config::parse_duration(&form.by).map_err(refused)?;
+    state.clock.advance(by).map_err(|e| {
+        refused(format!(
+            "The clock moves at most {} in all (a reset puts it back); it can move {} more.",
+            humantime::format_duration(crate::clock::MAX_OFFSET),
+            humantime::format_duration(e.remaining)
+        ))
+    })?;
+    crate::scheduler::clock_moved(&state);
+    Ok(see_other(&form.filter.url()))
+}
+
+#[derive(Deserialize, Default)]
+struct ResetForm {
+    csrf: Option<String>,
+    #[serde(flatten)]
+    filter: Filter,
+    /// Present on the confirmation page's own button.
+    confirm: Option<String>,
+}
+
+/// `POST /__admin/ui/reset`: first a page asking to confirm (naming what goes), then the reset of
+/// everything or of the filtered server key, as `POST /__admin/reset` does.
+async fn reset(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    payload: web::Payload,
+) -> Result<HttpResponse, PageError> {
+    let form: ResetForm = crate::pages::read_form(&state, &req, payload, Look::Dashboard).await?;
+    if form.csrf.as_deref() != Some(form_token(&state).as_str()) {
+        return Err(expired_form(form.filter.url()));
+    }
+    let key = form
+        .filter
+        .server_key()
+        .filter(|k| *k != SHARED)
+        .map(str::to_string);
+    if form.confirm.as_deref() != Some("yes") {
+        let token = form_token(&state);
+        let what = match &key {
+            Some(key) => html! {
+                "Every account, transaction, notification, journaled request, fault rule, phone scenario and notification URL of the server key "
+                code { (key) } " goes. Everything else stays."
+            },
+            None => html! {
+                "Everything goes back to how the server started: the fixture accounts only, no transactions, an empty notification log and journal, the start-up config, and the clock back to real time."
+            },
+        };
+        let content = html! {
+            section class="panel confirm" {
+                h2 { "Reset?" }
+                p { (what) }
+                form method="post" action="/__admin/ui/reset" {
+                    (form.filter.hidden_inputs(&token))
+                    input type="hidden" name="confirm" value="yes";
+                    button type="submit" class="t-reset" { "Yes, reset" }
+                    " "
+                    a href=(form.filter.url()) { "Cancel" }
+                }
+            }
+        };
+        return Ok(pages::respond(
+            StatusCode::OK,
+            pages::page(Look::Dashboard, "Reset? pay-account-mock", content),
+        ));
+    }
+    match &key {
+        Some(key) => {
+            state.reset_key(key);
+        }
+        None => state.reset(),
+    }
+    Ok(see_other(&form.filter.url()))
 }
 
 #[derive(Deserialize, Default)]

@@ -119,3 +119,13 @@ async fn attempt(app: &AppState, due: Due) {
     app.notifications
         .finish(due.id, outcome, &schedule, app.clock.now_ms());
 }
+
+/// What moving the clock forward sets off at once: due expiries of accounts and transactions, and a
+/// wake-up for the retries that fell due. Returns the accounts that expired.
+pub fn clock_moved(state: &AppState) -> Vec<crate::accounts::Account> {
+    let now = state.clock.now_ms();
+    let expired = state.store.expire_due(now);
+    crate::payments::expire_due(state, now);
+    state.notifications.wake.notify_one();
+    expired
+}

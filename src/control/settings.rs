@@ -86,14 +86,10 @@ async fn advance(
             humantime::format_duration(e.remaining)
         ))
     })?;
-    let expired: Vec<String> = state
-        .store
-        .expire_due(state.clock.now_ms())
+    let expired: Vec<String> = crate::scheduler::clock_moved(&state)
         .iter()
         .map(|a| a.id.to_string())
         .collect();
-    crate::payments::expire_due(&state, state.clock.now_ms());
-    state.notifications.wake.notify_one();
     let mut body = clock_json(&state);
     body["expired"] = json!(expired);
     Ok(HttpResponse::Ok().json(body))

@@ -628,3 +628,80 @@ async fn the_dashboard_creates_an_account_and_shows_its_activation_links() {
     assert_eq!(r.status, 403, "{}", r.text);
     assert_eq!(app.accounts_of(KEY).await.len(), 1, "nothing else was made");
 }
+
+#[tokio::test]
+async fn the_dashboard_moves_the_clock_and_resets_after_a_confirmation() {
+    let app = spawn_app();
+    let t = csrf(&app).await;
+    let pending = create(&app, KEY, "81299990011", None).await;
+    let other = create(&app, OTHER_KEY, "81299990012", None).await;
+
+    let r = post_form(&app, "/__admin/ui/clock", &[("csrf", &t), ("by", "16m")]).await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    let clock = app.admin(Method::GET, "/__admin/clock", None).await;
+    assert_eq!(clock.body["offset_ms"], 960_000);
+    assert_eq!(
+        app.get(KEY, &pending.id).await.body["account_status"],
+        "EXPIRED",
+        "the activation TTL ran out"
+    );
+    let r = post_form(&app, "/__admin/ui/clock", &[("csrf", &t), ("by", "soon")]).await;
+    assert_html(&r, 400);
+    assert!(r.text.contains("invalid duration"), "{}", r.text);
+    let r = post_form(&app, "/__admin/ui/clock", &[("csrf", &t), ("by", "200y")]).await;
+    assert_html(&r, 400);
+
+    // One key: a confirmation page first, which changes nothing; then only that key's accounts go.
+    let r = post_form(
+        &app,
+        "/__admin/ui/reset",
+        &[("csrf", &t), ("server_key", KEY)],
+    )
+    .await;
+    assert_html(&r, 200);
+    assert!(
+        r.text.contains("Yes, reset") && r.text.contains(KEY),
+        "{}",
+        r.text
+    );
+    assert_eq!(app.accounts_of(KEY).await.len(), 1);
+    let r = post_form(
+        &app,
+        "/__admin/ui/reset",
+        &[("csrf", &t), ("server_key", KEY), ("confirm", "yes")],
+    )
+    .await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    assert!(app.accounts_of(KEY).await.is_empty());
+    assert_eq!(app.accounts_of(OTHER_KEY).await.len(), 1);
+
+    // Everything, after its confirmation; the clock is back to real time.
+    let r = post_form(
+        &app,
+        "/__admin/ui/reset",
+        &[("csrf", &t), ("confirm", "yes")],
+    )
+    .await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    assert!(app.accounts_of(OTHER_KEY).await.is_empty(), "{}", other.id);
+    let clock = app.admin(Method::GET, "/__admin/clock", None).await;
+    assert_eq!(clock.body["offset_ms"], 0);
+
+    // Without the form token, or from another site: nothing happens.
+    let r = post_form(&app, "/__admin/ui/reset", &[("confirm", "yes")]).await;
+    assert_html(&r, 403);
+    let r = app
+        .raw(
+            Method::POST,
+            "/__admin/ui/clock",
+            &[
+                ("Content-Type", "application/x-www-form-urlencoded"),
+                ("Sec-Fetch-Site", "cross-site"),
+            ],
+            Some(format!("csrf={t}&by=1h").into_bytes()),
+        )
+        .await;
+    assert_eq!(r.status, 403, "{}", r.text);
+    let clock = app.admin(Method::GET, "/__admin/clock", None).await;
+    assert_eq!(clock.body["offset_ms"], 0);
+}

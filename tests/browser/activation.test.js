@@ -257,3 +257,25 @@ test('dashboard: the create form makes an account and its web link approves it',
   assert.equal((await notificationsFor(id, 1)).length, 1);
   await page.close();
 });
+
+test('dashboard: the clock form moves the clock, the reset asks first and resets one key', async () => {
+  const page = await browser.context.newPage();
+  await page.goto(`${mock.url}/__admin/?server_key=${SERVER_KEY}`);
+  await page.locator('form.clock input[name=by]').fill('90s');
+  await page.locator('form.clock').getByRole('button', { name: 'Advance' }).click();
+  await page.waitForURL(/server_key=/);
+  assert.match(await page.locator('.panel').first().innerText(), /advanced by 1m 30s/);
+
+  await page.locator('form.reset').getByRole('button', { name: `Reset key ${SERVER_KEY}…` }).click();
+  const confirm = page.locator('section.confirm');
+  assert.match(await confirm.innerText(), /Every account, transaction, notification/);
+  await page.screenshot({ path: shotPath('dashboard-reset-confirm.png') });
+  const before = await fetch(`${mock.url}/__admin/accounts?server_key=${SERVER_KEY}`).then((r) => r.json());
+  assert.ok(before.accounts.length > 0, 'the confirmation page changed nothing');
+  await confirm.getByRole('button', { name: 'Yes, reset' }).click();
+  await page.waitForURL(/server_key=/);
+  const after = await fetch(`${mock.url}/__admin/accounts?server_key=${SERVER_KEY}`).then((r) => r.json());
+  assert.equal(after.accounts.length, 0);
+  await page.screenshot({ path: shotPath('dashboard-after-reset.png'), fullPage: true });
+  await page.close();
+});
