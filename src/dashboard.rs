@@ -63,6 +63,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .default_service(html_405()),
     )
     .service(
+        web::resource("/ui/config")
+            .route(web::post().to(change_config))
+            .default_service(html_405()),
+    )
+    .service(
         web::resource("/ui/reset")
             .route(web::post().to(reset))
             .default_service(html_405()),
@@ -236,6 +241,7 @@ async fn dashboard(
         }
         (create_form(&state, filter, &token))
         (server_forms(filter, &token))
+        (config_form(&state, filter, &token))
         (filter_form(&state, filter))
         (status_tabs(&state, filter))
         h2 { "Accounts" }
@@ -367,6 +373,37 @@ fn created_notice(state: &AppState, id: &Uuid) -> Markup {
                     a class="created-web" href=(web_link) { "web (Approve or Decline)" } " · "
                     a class="created-app" href=(app_link) { "app (PIN 112233)" }
                 }
+            }
+        }
+    }
+}
+
+/// The runtime config `PATCH /__admin/config` changes, as a form: an empty URL clears it.
+fn config_form(state: &AppState, filter: &Filter, token: &str) -> Markup {
+    let s = state.settings.read().clone();
+    let text = |d: std::time::Duration| humantime::format_duration(d).to_string();
+    let schedule: Vec<String> = s.retry_schedule.iter().map(|d| text(*d)).collect();
+    html! {
+        details class="panel config" {
+            summary { "Change the config" }
+            form class="config" method="post" action="/__admin/ui/config" {
+                (filter.hidden_inputs(token))
+                label { "Account linking notification URL "
+                    input name="notification_url" type="url" value=[s.notification_url.as_deref()]
+                        placeholder="none: logged, not sent"; }
+                label { "Payment notification URL "
+                    input name="payment_notification_url" type="url" value=[s.payment_notification_url.as_deref()]
+                        placeholder="none: logged, not sent"; }
+                fieldset {
+                    legend { "A server key's own linking notification URL (empty URL: back to the one above)" }
+                    label { "Server key " input name="key" list="server-keys" value=[filter.server_key().filter(|k| *k != SHARED)]; }
+                    label { "URL " input name="key_url" type="url"; }
+                }
+                label { "Merchant id " input name="merchant_id" value=(s.merchant_id) required; }
+                label { "GoPay merchant id " input name="gopay_merchant_id" value=(s.gopay_merchant_id) required; }
+                label { "Activation TTL " input name="activation_ttl" value=(text(s.activation_ttl)) required; }
+                label { "Retry schedule " input name="retry_schedule" value=(schedule.join(", ")) required; }
+                button type="submit" { "Save config" }
             }
         }
     }
@@ -736,6 +773,80 @@ async fn advance_clock(
         ))
     })?;
     crate::scheduler::clock_moved(&state);
+    Ok(see_other(&form.filter.url()))
+}
+
+#[derive(Deserialize, Default)]
+struct ConfigForm {
+    csrf: Option<String>,
+    #[serde(flatten)]
+    filter: Filter,
+    notification_url: Option<String>,
+    payment_notification_url: Option<String>,
+    key: Option<String>,
+    key_url: Option<String>,
+    merchant_id: Option<String>,
+    gopay_merchant_id: Option<String>,
+    activation_ttl: Option<String>,
+    retry_schedule: Option<String>,
+}
+
+/// `POST /__admin/ui/config`: the form as one `PATCH /__admin/config` (the same checks, all of it
+/// or none of it), then back to the page.
+async fn change_config(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    payload: web::Payload,
+) -> Result<HttpResponse, PageError> {
+    let form: ConfigForm = crate::pages::read_form(&state, &req, payload, Look::Dashboard).await?;
+    if form.csrf.as_deref() != Some(form_token(&state).as_str()) {
+        return Err(expired_form(form.filter.url()));
+    }
+    // A blank URL field clears the URL; a blank other field (or one not sent) leaves the setting.
+    let given = |v: &Option<String>| {
+        v.as_deref()
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+    };
+    let mut patch = serde_json::Map::new();
+    for (name, value) in [
+        ("notification_url", &form.notification_url),
+        ("payment_notification_url", &form.payment_notification_url),
+    ] {
+        if value.is_some() {
+            patch.insert(name.into(), serde_json::json!(given(value)));
+        }
+    }
+    if let Some(key) = given(&form.key) {
+        patch.insert(
+            "notification_urls".into(),
+            serde_json::json!({ key: given(&form.key_url) }),
+        );
+    }
+    for (name, value) in [
+        ("merchant_id", &form.merchant_id),
+        ("gopay_merchant_id", &form.gopay_merchant_id),
+        ("activation_ttl", &form.activation_ttl),
+        ("retry_schedule", &form.retry_schedule),
+    ] {
+        if let Some(v) = given(value) {
+            patch.insert(name.into(), serde_json::Value::String(v));
+        }
+    }
+    let refused = |message: String| {
+        PageError::new(
+            Look::Dashboard,
+            StatusCode::BAD_REQUEST,
+            "The config did not change",
+            message,
+        )
+        .back_to(form.filter.url())
+    };
+    let patch: crate::settings::ConfigPatch =
+        serde_json::from_value(serde_json::Value::Object(patch))
+            .map_err(|e| refused(e.to_string()))?;
+    patch.apply(&mut state.settings.write()).map_err(refused)?;
     Ok(see_other(&form.filter.url()))
 }
 

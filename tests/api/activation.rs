@@ -705,3 +705,55 @@ async fn the_dashboard_moves_the_clock_and_resets_after_a_confirmation() {
     let clock = app.admin(Method::GET, "/__admin/clock", None).await;
     assert_eq!(clock.body["offset_ms"], 0);
 }
+
+#[tokio::test]
+async fn the_dashboard_changes_the_config_with_the_control_apis_checks() {
+    let app = spawn_app();
+    let t = csrf(&app).await;
+    let fields = |url: &'static str, schedule: &'static str| {
+        vec![
+            ("csrf", t.clone()),
+            ("notification_url", url.to_string()),
+            ("payment_notification_url", String::new()),
+            ("key", KEY.to_string()),
+            ("key_url", "https://merchant.example/key".to_string()),
+            ("merchant_id", "M-DASH".to_string()),
+            ("gopay_merchant_id", "G123456789".to_string()),
+            ("activation_ttl", "20m".to_string()),
+            ("retry_schedule", schedule.to_string()),
+        ]
+    };
+    let post = |f: Vec<(&'static str, String)>| {
+        let app = &app;
+        async move {
+            let pairs: Vec<(&str, &str)> = f.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            post_form(app, "/__admin/ui/config", &pairs).await
+        }
+    };
+    let r = post(fields("https://merchant.example/notify", "1m, 5m, 1h 30m")).await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    let c = app.admin(Method::GET, "/__admin/config", None).await.body;
+    assert_eq!(c["notification_url"], "https://merchant.example/notify");
+    assert_eq!(c["notification_urls"][KEY], "https://merchant.example/key");
+    assert_eq!(c["payment_notification_url"], Value::Null);
+    assert_eq!(c["merchant_id"], "M-DASH");
+    assert_eq!(c["gopay_merchant_id"], "G123456789");
+    assert_eq!(c["activation_ttl"], "20m");
+    assert_eq!(c["retry_schedule"], json!(["1m", "5m", "1h 30m"]));
+
+    // One bad value: nothing changes, and the page names it.
+    let r = post(fields("ftp://nope", "1m")).await;
+    assert_html(&r, 400);
+    assert!(r.text.contains("notification_url"), "{}", r.text);
+    let r = post(fields("", "1m, 8d")).await;
+    assert_html(&r, 400);
+    let after = app.admin(Method::GET, "/__admin/config", None).await.body;
+    assert_eq!(after, c, "a refused form changes nothing");
+
+    // A blank URL clears it.
+    let r = post(fields("", "1m")).await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    let c = app.admin(Method::GET, "/__admin/config", None).await.body;
+    assert_eq!(c["notification_url"], Value::Null);
+    assert_eq!(c["retry_schedule"], json!(["1m"]));
+}

@@ -258,13 +258,32 @@ test('dashboard: the create form makes an account and its web link approves it',
   await page.close();
 });
 
-test('dashboard: the clock form moves the clock, the reset asks first and resets one key', async () => {
+test('dashboard: the clock and config forms change the server, the reset asks first and resets one key', async () => {
   const page = await browser.context.newPage();
   await page.goto(`${mock.url}/__admin/?server_key=${SERVER_KEY}`);
   await page.locator('form.clock input[name=by]').fill('90s');
   await page.locator('form.clock').getByRole('button', { name: 'Advance' }).click();
   await page.waitForURL(/server_key=/);
   assert.match(await page.locator('.panel').first().innerText(), /advanced by 1m 30s/);
+
+  // The config form: a per-key URL and the merchant id, then back as they were.
+  await page.locator('details.config summary').click();
+  const config = page.locator('form.config');
+  await config.locator('input[name=key_url]').fill(`${receiver.url}/per-key`);
+  await config.locator('input[name=merchant_id]').fill('M-BROWSER');
+  await page.screenshot({ path: shotPath('dashboard-config-form.png') });
+  await config.getByRole('button', { name: 'Save config' }).click();
+  await page.waitForURL(/server_key=/);
+  let settings = await fetch(`${mock.url}/__admin/config`).then((r) => r.json());
+  assert.equal(settings.notification_urls[SERVER_KEY], `${receiver.url}/per-key`);
+  assert.equal(settings.merchant_id, 'M-BROWSER');
+  assert.equal(settings.notification_url, `${receiver.url}/notify`, 'the other fields kept their values');
+  await page.locator('details.config summary').click();
+  await config.locator('input[name=merchant_id]').fill(MERCHANT_ID);
+  await config.getByRole('button', { name: 'Save config' }).click();
+  await page.waitForURL(/server_key=/);
+  settings = await fetch(`${mock.url}/__admin/config`).then((r) => r.json());
+  assert.equal(settings.merchant_id, MERCHANT_ID);
 
   await page.locator('form.reset').getByRole('button', { name: `Reset key ${SERVER_KEY}…` }).click();
   const confirm = page.locator('section.confirm');

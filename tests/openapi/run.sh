@@ -24,7 +24,8 @@
 #      a dropped connection, a delay or stall of up to ten minutes).
 #    - POST /__admin/reset: throws away the accounts and transactions the run is using.
 #    - POST /__admin/clock/advance: moves the clock up to a hundred years, expiring everything.
-#    - the dashboard's reset and clock forms (POST /__admin/ui/reset, /__admin/ui/clock): the same.
+#    - the dashboard's reset, clock and config forms (POST /__admin/ui/reset, /ui/clock,
+#      /ui/config): the same.
 #    - PATCH /__admin/config: a generated notification URL makes every account and transaction
 #      change wait (up to 20 s) for a delivery attempt to some generated host.
 #    - PUT /__admin/state: replaces the whole state, like a reset.
@@ -104,7 +105,8 @@ schemathesis --url "$URL" \
   --exclude-operation-id advanceClock \
   --exclude-operation-id patchConfig \
   --exclude-operation-id dashboardReset \
-  --exclude-operation-id dashboardAdvanceClock
+  --exclude-operation-id dashboardAdvanceClock \
+  --exclude-operation-id dashboardChangeConfig
 
 # ---------------------------------------------------------------- part 2: the server-wide ones
 start_server settings --seed 1
@@ -117,6 +119,7 @@ schemathesis --url "$URL" \
   --include-tag 'Control state' \
   --include-operation-id dashboardReset \
   --include-operation-id dashboardAdvanceClock \
+  --include-operation-id dashboardChangeConfig \
   --exclude-operation-id getOpenApiDocument
 
 # ---------------------------------------------------------------- the served document
