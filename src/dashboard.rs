@@ -455,7 +455,7 @@ fn create_form(state: &AppState, filter: &Filter, token: &str) -> Markup {
                 datalist id="phone-numbers" {
                     @for n in &numbers {
                         option value=(n.scenario.phone_number) {
-                            (format!("{:?}", n.scenario.outcome).to_lowercase())
+                            (n.scenario.outcome.as_str())
                             @if let Some(d) = &n.scenario.description { ": " (d) }
                         }
                     }
@@ -715,30 +715,53 @@ fn attempt_item(a: &Attempt) -> Markup {
     }
 }
 
-/// What the dashboard's forms post.
-#[derive(Debug, Default, Deserialize)]
-struct FormFields {
+/// A dashboard form: its fields, and the page it leads back to.
+trait Form: serde::de::DeserializeOwned + Default {
+    fn back(&self) -> String;
+}
+
+/// Every dashboard form carries this server's form token beside its own fields.
+#[derive(Default, Deserialize)]
+#[serde(bound = "T: Form")]
+struct Signed<T> {
     csrf: Option<String>,
     #[serde(flatten)]
-    filter: Filter,
+    fields: T,
+}
+
+impl Form for Filter {
+    fn back(&self) -> String {
+        self.url()
+    }
 }
 
 /// Reads a dashboard form and checks its token.
-async fn read_form(
+async fn read_form<T: Form>(
     state: &AppState,
     req: &HttpRequest,
     payload: web::Payload,
-) -> Result<Filter, PageError> {
-    let form: FormFields = crate::pages::read_form(state, req, payload, Look::Dashboard).await?;
+) -> Result<T, PageError> {
+    let form: Signed<T> = crate::pages::read_form(state, req, payload, Look::Dashboard).await?;
     if form.csrf.as_deref() != Some(form_token(state).as_str()) {
-        return Err(expired_form(form.filter.url()));
+        return Err(PageError::new(
+            Look::Dashboard,
+            StatusCode::FORBIDDEN,
+            "Form expired",
+            "This form does not come from this server's dashboard (or the server was restarted). Reload the dashboard and try again.",
+        )
+        .back_to(form.fields.back()));
     }
-    Ok(form.filter)
+    Ok(form.fields)
+}
+
+impl Form for ClockForm {
+    fn back(&self) -> String {
+        self.filter.url()
+    }
 }
 
 #[derive(Deserialize, Default)]
 struct ClockForm {
-    csrf: Option<String>,
     #[serde(flatten)]
     filter: Filter,
     by: String,
@@ -751,10 +774,7 @@ async fn advance_clock(
     state: web::Data<AppState>,
     payload: web::Payload,
 ) -> Result<HttpResponse, PageError> {
-    let form: ClockForm = crate::pages::read_form(&state, &req, payload, Look::Dashboard).await?;
-    if form.csrf.as_deref() != Some(form_token(&state).as_str()) {
-        return Err(expired_form(form.filter.url()));
-    }
+    let form: ClockForm = read_form(&state, &req, payload).await?;
     let refused = |message: String| {
         PageError::new(
             Look::Dashboard,
@@ -776,9 +796,14 @@ async fn advance_clock(
     Ok(see_other(&form.filter.url()))
 }
 
+impl Form for ConfigForm {
+    fn back(&self) -> String {
+        self.filter.url()
+    }
+}
+
 #[derive(Deserialize, Default)]
 struct ConfigForm {
-    csrf: Option<String>,
     #[serde(flatten)]
     filter: Filter,
     notification_url: Option<String>,
@@ -798,10 +823,7 @@ async fn change_config(
     state: web::Data<AppState>,
     payload: web::Payload,
 ) -> Result<HttpResponse, PageError> {
-    let form: ConfigForm = crate::pages::read_form(&state, &req, payload, Look::Dashboard).await?;
-    if form.csrf.as_deref() != Some(form_token(&state).as_str()) {
-        return Err(expired_form(form.filter.url()));
-    }
+    let form: ConfigForm = read_form(&state, &req, payload).await?;
     // A blank URL field clears the URL; a blank other field (or one not sent) leaves the setting.
     let given = |v: &Option<String>| {
         v.as_deref()
@@ -850,9 +872,14 @@ async fn change_config(
     Ok(see_other(&form.filter.url()))
 }
 
+impl Form for ResetForm {
+    fn back(&self) -> String {
+        self.filter.url()
+    }
+}
+
 #[derive(Deserialize, Default)]
 struct ResetForm {
-    csrf: Option<String>,
     #[serde(flatten)]
     filter: Filter,
     /// Present on the confirmation page's own button.
@@ -866,10 +893,7 @@ async fn reset(
     state: web::Data<AppState>,
     payload: web::Payload,
 ) -> Result<HttpResponse, PageError> {
-    let form: ResetForm = crate::pages::read_form(&state, &req, payload, Look::Dashboard).await?;
-    if form.csrf.as_deref() != Some(form_token(&state).as_str()) {
-        return Err(expired_form(form.filter.url()));
-    }
+    let form: ResetForm = read_form(&state, &req, payload).await?;
     let key = form
         .filter
         .server_key()
@@ -913,9 +937,14 @@ async fn reset(
     Ok(see_other(&form.filter.url()))
 }
 
+impl Form for NewAccountForm {
+    fn back(&self) -> String {
+        PATH.to_string()
+    }
+}
+
 #[derive(Deserialize, Default)]
 struct NewAccountForm {
-    csrf: Option<String>,
     server_key: String,
     phone_number: String,
     country_code: String,
@@ -930,11 +959,7 @@ async fn create_account(
     state: web::Data<AppState>,
     payload: web::Payload,
 ) -> Result<HttpResponse, PageError> {
-    let form: NewAccountForm =
-        crate::pages::read_form(&state, &req, payload, Look::Dashboard).await?;
-    if form.csrf.as_deref() != Some(form_token(&state).as_str()) {
-        return Err(expired_form(PATH.to_string()));
-    }
+    let form: NewAccountForm = read_form(&state, &req, payload).await?;
     let refused = |title: &str, message: String| {
         PageError::new(Look::Dashboard, StatusCode::BAD_REQUEST, title, message)
             .back_to(PATH.to_string())
@@ -1001,23 +1026,13 @@ async fn create_account(
     Ok(see_other(&back.url_with(&[("created", id.to_string())])))
 }
 
-fn expired_form(back: String) -> PageError {
-    PageError::new(
-        Look::Dashboard,
-        StatusCode::FORBIDDEN,
-        "Form expired",
-        "This form does not come from this server's dashboard (or the server was restarted). Reload the dashboard and try again.",
-    )
-    .back_to(back)
-}
-
 /// `POST /__admin/ui/accounts/{id}/{action}`: one transition, then back to the page.
 async fn account_action(
     req: HttpRequest,
     state: web::Data<AppState>,
     payload: web::Payload,
 ) -> Result<HttpResponse, PageError> {
-    let filter = read_form(&state, &req, payload).await?;
+    let filter: Filter = read_form(&state, &req, payload).await?;
     let not_found = |message: String| {
         PageError::new(Look::Dashboard, StatusCode::NOT_FOUND, "Not found", message)
             .back_to(filter.url())
@@ -1056,7 +1071,7 @@ async fn transaction_action(
     state: web::Data<AppState>,
     payload: web::Payload,
 ) -> Result<HttpResponse, PageError> {
-    let filter = read_form(&state, &req, payload).await?;
+    let filter: Filter = read_form(&state, &req, payload).await?;
     let id = req.match_info().get("id").unwrap_or_default().to_string();
     let change = match req.match_info().get("action") {
         Some("settle") => TxChange::Settle,
@@ -1107,7 +1122,7 @@ async fn retry_notification(
     state: web::Data<AppState>,
     payload: web::Payload,
 ) -> Result<HttpResponse, PageError> {
-    let filter = read_form(&state, &req, payload).await?;
+    let filter: Filter = read_form(&state, &req, payload).await?;
     let id = req
         .match_info()
         .get("id")

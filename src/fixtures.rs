@@ -27,6 +27,17 @@ pub enum Outcome {
     UserBlocked,
 }
 
+impl Outcome {
+    /// As the fixture files write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::UserNotFound => "user_not_found",
+            Self::UserBlocked => "user_blocked",
+        }
+    }
+}
+
 /// A phone number with a scripted outcome.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -401,6 +412,17 @@ pub fn is_amount(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn outcome_names_are_the_fixture_files_names() {
+        for o in [
+            Outcome::Pending,
+            Outcome::UserNotFound,
+            Outcome::UserBlocked,
+        ] {
+            assert_eq!(serde_json::to_value(o).unwrap(), o.as_str());
+        }
+    }
 
     #[test]
     fn shipped_fixtures_parse_and_hold_the_sandbox_numbers() {

@@ -68,7 +68,8 @@ pub async fn check(
     let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
         return Ok(next.call(req).await?.map_into_left_body());
     };
-    if let Some(refusal) = refusal(&req, &state) {
+    let changes_state = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    if let Some(refusal) = refusal(&req, &state, changes_state) {
         let mut response = refuse(refusal, dialect(req.path()));
         tracing::debug!(
             method = %req.method(),
@@ -89,7 +90,6 @@ pub async fn check(
             req.path().to_string(),
         )
     });
-    let changes_state = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     let watched = state.journal.enabled() || state.faults.any();
     let response = if watched && dialect(req.path()) == Dialect::Midtrans {
         crate::intercept::midtrans(&state, req, next).await?
@@ -100,8 +100,9 @@ pub async fn check(
         }
         response.map_into_left_body()
     };
-    if changes_state {
-        // After the answer, so that a save that sees the new revision sees the change too.
+    if changes_state && state.state_file.is_some() {
+        // After the answer, so that a save that sees the new revision sees the change too. Only
+        // with a state file: the counter is shared by every worker.
         state.changed();
     }
     if let Some((started, method, path)) = logged {
@@ -120,7 +121,7 @@ pub async fn check(
 static INSTANCE: header::HeaderName = header::HeaderName::from_static(INSTANCE_HEADER);
 static SEC_FETCH_SITE: header::HeaderName = header::HeaderName::from_static("sec-fetch-site");
 
-fn refusal(req: &ServiceRequest, state: &AppState) -> Option<Refusal> {
+fn refusal(req: &ServiceRequest, state: &AppState, changes_state: bool) -> Option<Refusal> {
     let headers = req.headers();
     if headers.contains_key(&INSTANCE) {
         return Some(Refusal::Loop);
@@ -135,7 +136,6 @@ fn refusal(req: &ServiceRequest, state: &AppState) -> Option<Refusal> {
     {
         return Some(Refusal::ForeignHost(host.to_string()));
     }
-    let changes_state = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     if changes_state && dialect(req.path()) != Dialect::Midtrans && cross_site(req, host) {
         return Some(Refusal::CrossSite);
     }

@@ -1,5 +1,6 @@
 //! The state of a running server as a document, read in pieces so that no lock is held for long.
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use super::document::*;
@@ -69,26 +70,44 @@ fn saved_config(s: &Settings) -> SavedConfig {
     }
 }
 
-fn export_accounts(app: &AppState) -> Vec<SavedAccount> {
-    let mut out = Vec::with_capacity(app.store.len());
+/// Reads a list in creation order, a page (`read(after)`: items and the next cursor) at a time.
+///
+/// Each page is read under its own lock, so a reset between two of them starts the creation order
+/// again: the cursor must move forward (or the reading stops), and an item already read is not
+/// taken twice. The next save, due because of that reset, writes the new state whole.
+fn in_pieces<T, K: Eq + std::hash::Hash>(
+    mut read: impl FnMut(Option<u64>) -> (Vec<T>, Option<u64>),
+    id: impl Fn(&T) -> K,
+) -> Vec<T> {
+    let mut out = Vec::new();
+    let mut seen = HashSet::new();
     let mut after = None;
-    // A page never goes past the end, so this ends; the bound is a second guarantee.
-    for _ in 0..=(app.store.len() / CHUNK).saturating_add(app.store.len()) {
-        let page = app.store.page(
-            Owner::Any,
-            None,
-            after,
-            CHUNK,
-            Order::OldestFirst,
-            app.clock.now_ms(),
-        );
-        out.extend(page.accounts.iter().map(saved_account));
-        match page.next {
-            Some(next) => after = Some(next),
-            None => break,
+    loop {
+        let (items, next) = read(after);
+        out.extend(items.into_iter().filter(|t| seen.insert(id(t))));
+        match next {
+            Some(next) if after.is_none_or(|a| next > a) => after = Some(next),
+            _ => return out,
         }
     }
-    out
+}
+
+fn export_accounts(app: &AppState) -> Vec<SavedAccount> {
+    let accounts = in_pieces(
+        |after| {
+            let page = app.store.page(
+                Owner::Any,
+                None,
+                after,
+                CHUNK,
+                Order::OldestFirst,
+                app.clock.now_ms(),
+            );
+            (page.accounts, page.next)
+        },
+        |a| a.id,
+    );
+    accounts.iter().map(saved_account).collect()
 }
 
 fn saved_account(a: &Account) -> SavedAccount {
@@ -125,23 +144,26 @@ fn saved_account(a: &Account) -> SavedAccount {
 }
 
 fn export_transactions(app: &AppState) -> SavedTransactions {
-    let mut items = Vec::new();
-    let mut after = None;
     let mut last_refund_id = 0;
-    let total = app.transactions.len();
-    for _ in 0..=(total / CHUNK).saturating_add(total) {
-        let (page, next) = app.transactions.with(|book| {
-            last_refund_id = book.last_refund_id();
-            book.page(after, CHUNK, Order::OldestFirst, |_| true)
-        });
-        items.extend(page.iter().map(saved_transaction));
-        match next {
-            Some(n) => after = Some(n),
-            None => break,
-        }
-    }
+    let transactions = in_pieces(
+        |after| {
+            app.transactions.with(|book| {
+                last_refund_id = last_refund_id.max(book.last_refund_id());
+                book.page(after, CHUNK, Order::OldestFirst, |_| true)
+            })
+        },
+        |t| t.id,
+    );
+    let items: Vec<SavedTransaction> = transactions.iter().map(saved_transaction).collect();
+    // Never below a refund that was read, whatever happened between the pieces.
+    let highest = items
+        .iter()
+        .flat_map(|t| &t.refunds)
+        .map(|r| r.refund_chargeback_id)
+        .max()
+        .unwrap_or(0);
     SavedTransactions {
-        last_refund_id,
+        last_refund_id: last_refund_id.max(highest),
         items,
     }
 }
@@ -185,19 +207,25 @@ fn saved_transaction(t: &Transaction) -> SavedTransaction {
 }
 
 fn export_notifications(app: &AppState) -> SavedNotifications {
-    let last_id = app.notifications.last_id();
     let now = app.clock.now_ms();
+    // Those recorded up to now; later ones go into the next save. Ids only grow, so each piece
+    // starts past the one before, and the reading ends at `end`.
+    let end = app.notifications.last_id();
     let mut items = Vec::new();
     let mut after = 0;
-    for _ in 0..=app.notifications.capacity() / CHUNK + 1 {
+    while after < end {
         let chunk = app.notifications.chunk(after, CHUNK);
         let Some(last) = chunk.last() else { break };
         after = last.id;
-        items.extend(chunk.iter().map(|n| saved_notification(n, now)));
-        if after >= last_id {
-            break;
-        }
+        items.extend(
+            chunk
+                .iter()
+                .filter(|n| n.id <= end)
+                .map(|n| saved_notification(n, now)),
+        );
     }
+    // Read again at the end: never below an id that was written.
+    let last_id = app.notifications.last_id().max(end);
     SavedNotifications { last_id, items }
 }
 
@@ -240,5 +268,41 @@ fn saved_notification(n: &Notification, now_ms: u64) -> SavedNotification {
             .collect(),
         attempts_total: n.attempts_total,
         retries: if n.rerun { 0 } else { n.retries },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reset_between_two_pieces_repeats_nothing_and_ends() {
+        // Pieces of two: (id, cursor). After the first piece the list starts over: a reset with a
+        // seed makes the same ids again, here behind one made first, so they move along by one.
+        let before = [(10, 1), (11, 2), (12, 3)];
+        let after_reset = [(20, 1), (10, 2), (11, 3), (12, 4)];
+        let mut calls = 0;
+        let read = |after: Option<u64>| {
+            calls += 1;
+            let list: &[(u32, u64)] = if calls == 1 { &before } else { &after_reset };
+            let rest: Vec<(u32, u64)> = list
+                .iter()
+                .copied()
+                .filter(|(_, seq)| after.is_none_or(|a| *seq > a))
+                .collect();
+            let piece: Vec<(u32, u64)> = rest.iter().copied().take(2).collect();
+            let next = (rest.len() > 2).then(|| piece[1].1);
+            (piece, next)
+        };
+        let ids: Vec<u32> = in_pieces(read, |t| t.0).iter().map(|t| t.0).collect();
+        assert_eq!(
+            ids,
+            [10, 11, 12],
+            "11 comes again after the reset, and is taken once"
+        );
+
+        // A cursor that does not move forward ends the reading.
+        let stuck = |_| (vec![(1u32, 1u64)], Some(1));
+        assert_eq!(in_pieces(stuck, |t| t.0).len(), 1);
     }
 }

@@ -9,26 +9,17 @@
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
-const midtransClient = require('midtrans-client');
+const helpers = require('./helpers');
 
-const MOCK = process.env.MOCK_URL;
-assert.ok(MOCK, 'run through tests/node/run.sh');
+const { MOCK, UUID, gopay, rejection } = helpers;
 
 const SERVER_KEY = 'SB-Mid-server-CHARGE123';
 const CLIENT_KEY = 'SB-Mid-client-CHARGE123';
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const CALLBACK_URL = 'https://merchant.test/done';
 const NOT_MODIFIABLE = 'Merchant cannot modify the status of the transaction';
 
-// A client pointed at the mock per instance, as in pay_account.test.js.
 function client() {
-  const core = new midtransClient.CoreApi({
-    isProduction: false,
-    serverKey: SERVER_KEY,
-    clientKey: CLIENT_KEY,
-  });
-  core.apiConfig.getCoreApiBaseUrl = () => MOCK;
-  return core;
+  return helpers.client(SERVER_KEY, CLIENT_KEY);
 }
 
 // An order id no other test (or earlier run against the same server) uses.
@@ -36,20 +27,14 @@ function orderId(label) {
   return `node-${label}-${crypto.randomUUID().slice(0, 8)}`;
 }
 
-// The control API: plain JSON, no Midtrans authentication.
+// The control API's answer body.
 async function admin(method, path) {
-  const res = await fetch(`${MOCK}/__admin${path}`, { method });
-  const body = await res.json();
-  assert.ok(res.ok, `control API ${method} ${path}: HTTP ${res.status} ${JSON.stringify(body)}`);
-  return body;
+  return (await helpers.admin(method, path)).body;
 }
 
 // Links a fresh account as the customer would and returns it with its payment option tokens.
 async function linkedAccount(core, phone) {
-  const created = await core.linkPaymentAccount({
-    payment_type: 'gopay',
-    gopay_partner: { phone_number: phone, country_code: '62', redirect_url: 'https://www.gojek.com' },
-  });
+  const created = await core.linkPaymentAccount(gopay(phone));
   assert.equal(created.status_code, '201');
   assert.equal(created.account_status, 'PENDING');
   await admin('POST', `/accounts/${created.account_id}/link?wait=false`);
@@ -82,18 +67,6 @@ function chargeParams(account, order, amount, gopayExtra = {}) {
     },
     transaction_details: { order_id: order, gross_amount: amount },
   };
-}
-
-// Awaits a promise that must reject with a MidtransError and returns the error.
-async function rejection(promise) {
-  try {
-    const value = await promise;
-    assert.fail(`expected a rejection, got ${JSON.stringify(value)}`);
-  } catch (e) {
-    if (e instanceof assert.AssertionError) throw e;
-    assert.equal(e.name, 'MidtransError', String(e));
-    return e;
-  }
 }
 
 // A body error over HTTP 200: the client rejects with the body's status_code, a string.

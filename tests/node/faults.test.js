@@ -8,52 +8,19 @@
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const { performance } = require('node:perf_hooks');
-const midtransClient = require('midtrans-client');
+const helpers = require('./helpers');
 
-const MOCK = process.env.MOCK_URL;
-assert.ok(MOCK, 'run through tests/node/run.sh');
+const { UUID, gopay, admin, rejection } = helpers;
 
 const CLIENT_KEY = 'SB-Mid-client-NODEFAULT';
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 // A server key no other test uses.
 function key(n) {
   return `SB-Mid-server-NODEFAULT-${n}`;
 }
 
-// A client pointed at the mock per instance, as in pay_account.test.js.
 function client(serverKey) {
-  const core = new midtransClient.CoreApi({
-    isProduction: false,
-    serverKey,
-    clientKey: CLIENT_KEY,
-  });
-  core.apiConfig.getCoreApiBaseUrl = () => MOCK;
-  return core;
-}
-
-function gopay(phone, countryCode = '62') {
-  return {
-    payment_type: 'gopay',
-    gopay_partner: {
-      phone_number: phone,
-      country_code: countryCode,
-      redirect_url: 'https://www.gojek.com',
-    },
-  };
-}
-
-// The control API: plain JSON, no Midtrans authentication. Returns the HTTP status and the body.
-async function admin(method, path, body) {
-  const init = { method };
-  if (body !== undefined) {
-    init.headers = { 'content-type': 'application/json' };
-    init.body = JSON.stringify(body);
-  }
-  const res = await fetch(`${MOCK}/__admin${path}`, init);
-  const text = await res.text();
-  assert.ok(res.ok, `control API ${method} ${path}: HTTP ${res.status} ${text}`);
-  return { status: res.status, body: JSON.parse(text) };
+  return helpers.client(serverKey, CLIENT_KEY);
 }
 
 // Adds a fault rule for one server key; returns the rule as the server stored it.
@@ -72,18 +39,6 @@ async function withFaults(serverKey, fn) {
     return await fn();
   } finally {
     await admin('DELETE', `/faults?server_key=${encodeURIComponent(serverKey)}`);
-  }
-}
-
-// Awaits a promise that must reject with a MidtransError and returns the error.
-async function rejection(promise) {
-  try {
-    const value = await promise;
-    assert.fail(`expected a rejection, got ${JSON.stringify(value)}`);
-  } catch (e) {
-    if (e instanceof assert.AssertionError) throw e;
-    assert.equal(e.name, 'MidtransError', String(e));
-    return e;
   }
 }
 

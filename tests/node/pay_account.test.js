@@ -4,9 +4,9 @@
 
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
-const midtransClient = require('midtrans-client');
+const helpers = require('./helpers');
 
-const MOCK = process.env.MOCK_URL;
+const { MOCK, UUID, gopay, rejection } = helpers;
 const MOCK_KEYED = process.env.MOCK_KEYED_URL;
 const KEYED_KEY = process.env.MOCK_KEYED_KEY;
 assert.ok(MOCK && MOCK_KEYED && KEYED_KEY, 'run through tests/node/run.sh');
@@ -15,40 +15,9 @@ const SERVER_KEY = 'SB-Mid-server-TESTKEY123';
 const CLIENT_KEY = 'SB-Mid-client-TESTKEY123';
 // The shared fixture account that starts ENABLED (fixtures/accounts.json).
 const FIXTURE_ENABLED = '00000269-7836-49e5-bc65-e592afafec14';
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-// A client pointed at the mock the way the reference shows (per instance, section 11.2).
 function client(serverKey = SERVER_KEY, base = MOCK) {
-  const core = new midtransClient.CoreApi({
-    isProduction: false,
-    serverKey,
-    clientKey: CLIENT_KEY,
-  });
-  core.apiConfig.getCoreApiBaseUrl = () => base;
-  return core;
-}
-
-function gopay(phone, countryCode = '62') {
-  return {
-    payment_type: 'gopay',
-    gopay_partner: {
-      phone_number: phone,
-      country_code: countryCode,
-      redirect_url: 'https://www.gojek.com',
-    },
-  };
-}
-
-// Awaits a promise that must reject with a MidtransError and returns the error.
-async function rejection(promise) {
-  try {
-    const value = await promise;
-    assert.fail(`expected a rejection, got ${JSON.stringify(value)}`);
-  } catch (e) {
-    if (e instanceof assert.AssertionError) throw e;
-    assert.equal(e.name, 'MidtransError', String(e));
-    return e;
-  }
+  return helpers.client(serverKey, CLIENT_KEY, base);
 }
 
 test('link creates a PENDING account with two activation links', async () => {

@@ -2,7 +2,7 @@
 # Runs the official Midtrans Node client (midtrans-client 1.4.3, unmodified, from npm) against
 # pay-account-mock with node's built-in test runner: pay_account.test.js (linking),
 # charge.test.js (GoPay charges) and faults.test.js (fault rules, runtime phone scenarios and the
-# request journal).
+# request journal), which share helpers.js.
 #
 # Starts two servers on free ports: a default one (any non-empty server key, --seed 1) and one that
 # accepts a single server key. Both are stopped when this script exits.
