@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::accounts::AccountStatus;
+use crate::money::is_amount;
 
 const PHONE_NUMBERS: &str = include_str!("../fixtures/phone_numbers.json");
 const ACCOUNTS: &str = include_str!("../fixtures/accounts.json");
@@ -393,20 +394,6 @@ pub(crate) fn check_options(options: &[PaymentOptionFixture]) -> Result<(), Stri
         }
     }
     Ok(())
-}
-
-/// A Midtrans amount: at most 15 digits, a dot, two digits.
-pub fn is_amount(s: &str) -> bool {
-    match s.split_once('.') {
-        Some((whole, cents)) => {
-            !whole.is_empty()
-                && whole.len() <= 15
-                && whole.bytes().all(|b| b.is_ascii_digit())
-                && cents.len() == 2
-                && cents.bytes().all(|b| b.is_ascii_digit())
-        }
-        None => false,
-    }
 }
 
 #[cfg(test)]

@@ -6,6 +6,20 @@ use std::fmt;
 /// At most this many digits before the point (fixtures, balances and requests alike).
 pub const MAX_WHOLE_DIGITS: usize = 15;
 
+/// A Midtrans amount: at most 15 digits, a dot, two digits.
+pub fn is_amount(s: &str) -> bool {
+    match s.split_once('.') {
+        Some((whole, cents)) => {
+            !whole.is_empty()
+                && whole.len() <= MAX_WHOLE_DIGITS
+                && whole.bytes().all(|b| b.is_ascii_digit())
+                && cents.len() == 2
+                && cents.bytes().all(|b| b.is_ascii_digit())
+        }
+        None => false,
+    }
+}
+
 /// An amount in hundredths of the currency unit; never negative.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Amount(u64);

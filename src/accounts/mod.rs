@@ -134,6 +134,45 @@ pub struct PaymentOption {
     pub token: Token,
 }
 
+/// A change to one payment option, found by name; fields left out stay as they are. What
+/// `PATCH /__admin/accounts/{id}` and the dashboard's balance form send.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OptionChange {
+    pub name: String,
+    pub balance: Option<String>,
+    pub active: Option<bool>,
+}
+
+/// Applies `changes` in order; the first that cannot apply stops it with the reason (callers
+/// work on a copy, so a refused change leaves the account as it was).
+///
+/// # Errors
+/// An option the account does not have, or a balance that is not a Midtrans amount.
+pub fn change_options(
+    options: &mut [PaymentOption],
+    changes: &[OptionChange],
+) -> Result<(), String> {
+    for change in changes {
+        let option = options
+            .iter_mut()
+            .find(|o| *o.name == *change.name)
+            .ok_or_else(|| format!("the account has no payment option {}", change.name))?;
+        if let Some(balance) = &change.balance {
+            if !crate::money::is_amount(balance) {
+                return Err(format!(
+                    "balance '{balance}' must look like \"1000000.00\" (at most 15 digits before the point)"
+                ));
+            }
+            option.balance.value = balance.as_str().into();
+        }
+        if let Some(active) = change.active {
+            option.active = active;
+        }
+    }
+    Ok(())
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Balance {
     pub value: Box<str>,

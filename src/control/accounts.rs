@@ -9,9 +9,10 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::{AccountView, ControlError, method_not_allowed, read_json};
-use crate::accounts::{Account, AccountStatus, Owner, Transition, TransitionError};
+use crate::accounts::{
+    Account, AccountStatus, OptionChange, Owner, Transition, TransitionError, change_options,
+};
 use crate::app::AppState;
-use crate::fixtures::is_amount;
 use crate::notifications::{Event, Notification};
 use crate::paging::{self, Order};
 use crate::routing;
@@ -93,16 +94,7 @@ async fn show(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpRespon
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct Patch {
-    payment_options: Vec<OptionPatch>,
-}
-
-/// A change to one payment option, found by name; fields left out stay as they are.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct OptionPatch {
-    name: String,
-    balance: Option<String>,
-    active: Option<bool>,
+    payment_options: Vec<OptionChange>,
 }
 
 async fn patch(
@@ -115,24 +107,7 @@ async fn patch(
     let updated = state
         .store
         .update_payment_options(&id, |options| {
-            for p in &patch.payment_options {
-                let option = options
-                    .iter_mut()
-                    .find(|o| *o.name == *p.name)
-                    .ok_or_else(|| format!("the account has no payment option {}", p.name))?;
-                if let Some(balance) = &p.balance {
-                    if !is_amount(balance) {
-                        return Err(format!(
-                            "balance '{balance}' must look like \"1000000.00\" (at most 15 digits before the point)"
-                        ));
-                    }
-                    option.balance.value = balance.as_str().into();
-                }
-                if let Some(active) = p.active {
-                    option.active = active;
-                }
-            }
-            Ok(())
+            change_options(options, &patch.payment_options)
         })
         .ok_or(ControlError::NotFound("account"))?
         .map_err(ControlError::BadRequest)?;

@@ -8,12 +8,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix_web::web::Bytes;
-use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderValue, LOCATION};
+use reqwest::header::{HeaderValue, LOCATION};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::AbortHandle;
 
 /// Midtrans waits 15 s for the merchant's answer.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(15);
+/// What Midtrans' notifications say they are.
+pub const USER_AGENT: &str = "Veritrans";
 /// Redirects followed within one attempt.
 pub const MAX_REDIRECTS: usize = 5;
 /// Every notification carries the sending server's instance id in this header, and every
@@ -35,7 +37,6 @@ fn build_client(timeout: Duration, max_in_flight: usize) -> Result<reqwest::Clie
         .connect_timeout(timeout.min(Duration::from_secs(10)))
         .pool_max_idle_per_host(max_in_flight)
         .redirect(reqwest::redirect::Policy::none())
-        .user_agent("Veritrans")
         .build()
         .map_err(|e| format!("cannot build the notification HTTP client: {e}"))
 }
@@ -115,6 +116,17 @@ impl Deliveries {
         &self.instance
     }
 
+    /// The headers every attempt sends (besides `Host` and `Content-Length`), in order; the
+    /// dashboard shows these very values.
+    pub fn headers(&self) -> [(&'static str, &str); 4] {
+        [
+            ("Content-Type", "application/json"),
+            ("Accept", "application/json"),
+            ("User-Agent", USER_AGENT),
+            (INSTANCE_HEADER, self.instance.to_str().unwrap_or_default()),
+        ]
+    }
+
     /// A slot for one attempt, if one is free; the attempt holds it until it ends.
     pub fn permit(&self) -> Option<OwnedSemaphorePermit> {
         self.permits.clone().try_acquire_owned().ok()
@@ -127,15 +139,11 @@ impl Deliveries {
         let mut current = url.to_string();
         let mut redirects = 0;
         loop {
-            let sent = self
-                .client
-                .post(&current)
-                .header(CONTENT_TYPE, "application/json")
-                .header(ACCEPT, "application/json")
-                .header(INSTANCE_HEADER, self.instance.clone())
-                .body(body.clone())
-                .send()
-                .await;
+            let mut request = self.client.post(&current);
+            for (name, value) in self.headers() {
+                request = request.header(name, value);
+            }
+            let sent = request.body(body.clone()).send().await;
             let response = match sent {
                 Ok(r) => r,
                 Err(e) => {

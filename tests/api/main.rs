@@ -1,6 +1,7 @@
 //! Integration tests: each starts the real server on port 0 and talks HTTP to it.
 
 mod helpers;
+mod pages;
 
 mod activation;
 mod charge;
@@ -8,6 +9,7 @@ mod cli;
 mod concurrency;
 mod control;
 mod create;
+mod dashboard;
 mod errors;
 mod faults;
 mod get;
