@@ -40,7 +40,6 @@ fn main() {
             std::process::exit(1);
         }
     };
-    println!("pay-account-mock listening on {}", server.url());
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -48,7 +47,16 @@ fn main() {
         Ok(rt) => rt,
         Err(e) => fail(&format!("cannot wait for signals: {e}")),
     };
-    let signal = match runtime.block_on(until_stopped(&server)) {
+    // Caught from before the ready line: a SIGTERM sent the moment it appears still saves.
+    let signals = {
+        let _runtime = runtime.enter();
+        match Signals::catch() {
+            Ok(signals) => signals,
+            Err(e) => fail(&format!("cannot catch signals: {e}")),
+        }
+    };
+    println!("pay-account-mock listening on {}", server.url());
+    let signal = match runtime.block_on(until_stopped(&server, signals)) {
         Ok(signal) => signal,
         Err(e) => {
             // The server ended by itself.
@@ -73,12 +81,28 @@ fn main() {
     }
 }
 
-/// Waits for SIGTERM or SIGINT (Ctrl-C, `docker stop`) and names it; or fails if the server stops
-/// by itself, or signals cannot be caught.
-async fn until_stopped(server: &pay_account_mock::Server) -> Result<&'static str, String> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
-    let mut int = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
+/// SIGTERM and SIGINT (Ctrl-C, `docker stop`), caught instead of ending the process.
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    /// Must run inside the runtime that will wait for them.
+    fn catch() -> std::io::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Self {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+        })
+    }
+}
+
+/// Waits for SIGTERM or SIGINT and names it; or fails if the server stops by itself.
+async fn until_stopped(
+    server: &pay_account_mock::Server,
+    Signals { mut term, mut int }: Signals,
+) -> Result<&'static str, String> {
     let mut check = tokio::time::interval(std::time::Duration::from_millis(500));
     loop {
         tokio::select! {

@@ -100,7 +100,7 @@ pub(super) async fn page(
                 dt { "Links expire" } dd { (rfc3339(at)) }
             }
             dt { "Redirect URL" }
-            dd { @match account.redirect_url.as_deref() { Some(url) => code class="url" { (url) }, None => em { "none" } } }
+            dd { @match account.redirect_url.as_deref() { Some(url) => code class="url" { (pages::url_text(url)) }, None => em { "none" } } }
             @if status == AccountStatus::Pending {
                 dt { "Activation links" }
                 dd class="links" {
@@ -123,7 +123,7 @@ pub(super) async fn page(
                     @for o in &account.payment_options {
                         tr data-option=(o.name) {
                             td data-label="Payment option" { code { (o.name) } }
-                            td data-label="Token" { code class="url" { (o.token_string()) } }
+                            td data-label="Token" { code class="url" { (pages::url_text(&o.token_string())) } }
                             td data-label="Balance" {
                                 form class="balance-form" method="post" action={ (account_href(&id)) "/balances" } {
                                     (back.hidden_inputs(&token))

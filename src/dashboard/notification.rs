@@ -57,7 +57,7 @@ pub(super) async fn page(
             dt { "Server key" } dd { code { (n.server_key) } }
             dt { "Goes to" } dd { (target_text(&n.target)) }
             dt { "Last sent to" }
-            dd { @match &n.url { Some(url) => code class="url" { (url) }, None => em { "nowhere yet" } } }
+            dd { @match &n.url { Some(url) => code class="url" { (pages::url_text(url)) }, None => em { "nowhere yet" } } }
             dt { "Created" } dd { (rfc3339(n.created_at)) }
             @if let Some(at) = n.next_attempt_at { dt { "Next attempt" } dd { (rfc3339(at)) } }
         } }
@@ -96,7 +96,7 @@ pub(super) async fn page(
                         tr class="attempt-row" {
                             td data-label="#" { (a.number) }
                             td data-label="Attempt" { ul class="attempts" { (attempt_item(a)) } }
-                            td data-label="URL" { code class="url" { (a.url) } }
+                            td data-label="URL" { code class="url" { (pages::url_text(&a.url)) } }
                         }
                     }
                 }
@@ -118,7 +118,7 @@ fn target_text(target: &Target) -> Markup {
         @match target {
             Target::Linking => "the Account linking notification URL (of its server key, or the default)",
             Target::Payment => "the Payment notification URL (of its server key, or the default)",
-            Target::Url(url) => { "the URL its charge named: " code class="url" { (url) } },
+            Target::Url(url) => { "the URL its charge named: " code class="url" { (pages::url_text(url)) } },
         }
     }
 }
@@ -157,13 +157,13 @@ fn signature(n: &Notification, payload: &Value) -> Markup {
         p {
             "signature_key = SHA-512 (lowercase hex) of "
             @for name in names { code { (name) } " + " }
-            "the server key, joined with nothing between:"
+            "the server key, joined with nothing between (one per line here):"
         }
         pre class="signature" {
             @for name in names { (field(name)) "\n" }
             (n.server_key)
         }
-        dl class="panel" {
+        section class="panel" { dl {
             dt { "In the payload" } dd { code class="hash" { (sent) } }
             dt { "Check" }
             dd {
@@ -173,6 +173,6 @@ fn signature(n: &Notification, payload: &Value) -> Markup {
                     span class="http bad" { "does not match: " } code class="hash" { (computed) }
                 }
             }
-        }
+        } }
     }
 }

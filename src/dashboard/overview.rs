@@ -169,24 +169,24 @@ fn settings_panel(state: &AppState, now: u64) -> Markup {
             dt { "Notification URL" }
             dd id="notification-url" {
                 @match &settings.notification_url {
-                    Some(url) => code { (url) },
+                    Some(url) => code class="url" { (pages::url_text(url)) },
                     None => em { "none: notifications are logged, not sent" },
                 }
             }
             @for (key, url) in per_key.iter().take(KEYS_OFFERED) {
                 dt { "URL for " code { (key) } }
-                dd { code { (url) } }
+                dd { code class="url" { (pages::url_text(url)) } }
             }
             dt { "Payment notification URL" }
             dd id="payment-notification-url" {
                 @match &settings.payment_notification_url {
-                    Some(url) => code { (url) },
+                    Some(url) => code class="url" { (pages::url_text(url)) },
                     None => em { "none: payment notifications are logged, not sent" },
                 }
             }
             @for (key, url) in per_key_payment.iter().take(KEYS_OFFERED) {
                 dt { "Payment URL for " code { (key) } }
-                dd { code { (url) } }
+                dd { code class="url" { (pages::url_text(url)) } }
             }
             dt { "Merchant id" } dd { code { (settings.merchant_id) } " · GoPay " code { (settings.gopay_merchant_id) } }
             dt { "PIN asked from" }

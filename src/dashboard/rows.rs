@@ -10,6 +10,7 @@ use crate::app::AppState;
 use crate::charges::{Transaction, TxStatus};
 use crate::clock::rfc3339;
 use crate::notifications::{Attempt, DeliveryState, Notification};
+use crate::pages;
 
 pub(super) fn account_row(state: &AppState, back: &Back, token: &str, account: &Account) -> Markup {
     let (web_link, app_link) = activation::links(state, &account.id);
@@ -40,7 +41,7 @@ pub(super) fn account_row(state: &AppState, back: &Back, token: &str, account: &
             }
             td data-label="Redirect URL" {
                 @match account.redirect_url.as_deref() {
-                    Some(url) => code class="url" { (url) },
+                    Some(url) => code class="url" { (pages::url_text(url)) },
                     None => em { "none" },
                 }
             }
@@ -178,7 +179,7 @@ pub(super) fn notification_row(
             td data-label="Account" { a class="id" href=(account_href(&n.account_id)) { code { (n.account_id) } } br; small { "key " code { (n.server_key) } } }
             td data-label="URL" {
                 @match &n.url {
-                    Some(url) => code class="url" { (url) },
+                    Some(url) => code class="url" { (pages::url_text(url)) },
                     None => em { "none" },
                 }
             }

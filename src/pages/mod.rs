@@ -134,6 +134,31 @@ pub fn safe_href(url: &str) -> Option<&str> {
     (matches!(parsed.scheme(), "http" | "https") && parsed.has_host()).then_some(url)
 }
 
+/// A URL as text that may wrap after each `/`, `?`, `&`, `=` and `-`, and inside a part only every
+/// [`URL_CHUNK`] characters: a long URL breaks between its parts, and a long token (a session id)
+/// cannot make a table column wider than a chunk.
+pub fn url_text(url: &str) -> Markup {
+    let mut pieces = Vec::new();
+    for part in url.split_inclusive(['/', '?', '&', '=', '-']) {
+        let mut rest = part;
+        while let Some((at, _)) = rest.char_indices().nth(URL_CHUNK) {
+            let (head, tail) = rest.split_at(at);
+            pieces.push(head);
+            rest = tail;
+        }
+        pieces.push(rest);
+    }
+    html! {
+        @for (i, piece) in pieces.iter().enumerate() {
+            @if i > 0 { wbr; }
+            (piece)
+        }
+    }
+}
+
+/// The longest run of a URL [`url_text`] keeps unbroken.
+const URL_CHUNK: usize = 12;
+
 /// The one error type of the HTML routes: a page that says what went wrong, with the right status.
 #[derive(Debug, Clone)]
 pub struct PageError {
@@ -248,6 +273,19 @@ mod tests {
         ] {
             assert_eq!(safe_href(bad), None, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn urls_wrap_between_their_parts_and_stay_escaped() {
+        assert_eq!(
+            url_text("https://m.test/a/b?x=1&y=<2>").into_string(),
+            "https:/<wbr>/<wbr>m.test/<wbr>a/<wbr>b?<wbr>x=<wbr>1&amp;<wbr>y=<wbr>&lt;2&gt;"
+        );
+        assert_eq!(url_text("").into_string(), "");
+        assert_eq!(
+            url_text("https://m.test/?s=abcdefghijklmnopqrstuvwxyzé").into_string(),
+            "https:/<wbr>/<wbr>m.test/<wbr>?<wbr>s=<wbr>abcdefghijkl<wbr>mnopqrstuvwx<wbr>yzé"
+        );
     }
 
     #[test]

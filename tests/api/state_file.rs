@@ -325,6 +325,19 @@ async fn a_kill_after_the_save_interval_loses_nothing_that_was_saved() {
 }
 
 #[test]
+fn a_sigterm_the_moment_the_ready_line_appears_still_saves_and_exits_0() {
+    let dir = folder("early");
+    for i in 0..10 {
+        let file = dir.join(format!("early-{i}.json"));
+        let running = start(&["--state-file", arg(&file)]);
+        let (code, out) = stop(running, "TERM");
+        assert_eq!(code, Some(0), "{out}");
+        assert!(out.contains("state saved to"), "{out}");
+        assert!(file.exists(), "no state file after an early SIGTERM");
+    }
+}
+
+#[test]
 fn a_corrupt_truncated_or_newer_file_refuses_to_start_and_is_left_untouched() {
     let dir = folder("bad");
     let good = {

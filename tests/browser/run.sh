@@ -47,4 +47,4 @@ fi
 export PAY_ACCOUNT_MOCK_BIN="$BIN" CHROMIUM_PATH="$CHROMIUM"
 # Playwright must not try to fetch a browser of its own.
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
-node --test --test-reporter=spec activation.test.js charge.test.js
+node --test --test-reporter=spec activation.test.js charge.test.js dashboard.test.js
