@@ -412,6 +412,7 @@ async fn a_page_on_another_origin_cannot_act_but_scripts_can() {
     let app = spawn_app();
     let count = app.account_count().await;
     let id = app.create_pending(KEY, "81234567891").await;
+    let token = crate::pages::csrf(&app).await;
     for headers in [
         &[("Origin", "http://evil.example")][..],
         &[("Origin", "null")],
@@ -438,15 +439,30 @@ async fn a_page_on_another_origin_cannot_act_but_scripts_can() {
             let r = app.raw(method, &path, headers, body).await;
             assert_control_error(&r, 403, "cross_site_request");
         }
-        let r = app
-            .raw(
-                Method::POST,
-                &format!("/__admin/ui/accounts/{id}/link"),
-                headers,
-                Some(b"csrf=x".to_vec()),
-            )
-            .await;
-        assert_eq!(r.status, 403, "{}", r.text);
+        // Every dashboard form, even with this server's own form token.
+        for path in [
+            "/__admin/ui/accounts".to_string(),
+            "/__admin/ui/clock".to_string(),
+            "/__admin/ui/config".to_string(),
+            "/__admin/ui/reset".to_string(),
+            format!("/__admin/ui/accounts/{id}/link"),
+            format!("/__admin/ui/accounts/{id}/balances"),
+            "/__admin/ui/transactions/x/settle".to_string(),
+            "/__admin/ui/notifications/1/retry".to_string(),
+        ] {
+            let body = format!(
+                "csrf={token}&confirm=yes&by=1d&merchant_id=EVIL&name=GOPAY_WALLET&balance=1.00\
+                 &server_key={KEY}&phone_number=81234567899&country_code=62"
+            );
+            let r = app
+                .raw(Method::POST, &path, headers, Some(body.into_bytes()))
+                .await;
+            assert_eq!(r.status, 403, "{path}: {}", r.text);
+            assert!(
+                r.text.starts_with("<!DOCTYPE html>"),
+                "{path}: the dashboard's refusal is a page"
+            );
+        }
     }
     assert_eq!(clock(&app).await["offset_ms"], 0);
     assert_eq!(app.get(KEY, &id).await.body["account_status"], "PENDING");
