@@ -131,6 +131,19 @@ test('a QA day from the dashboard alone: create, approve, change a balance, read
   assert.deepEqual(restored, afterSave);
   await page.goto(`${mock.url}${notificationPath}`);
   assert.equal(await page.locator('pre.payload.exact').innerText(), sent.raw);
+  // The config form's newer fields: the key's own payment URL, the PIN threshold, a charge TTL.
+  await page.goto(`${mock.url}/__admin/?server_key=${SERVER_KEY}`);
+  await page.locator('details.config summary').click();
+  const config = page.locator('form.config');
+  await config.locator('input[name=key_payment_url]').fill(`${receiver.url}/notify`);
+  await config.locator('input[name=pin_threshold]').fill('50000');
+  await config.locator('input[name=transaction_ttl]').fill('30m');
+  await config.getByRole('button', { name: 'Save config' }).click();
+  await page.waitForURL(/server_key=/);
+  const settings = await fetch(`${mock.url}/__admin/config`).then((r) => r.json());
+  assert.equal(settings.payment_notification_urls[SERVER_KEY], `${receiver.url}/notify`);
+  assert.equal(settings.pin_threshold, '50000.00');
+  assert.equal(settings.transaction_ttl, '30m');
   // And the day goes on: Unbind from the account page, which comes back to it.
   await page.goto(`${mock.url}/__admin/ui/accounts/${accountId}`);
   await page.getByRole('button', { name: 'Unbind (merchant)' }).click();
