@@ -9,7 +9,7 @@ use maud::html;
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::rows::{notification_row, transaction_row, transition_buttons};
+use super::rows::{notifications_table, transactions_table, transition_buttons};
 use super::{Back, Filter, Form, ROWS, SHARED, account_href, form_token, read_form, see_other};
 use crate::accounts::{AccountStatus, OptionChange, change_options};
 use crate::activation;
@@ -51,16 +51,15 @@ pub(super) async fn page(
     let id = account_id(&req).ok_or_else(not_found)?;
     let now = state.clock.now_ms();
     // The account and the GET body from one read, so they agree.
-    let (account, get_body) = state
+    let (account, status, get_body) = state
         .store
         .read(&id, None, now, |account, status| {
             let body = serde_json::to_string_pretty(&AccountBody::new(account, status));
-            (account.clone(), body.unwrap_or_default())
+            (account.clone(), status, body.unwrap_or_default())
         })
         .ok_or_else(not_found)?;
     let token = form_token(&state);
     let back = Back::account(&id);
-    let status = account.status_at(now);
     let owner = account.owner.as_deref();
     let (web_link, app_link) = activation::links(&state, &id);
     let overview = Filter {
@@ -143,32 +142,12 @@ pub(super) async fn page(
             } }
         }
         h3 { "Transactions" }
-        @if transactions.is_empty() {
-            p class="empty" { "No charges with this account." }
-        } @else {
-            div class="scroll" { table class="transactions" {
-                thead { tr {
-                    th { "Transaction" } th { "Status" } th { "Account" } th { "Amount" }
-                    th { "Created" } th { "PIN links" } th { "Actions" }
-                } }
-                tbody { @for t in &transactions { (transaction_row(&state, &back, &token, t)) } }
-            } }
-        }
+        (transactions_table(&state, &back, &token, &transactions, "No charges with this account."))
         @if let Some(next) = transactions_next {
             p class="more" { a href=(more("transactions_after", next)) { "Older transactions →" } }
         }
         h3 { "Notifications" }
-        @if log.notifications.is_empty() {
-            p class="empty" { "No notifications about this account." }
-        } @else {
-            div class="scroll" { table class="log" {
-                thead { tr {
-                    th { "#" } th { "Created" } th { "Event" } th { "Account" } th { "URL" }
-                    th { "State" } th { "Attempts" } th {}
-                } }
-                tbody { @for n in &log.notifications { (notification_row(&state, &back, &token, n)) } }
-            } }
-        }
+        (notifications_table(&state, &back, &token, &log.notifications, "No notifications about this account."))
         @if let Some(next) = log.next {
             p class="more" { a href=(more("notifications_after", next)) { "Older notifications →" } }
         }

@@ -7,12 +7,12 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use maud::{Markup, html};
 use serde_json::Value;
 
-use super::rows::attempt_item;
+use super::rows::{RetryOffer, attempt_item, retry_offer};
 use super::{Back, account_href, form_token};
 use crate::app::AppState;
 use crate::clock::rfc3339;
 use crate::notifications::signature::{signature_key, transaction_signature_key};
-use crate::notifications::{DeliveryState, Event, Notification, Target};
+use crate::notifications::{Event, Notification, Target};
 use crate::pages::{self, Look, PageError};
 
 pub(super) async fn page(
@@ -38,11 +38,6 @@ pub(super) async fn page(
     let back = Back::notification(n.id);
     let payload: Value = n.payload.json();
     let pretty = serde_json::to_string_pretty(&payload).unwrap_or_default();
-    let has_url = state
-        .settings
-        .read()
-        .url_for(&n.target, &n.server_key)
-        .is_some();
     let delivery_state = n.state.as_str();
     let content = html! {
         p class="crumbs" { a href=(super::PATH) { "← Dashboard" } " · " a href=(account_href(&n.account_id)) { "its account" } }
@@ -61,15 +56,13 @@ pub(super) async fn page(
             dt { "Created" } dd { (rfc3339(n.created_at)) }
             @if let Some(at) = n.next_attempt_at { dt { "Next attempt" } dd { (rfc3339(at)) } }
         } }
-        @if n.state != DeliveryState::Delivered {
-            @if has_url {
-                form class="retry" method="post" action={ "/__admin/ui/notifications/" (n.id) "/retry" } {
-                    (back.hidden_inputs(&token))
-                    button type="submit" class="t-retry" { "Retry now" }
-                }
-            } @else {
-                p class="no-url" { "No notification URL is set for it: set one in the dashboard's config to send it." }
-            }
+        @match retry_offer(&state, &n) {
+            RetryOffer::Delivered => {}
+            RetryOffer::Retry => form class="retry" method="post" action={ "/__admin/ui/notifications/" (n.id) "/retry" } {
+                (back.hidden_inputs(&token))
+                button type="submit" class="t-retry" { "Retry now" }
+            },
+            RetryOffer::NoUrl => p class="no-url" { "No notification URL is set for it: set one in the dashboard's config to send it." },
         }
         h3 { "Request" }
         pre class="http" {

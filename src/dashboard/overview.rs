@@ -8,7 +8,7 @@ use maud::{Markup, html};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::rows::{account_row, notification_row, transaction_row};
+use super::rows::{account_row, notifications_table, transactions_table};
 use super::{Back, Filter, KEYS_OFFERED, PATH, ROWS, SHARED, form_token};
 use crate::accounts::{AccountStatus, Owner};
 use crate::activation;
@@ -104,42 +104,14 @@ pub(super) async fn page(
             }
         }
         h2 { "Transactions " small { "newest first; " (state.transactions.len()) " on this server" } }
-        @if transactions.is_empty() {
-            p class="empty" { "No charges yet." }
-        } @else {
-            div class="scroll" { table class="transactions" {
-                thead { tr {
-                    th { "Transaction" } th { "Status" } th { "Account" } th { "Amount" }
-                    th { "Created" } th { "PIN links" } th { "Actions" }
-                } }
-                tbody {
-                    @for t in &transactions {
-                        (transaction_row(&state, &back, &token, t))
-                    }
-                }
-            } }
-        }
+        (transactions_table(&state, &back, &token, &transactions, "No charges yet."))
         @if let Some(next) = transactions_next {
             p class="more" {
                 a href=(filter.url_with(&[("transactions_after", next.to_string())])) { "Older transactions →" }
             }
         }
         h2 { "Notifications " small { "newest first; " (state.notifications.len()) " logged on this server" } }
-        @if log.notifications.is_empty() {
-            p class="empty" { "No notifications yet." }
-        } @else {
-            div class="scroll" { table class="log" {
-                thead { tr {
-                    th { "#" } th { "Created" } th { "Event" } th { "Account" } th { "URL" }
-                    th { "State" } th { "Attempts" } th {}
-                } }
-                tbody {
-                    @for n in &log.notifications {
-                        (notification_row(&state, &back, &token, n))
-                    }
-                }
-            } }
-        }
+        (notifications_table(&state, &back, &token, &log.notifications, "No notifications yet."))
         @if let Some(next) = log.next {
             p class="more" {
                 a href=(filter.url_with(&[("notifications_after", next.to_string())])) { "Older notifications →" }

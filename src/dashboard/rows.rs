@@ -94,12 +94,53 @@ pub(super) fn transition_title(t: Transition) -> &'static str {
     }
 }
 
-pub(super) fn transaction_row(
+/// Transactions as a table (their column names are the rows' `data-label`s), or `empty` in words.
+pub(super) fn transactions_table(
     state: &AppState,
     back: &Back,
     token: &str,
-    t: &Transaction,
+    transactions: &[Transaction],
+    empty: &str,
 ) -> Markup {
+    html! {
+        @if transactions.is_empty() {
+            p class="empty" { (empty) }
+        } @else {
+            div class="scroll" { table class="transactions" {
+                thead { tr {
+                    th { "Transaction" } th { "Status" } th { "Account" } th { "Amount" }
+                    th { "Created" } th { "PIN links" } th { "Actions" }
+                } }
+                tbody { @for t in transactions { (transaction_row(state, back, token, t)) } }
+            } }
+        }
+    }
+}
+
+/// Notifications as a table, or `empty` in words.
+pub(super) fn notifications_table(
+    state: &AppState,
+    back: &Back,
+    token: &str,
+    notifications: &[Notification],
+    empty: &str,
+) -> Markup {
+    html! {
+        @if notifications.is_empty() {
+            p class="empty" { (empty) }
+        } @else {
+            div class="scroll" { table class="log" {
+                thead { tr {
+                    th { "#" } th { "Created" } th { "Event" } th { "Account" } th { "URL" }
+                    th { "State" } th { "Attempts" } th {}
+                } }
+                tbody { @for n in notifications { (notification_row(state, back, token, n)) } }
+            } }
+        }
+    }
+}
+
+fn transaction_row(state: &AppState, back: &Back, token: &str, t: &Transaction) -> Markup {
     let status = t.status.as_str();
     html! {
         tr class="transaction" data-transaction-id=(t.id) data-order-id=(t.order_id) data-status=(status) {
@@ -152,20 +193,32 @@ const TRANSACTION_ACTIONS: [(&str, &str, &str); 3] = [
     ),
 ];
 
-pub(super) fn notification_row(
-    app: &AppState,
-    back: &Back,
-    token: &str,
-    n: &Notification,
-) -> Markup {
-    let state = n.state.as_str();
-    // A retry makes sense for what did not arrive, and only where there is somewhere to send it.
-    let has_url = app
+/// What the dashboard offers for a notification: a retry makes sense for what did not arrive, and
+/// only where there is somewhere to send it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum RetryOffer {
+    Delivered,
+    Retry,
+    NoUrl,
+}
+
+pub(super) fn retry_offer(app: &AppState, n: &Notification) -> RetryOffer {
+    if n.state == DeliveryState::Delivered {
+        RetryOffer::Delivered
+    } else if app
         .settings
         .read()
         .url_for(&n.target, &n.server_key)
-        .is_some();
-    let delivered = n.state == DeliveryState::Delivered;
+        .is_some()
+    {
+        RetryOffer::Retry
+    } else {
+        RetryOffer::NoUrl
+    }
+}
+
+fn notification_row(app: &AppState, back: &Back, token: &str, n: &Notification) -> Markup {
+    let state = n.state.as_str();
     html! {
         tr class="notification" data-notification-id=(n.id) data-state=(state) {
             td data-label="#" { a class="id" href=(notification_href(n.id)) { (n.id) } }
@@ -200,15 +253,13 @@ pub(super) fn notification_row(
                 }
             }
             td data-label="Actions" {
-                @if delivered {
-                    // Nothing to do: it arrived.
-                } @else if has_url {
-                    form method="post" action={ "/__admin/ui/notifications/" (n.id) "/retry" } {
+                @match retry_offer(app, n) {
+                    RetryOffer::Delivered => {}
+                    RetryOffer::Retry => form method="post" action={ "/__admin/ui/notifications/" (n.id) "/retry" } {
                         (back.hidden_inputs(token))
                         button type="submit" class="t-retry" { "Retry" }
-                    }
-                } @else {
-                    small class="no-url" { "no notification URL set" }
+                    },
+                    RetryOffer::NoUrl => small class="no-url" { "no notification URL set" },
                 }
             }
         }

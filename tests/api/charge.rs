@@ -7,8 +7,7 @@ use std::time::Duration;
 use reqwest::Method;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha512};
-use wiremock::matchers::method;
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::MockServer;
 
 use crate::helpers::*;
 
@@ -18,15 +17,6 @@ const WALLET: &str = "GOPAY_WALLET";
 fn signature(order_id: &str, code: &str, gross: &str, key: &str) -> String {
     let digest = Sha512::digest(format!("{order_id}{code}{gross}{key}").as_bytes());
     digest.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-async fn receiver() -> MockServer {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(200))
-        .mount(&server)
-        .await;
-    server
 }
 
 fn app_paying_to(receiver: &MockServer) -> TestApp {
@@ -159,7 +149,7 @@ fn assert_descending(v: &Value) {
 #[tokio::test]
 async fn a_charge_below_the_pin_threshold_settles_debits_and_notifies() {
     // Arrange
-    let receiver = receiver().await;
+    let receiver = receiver(200).await;
     let app = app_paying_to(&receiver);
     let (account, options) = linked(&app, KEY, "81230000001").await;
 
@@ -238,7 +228,7 @@ async fn a_charge_below_the_pin_threshold_settles_debits_and_notifies() {
 #[tokio::test]
 async fn a_charge_at_the_threshold_waits_for_the_pin_on_the_verification_page() {
     // Arrange
-    let receiver = receiver().await;
+    let receiver = receiver(200).await;
     let app = app_paying_to(&receiver);
     let (account, options) = linked(&app, KEY, "81230000002").await;
     let no_redirects = reqwest::Client::builder()
@@ -690,7 +680,7 @@ async fn status_cancel_expire_and_their_errors() {
 
 #[tokio::test]
 async fn refunds_add_up_to_the_amount_and_credit_the_balance() {
-    let receiver = receiver().await;
+    let receiver = receiver(200).await;
     let app = app_paying_to(&receiver);
     let (account, options) = linked(&app, KEY, "81230000009").await;
     let wallet = token(&options, WALLET);
@@ -903,7 +893,7 @@ async fn a_pre_auth_hold_is_captured_or_released() {
 
 #[tokio::test]
 async fn a_pending_charge_expires_on_the_mock_clock_and_frees_its_order_id() {
-    let receiver = receiver().await;
+    let receiver = receiver(200).await;
     let app = app_paying_to(&receiver);
     let (account, options) = linked(&app, KEY, "81230000011").await;
     let wallet = token(&options, WALLET);
@@ -1023,8 +1013,8 @@ async fn concurrent_charges_never_overdraw_or_lose_an_update() {
 
 #[tokio::test]
 async fn notification_headers_redirect_or_add_destinations() {
-    let merchant = receiver().await;
-    let other = receiver().await;
+    let merchant = receiver(200).await;
+    let other = receiver(200).await;
     let app = app_paying_to(&merchant);
     let (account, options) = linked(&app, KEY, "81230000014").await;
     let wallet = token(&options, WALLET);

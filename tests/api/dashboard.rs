@@ -137,11 +137,7 @@ async fn the_dashboard_filters_by_server_key() {
 
 #[tokio::test]
 async fn the_notification_log_shows_attempts_and_retries() {
-    let receiver = wiremock::MockServer::start().await;
-    wiremock::Mock::given(wiremock::matchers::method("POST"))
-        .respond_with(wiremock::ResponseTemplate::new(200))
-        .mount(&receiver)
-        .await;
+    let receiver = receiver(200).await;
     let url = format!("{}/notify", receiver.uri());
     let app = spawn_app_with(|c| c.notification_url = Some(url.clone()));
     let a = create(&app, KEY, "81212345678", None).await;
@@ -558,11 +554,7 @@ async fn an_account_page_shows_what_its_get_answers_and_changes_its_balances() {
 
 #[tokio::test]
 async fn a_notification_page_shows_the_exact_payload_headers_signature_and_attempts() {
-    let receiver = wiremock::MockServer::start().await;
-    wiremock::Mock::given(wiremock::matchers::method("POST"))
-        .respond_with(wiremock::ResponseTemplate::new(503))
-        .mount(&receiver)
-        .await;
+    let receiver = receiver(503).await;
     let url = format!("{}/notify", receiver.uri());
     let app = spawn_app_with(|c| c.notification_url = Some(url.clone()));
     let a = create(&app, KEY, "81212345678", None).await;
@@ -663,11 +655,7 @@ async fn first_notification(app: &TestApp, query: &str) -> u64 {
 
 #[tokio::test]
 async fn a_delivered_notification_offers_no_retry_and_a_payment_signature_checks_out() {
-    let receiver = wiremock::MockServer::start().await;
-    wiremock::Mock::given(wiremock::matchers::method("POST"))
-        .respond_with(wiremock::ResponseTemplate::new(200))
-        .mount(&receiver)
-        .await;
+    let receiver = receiver(200).await;
     let url = format!("{}/notify", receiver.uri());
     let app = spawn_app_with(|c| {
         c.notification_url = Some(url.clone());

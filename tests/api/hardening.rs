@@ -278,11 +278,7 @@ async fn the_log_keeps_its_size_dropping_the_oldest_even_if_pending() {
 
 #[tokio::test]
 async fn many_concurrent_waits_each_see_the_delivery_they_wait_for() {
-    let receiver = wiremock::MockServer::start().await;
-    wiremock::Mock::given(wiremock::matchers::method("POST"))
-        .respond_with(wiremock::ResponseTemplate::new(200))
-        .mount(&receiver)
-        .await;
+    let receiver = receiver(200).await;
     let app = std::sync::Arc::new(spawn_app_with(|c| {
         c.notification_url = Some(format!("{}/notify", receiver.uri()))
     }));

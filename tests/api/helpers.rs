@@ -266,3 +266,13 @@ pub fn assert_json(r: &Reply) {
         r.text
     );
 }
+
+/// A notification receiver that answers every POST with `status` and records it.
+pub async fn receiver(status: u16) -> wiremock::MockServer {
+    let server = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::method("POST"))
+        .respond_with(wiremock::ResponseTemplate::new(status))
+        .mount(&server)
+        .await;
+    server
+}

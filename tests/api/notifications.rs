@@ -17,16 +17,6 @@ fn expected_signature(account_id: &str, status: &str, code: &str, key: &str) -> 
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-async fn receiver(status: u16) -> MockServer {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/notify"))
-        .respond_with(ResponseTemplate::new(status))
-        .mount(&server)
-        .await;
-    server
-}
-
 fn app_notifying(receiver: &MockServer) -> TestApp {
     let url = format!("{}/notify", receiver.uri());
     spawn_app_with(|c| {

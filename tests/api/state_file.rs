@@ -8,8 +8,6 @@ use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use wiremock::matchers::method;
-use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::helpers::*;
 
@@ -158,11 +156,7 @@ async fn get(app: &Remote, key: &str, id: &str) -> Value {
 async fn a_restart_brings_back_everything_after_sigterm() {
     let dir = folder("sigterm");
     let file = dir.join("qa.json");
-    let receiver = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(200))
-        .mount(&receiver)
-        .await;
+    let receiver = receiver(200).await;
     let args = ["--state-file", arg(&file), "--seed", "11"];
     let first = start(&args);
     let app = &first.app;
@@ -395,16 +389,8 @@ fn a_corrupt_truncated_or_newer_file_refuses_to_start_and_is_left_untouched() {
 async fn a_pending_retry_resumes_after_a_restart_and_nothing_is_sent_twice() {
     let dir = folder("retry");
     let file = dir.join("qa.json");
-    let down = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(500))
-        .mount(&down)
-        .await;
-    let up = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(200))
-        .mount(&up)
-        .await;
+    let down = receiver(500).await;
+    let up = receiver(200).await;
     let args = ["--state-file", arg(&file)];
     let first = start(&args);
     first
