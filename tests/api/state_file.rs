@@ -205,6 +205,16 @@ async fn a_restart_brings_back_everything_after_sigterm() {
         )
         .await;
     assert!(put.status.is_success(), "{}", put.text);
+    // The payment notification goes out after the charge answers: let both arrive before the
+    // snapshot, or the first server delivers one after it and saves that.
+    let delivered = app
+        .admin(
+            Method::POST,
+            "/notifications/wait",
+            Some(json!({"account_id": id, "count": 2, "timeout_ms": 10_000})),
+        )
+        .await;
+    assert_eq!(delivered.status, 200, "{}", delivered.text);
     app.admin(
         Method::POST,
         "/clock/advance",
