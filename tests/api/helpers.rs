@@ -267,9 +267,16 @@ pub fn assert_json(r: &Reply) {
     );
 }
 
+/// A wiremock server of this test's own. wiremock's pooled servers (`MockServer::start`) pass from
+/// test to test on the same port, so a request a finished test's mock still had on the wire could
+/// be recorded by the next test's receiver.
+pub async fn own_server() -> wiremock::MockServer {
+    wiremock::MockServer::builder().start().await
+}
+
 /// A notification receiver that answers every POST with `status` and records it.
 pub async fn receiver(status: u16) -> wiremock::MockServer {
-    let server = wiremock::MockServer::start().await;
+    let server = own_server().await;
     wiremock::Mock::given(wiremock::matchers::method("POST"))
         .respond_with(wiremock::ResponseTemplate::new(status))
         .mount(&server)

@@ -230,7 +230,7 @@ async fn retries_follow_the_midtrans_policy_by_response_class() {
 
 #[tokio::test]
 async fn a_500_then_a_200_is_retried_exactly_once() {
-    let receiver = MockServer::start().await;
+    let receiver = own_server().await;
     Mock::given(method("POST"))
         .respond_with(ResponseTemplate::new(500))
         .up_to_n_times(1)
@@ -276,7 +276,7 @@ async fn a_closed_port_is_retried_five_times_and_each_error_is_logged() {
 
 #[tokio::test]
 async fn a_307_redirect_is_followed_with_post_and_the_same_body() {
-    let receiver = MockServer::start().await;
+    let receiver = own_server().await;
     Mock::given(method("POST"))
         .and(path("/notify"))
         .respond_with(ResponseTemplate::new(307).insert_header("Location", "/moved"))
@@ -505,7 +505,7 @@ async fn notify_sends_the_current_state_again() {
 
 #[tokio::test]
 async fn api_requests_do_not_wait_for_a_slow_receiver() {
-    let receiver = MockServer::start().await;
+    let receiver = own_server().await;
     Mock::given(method("POST"))
         .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(3)))
         .mount(&receiver)
