@@ -2,10 +2,12 @@
 //! full within `--body-timeout`, however it trickles in. Each dialect turns a [`BodyError`] into its
 //! own answer (the Midtrans envelope, the control API's JSON, an HTML page).
 
+use std::pin::Pin;
 use std::time::Duration;
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, web};
+use futures_core::Stream;
 
 /// Why a body could not be read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,10 +38,35 @@ pub async fn read(
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(BodyError::TooLarge);
     }
-    match tokio::time::timeout(timeout, payload.to_bytes_limited(limit)).await {
-        Ok(Ok(Ok(bytes))) => Ok(bytes),
-        Ok(Ok(Err(_))) => Err(BodyError::Broken),
-        Ok(Err(_)) => Err(BodyError::TooLarge),
-        Err(_) => Err(BodyError::Timeout),
+    tokio::time::timeout(timeout, collect(payload, limit))
+        .await
+        .unwrap_or(Err(BodyError::Timeout))
+}
+
+/// The body's chunks, at most `limit` bytes. A body that comes in one chunk (most do: it arrived
+/// with the head) is that chunk, not a copy of it.
+async fn collect(mut payload: web::Payload, limit: usize) -> Result<web::Bytes, BodyError> {
+    let mut first: Option<web::Bytes> = None;
+    let mut joined = web::BytesMut::new();
+    while let Some(chunk) = std::future::poll_fn(|cx| Pin::new(&mut payload).poll_next(cx)).await {
+        let chunk = chunk.map_err(|_| BodyError::Broken)?;
+        let so_far = first.as_ref().map_or(0, web::Bytes::len) + joined.len();
+        if so_far.saturating_add(chunk.len()) > limit {
+            return Err(BodyError::TooLarge);
+        }
+        match &first {
+            None => first = Some(chunk),
+            Some(first) => {
+                if joined.is_empty() {
+                    joined.extend_from_slice(first);
+                }
+                joined.extend_from_slice(&chunk);
+            }
+        }
     }
+    Ok(if joined.is_empty() {
+        first.unwrap_or_default()
+    } else {
+        joined.freeze()
+    })
 }

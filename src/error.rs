@@ -8,7 +8,7 @@
 //! With `--http-status mirror` the HTTP 200 ones carry the body code as their status too
 //! ([`ApiError::mirrored_status`]).
 
-use actix_web::http::{StatusCode, header};
+use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 use uuid::Uuid;
@@ -176,7 +176,7 @@ impl ResponseError for ApiError {
         if *self == Self::RateLimited {
             // The documented rate-limit body has no `status_code`.
             return HttpResponse::build(status)
-                .insert_header((header::CONTENT_TYPE, "application/json"))
+                .insert_header(crate::json::content_type())
                 .body(serde_json::json!({ "message": message }).to_string());
         }
         let validation_messages = match self {
@@ -191,7 +191,7 @@ impl ResponseError for ApiError {
         })
         .unwrap_or_default();
         HttpResponse::build(status)
-            .insert_header((header::CONTENT_TYPE, "application/json"))
+            .insert_header(crate::json::content_type())
             .body(body)
     }
 }

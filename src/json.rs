@@ -2,7 +2,17 @@
 //! charge's answer and its payment notification): a `serde_json::Map` or a derived `Serialize`
 //! cost several times as much. Every use has a test that pins its output to the serde_json version.
 
+use actix_web::http::header::{self, HeaderName, HeaderValue};
 use serde_json::Value;
+
+/// `Content-Type: application/json` as a static value. Given as a `&str` (or left to
+/// `HttpResponseBuilder::json`), the value is copied into a fresh allocation on every answer.
+pub fn content_type() -> (HeaderName, HeaderValue) {
+    (
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    )
+}
 
 /// A JSON object written field by field, in the order given.
 pub struct Object {

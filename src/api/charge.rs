@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use actix_web::http::header::{self, HeaderMap};
+use actix_web::http::header::HeaderMap;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Serialize;
 use serde_json::Value;
@@ -71,7 +71,7 @@ pub async fn charge(
 
 fn json(body: Vec<u8>) -> HttpResponse {
     HttpResponse::Ok()
-        .insert_header((header::CONTENT_TYPE, "application/json"))
+        .insert_header(json::content_type())
         .body(body)
 }
 

@@ -21,7 +21,11 @@ pub async fn get(
             &id,
             Some(&server_key),
             state.clock.now_ms(),
-            |account, status| HttpResponse::Ok().json(AccountBody::new(account, status)),
+            |account, status| {
+                HttpResponse::Ok()
+                    .insert_header(crate::json::content_type())
+                    .json(AccountBody::new(account, status))
+            },
         )
         .ok_or(ApiError::AccountNotFound)
 }

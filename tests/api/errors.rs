@@ -229,6 +229,55 @@ async fn a_chunked_body_over_the_limit_gets_http_413() {
     );
 }
 
+/// A body that comes in several chunks and several reads is read whole (one chunk is taken as it
+/// is, more are joined), and the journal records all of it.
+#[tokio::test]
+async fn a_body_sent_in_pieces_is_read_whole() {
+    let app = spawn_app();
+    let addr = app.server.addr();
+    let auth = basic(KEY);
+    let body = gopay("81277700001").to_string();
+    let pieces: Vec<String> = body
+        .as_bytes()
+        .chunks(20)
+        .map(|c| String::from_utf8(c.to_vec()).unwrap())
+        .collect();
+    let raw = tokio::task::spawn_blocking(move || {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        s.set_nodelay(true).unwrap();
+        s.write_all(
+            format!(
+                "POST /v2/pay/account HTTP/1.1\r\nHost: {addr}\r\nAuthorization: {auth}\r\n\
+                 Content-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+        for piece in &pieces {
+            s.write_all(format!("{:x}\r\n{piece}\r\n", piece.len()).as_bytes())
+                .unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        s.write_all(b"0\r\n\r\n").unwrap();
+        let mut out = String::new();
+        let _ = s.read_to_string(&mut out);
+        out
+    })
+    .await
+    .unwrap();
+    assert!(raw.starts_with("HTTP/1.1 200"), "{raw}");
+    assert!(raw.contains(r#""status_code":"201""#), "{raw}");
+    let journal = app
+        .admin(Method::GET, "/__admin/requests?path=/v2/pay/account", None)
+        .await;
+    assert_eq!(
+        journal.body["requests"][0]["body"]["gopay_partner"]["phone_number"], "81277700001",
+        "{}",
+        journal.text
+    );
+}
+
 #[tokio::test]
 async fn bodies_sent_as_forms_text_or_xml_get_415() {
     let app = spawn_app();

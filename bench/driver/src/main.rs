@@ -11,7 +11,7 @@
 //!   start, one GET answered, stop (or back to the pool), ITERATIONS times per variant and round,
 //!   the variants interleaved cycle by cycle for the wall time and one after another for the CPU;
 //!   then the threads and memory that HELD idle servers of each kind add. Prints `EMBEDDED` lines.
-//!   `ONLY=<variant>` runs one variant (for a profiler).
+//!   `ONLY=<variant>[,<variant>...]` runs only those variants (one, for a profiler).
 
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -562,7 +562,9 @@ fn embedded(iterations: usize, held: usize, rounds: usize) -> i32 {
         let mut cpu: HashMap<&str, Vec<f64>> = HashMap::new();
         let variants: Vec<Variant> = Variant::ALL
             .into_iter()
-            .filter(|v| std::env::var("ONLY").map_or(true, |o| o == v.label()))
+            .filter(|v| {
+                std::env::var("ONLY").map_or(true, |o| o.split(',').any(|o| o == v.label()))
+            })
             .collect();
         for round in 0..=rounds {
             // Wall time with the variants interleaved cycle by cycle, so that drift in the machine
