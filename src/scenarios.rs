@@ -34,6 +34,9 @@ pub struct Listed {
 
 pub struct Scenarios {
     fixtures: Arc<[PhoneScenario]>,
+    /// The fixtures' positions sorted by phone number (file order among equal numbers): a lookup is
+    /// a binary search, however many numbers the file holds.
+    by_number: Box<[u32]>,
     runtime: RwLock<Runtime>,
     /// Anything changed at run time; until then a lookup reads the fixtures without a lock.
     changed: AtomicBool,
@@ -92,11 +95,31 @@ fn same(a: &PhoneScenario, number: &str, country_code: Option<&str>) -> bool {
 
 impl Scenarios {
     pub fn new(fixtures: Arc<[PhoneScenario]>) -> Self {
+        // A fixture file holds at most `fixtures::MAX_ENTRIES` (100,000) entries.
+        let mut by_number: Vec<u32> = (0..fixtures.len())
+            .map(|i| u32::try_from(i).unwrap_or(u32::MAX))
+            .collect();
+        by_number.sort_by(|a, b| {
+            let number = |i: &u32| fixtures.get(*i as usize).map(|s| s.phone_number.as_str());
+            number(a).cmp(&number(b))
+        });
         Self {
             fixtures,
+            by_number: by_number.into(),
             runtime: RwLock::new(Runtime::default()),
             changed: AtomicBool::new(false),
         }
+    }
+
+    /// The fixtures' scenarios of one phone number, in file order.
+    fn fixtures_of<'a>(&'a self, number: &'a str) -> impl Iterator<Item = &'a PhoneScenario> {
+        let at = |i: &u32| self.fixtures.get(*i as usize);
+        let start = self
+            .by_number
+            .partition_point(|i| at(i).is_some_and(|s| s.phone_number.as_str() < number));
+        self.by_number[start..]
+            .iter()
+            .map_while(move |i| at(i).filter(|s| s.phone_number == number))
     }
 
     /// Calls `f` with the scenario for a phone number as `server_key` sees it.
@@ -108,7 +131,11 @@ impl Scenarios {
         f: impl FnOnce(Option<&PhoneScenario>) -> R,
     ) -> R {
         if !self.changed.load(Ordering::Acquire) {
-            return f(pick(self.fixtures.iter(), phone_number, country_code));
+            return f(pick(
+                self.fixtures_of(phone_number),
+                phone_number,
+                country_code,
+            ));
         }
         let rt = self.runtime.read();
         let runtime_for = |key: Option<&str>| {
@@ -127,10 +154,8 @@ impl Scenarios {
             .or_else(|| {
                 // The phone number first: only its own entries are checked against the hidden ones.
                 pick(
-                    self.fixtures.iter().filter(|s| {
-                        s.phone_number == phone_number
-                            && !rt.hidden.iter().any(|(n, cc)| same(s, n, cc.as_deref()))
-                    }),
+                    self.fixtures_of(phone_number)
+                        .filter(|s| !rt.hidden.iter().any(|(n, cc)| same(s, n, cc.as_deref()))),
                     phone_number,
                     country_code,
                 )
@@ -187,8 +212,7 @@ impl Scenarios {
         let mut removed = before - rt.added.len();
         if removed == 0 && server_key.is_none() {
             let hide: Vec<(String, Option<String>)> = self
-                .fixtures
-                .iter()
+                .fixtures_of(number)
                 .filter(|s| matches(s))
                 .filter(|s| !rt.hidden.iter().any(|(n, cc)| same(s, n, cc.as_deref())))
                 .map(|s| (s.phone_number.clone(), s.country_code.clone()))
@@ -213,10 +237,19 @@ impl Scenarios {
                 source: Source::Runtime,
             })
             .collect();
+        // One set of the hidden ones, not a scan of them per fixture (up to 10,000 x 100,000).
+        let hidden: rustc_hash::FxHashSet<(&str, Option<&str>)> = rt
+            .hidden
+            .iter()
+            .map(|(n, cc)| (n.as_str(), cc.as_deref()))
+            .collect();
         out.extend(
             self.fixtures
                 .iter()
-                .filter(|s| !rt.hidden.iter().any(|(n, cc)| same(s, n, cc.as_deref())))
+                .filter(|s| {
+                    number.is_none_or(|n| s.phone_number == n)
+                        && !hidden.contains(&(s.phone_number.as_str(), s.country_code.as_deref()))
+                })
                 .map(|s| Listed {
                     scenario: s.clone(),
                     server_key: None,
@@ -316,6 +349,59 @@ mod tests {
         assert_eq!(s.remove(None, "811", None), 0);
         s.reset();
         assert_eq!(outcome(&s, None, "811"), Some(Outcome::UserNotFound));
+    }
+
+    /// The index finds what a scan of the whole file finds: the entry with the country code, else the
+    /// first without one, among numbers that repeat in any order; hidden ones are skipped.
+    #[test]
+    fn the_fixture_index_agrees_with_a_scan() {
+        let outcomes = [
+            Outcome::Pending,
+            Outcome::UserNotFound,
+            Outcome::UserBlocked,
+        ];
+        let ccs = [None, Some("62"), Some("65")];
+        let mut seed = 7u64;
+        let mut next = |n: u64| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) % n
+        };
+        let file: Vec<PhoneScenario> = (0..400)
+            .map(|_| {
+                scenario(
+                    &format!("81{}", next(60)),
+                    ccs[next(3) as usize],
+                    outcomes[next(3) as usize],
+                )
+            })
+            .collect();
+        let s = Scenarios::new(Arc::from(file.clone()));
+        let hidden: Vec<String> = (0..10).map(|i| format!("81{}", i * 7)).collect();
+        for pass in 0..2 {
+            for n in 0..70 {
+                let number = format!("81{n}");
+                for cc in ["62", "65", "1"] {
+                    let hidden_now = pass == 1 && hidden.contains(&number);
+                    let scanned =
+                        pick(file.iter().filter(|_| !hidden_now), &number, cc).map(|f| f.outcome);
+                    let found = s.with(None, &number, cc, |f| f.map(|f| f.outcome));
+                    assert_eq!(found, scanned, "{number} {cc} pass {pass}");
+                }
+            }
+            for number in &hidden {
+                s.remove(None, number, None);
+            }
+        }
+        let listed = s.list(None, None);
+        assert_eq!(
+            listed.len(),
+            file.iter()
+                .filter(|f| !hidden.contains(&f.phone_number))
+                .count()
+        );
+        assert!(s.list(None, Some("817")).is_empty(), "817 is hidden");
     }
 
     #[test]
