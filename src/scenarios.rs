@@ -36,7 +36,7 @@ pub struct Scenarios {
     fixtures: Arc<[PhoneScenario]>,
     /// The fixtures' positions sorted by phone number (file order among equal numbers): a lookup is
     /// a binary search, however many numbers the file holds.
-    by_number: Box<[u32]>,
+    by_number: Box<[usize]>,
     runtime: RwLock<Runtime>,
     /// Anything changed at run time; until then a lookup reads the fixtures without a lock.
     changed: AtomicBool,
@@ -95,14 +95,8 @@ fn same(a: &PhoneScenario, number: &str, country_code: Option<&str>) -> bool {
 
 impl Scenarios {
     pub fn new(fixtures: Arc<[PhoneScenario]>) -> Self {
-        // A fixture file holds at most `fixtures::MAX_ENTRIES` (100,000) entries.
-        let mut by_number: Vec<u32> = (0..fixtures.len())
-            .map(|i| u32::try_from(i).unwrap_or(u32::MAX))
-            .collect();
-        by_number.sort_by(|a, b| {
-            let number = |i: &u32| fixtures.get(*i as usize).map(|s| s.phone_number.as_str());
-            number(a).cmp(&number(b))
-        });
+        let mut by_number: Vec<usize> = (0..fixtures.len()).collect();
+        by_number.sort_by_key(|&i| fixtures.get(i).map(|s| s.phone_number.as_str()));
         Self {
             fixtures,
             by_number: by_number.into(),
@@ -113,7 +107,7 @@ impl Scenarios {
 
     /// The fixtures' scenarios of one phone number, in file order.
     fn fixtures_of<'a>(&'a self, number: &'a str) -> impl Iterator<Item = &'a PhoneScenario> {
-        let at = |i: &u32| self.fixtures.get(*i as usize);
+        let at = |i: &usize| self.fixtures.get(*i);
         let start = self
             .by_number
             .partition_point(|i| at(i).is_some_and(|s| s.phone_number.as_str() < number));
@@ -230,7 +224,10 @@ impl Scenarios {
         let mut out: Vec<Listed> = rt
             .added
             .iter()
-            .filter(|(k, _)| server_key.is_none() || k.is_none() || k.as_deref() == server_key)
+            .filter(|(k, s)| {
+                (server_key.is_none() || k.is_none() || k.as_deref() == server_key)
+                    && number.is_none_or(|n| s.phone_number == n)
+            })
             .map(|(k, s)| Listed {
                 scenario: s.clone(),
                 server_key: k.clone(),
@@ -256,7 +253,6 @@ impl Scenarios {
                     source: Source::Fixtures,
                 }),
         );
-        out.retain(|l| number.is_none_or(|n| l.scenario.phone_number == n));
         out
     }
 
@@ -297,6 +293,9 @@ impl Scenarios {
 
 #[cfg(test)]
 mod tests {
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
+
     use super::*;
     use crate::fixtures::Outcome;
 
@@ -361,19 +360,13 @@ mod tests {
             Outcome::UserBlocked,
         ];
         let ccs = [None, Some("62"), Some("65")];
-        let mut seed = 7u64;
-        let mut next = |n: u64| {
-            seed = seed
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (seed >> 33) % n
-        };
+        let mut rng = StdRng::seed_from_u64(7);
         let file: Vec<PhoneScenario> = (0..400)
             .map(|_| {
                 scenario(
-                    &format!("81{}", next(60)),
-                    ccs[next(3) as usize],
-                    outcomes[next(3) as usize],
+                    &format!("81{}", rng.gen_range(0..60)),
+                    ccs[rng.gen_range(0..3)],
+                    outcomes[rng.gen_range(0..3)],
                 )
             })
             .collect();

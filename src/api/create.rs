@@ -1,8 +1,8 @@
 //! `POST /v2/pay/account`: validate, apply the phone number's scenario, create a PENDING account.
 
-use actix_web::{HttpRequest, HttpResponse, web};
 use std::borrow::Cow;
 
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Serialize;
 use serde_json::Value;
 use uuid::Uuid;
@@ -611,7 +611,7 @@ mod tests {
         }
         // Escaped text in a kept field is unescaped.
         let r = validate(
-            br#"{"payment_type":"gopay","gopay_partner":{"phone_number":"812","country_code":"62","redirect_url":"https:\/\/shop.example\/done"}}"#,
+            br#"{"payment_type":"gop\u0061y","gopay_partner":{"phone_number":"8\u00312","country_code":"62","redirect_url":"https:\/\/shop.example\/done"}}"#,
         )
         .unwrap();
         assert_eq!(r.phone_number, "812");

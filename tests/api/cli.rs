@@ -68,6 +68,22 @@ fn bad_values_name_the_flag_or_the_variable_they_came_from() {
 
 /// Starts the binary on a free port with `args` and `env` (and nothing else from the environment);
 /// returns it, still running, and the line it printed on standard output. Standard error is piped.
+/// `GET /v2/pay/account/x` without credentials from the server whose ready line is `line`; the
+/// whole answer.
+fn get_unknown_account(line: &str) -> String {
+    use std::io::{Read, Write};
+    let addr = line.trim().rsplit("http://").next().unwrap();
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        stream,
+        "GET /v2/pay/account/x HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    answer
+}
+
 fn started(args: &[&str], env: &[(&str, &str)]) -> (std::process::Child, String) {
     let mut child = Command::new(BIN)
         .args(["--port", "0"])
@@ -106,17 +122,9 @@ fn boolean_variables_take_the_usual_spellings() {
 
 #[test]
 fn debug_logs_one_line_per_request_without_colour_when_not_on_a_terminal() {
-    use std::io::{Read, Write};
+    use std::io::Read;
     let (mut child, line) = started(&["--log", "pay_account_mock=debug"], &[]);
-    let addr = line.trim().rsplit("http://").next().unwrap().to_string();
-    let mut stream = std::net::TcpStream::connect(&addr).unwrap();
-    write!(
-        stream,
-        "GET /v2/pay/account/x HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).unwrap();
+    let answer = get_unknown_account(&line);
     assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
     let _ = child.kill();
     let mut log = String::new();
@@ -137,7 +145,6 @@ fn debug_logs_one_line_per_request_without_colour_when_not_on_a_terminal() {
 
 #[test]
 fn a_faults_file_is_in_effect_from_the_start_and_a_bad_one_is_named() {
-    use std::io::{Read, Write};
     let dir = std::env::temp_dir().join(format!("pam-faults-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let bad = dir.join("bad.json");
@@ -158,15 +165,7 @@ fn a_faults_file_is_in_effect_from_the_start_and_a_bad_one_is_named() {
     let good = dir.join("good.json");
     std::fs::write(&good, r#"[{"method":"GET","preset":"unavailable"}]"#).unwrap();
     let (mut child, line) = started(&["--faults", good.to_str().unwrap()], &[]);
-    let addr = line.trim().rsplit("http://").next().unwrap().to_string();
-    let mut stream = std::net::TcpStream::connect(&addr).unwrap();
-    write!(
-        stream,
-        "GET /v2/pay/account/x HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).unwrap();
+    let answer = get_unknown_account(&line);
     let _ = child.kill();
     let _ = child.wait();
     assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");

@@ -1,6 +1,8 @@
 //! What every route shares: authentication, HTTP status modes, bodies that cannot be read,
 //! unknown routes and methods, content types.
 
+use std::time::Duration;
+
 use crate::helpers::*;
 use pay_account_mock::config::HttpStatusMode;
 use reqwest::Method;
@@ -206,22 +208,13 @@ async fn a_chunked_body_over_the_limit_gets_http_413() {
     let app = spawn_app_with(|c| c.max_body_bytes = 256);
     let addr = app.server.addr();
     let auth = basic(KEY);
-    let raw = tokio::task::spawn_blocking(move || {
-        use std::io::{Read, Write};
-        let mut s = std::net::TcpStream::connect(addr).unwrap();
-        let chunk = " ".repeat(200);
-        let request = format!(
-            "POST /v2/pay/account HTTP/1.1\r\nHost: {addr}\r\nAuthorization: {auth}\r\n\
-             Content-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n\
-             c8\r\n{chunk}\r\nc8\r\n{chunk}\r\n0\r\n\r\n"
-        );
-        s.write_all(request.as_bytes()).unwrap();
-        let mut out = String::new();
-        let _ = s.read_to_string(&mut out);
-        out
-    })
-    .await
-    .unwrap();
+    let chunk = " ".repeat(200);
+    let request = format!(
+        "POST /v2/pay/account HTTP/1.1\r\nHost: {addr}\r\nAuthorization: {auth}\r\n\
+         Content-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n\
+         c8\r\n{chunk}\r\nc8\r\n{chunk}\r\n0\r\n\r\n"
+    );
+    let raw = app.exchange(&[request.as_bytes()], Duration::ZERO).await;
     assert!(raw.starts_with("HTTP/1.1 413"), "{raw}");
     assert!(
         raw.contains(r#""status_message":"The request body is too large.""#),
@@ -237,35 +230,17 @@ async fn a_body_sent_in_pieces_is_read_whole() {
     let addr = app.server.addr();
     let auth = basic(KEY);
     let body = gopay("81277700001").to_string();
-    let pieces: Vec<String> = body
-        .as_bytes()
-        .chunks(20)
-        .map(|c| String::from_utf8(c.to_vec()).unwrap())
-        .collect();
-    let raw = tokio::task::spawn_blocking(move || {
-        use std::io::{Read, Write};
-        let mut s = std::net::TcpStream::connect(addr).unwrap();
-        s.set_nodelay(true).unwrap();
-        s.write_all(
-            format!(
-                "POST /v2/pay/account HTTP/1.1\r\nHost: {addr}\r\nAuthorization: {auth}\r\n\
-                 Content-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
-            )
-            .as_bytes(),
-        )
-        .unwrap();
-        for piece in &pieces {
-            s.write_all(format!("{:x}\r\n{piece}\r\n", piece.len()).as_bytes())
-                .unwrap();
-            std::thread::sleep(std::time::Duration::from_millis(5));
-        }
-        s.write_all(b"0\r\n\r\n").unwrap();
-        let mut out = String::new();
-        let _ = s.read_to_string(&mut out);
-        out
-    })
-    .await
-    .unwrap();
+    let mut pieces = vec![format!(
+        "POST /v2/pay/account HTTP/1.1\r\nHost: {addr}\r\nAuthorization: {auth}\r\n\
+         Content-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    )];
+    for piece in body.as_bytes().chunks(20) {
+        let piece = String::from_utf8(piece.to_vec()).unwrap();
+        pieces.push(format!("{:x}\r\n{piece}\r\n", piece.len()));
+    }
+    pieces.push("0\r\n\r\n".into());
+    let pieces: Vec<&[u8]> = pieces.iter().map(|p| p.as_bytes()).collect();
+    let raw = app.exchange(&pieces, Duration::from_millis(5)).await;
     assert!(raw.starts_with("HTTP/1.1 200"), "{raw}");
     assert!(raw.contains(r#""status_code":"201""#), "{raw}");
     let journal = app

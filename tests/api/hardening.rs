@@ -540,22 +540,13 @@ async fn requests_for_another_host_name_are_refused() {
     assert_eq!(r.status, 421);
     assert!(r.text.contains("--allowed-host"), "{}", r.text);
     // A Host that is not text is refused too, not let through unchecked.
-    let mut stream = tokio::net::TcpStream::connect(app.url.trim_start_matches("http://"))
-        .await
-        .unwrap();
-    stream
-        .write_all(
-            b"GET /__admin/config HTTP/1.1\r\nHost: \xffattacker\r\nConnection: close\r\n\r\n",
+    let answer = app
+        .exchange(
+            &[b"GET /__admin/config HTTP/1.1\r\nHost: \xffattacker\r\nConnection: close\r\n\r\n"],
+            Duration::ZERO,
         )
-        .await
-        .unwrap();
-    let mut answer = Vec::new();
-    stream.read_to_end(&mut answer).await.unwrap();
-    assert!(
-        answer.starts_with(b"HTTP/1.1 421"),
-        "{}",
-        String::from_utf8_lossy(&answer)
-    );
+        .await;
+    assert!(answer.starts_with("HTTP/1.1 421"), "{answer}");
     for host in ["localhost:9", "127.0.0.1", "[::1]:8080", "mock.ci:80"] {
         let r = app
             .raw(Method::GET, "/__admin/health", &[("Host", host)], None)

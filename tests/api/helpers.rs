@@ -112,6 +112,26 @@ impl TestApp {
         .await
     }
 
+    /// Writes `pieces` on a raw connection of its own, `pause` apart (a body that arrives in parts,
+    /// bytes no HTTP client would send), and returns everything the server answered until it
+    /// closed the connection.
+    pub async fn exchange(&self, pieces: &[&[u8]], pause: std::time::Duration) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut stream = tokio::net::TcpStream::connect(self.server.addr())
+            .await
+            .expect("connected");
+        stream.set_nodelay(true).expect("no delay");
+        for (i, piece) in pieces.iter().enumerate() {
+            if i > 0 {
+                tokio::time::sleep(pause).await;
+            }
+            stream.write_all(piece).await.expect("written");
+        }
+        let mut answer = Vec::new();
+        let _ = stream.read_to_end(&mut answer).await;
+        String::from_utf8_lossy(&answer).into_owned()
+    }
+
     /// `POST /__admin/accounts/{id}/{action}`: link, expire, unbind, unlink or notify.
     pub async fn act(&self, id: &str, action: &str) -> Reply {
         self.admin(
