@@ -16,8 +16,8 @@ pub mod transaction;
 pub mod unbind;
 
 use actix_web::dev::ServiceResponse;
-use actix_web::http::header;
-use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
+use actix_web::http::{Method, header};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, web};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -39,17 +39,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     .route(web::post().to(create::create))
                     .default_service(web::to(method_not_allowed)),
             )
-            .service(
-                web::resource("/{account_id}")
-                    .route(crate::routing::get().to(get::get))
-                    .default_service(web::to(method_not_allowed)),
-            )
-            .service(
-                web::resource("/{account_id}/unbind")
-                    .route(web::post().to(unbind::unbind))
-                    .default_service(web::to(method_not_allowed)),
-            )
-            .default_service(web::to(unknown_route)),
+            // `/{account_id}` and `/{account_id}/unbind`, told apart by [`account_path`].
+            .default_service(web::to(by_account_path)),
     )
     .service(
         web::resource("/v2/charge")
@@ -106,6 +97,54 @@ async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
     Err(ApiError::MethodNotAllowed)
 }
 
+/// A path under `/v2/pay/account/`, after that prefix.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum AccountPath<'a> {
+    /// `/{account_id}`: get.
+    Account(&'a str),
+    /// `/{account_id}/unbind`.
+    Unbind(&'a str),
+}
+
+/// What the resources `/{account_id}` and `/{account_id}/unbind` would match of `tail`, split by
+/// hand: actix-web matches a `{segment}` with `regex-lite`, which cost a GET as many instructions as
+/// everything else it does (see `BENCHMARKS.md`). A unit test pins it to actix-web's own matching.
+pub(crate) fn account_path(tail: &str) -> Option<AccountPath<'_>> {
+    let rest = tail.strip_prefix('/')?;
+    let (id, action) = match rest.split_once('/') {
+        Some((id, action)) => (id, Some(action)),
+        None => (rest, None),
+    };
+    match action {
+        _ if id.is_empty() => None,
+        None => Some(AccountPath::Account(id)),
+        Some("unbind") => Some(AccountPath::Unbind(id)),
+        Some(_) => None,
+    }
+}
+
+/// The account routes: the method picks the handler (GET or HEAD, POST), as a resource's routes
+/// would; the key is checked before anything else only on a route that exists.
+async fn by_account_path(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let method = req.method();
+    match account_path(req.match_info().unprocessed()) {
+        Some(AccountPath::Account(_)) if method == Method::GET || method == Method::HEAD => {
+            let key = ServerKey::extract(&req).await?;
+            get::get(state, key, req, payload).await
+        }
+        Some(AccountPath::Unbind(_)) if method == Method::POST => {
+            let key = ServerKey::extract(&req).await?;
+            unbind::unbind(state, key, req, payload).await
+        }
+        Some(_) => Err(ApiError::MethodNotAllowed),
+        None => Err(ApiError::UnknownRoute),
+    }
+}
+
 /// Any path no route has.
 pub async fn unknown_route() -> Result<HttpResponse, ApiError> {
     Err(ApiError::UnknownRoute)
@@ -149,10 +188,11 @@ pub(crate) fn check_content_type(req: &HttpRequest) -> Result<(), ApiError> {
 
 /// An account id from the path; anything that is not a UUID cannot exist.
 pub(crate) fn account_id(req: &HttpRequest) -> Result<Uuid, ApiError> {
-    req.match_info()
-        .get("account_id")
-        .and_then(|id| Uuid::parse_str(id).ok())
-        .ok_or(ApiError::AccountNotFound)
+    match account_path(req.match_info().unprocessed()) {
+        Some(AccountPath::Account(id) | AccountPath::Unbind(id)) => Uuid::parse_str(id).ok(),
+        None => None,
+    }
+    .ok_or(ApiError::AccountNotFound)
 }
 
 /// The Get Pay Account body (also what create answers for an already linked number).
@@ -183,5 +223,80 @@ impl<'a> AccountBody<'a> {
                 payment_options: &account.payment_options,
             }),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::dev::{Path, ResourceDef};
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
+
+    use super::*;
+
+    /// What actix-web's resources, the plain version, match of `tail`.
+    fn by_actix(tail: &str) -> Option<AccountPath<'_>> {
+        let capture = |pattern: &str| {
+            let mut path = Path::new(tail);
+            ResourceDef::new(pattern)
+                .capture_match_info(&mut path)
+                .then(|| path.get("account_id").map(str::len))
+                .flatten()
+        };
+        // The captured id is the segment right after the first slash.
+        let id = |len: usize| &tail[1..1 + len];
+        if let Some(len) = capture("/{account_id}") {
+            Some(AccountPath::Account(id(len)))
+        } else {
+            capture("/{account_id}/unbind").map(|len| AccountPath::Unbind(id(len)))
+        }
+    }
+
+    #[test]
+    fn the_account_paths_are_split_as_actix_web_matches_them() {
+        let pieces = [
+            "/",
+            "//",
+            "unbind",
+            "/unbind",
+            "x",
+            "%2F",
+            "\u{e9}",
+            "00000269-7836-49e5-bc65-e592afafec14",
+            "?",
+            " ",
+        ];
+        let endings = [
+            "",
+            "/unbind",
+            "/unbind/",
+            "/UNBIND",
+            "unbind",
+            "/unbind/x",
+            "/x",
+        ];
+        let mut rng = StdRng::seed_from_u64(11);
+        let mut drawn = [0; 3];
+        for _ in 0..20_000 {
+            let mut tail: String = ["/", "", "//"][rng.gen_range(0..3)].into();
+            for _ in 0..rng.gen_range(0..4) {
+                tail.push_str(pieces[rng.gen_range(0..pieces.len())]);
+            }
+            tail.push_str(endings[rng.gen_range(0..endings.len())]);
+            let expected = by_actix(&tail);
+            drawn[match expected {
+                Some(AccountPath::Account(_)) => 0,
+                Some(AccountPath::Unbind(_)) => 1,
+                None => 2,
+            }] += 1;
+            assert_eq!(account_path(&tail), expected, "{tail:?}");
+        }
+        // Both kinds and misses were drawn, each many times.
+        assert!(drawn.iter().all(|&n| n > 300), "{drawn:?}");
+        assert_eq!(
+            account_path("/abc/unbind"),
+            Some(AccountPath::Unbind("abc"))
+        );
+        assert_eq!(account_path("/abc"), Some(AccountPath::Account("abc")));
     }
 }

@@ -334,6 +334,11 @@ async fn unknown_paths_get_a_404_envelope_with_http_404() {
         (Method::POST, "/v2/charge/x"),
         (Method::GET, "/v1/pay/account"),
         (Method::GET, "/v2/pay/account/x/y/z"),
+        (Method::GET, "/v2/pay/account/"),
+        (Method::POST, "/v2/pay/account//unbind"),
+        (Method::GET, "/v2/pay/account/x/"),
+        (Method::POST, "/v2/pay/account/x/unbind/"),
+        (Method::GET, "/v2/pay/accountx"),
         (
             Method::POST,
             &format!("/v2/pay/account/{PENDING}/unlink") as &str,
