@@ -390,12 +390,15 @@ impl Faults {
         faults
     }
 
-    /// Back to the start: the `--faults` rules only, ids from 1, the generator reseeded.
+    /// Back to the start: the `--faults` rules only, ids from 1, the generator reseeded with
+    /// `--seed` (without one it goes on: a reseed from the OS is a system call per reset).
     pub fn restore(&self) {
         let mut inner = self.inner.lock();
         inner.rules.clear();
         inner.next_id = 1;
-        inner.rng = rng(self.seed);
+        if self.seed.is_some() {
+            inner.rng = rng(self.seed);
+        }
         for spec in &self.initial {
             if let Ok(effect) = spec.check() {
                 let id = inner.next_id;

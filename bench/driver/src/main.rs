@@ -568,10 +568,15 @@ fn embedded(iterations: usize, held: usize, rounds: usize) -> i32 {
             .collect();
         for round in 0..=rounds {
             // Wall time with the variants interleaved cycle by cycle, so that drift in the machine
-            // (other load, sockets in TIME_WAIT) falls on all of them alike.
+            // (other load, sockets in TIME_WAIT) falls on all of them alike; the order is reversed
+            // every other time (A B, B A), so that no variant always follows the same one.
             let mut elapsed: HashMap<&str, Duration> = HashMap::new();
-            for _ in 0..iterations {
-                for &variant in &variants {
+            for i in 0..iterations {
+                let mut order = variants.clone();
+                if i % 2 == 1 {
+                    order.reverse();
+                }
+                for &variant in &order {
                     let started = Instant::now();
                     cycle(variant, &client).await;
                     *elapsed.entry(variant.label()).or_default() += started.elapsed();
