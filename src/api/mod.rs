@@ -106,6 +106,14 @@ pub(crate) enum AccountPath<'a> {
     Unbind(&'a str),
 }
 
+impl<'a> AccountPath<'a> {
+    fn id(&self) -> &'a str {
+        match *self {
+            AccountPath::Account(id) | AccountPath::Unbind(id) => id,
+        }
+    }
+}
+
 /// What the resources `/{account_id}` and `/{account_id}/unbind` would match of `tail`, split by
 /// hand: actix-web matches a `{segment}` with `regex-lite`, which cost a GET as many instructions as
 /// everything else it does (see `BENCHMARKS.md`). A unit test pins it to actix-web's own matching.
@@ -132,7 +140,7 @@ async fn by_account_path(
 ) -> Result<HttpResponse, ApiError> {
     let method = req.method();
     match account_path(req.match_info().unprocessed()) {
-        Some(AccountPath::Account(_)) if method == Method::GET || method == Method::HEAD => {
+        Some(AccountPath::Account(_)) if crate::routing::is_get(method) => {
             let key = ServerKey::extract(&req).await?;
             get::get(state, key, req, payload).await
         }
@@ -186,13 +194,12 @@ pub(crate) fn check_content_type(req: &HttpRequest) -> Result<(), ApiError> {
     }
 }
 
-/// An account id from the path; anything that is not a UUID cannot exist.
+/// An account id from the path (the handlers read it after the body, so a body error comes first);
+/// anything that is not a UUID cannot exist.
 pub(crate) fn account_id(req: &HttpRequest) -> Result<Uuid, ApiError> {
-    match account_path(req.match_info().unprocessed()) {
-        Some(AccountPath::Account(id) | AccountPath::Unbind(id)) => Uuid::parse_str(id).ok(),
-        None => None,
-    }
-    .ok_or(ApiError::AccountNotFound)
+    account_path(req.match_info().unprocessed())
+        .and_then(|path| Uuid::parse_str(path.id()).ok())
+        .ok_or(ApiError::AccountNotFound)
 }
 
 /// The Get Pay Account body (also what create answers for an already linked number).
