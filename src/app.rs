@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use parking_lot::RwLock;
 
-use crate::accounts::{Account, AccountStatus, PaymentOption, Store};
+use crate::accounts::{Account, AccountStatus, Filling, PaymentOption, Store};
 use crate::accounts::{Balance, Token};
 use crate::charges::TransactionStore;
 use crate::clock::Clock;
@@ -94,8 +94,7 @@ impl AppState {
                 crate::state_file::StateFile::new(path.clone(), config.state_save_interval)
             }),
         };
-        state.load_fixture_accounts();
-        state.generate_accounts(config.generate_accounts);
+        state.fill_store(false);
         Ok(state)
     }
 
@@ -124,7 +123,6 @@ impl AppState {
     /// notification log with no attempt under way, the start-up settings, the wall clock, and the
     /// id sequence of `--seed`.
     pub fn reset(&self) {
-        self.store.clear();
         self.transactions.with(|book| book.clear(None));
         self.notifications.clear(None);
         self.deliveries.cancel_all();
@@ -134,8 +132,7 @@ impl AppState {
         *self.settings.write() = self.initial_settings.clone();
         self.clock.reset();
         self.ids.reseed(self.seed);
-        self.load_fixture_accounts();
-        self.generate_accounts(self.generated_accounts);
+        self.fill_store(true);
     }
 
     /// One merchant's accounts, notifications and own notification URL removed; returns how many
@@ -153,15 +150,15 @@ impl AppState {
         removed
     }
 
-    /// Preloads `n` ENABLED accounts owned by [`BENCH_SERVER_KEY`] (benchmarks), with distinct
+    /// The `--generate-accounts` ENABLED accounts owned by [`BENCH_SERVER_KEY`] (benchmarks), with distinct
     /// phone numbers `899xxxxxxxx` (country code 62) and the default payment options. Ids come from
     /// [`IdGen`], so `--seed` makes them reproducible.
-    pub fn generate_accounts(&self, n: usize) {
+    fn generate_accounts(&self, filling: &mut Filling, now: u64) {
+        let n = self.generated_accounts;
         if n == 0 {
             return;
         }
         let started = std::time::Instant::now();
-        let now = self.clock.now_ms();
         for i in 0..n {
             let mut account = Account::new(
                 self.ids.uuid(),
@@ -172,7 +169,7 @@ impl AppState {
                 now,
             );
             account.payment_options = self.default_payment_options(&account);
-            self.store.insert(account, Some(BENCH_SERVER_KEY));
+            filling.insert(account, Some(BENCH_SERVER_KEY));
         }
         tracing::info!(
             accounts = n,
@@ -182,9 +179,21 @@ impl AppState {
         );
     }
 
-    /// (Re)creates the fixture accounts. Fixture PENDING accounts never expire by themselves.
-    pub fn load_fixture_accounts(&self) {
+    /// Fills the store with the fixture accounts, then the generated ones. Without `--seed`, a
+    /// reset (`reuse`) keeps the accounts of the last fill if nothing has changed them since:
+    /// rebuilt, they would differ only in their random tokens. With `--seed` they are rebuilt, as
+    /// building them draws from the id sequence that the seed makes reproducible.
+    fn fill_store(&self, reuse: bool) {
         let now = self.clock.now_ms();
+        self.store
+            .refill(now, reuse && self.seed.is_none(), |filling| {
+                self.load_fixture_accounts(filling, now);
+                self.generate_accounts(filling, now);
+            });
+    }
+
+    /// The fixture accounts. Fixture PENDING accounts never expire by themselves.
+    fn load_fixture_accounts(&self, filling: &mut Filling, now: u64) {
         for f in self.fixtures.accounts.iter() {
             let mut account = Account::new(
                 f.account_id,
@@ -201,7 +210,7 @@ impl AppState {
                 }
                 _ => Vec::new(),
             };
-            self.store.insert(account, f.server_key.as_deref());
+            filling.insert(account, f.server_key.as_deref());
         }
     }
 

@@ -14,23 +14,26 @@ pub fn content_type() -> (HeaderName, HeaderValue) {
     )
 }
 
-/// A JSON object written field by field, in the order given.
+/// A JSON object written field by field, in the order given; nested objects go into the same
+/// buffer.
 pub struct Object {
     out: String,
+    empty: bool,
 }
 
 impl Object {
     pub fn with_capacity(n: usize) -> Self {
         let mut out = String::with_capacity(n);
         out.push('{');
-        Self { out }
+        Self { out, empty: true }
     }
 
     /// A key; keys are the program's own, plain ASCII that needs no escaping.
     fn key(&mut self, key: &str) {
-        if self.out.len() > 1 {
+        if !self.empty {
             self.out.push(',');
         }
+        self.empty = false;
         self.out.push('"');
         self.out.push_str(key);
         self.out.push_str("\":");
@@ -41,9 +44,29 @@ impl Object {
         push_str(&mut self.out, value);
     }
 
+    pub fn bool(&mut self, key: &str, value: bool) {
+        self.key(key);
+        self.out.push_str(if value { "true" } else { "false" });
+    }
+
+    /// A string whose text `write` appends, unquoted and unescaped: only for text that needs no
+    /// escaping (base64, digits).
+    pub fn plain_str(&mut self, key: &str, write: impl FnOnce(&mut String)) {
+        self.key(key);
+        self.out.push('"');
+        write(&mut self.out);
+        self.out.push('"');
+    }
+
     pub fn value(&mut self, key: &str, value: &Value) {
         self.key(key);
         self.out.push_str(&value.to_string());
+    }
+
+    /// An object written by `write`.
+    pub fn object(&mut self, key: &str, write: impl FnOnce(&mut Object)) {
+        self.key(key);
+        self.nested(write);
     }
 
     /// An array of objects, each written by `write`.
@@ -54,11 +77,20 @@ impl Object {
             if i > 0 {
                 self.out.push(',');
             }
-            let mut nested = Object::with_capacity(128);
-            write(&mut nested, item);
-            self.out.push_str(&nested.finish());
+            self.nested(|o| write(o, item));
         }
         self.out.push(']');
+    }
+
+    fn nested(&mut self, write: impl FnOnce(&mut Object)) {
+        let mut nested = Object {
+            out: std::mem::take(&mut self.out),
+            empty: true,
+        };
+        nested.out.push('{');
+        write(&mut nested);
+        nested.out.push('}');
+        self.out = nested.out;
     }
 
     pub fn finish(mut self) -> String {

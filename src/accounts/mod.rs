@@ -15,7 +15,7 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-pub use store::{AccountPage, Counts, CreateOutcome, Owner, Store, TransitionError};
+pub use store::{AccountPage, Counts, CreateOutcome, Filling, Owner, Store, TransitionError};
 
 /// `account_status` as Midtrans spells it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -203,11 +203,18 @@ impl PaymentOption {
         match &self.token {
             Token::Given(t) => t.to_string(),
             Token::Generated(id) => {
-                let json = format!(r#"{{"type": "{}", "id": "{id}"}}"#, self.name);
-                base64::engine::general_purpose::STANDARD.encode(json)
+                let mut out = String::new();
+                push_generated_token(&self.name, id, &mut out);
+                out
             }
         }
     }
+}
+
+/// Appends the base64 text of a generated token to `out` (text that needs no JSON escaping).
+pub fn push_generated_token(name: &str, id: &Uuid, out: &mut String) {
+    let json = format!(r#"{{"type": "{name}", "id": "{id}"}}"#);
+    base64::engine::general_purpose::STANDARD.encode_string(json, out);
 }
 
 impl Serialize for PaymentOption {

@@ -20,7 +20,7 @@ use std::hash::BuildHasher;
 use std::sync::Arc;
 
 use hashbrown::hash_table::HashTable;
-use parking_lot::RwLock;
+use parking_lot::{RwLock, RwLockWriteGuard};
 use rustc_hash::{FxBuildHasher, FxHashMap};
 use uuid::Uuid;
 
@@ -128,6 +128,8 @@ struct State {
     next_seq: u64,
     counts: Counts,
     shared_counts: Counts,
+    /// Something has written to the store since [`Store::refill`] last filled it.
+    written: bool,
 }
 
 impl State {
@@ -301,6 +303,20 @@ impl Default for Store {
     }
 }
 
+/// The accounts a [`Store::refill`] puts in the store, gathered before it takes them.
+pub struct Filling(State);
+
+impl Filling {
+    /// Adds an account as is; replaces one with the same id.
+    pub fn insert(&mut self, mut account: Account, owner: Option<&str>) {
+        let state = &mut self.0;
+        account.owner = owner.map(|k| state.owner(k).key.clone());
+        let id = account.id;
+        state.remove(&id);
+        state.insert(account);
+    }
+}
+
 impl Store {
     pub fn new() -> Self {
         Self::default()
@@ -315,18 +331,39 @@ impl Store {
         }
     }
 
-    /// Adds an account as is (fixtures, generated bench data); replaces one with the same id.
-    pub fn insert(&self, mut account: Account, owner: Option<&str>) {
+    /// The state, to change it: every change goes through here, so that [`Store::refill`] knows.
+    fn write(&self) -> RwLockWriteGuard<'_, State> {
         let mut state = self.state.write();
-        account.owner = owner.map(|k| state.owner(k).key.clone());
-        let id = account.id;
-        state.remove(&id);
-        state.insert(account);
+        state.written = true;
+        state
+    }
+
+    /// Replaces every account with those `fill` adds (fixtures, generated bench data), made at
+    /// `now_ms`. With `reuse`, a store that nothing has written to since it was last filled keeps
+    /// its accounts, only their times moved to `now_ms`: `fill` must then add the same accounts
+    /// every time (a pooled server's reset, where rebuilding them was a third of the reset).
+    pub fn refill(&self, now_ms: u64, reuse: bool, fill: impl FnOnce(&mut Filling)) {
+        if reuse {
+            let mut state = self.state.write();
+            if !state.written {
+                for account in state.accounts.values_mut() {
+                    account.created_at_ms = now_ms;
+                    account.updated_at_ms = now_ms;
+                }
+                return;
+            }
+        }
+        // The old accounts go first, so that two sets are never held at once.
+        drop(std::mem::take(&mut *self.write()));
+        let mut filling = Filling(State::default());
+        fill(&mut filling);
+        // Whatever wrote to the emptied store meanwhile is replaced, as a reset replaces it.
+        *self.state.write() = filling.0;
     }
 
     /// Creates a PENDING account, unless the merchant already linked this number.
     pub fn create(&self, new: NewAccount<'_>) -> CreateOutcome {
-        let mut state = self.state.write();
+        let mut state = self.write();
         if let Some(id) = state.linked_get(new.owner, &new.country_code, &new.phone_number)
             && let Some(existing) = state.accounts.get(&id)
         {
@@ -381,7 +418,7 @@ impl Store {
 
     /// Uses up the one-time web link (its form was submitted); false if it already was.
     pub fn use_web_link(&self, id: &Uuid) -> bool {
-        let mut state = self.state.write();
+        let mut state = self.write();
         match state.accounts.get_mut(id) {
             Some(a) if !a.web_link_used => {
                 a.web_link_used = true;
@@ -401,7 +438,7 @@ impl Store {
         now_ms: u64,
         options: impl FnOnce(&Account) -> Vec<PaymentOption>,
     ) -> Result<Account, TransitionError> {
-        let mut state = self.state.write();
+        let mut state = self.write();
         match state.accounts.get(id) {
             Some(a) if server_key.is_none_or(|k| a.visible_to(k)) => {}
             _ => return Err(TransitionError::NotFound),
@@ -444,7 +481,7 @@ impl Store {
         id: &Uuid,
         f: impl FnOnce(&mut Vec<PaymentOption>) -> Result<(), String>,
     ) -> Option<Result<Account, String>> {
-        let mut state = self.state.write();
+        let mut state = self.write();
         let account = state.accounts.get_mut(id)?;
         let mut options = account.payment_options.clone();
         Some(f(&mut options).map(|()| {
@@ -463,7 +500,7 @@ impl Store {
         option: &str,
         f: impl FnOnce(Amount) -> Option<Amount>,
     ) -> Option<Amount> {
-        let mut state = self.state.write();
+        let mut state = self.write();
         let account = state.accounts.get_mut(id)?;
         let o = account
             .payment_options
@@ -484,7 +521,7 @@ impl Store {
                 _ => return expired,
             }
         }
-        let mut state = self.state.write();
+        let mut state = self.write();
         while let Some(Reverse((at, id))) = state.expiries.peek().copied() {
             if at > now_ms {
                 break;
@@ -579,11 +616,6 @@ impl Store {
         keys
     }
 
-    /// Removes every account (then the caller reloads the fixtures).
-    pub fn clear(&self) {
-        *self.state.write() = State::default();
-    }
-
     /// Replaces every account (the state file), in creation order, under one lock.
     pub fn replace_all(&self, accounts: Vec<Account>) {
         let mut state = State::default();
@@ -591,12 +623,13 @@ impl Store {
             account.owner = account.owner.map(|k| state.owner(&k).key.clone());
             state.insert(account);
         }
+        state.written = true;
         *self.state.write() = state;
     }
 
     /// Removes the accounts one server key owns; returns how many.
     pub fn remove_owned_by(&self, server_key: &str) -> usize {
-        let mut state = self.state.write();
+        let mut state = self.write();
         let Some(owner) = state.owners.remove(server_key) else {
             return 0;
         };
@@ -644,6 +677,128 @@ mod tests {
             CreateOutcome::Created(id) => store.get(&id, None, 1_000).unwrap(),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn a_refill_keeps_the_accounts_only_while_nothing_has_written_to_the_store() {
+        use std::cell::Cell;
+
+        let fixture = Uuid::from_u128(1);
+        let fills = Cell::new(0);
+        let refill = |store: &Store, now: u64, reuse: bool| {
+            store.refill(now, reuse, |f| {
+                fills.set(fills.get() + 1);
+                f.insert(
+                    Account::new(fixture, AccountStatus::Pending, "81", "62", None, now),
+                    None,
+                );
+            });
+        };
+        let fresh = |store: &Store, now: u64| {
+            let a = store
+                .get(&fixture, None, now)
+                .expect("the fixture is there");
+            assert_eq!(a.status, AccountStatus::Pending);
+            assert!(a.payment_options.is_empty() && !a.web_link_used);
+            assert_eq!((a.created_at_ms, a.updated_at_ms), (now, now));
+            assert_eq!(store.len(), 1);
+        };
+        let store = Store::new();
+        refill(&store, 1, false);
+        // Reads write nothing: the accounts stay, only their times move.
+        let _ = store.get(&fixture, None, 2);
+        let _ = store.page(Owner::Any, None, None, 10, Order::OldestFirst, 2);
+        let _ = store.expire_due(2);
+        refill(&store, 3, true);
+        assert_eq!(fills.get(), 1);
+        fresh(&store, 3);
+        // Without `reuse` it fills again whatever.
+        refill(&store, 4, false);
+        assert_eq!(fills.get(), 2);
+        fresh(&store, 4);
+
+        let option = || PaymentOption {
+            name: "GOPAY_WALLET".into(),
+            active: true,
+            balance: super::super::Balance {
+                value: "5.00".into(),
+                currency: "IDR".into(),
+            },
+            token: super::super::Token::Given("t".into()),
+        };
+        type Write<'a> = Box<dyn Fn(&Store) + 'a>;
+        let writes: Vec<(&str, Write)> = vec![
+            (
+                "create",
+                Box::new(|s| drop(new_account(s, "k", "82", None))),
+            ),
+            (
+                "use_web_link",
+                Box::new(|s| assert!(s.use_web_link(&fixture))),
+            ),
+            (
+                "transition",
+                Box::new(|s| {
+                    s.transition(&fixture, None, Transition::Link, 5, |_| vec![option()])
+                        .expect("linked");
+                }),
+            ),
+            (
+                "update_payment_options",
+                Box::new(|s| {
+                    s.update_payment_options(&fixture, |o| {
+                        o.push(option());
+                        Ok(())
+                    })
+                    .expect("found")
+                    .expect("updated");
+                }),
+            ),
+            (
+                "change_balance",
+                Box::new(|s| {
+                    s.update_payment_options(&fixture, |o| {
+                        o.push(option());
+                        Ok(())
+                    })
+                    .expect("found")
+                    .expect("updated");
+                    refill_marker(s);
+                    s.change_balance(&fixture, "GOPAY_WALLET", |_| Some(Amount::default()))
+                        .expect("changed");
+                }),
+            ),
+            (
+                "expire_due",
+                Box::new(|s| {
+                    let a = new_account(s, "k", "83", Some(2));
+                    refill_marker(s);
+                    assert_eq!(s.expire_due(5).len(), 1, "{a:?}");
+                }),
+            ),
+            (
+                "remove_owned_by",
+                Box::new(|s| {
+                    drop(new_account(s, "k", "84", None));
+                    refill_marker(s);
+                    assert_eq!(s.remove_owned_by("k"), 1);
+                }),
+            ),
+            ("replace_all", Box::new(|s| s.replace_all(Vec::new()))),
+        ];
+        for (name, write) in &writes {
+            let before = fills.get();
+            write(&store);
+            refill(&store, 6, true);
+            assert_eq!(fills.get(), before + 1, "{name} wrote to the store");
+            fresh(&store, 6);
+        }
+    }
+
+    /// Marks `store` as freshly filled without changing it, so that the next write in a test is
+    /// the only one since (the write under test, not the set-up before it).
+    fn refill_marker(store: &Store) {
+        store.state.write().written = false;
     }
 
     #[test]

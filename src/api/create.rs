@@ -40,7 +40,7 @@ pub async fn create(
             .body(created_body(&id, &state.public_url, &link_id_of(&id)))),
         Opened::Full => Err(ApiError::Internal),
         Opened::AlreadyLinked(account) => {
-            Ok(HttpResponse::Ok().json(AccountBody::new(&account, AccountStatus::Enabled)))
+            Ok(AccountBody::new(&account, AccountStatus::Enabled).response())
         }
     }
 }

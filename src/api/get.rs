@@ -21,11 +21,7 @@ pub async fn get(
             &id,
             Some(&server_key),
             state.clock.now_ms(),
-            |account, status| {
-                HttpResponse::Ok()
-                    .insert_header(crate::json::content_type())
-                    .json(AccountBody::new(account, status))
-            },
+            |account, status| AccountBody::new(account, status).response(),
         )
         .ok_or(ApiError::AccountNotFound)
 }

@@ -215,6 +215,129 @@ async fn a_pooled_server_comes_back_as_after_a_reset() {
     assert_eq!(fixture["account_status"], "ENABLED", "{fixture}");
 }
 
+const FIXTURE: &str = "00000269-7836-49e5-bc65-e592afafec14";
+
+/// The shared ENABLED fixture account as the control API shows it.
+async fn fixture(api: &Api<'_>) -> Value {
+    let (status, a) = api
+        .call(Method::GET, &format!("/__admin/accounts/{FIXTURE}"), None)
+        .await;
+    assert_eq!(status, 200, "{a}");
+    a
+}
+
+/// A reset keeps the fixture accounts it built when nothing has changed them since (cheaper than
+/// rebuilding them); these check that whatever a test changed still comes back.
+#[tokio::test]
+async fn a_pooled_server_brings_back_the_fixtures_whatever_the_test_changed() {
+    let config = Config {
+        merchant_id: "M-pool-fixtures".into(),
+        ..Config::default()
+    };
+    let client = Client::new();
+    let mock = pooled(config.clone()).expect("pooled");
+    let base = mock.url().to_string();
+    let api = Api {
+        client: &client,
+        base: &base,
+    };
+    let original = fixture(&api).await;
+    assert_eq!(original["account_status"], "ENABLED");
+
+    // A test that only reads: the next one finds the fixtures as they were, made at its reset.
+    let (_, got) = api
+        .call(Method::GET, &format!("/v2/pay/account/{FIXTURE}"), None)
+        .await;
+    assert_eq!(got["account_status"], "ENABLED", "{got}");
+    let time = |a: &Value, field: &str| {
+        humantime::parse_rfc3339(a[field].as_str().expect("a time")).expect("RFC 3339")
+    };
+    // A millisecond early: the times are whole milliseconds.
+    let before_reset = std::time::SystemTime::now() - Duration::from_millis(1);
+    drop(mock);
+    let after_reset = std::time::SystemTime::now();
+    let mock = pooled(config.clone()).expect("pooled again");
+    assert_eq!(mock.url(), base, "the same server, reused");
+    let again = fixture(&api).await;
+    assert_eq!(again["payment_options"], original["payment_options"]);
+    for field in ["created_at", "updated_at"] {
+        let at = time(&again, field);
+        assert!(
+            before_reset <= at && at <= after_reset,
+            "{field} is the reset's time: {again}"
+        );
+    }
+
+    // A test that changes a fixture's balance and then unbinds it.
+    let (status, patched) = api
+        .call(
+            Method::PATCH,
+            &format!("/__admin/accounts/{FIXTURE}"),
+            Some(json!({"payment_options": [{"name": "GOPAY_WALLET", "balance": "5.00"}]})),
+        )
+        .await;
+    assert_eq!(status, 200, "{patched}");
+    let (_, unbound) = api
+        .call(
+            Method::POST,
+            &format!("/v2/pay/account/{FIXTURE}/unbind"),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(unbound["account_status"], "DISABLED", "{unbound}");
+    drop(mock);
+    let mock = pooled(config).expect("pooled a third time");
+    assert_eq!(mock.url(), base, "the same server, reused");
+    let back = fixture(&api).await;
+    assert_eq!(back["account_status"], "ENABLED", "{back}");
+    assert_eq!(back["payment_options"], original["payment_options"]);
+    let (_, got) = api
+        .call(Method::GET, &format!("/v2/pay/account/{FIXTURE}"), None)
+        .await;
+    assert_eq!(got["account_status"], "ENABLED", "{got}");
+}
+
+/// With `seed`, a reused server draws the same ids as a fresh one, whatever the test before did.
+#[tokio::test]
+async fn a_pooled_server_with_a_seed_draws_the_ids_of_a_fresh_one() {
+    let config = Config {
+        merchant_id: "M-pool-seed".into(),
+        seed: Some(42),
+        ..Config::default()
+    };
+    let client = Client::new();
+    let fresh = start(Config {
+        port: 0,
+        ..config.clone()
+    })
+    .expect("started");
+    let fresh_url = fresh.url().to_string();
+    let expected = Api {
+        client: &client,
+        base: &fresh_url,
+    }
+    .create("81234500011")
+    .await;
+    drop(fresh);
+
+    let mock = pooled(config.clone()).expect("pooled");
+    let base = mock.url().to_string();
+    let api = Api {
+        client: &client,
+        base: &base,
+    };
+    assert_eq!(api.create("81234500011").await, expected);
+    drop(mock);
+    // The last test only read.
+    let mock = pooled(config.clone()).expect("pooled again");
+    assert_eq!(mock.url(), base, "the same server, reused");
+    let _ = fixture(&api).await;
+    drop(mock);
+    let mock = pooled(config).expect("pooled a third time");
+    assert_eq!(mock.url(), base, "the same server, reused");
+    assert_eq!(api.create("81234500011").await, expected);
+}
+
 /// Links an account on a server whose receiver always fails, so that retries keep coming every
 /// 30 ms; returns the receiver once they do.
 async fn retrying(mock: &pay_account_mock::Server, client: &Client) -> MockServer {
