@@ -168,6 +168,10 @@ fi
 if [[ $SKIP != *" embedded "* ]]; then
   log "embedded: a server per test in one process, beside wiremock-rs"
   rounds=$([ "$QUICK" = 1 ] && echo 3 || echo 7)
+  # The target: the two pooled servers alone, interleaved (what a suite of tests sees of either).
+  ONLY=wiremock_pooled,mock_pooled "$DRIVER" embedded 400 1 "$((rounds + 2))" |
+    tee "$OUT/embedded-pair.txt" >&2 || true
+  # Every variant, interleaved; then the threads and memory of 50 held servers of each.
   "$DRIVER" embedded 200 50 "$rounds" | tee "$OUT/embedded.txt" >&2 || true
 fi
 

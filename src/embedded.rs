@@ -230,8 +230,9 @@ async fn run(
             return;
         }
     };
-    // Polled inline, not spawned, so that stopping drops it (and cancels its attempts) at once.
-    let mut scheduler = Box::pin(scheduler::run(state.clone()));
+    // A task of its own: polled inline in the loop below, it was polled again at every wake-up of
+    // the loop (each connection accepted or ended).
+    let scheduler = actix_web::rt::spawn(scheduler::run(state.clone()));
     let mut connections = JoinSet::new();
     let stopped = loop {
         tokio::select! {
@@ -240,7 +241,6 @@ async fn run(
                 Some(Command::Stop(ack)) => break ack,
                 None => break None,
             },
-            () = &mut scheduler => {}
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
             accepted = listener.accept(), if connections.len() < MAX_CONNECTIONS => match accepted {
                 Ok((stream, peer)) => {
@@ -262,7 +262,9 @@ async fn run(
         }
     };
     drop(listener);
-    drop(scheduler);
+    // Dropped before the acknowledgement, so that no attempt is made after it.
+    scheduler.abort();
+    let _ = scheduler.await;
     if let Some(ack) = stopped {
         let _ = ack.send(());
     }

@@ -18,6 +18,8 @@ use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
 use sha2::{Digest, Sha512};
 
 const KEY: &str = pay_account_mock::app::BENCH_SERVER_KEY;
@@ -568,14 +570,15 @@ fn embedded(iterations: usize, held: usize, rounds: usize) -> i32 {
             .collect();
         for round in 0..=rounds {
             // Wall time with the variants interleaved cycle by cycle, so that drift in the machine
-            // (other load, sockets in TIME_WAIT) falls on all of them alike; the order is reversed
-            // every other time (A B, B A), so that no variant always follows the same one.
+            // (other load, sockets in TIME_WAIT) falls on all of them alike, in an order shuffled
+            // every time: what runs just before a cycle (a server's start-up, or the same variant
+            // again, with warm caches) moves its time, and with a fixed or reversed order some
+            // variants followed a heavy one far more often than others.
             let mut elapsed: HashMap<&str, Duration> = HashMap::new();
-            for i in 0..iterations {
+            let mut rng = rand::rngs::StdRng::seed_from_u64(round as u64);
+            for _ in 0..iterations {
                 let mut order = variants.clone();
-                if i % 2 == 1 {
-                    order.reverse();
-                }
+                order.shuffle(&mut rng);
                 for &variant in &order {
                     let started = Instant::now();
                     cycle(variant, &client).await;
@@ -597,7 +600,18 @@ fn embedded(iterations: usize, held: usize, rounds: usize) -> i32 {
                 }
             }
         }
+        // Each round's ratio to wiremock-rs's pooled server in the same round: the variants ran
+        // interleaved, so the machine's state (which moves the times of all of them by tens of
+        // per cent between rounds) cancels out of it.
+        let baseline = timings.get("wiremock_pooled").cloned().unwrap_or_default();
         for &variant in &variants {
+            let mut ratios: Vec<f64> = timings
+                .get(variant.label())
+                .map(|ms| ms.iter().zip(&baseline).map(|(m, w)| m / w).collect())
+                .unwrap_or_default();
+            ratios.sort_by(f64::total_cmp);
+            let ratio = ratios.get(ratios.len() / 2).copied().unwrap_or(f64::NAN);
+            let ratios: Vec<String> = ratios.iter().map(|r| format!("{r:.3}")).collect();
             let mut ms = timings.remove(variant.label()).unwrap_or_default();
             ms.sort_by(f64::total_cmp);
             let median = ms.get(ms.len() / 2).copied().unwrap_or(f64::NAN);
@@ -619,9 +633,10 @@ fn embedded(iterations: usize, held: usize, rounds: usize) -> i32 {
                 s.stop().await;
             }
             println!(
-                "EMBEDDED variant={} iterations={iterations} rounds={rounds} ms_per_server={median:.4} ms_rounds={} cpu_us_per_server={cpu_median:.1} held={held} threads_per_held={:.2} kb_per_held={:.0}",
+                "EMBEDDED variant={} iterations={iterations} rounds={rounds} ms_per_server={median:.4} ms_rounds={} vs_wiremock_pooled={ratio:.3} vs_wiremock_pooled_rounds={} cpu_us_per_server={cpu_median:.1} held={held} threads_per_held={:.2} kb_per_held={:.0}",
                 variant.label(),
                 all.join(","),
+                ratios.join(","),
                 threads1.saturating_sub(threads0) as f64 / held as f64,
                 rss1.saturating_sub(rss0) as f64 / held as f64,
             );
