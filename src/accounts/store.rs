@@ -341,7 +341,7 @@ impl Store {
     /// Replaces every account with those `fill` adds (fixtures, generated bench data), made at
     /// `now_ms`. With `reuse`, a store that nothing has written to since it was last filled keeps
     /// its accounts, only their times moved to `now_ms`: `fill` must then add the same accounts
-    /// every time (a pooled server's reset, where rebuilding them was a third of the reset).
+    /// every time. Rebuilding them was most of a pooled server's reset (see BENCHMARKS.md).
     pub fn refill(&self, now_ms: u64, reuse: bool, fill: impl FnOnce(&mut Filling)) {
         if reuse {
             let mut state = self.state.write();
