@@ -1,5 +1,5 @@
 //! JSON written by hand, field by field, for the few bodies `make bench` showed were worth it (a
-//! charge's answer and its payment notification): a `serde_json::Map` or a derived `Serialize`
+//! charge's answer, its payment notification, and the account body): a `serde_json::Map` or a derived `Serialize`
 //! cost several times as much. Every use has a test that pins its output to the serde_json version.
 
 use actix_web::http::header::{self, HeaderName, HeaderValue};
@@ -47,15 +47,6 @@ impl Object {
     pub fn bool(&mut self, key: &str, value: bool) {
         self.key(key);
         self.out.push_str(if value { "true" } else { "false" });
-    }
-
-    /// A string whose text `write` appends, unquoted and unescaped: only for text that needs no
-    /// escaping (base64, digits).
-    pub fn plain_str(&mut self, key: &str, write: impl FnOnce(&mut String)) {
-        self.key(key);
-        self.out.push('"');
-        write(&mut self.out);
-        self.out.push('"');
     }
 
     pub fn value(&mut self, key: &str, value: &Value) {

@@ -194,27 +194,20 @@ impl PaymentOption {
     pub fn has_token(&self, token: &str) -> bool {
         match &self.token {
             Token::Given(t) => **t == *token,
-            Token::Generated(_) => self.token_string() == token,
+            Token::Generated(_) => self.token_text() == token,
         }
     }
 
-    /// The token as clients see it.
-    pub fn token_string(&self) -> String {
+    /// The token as clients see it (a given one without a copy).
+    pub fn token_text(&self) -> std::borrow::Cow<'_, str> {
         match &self.token {
-            Token::Given(t) => t.to_string(),
+            Token::Given(t) => std::borrow::Cow::Borrowed(t),
             Token::Generated(id) => {
-                let mut out = String::new();
-                push_generated_token(&self.name, id, &mut out);
-                out
+                let json = format!(r#"{{"type": "{}", "id": "{id}"}}"#, self.name);
+                std::borrow::Cow::Owned(base64::engine::general_purpose::STANDARD.encode(json))
             }
         }
     }
-}
-
-/// Appends the base64 text of a generated token to `out` (text that needs no JSON escaping).
-pub fn push_generated_token(name: &str, id: &Uuid, out: &mut String) {
-    let json = format!(r#"{{"type": "{name}", "id": "{id}"}}"#);
-    base64::engine::general_purpose::STANDARD.encode_string(json, out);
 }
 
 impl Serialize for PaymentOption {
@@ -225,10 +218,7 @@ impl Serialize for PaymentOption {
         st.serialize_field("active", &self.active)?;
         st.serialize_field("balance", &self.balance)?;
         st.serialize_field("metadata", &EmptyObject {})?;
-        match &self.token {
-            Token::Given(t) => st.serialize_field("token", &**t)?,
-            Token::Generated(_) => st.serialize_field("token", &self.token_string())?,
-        }
+        st.serialize_field("token", &*self.token_text())?;
         st.end()
     }
 }

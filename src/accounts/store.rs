@@ -726,6 +726,14 @@ mod tests {
             },
             token: super::super::Token::Given("t".into()),
         };
+        let add_option = |s: &Store| {
+            s.update_payment_options(&fixture, |o| {
+                o.push(option());
+                Ok(())
+            })
+            .expect("found")
+            .expect("updated");
+        };
         type Write<'a> = Box<dyn Fn(&Store) + 'a>;
         let writes: Vec<(&str, Write)> = vec![
             (
@@ -743,26 +751,11 @@ mod tests {
                         .expect("linked");
                 }),
             ),
-            (
-                "update_payment_options",
-                Box::new(|s| {
-                    s.update_payment_options(&fixture, |o| {
-                        o.push(option());
-                        Ok(())
-                    })
-                    .expect("found")
-                    .expect("updated");
-                }),
-            ),
+            ("update_payment_options", Box::new(add_option)),
             (
                 "change_balance",
                 Box::new(|s| {
-                    s.update_payment_options(&fixture, |o| {
-                        o.push(option());
-                        Ok(())
-                    })
-                    .expect("found")
-                    .expect("updated");
+                    add_option(s);
                     refill_marker(s);
                     s.change_balance(&fixture, "GOPAY_WALLET", |_| Some(Amount::default()))
                         .expect("changed");

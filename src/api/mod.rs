@@ -21,7 +21,7 @@ use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, web};
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::accounts::{Account, AccountStatus, PaymentOption, Token, push_generated_token};
+use crate::accounts::{Account, AccountStatus, PaymentOption};
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::json;
@@ -239,13 +239,12 @@ impl<'a> AccountBody<'a> {
         let mut o = json::Object::with_capacity(if self.metadata.is_some() { 512 } else { 160 });
         o.str("status_code", self.status_code);
         o.str("payment_type", self.payment_type);
-        o.plain_str("account_id", |out| {
-            out.push_str(
-                self.account_id
-                    .hyphenated()
-                    .encode_lower(&mut Uuid::encode_buffer()),
-            );
-        });
+        o.str(
+            "account_id",
+            self.account_id
+                .hyphenated()
+                .encode_lower(&mut Uuid::encode_buffer()),
+        );
         o.str("account_status", self.account_status);
         if let Some(metadata) = &self.metadata {
             o.object("metadata", |m| {
@@ -257,12 +256,7 @@ impl<'a> AccountBody<'a> {
                         b.str("currency", &option.balance.currency);
                     });
                     o.object("metadata", |_| {});
-                    match &option.token {
-                        Token::Given(t) => o.str("token", t),
-                        Token::Generated(id) => o.plain_str("token", |out| {
-                            push_generated_token(&option.name, id, out);
-                        }),
-                    }
+                    o.str("token", &option.token_text());
                 });
             });
         }
@@ -307,7 +301,7 @@ mod tests {
     fn the_account_body_is_what_serde_json_writes() {
         use std::sync::Arc;
 
-        use crate::accounts::Balance;
+        use crate::accounts::{Balance, Token};
 
         let option = |name: &str, active: bool, value: &str, token: Token| PaymentOption {
             name: Arc::from(name),

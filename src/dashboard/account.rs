@@ -122,7 +122,7 @@ pub(super) async fn page(
                     @for o in &account.payment_options {
                         tr data-option=(o.name) {
                             td data-label="Payment option" { code { (o.name) } }
-                            td data-label="Token" { code class="url" { (pages::url_text(&o.token_string())) } }
+                            td data-label="Token" { code class="url" { (pages::url_text(&o.token_text())) } }
                             td data-label="Balance" {
                                 form class="balance-form" method="post" action={ (account_href(&id)) "/balances" } {
                                     (back.hidden_inputs(&token))

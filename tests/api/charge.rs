@@ -60,16 +60,6 @@ fn charge_body(account: &str, token: &str, order_id: &str, amount: u64) -> Value
 }
 
 impl TestApp {
-    async fn charge(&self, key: &str, body: &Value) -> Reply {
-        self.request(
-            Method::POST,
-            "/v2/charge",
-            Some(key),
-            Some(body.to_string()),
-        )
-        .await
-    }
-
     async fn tx(&self, key: &str, id: &str, action: &str, body: Option<Value>) -> Reply {
         let method = if action == "status" {
             Method::GET

@@ -672,14 +672,7 @@ async fn a_delivered_notification_offers_no_retry_and_a_payment_signature_checks
         "transaction_details": {"order_id": "dash-1", "gross_amount": 5000},
         "gopay": {"account_id": a.id, "payment_option_token": token}
     });
-    let r = app
-        .request(
-            Method::POST,
-            "/v2/charge",
-            Some(KEY),
-            Some(charge.to_string()),
-        )
-        .await;
+    let r = app.charge(KEY, &charge).await;
     assert_eq!(r.body["transaction_status"], "settlement", "{}", r.text);
     let id = first_notification(&app, "event=payment&state=delivered").await;
     let p = open(&app, &format!("/__admin/ui/notifications/{id}")).await;

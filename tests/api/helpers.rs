@@ -112,6 +112,16 @@ impl TestApp {
         .await
     }
 
+    pub async fn charge(&self, key: &str, body: &Value) -> Reply {
+        self.request(
+            Method::POST,
+            "/v2/charge",
+            Some(key),
+            Some(body.to_string()),
+        )
+        .await
+    }
+
     /// Writes `pieces` on a raw connection of its own, `pause` apart (a body that arrives in parts,
     /// bytes no HTTP client would send), and returns everything the server answered until it
     /// closed the connection.

@@ -159,14 +159,7 @@ async fn a_blocked_scenario_added_later_blocks_charges_too() {
         "transaction_details": {"order_id": "order-blocked-1", "gross_amount": 1000},
         "gopay": {"account_id": id, "payment_option_token": token}
     });
-    let r = app
-        .request(
-            Method::POST,
-            "/v2/charge",
-            Some(KEY),
-            Some(charge.to_string()),
-        )
-        .await;
+    let r = app.charge(KEY, &charge).await;
     assert_eq!(r.body["status_code"], "410", "{}", r.text);
 }
 
