@@ -107,7 +107,7 @@ async fn attempt(app: &AppState, due: Due) {
     let outcome = match url {
         Some(url) => {
             let at_ms = app.clock.now_ms();
-            let result = app.deliveries.post(&url, due.payload.get()).await;
+            let result = app.deliveries.post(&url, &due.payload.get()).await;
             if let Some(error) = &result.error {
                 tracing::debug!(notification = due.id, %url, %error, "notification attempt failed");
             }

@@ -16,6 +16,7 @@ pub mod signature;
 use std::collections::VecDeque;
 use std::sync::Arc;
 
+use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use uuid::Uuid;
@@ -50,32 +51,69 @@ impl DeliveryState {
     }
 }
 
-/// A notification's body, exactly as it is sent: JSON text written once. The control API shows it
+/// A notification's body, exactly as it is sent: JSON text, written once. The control API shows it
 /// as JSON (not as a string); it is checked to be JSON only then, not on the hot path of a charge.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Payload(Arc<str>);
+///
+/// A payment notification's body is written when it is first needed (its first attempt, the control
+/// API, the dashboard, the state file) from a copy of the transaction taken when it was recorded, so
+/// it says the same whenever it is written. A charge with no notification URL and no one looking
+/// (most charges in a test suite) never pays for writing and signing it, a fifth of a charge (see
+/// BENCHMARKS.md). Once written, the copy is dropped.
+#[derive(Clone)]
+pub struct Payload(Arc<Mutex<Body>>);
+
+enum Body {
+    Written(Arc<str>),
+    Payment(Box<payload::PaymentSnapshot>),
+}
 
 impl Payload {
     /// `json` must be JSON text (every builder in [`payload`] writes it so).
     pub fn new(json: String) -> Self {
-        Self(Arc::from(json))
+        Self(Arc::new(Mutex::new(Body::Written(Arc::from(json)))))
     }
 
-    pub fn get(&self) -> &str {
-        &self.0
+    fn payment(snapshot: payload::PaymentSnapshot) -> Self {
+        Self(Arc::new(Mutex::new(Body::Payment(Box::new(snapshot)))))
+    }
+
+    /// The text, written now if it has not been yet.
+    pub fn get(&self) -> Arc<str> {
+        let mut body = self.0.lock();
+        let text: Arc<str> = match &*body {
+            Body::Written(text) => return text.clone(),
+            Body::Payment(snapshot) => snapshot.write().into(),
+        };
+        *body = Body::Written(text.clone());
+        text
     }
 
     /// The body as a JSON value (tests and the control API).
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.0).unwrap_or(serde_json::Value::Null)
+        serde_json::from_str(&self.get()).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+impl PartialEq for Payload {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0) || self.get() == other.get()
+    }
+}
+
+impl Eq for Payload {}
+
+impl std::fmt::Debug for Payload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Payload").field(&self.get()).finish()
     }
 }
 
 impl Serialize for Payload {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match serde_json::from_str::<&RawValue>(&self.0) {
+        let text = self.get();
+        match serde_json::from_str::<&RawValue>(&text) {
             Ok(raw) => raw.serialize(s),
-            Err(_) => s.serialize_str(&self.0),
+            Err(_) => s.serialize_str(&text),
         }
     }
 }

@@ -105,15 +105,38 @@ pub fn account(
 /// 6.1): keys in descending order, recursively, as every Midtrans transaction notification has them.
 /// `bank_confirmed` marks the second notification of a refund.
 ///
-/// Written straight into one string, keys in their (fixed) descending order: building a
-/// `serde_json::Map` and sorting it was a third of a charge (see BENCHMARKS.md). The test
-/// `the_written_payload_is_the_sorted_map` pins it to that plain version.
+/// The body is written when first needed ([`Payload::get`]), from a copy of `t` as it is now, and
+/// signed with `t`'s owner, the server key that charged it.
 pub fn transaction(
     t: &Transaction,
     merchant_id: &str,
-    server_key: &str,
     bank_confirmed: bool,
 ) -> (Payload, &'static str) {
+    let snapshot = PaymentSnapshot {
+        transaction: t.clone(),
+        merchant_id: merchant_id.into(),
+        bank_confirmed,
+    };
+    (Payload::payment(snapshot), t.status.notification_code())
+}
+
+/// What a payment notification's body is written from.
+pub(super) struct PaymentSnapshot {
+    transaction: Transaction,
+    merchant_id: Box<str>,
+    bank_confirmed: bool,
+}
+
+impl PaymentSnapshot {
+    pub(super) fn write(&self) -> String {
+        write_transaction(&self.transaction, &self.merchant_id, self.bank_confirmed)
+    }
+}
+
+/// Written straight into one string, keys in their (fixed) descending order: building a
+/// `serde_json::Map` and sorting it was a third of a charge (see BENCHMARKS.md). The test
+/// `the_written_payload_is_the_sorted_map` pins it to that plain version.
+fn write_transaction(t: &Transaction, merchant_id: &str, bank_confirmed: bool) -> String {
     let status_code = t.status.notification_code();
     let gross = t.gross_amount.to_string();
     let mut o = json::Object::with_capacity(768);
@@ -127,7 +150,7 @@ pub fn transaction(
     o.str("status_code", status_code);
     o.str(
         "signature_key",
-        &signature::transaction_signature_key(&t.order_id, status_code, &gross, server_key),
+        &signature::transaction_signature_key(&t.order_id, status_code, &gross, &t.owner),
     );
     if let Some(at) = t.settled_at_ms {
         o.str("settlement_time", &clock::jakarta(at));
@@ -160,7 +183,7 @@ pub fn transaction(
         o.str("channel_response_message", reason.channel_response_message);
         o.str("channel_response_code", reason.channel_response_code);
     }
-    (Payload::new(o.finish()), status_code)
+    o.finish()
 }
 
 /// One entry of `refunds[]`, as notifications and status answers show it.
@@ -265,6 +288,19 @@ mod tests {
         descending(Value::Object(m)).to_string()
     }
 
+    #[test]
+    fn a_payment_body_says_what_the_transaction_was_when_it_was_recorded() {
+        let mut t = transaction(TxStatus::Pending);
+        let expected = plain(&t, "G1", &t.owner, false);
+        let (payload, _) = super::transaction(&t, "G1", false);
+        let copy = payload.clone();
+        t.status = TxStatus::Settlement;
+        t.settled_at_ms = Some(1_637_143_900_000);
+        assert_eq!(*copy.get(), expected);
+        // Written once, for every clone.
+        assert!(Arc::ptr_eq(&payload.get(), &copy.get()));
+    }
+
     fn transaction(status: TxStatus) -> Transaction {
         Transaction {
             id: Uuid::new_v4(),
@@ -317,12 +353,11 @@ mod tests {
         });
         for t in [pending, settled, denied, refunded] {
             for confirmed in [false, true] {
-                let (written, code) =
-                    super::transaction(&t, "G1\\x", "SB-Mid-server-TESTKEY123", confirmed);
+                let (written, code) = super::transaction(&t, "G1\\x", confirmed);
                 assert_eq!(code, t.status.notification_code());
                 assert_eq!(
-                    written.get(),
-                    plain(&t, "G1\\x", "SB-Mid-server-TESTKEY123", confirmed),
+                    *written.get(),
+                    plain(&t, "G1\\x", &t.owner, confirmed),
                     "{:?}",
                     t.status
                 );

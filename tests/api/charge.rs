@@ -1112,6 +1112,30 @@ async fn the_control_api_settles_denies_and_expires_pending_transactions() {
         "pending and settlement: {}",
         r.text
     );
+    // No notification URL: the bodies are written only now, after the settlement, and still say
+    // what the transaction was when each was recorded.
+    let mut bodies: Vec<&Value> = r.body["notifications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| &n["payload"])
+        .collect();
+    bodies.sort_by_key(|b| b["transaction_status"] != "pending");
+    for (body, status, code) in [
+        (bodies[0], "pending", "201"),
+        (bodies[1], "settlement", "200"),
+    ] {
+        assert_eq!(body["transaction_status"], status, "{body}");
+        assert_eq!(body["status_code"], code);
+        assert_eq!(
+            body["signature_key"],
+            signature("a-1", code, "100000.00", KEY)
+        );
+        assert_eq!(
+            body.get("settlement_time").is_some(),
+            status == "settlement"
+        );
+    }
     let r = app
         .admin(Method::GET, "/__admin/transactions/nope", None)
         .await;
