@@ -20,7 +20,7 @@ use crate::app::AppState;
 use crate::config::HttpStatusMode;
 use crate::error::ApiError;
 use crate::faults::{Answer, Effect, Facts, Fired, Preset};
-use crate::journal::{self, Entry, RequestBody};
+use crate::journal::{Entry, Record, RequestBody};
 
 /// The descriptor of the connection a request came on, so that a rule can drop it.
 #[derive(Clone, Copy)]
@@ -33,18 +33,15 @@ pub async fn midtrans<B: MessageBody + 'static>(
     next: Next<B>,
 ) -> Result<ServiceResponse<EitherBody<B>>, actix_web::Error> {
     let started = Instant::now();
-    let head = state.journal.enabled().then(|| Seen {
-        at_ms: state.clock.now_ms(),
-        method: req.method().clone(),
-        head: journal::Head::new(req.uri(), req.headers()),
-    });
+    // When it arrived; the rest of the request is copied with its answer.
+    let arrived = state.journal.enabled().then(|| state.clock.now_ms());
     let fired = if state.faults.any() {
         match fire(state, &mut req).await {
             Ok(fired) => fired,
             Err(e) => {
                 // The body could not be read: the answer the route would have given.
                 let response = answered(req, HttpResponse::from_error(e));
-                return Ok(finish(state, response, head, started, None));
+                return Ok(finish(state, response, arrived, started, None));
             }
         }
     } else {
@@ -52,7 +49,7 @@ pub async fn midtrans<B: MessageBody + 'static>(
     };
     let Some(fired) = fired else {
         let response = next.call(req).await?.map_into_left_body();
-        return Ok(finish(state, response, head, started, None));
+        return Ok(finish(state, response, arrived, started, None));
     };
     if !fired.delay.is_zero() {
         tokio::time::sleep(fired.delay).await;
@@ -70,20 +67,13 @@ pub async fn midtrans<B: MessageBody + 'static>(
             answered(req, response)
         }
     };
-    Ok(finish(state, response, head, started, Some(&fired)))
+    Ok(finish(state, response, arrived, started, Some(&fired)))
 }
 
 /// `req` answered with `response`, which keeps its error (for `--http-status mirror`).
 fn answered<B>(req: ServiceRequest, response: HttpResponse) -> ServiceResponse<EitherBody<B>> {
     let (req, _) = req.into_parts();
     ServiceResponse::new(req, response).map_into_right_body()
-}
-
-/// What the journal keeps of a request before it is answered.
-struct Seen {
-    at_ms: u64,
-    method: Method,
-    head: journal::Head,
 }
 
 /// The rule that fires on `req`, if any. Reads the body first when a rule matches on the phone
@@ -200,44 +190,44 @@ impl MessageBody for Stalled {
 fn finish<B: MessageBody + 'static>(
     state: &AppState,
     mut response: ServiceResponse<EitherBody<B>>,
-    head: Option<Seen>,
+    arrived: Option<u64>,
     started: Instant,
     fired: Option<&Fired>,
 ) -> ServiceResponse<EitherBody<B>> {
     if state.http_status == HttpStatusMode::Mirror {
         crate::api::mirror(&mut response);
     }
-    let Some(head) = head else {
+    let Some(at_ms) = arrived else {
         return response;
     };
     let (req, res) = response.into_parts();
-    // Copied: the body may be a slice of the connection's read buffer (see `journal.rs`).
-    let body_read = req
-        .extensions()
-        .get::<RequestBody>()
-        .map(|b| Bytes::copy_from_slice(&b.0));
     let status = match fired.map(|f| &f.effect) {
         Some(Effect::Drop) => 0,
         _ => res.status().as_u16(),
     };
     let (res, body) = res.into_parts();
     let stalled = matches!(fired.map(|f| &f.effect), Some(Effect::Stall(..)));
-    let (body, answer) = if stalled {
-        (body, Bytes::new())
+    let answer = if stalled {
+        Err(body)
     } else {
-        match body.try_into_bytes() {
-            Ok(bytes) => (EitherBody::right(BoxBody::new(bytes.clone())), bytes),
-            Err(body) => (body, Bytes::new()),
-        }
+        body.try_into_bytes()
+    };
+    let record = {
+        let extensions = req.extensions();
+        let body_read = extensions.get::<RequestBody>().map(|b| &b.0[..]);
+        let answer = answer.as_ref().map_or(&[][..], |b| &b[..]);
+        Record::new(req.uri(), req.headers(), body_read, answer)
+    };
+    let body = match answer {
+        Ok(bytes) => EitherBody::right(BoxBody::new(bytes)),
+        Err(body) => body,
     };
     state.journal.record(Entry {
         id: 0,
-        at_ms: head.at_ms,
-        method: head.method,
-        head: head.head,
-        body: body_read,
+        at_ms,
+        method: req.method().clone(),
+        record,
         status,
-        response: answer,
         duration: started.elapsed(),
         fault: fired.map(|f| f.rule),
     });

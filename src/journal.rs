@@ -1,12 +1,11 @@
 //! The request journal: the newest calls a merchant's code made to the Midtrans routes, so that a
 //! test can ask "did my service unbind this account exactly once, and with which body?".
 //!
-//! Recording is on the hot path of every Midtrans request, so an entry keeps the request head it is
-//! given as one copied buffer ([`Head`]) and the answer as the shared `Bytes` it already is, and
-//! everything a query wants (the server key, JSON, `status_code`) is worked out when a query asks.
-//! Nothing is kept as a slice of the connection's buffers: a slice would pin the whole read buffer,
-//! and the connection would allocate a new one for every request (`make bench` measured a quarter
-//! more CPU per request that way).
+//! Recording is on the hot path of every Midtrans request, so an entry keeps the request and its
+//! answer as one copied buffer ([`Record`]), and everything a query wants (the server key, JSON,
+//! `status_code`) is worked out when a query asks. Nothing is kept as a slice of the connection's
+//! buffers: a slice would pin the whole read buffer, and the connection would allocate a new one for
+//! every request (`make bench` measured a quarter more CPU per request that way).
 //! The journal holds at most `--journal-size` entries and [`MAX_BYTES`] of bodies and answers; past
 //! either, the oldest go.
 
@@ -42,69 +41,106 @@ pub static RECORDED_HEADERS: [header::HeaderName; RECORDED] = [
 /// The body a route read, left in the request's extensions for the journal.
 pub struct RequestBody(pub Bytes);
 
-/// A request's target (path and query) and its [`RECORDED_HEADERS`], copied into one buffer.
-pub struct Head {
+/// A request's target (path and query), its [`RECORDED_HEADERS`], its body and the answer, copied
+/// into one buffer: one allocation per entry, and nothing shared with the connection's buffers.
+pub struct Record {
     bytes: Box<[u8]>,
     /// Where the path ends (the query, if any, follows its `?`).
     path_end: u32,
     target_end: u32,
     /// Each recorded header's value, as a range of `bytes`.
     values: [Option<(u32, u32)>; RECORDED],
+    /// The body the route read (`None` when it answered before reading one).
+    body: Option<(u32, u32)>,
+    /// The answer's body, which follows everything else.
+    response_start: u32,
 }
 
-impl Head {
-    /// Copies what the journal keeps of a request head.
-    pub fn new(uri: &actix_web::http::Uri, headers: &header::HeaderMap) -> Self {
+impl Record {
+    /// Copies what the journal keeps of a request and its answer.
+    pub fn new(
+        uri: &actix_web::http::Uri,
+        headers: &header::HeaderMap,
+        body: Option<&[u8]>,
+        response: &[u8],
+    ) -> Self {
         let path = uri.path().as_bytes();
         let query = uri.query().map(str::as_bytes);
-        let found: [Option<&header::HeaderValue>; RECORDED] =
-            std::array::from_fn(|i| headers.get(&RECORDED_HEADERS[i]));
+        // One pass over the request's few headers rather than a lookup per recorded name; the
+        // first value of a name is kept, as `HeaderMap::get` gives it.
+        let mut found: [Option<&header::HeaderValue>; RECORDED] = [None; RECORDED];
+        for (name, value) in headers.iter() {
+            if let Some(i) = RECORDED_HEADERS.iter().position(|r| r == name)
+                && let Some(slot @ None) = found.get_mut(i)
+            {
+                *slot = Some(value);
+            }
+        }
         let len = path.len()
             + query.map_or(0, |q| q.len() + 1)
-            + found.iter().flatten().map(|v| v.len()).sum::<usize>();
+            + found.iter().flatten().map(|v| v.len()).sum::<usize>()
+            + body.map_or(0, <[u8]>::len)
+            + response.len();
         let mut bytes = Vec::with_capacity(len);
         bytes.extend_from_slice(path);
-        let path_end = bytes.len();
+        let path_end = offset(bytes.len());
         if let Some(q) = query {
             bytes.push(b'?');
             bytes.extend_from_slice(q);
         }
-        let target_end = bytes.len();
+        let target_end = offset(bytes.len());
+        let mut push = |part: &[u8]| {
+            let start = offset(bytes.len());
+            bytes.extend_from_slice(part);
+            (start, offset(bytes.len()))
+        };
         let mut values = [None; RECORDED];
         for (slot, value) in values.iter_mut().zip(found) {
-            if let Some(v) = value {
-                let start = bytes.len();
-                bytes.extend_from_slice(v.as_bytes());
-                *slot = Some((offset(start), offset(bytes.len())));
-            }
+            *slot = value.map(|v| push(v.as_bytes()));
         }
+        let body = body.map(&mut push);
+        let (response_start, _) = push(response);
         Self {
             bytes: bytes.into_boxed_slice(),
-            path_end: offset(path_end),
-            target_end: offset(target_end),
+            path_end,
+            target_end,
             values,
+            body,
+            response_start,
         }
     }
 
-    fn text(&self, start: u32, end: u32) -> &str {
-        self.bytes
-            .get(start as usize..end as usize)
-            .and_then(|b| std::str::from_utf8(b).ok())
-            .unwrap_or("")
+    fn slice(&self, (start, end): (u32, u32)) -> &[u8] {
+        self.bytes.get(start as usize..end as usize).unwrap_or(&[])
+    }
+
+    fn text(&self, range: (u32, u32)) -> &str {
+        std::str::from_utf8(self.slice(range)).unwrap_or("")
     }
 
     pub fn path(&self) -> &str {
-        self.text(0, self.path_end)
+        self.text((0, self.path_end))
     }
 
     pub fn query(&self) -> &str {
-        self.text(self.path_end.saturating_add(1), self.target_end)
+        self.text((self.path_end.saturating_add(1), self.target_end))
     }
 
     /// The value of `RECORDED_HEADERS[i]`, if the request had it.
     fn value(&self, i: usize) -> Option<&[u8]> {
-        let (start, end) = (*self.values.get(i)?)?;
-        self.bytes.get(start as usize..end as usize)
+        Some(self.slice((*self.values.get(i)?)?))
+    }
+
+    /// The body the route read, if it read one.
+    pub fn body(&self) -> Option<&[u8]> {
+        self.body.map(|range| self.slice(range))
+    }
+
+    /// The answer's body as the client got it.
+    pub fn response(&self) -> &[u8] {
+        self.bytes
+            .get(self.response_start as usize..)
+            .unwrap_or(&[])
     }
 
     fn len(&self) -> usize {
@@ -112,7 +148,8 @@ impl Head {
     }
 }
 
-/// A position in a head; heads are far below 4 GiB (the HTTP layer caps them at 128 KiB).
+/// A position in a record; records are far below 4 GiB (heads are capped at 128 KiB, bodies and
+/// answers far lower).
 fn offset(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
@@ -123,12 +160,9 @@ pub struct Entry {
     /// When it arrived, on the mock clock.
     pub at_ms: u64,
     pub method: Method,
-    pub head: Head,
-    /// The body the route read, copied (`None` when it answered before reading one).
-    pub body: Option<Bytes>,
+    pub record: Record,
     /// The answer's HTTP status.
     pub status: u16,
-    pub response: Bytes,
     pub duration: Duration,
     /// The fault rule that shaped the answer, if any.
     pub fault: Option<u64>,
@@ -136,16 +170,13 @@ pub struct Entry {
 
 impl Entry {
     fn size(&self) -> usize {
-        ENTRY_OVERHEAD
-            .saturating_add(self.head.len())
-            .saturating_add(self.body.as_ref().map_or(0, Bytes::len))
-            .saturating_add(self.response.len())
+        ENTRY_OVERHEAD.saturating_add(self.record.len())
     }
 
     /// The server key of its Basic credentials, whatever the route said about it.
     pub fn server_key(&self) -> Option<String> {
         // `RECORDED_HEADERS[0]` is `authorization`.
-        self.head
+        self.record
             .value(0)
             .and_then(|v| crate::auth::parse_basic(std::str::from_utf8(v).ok()?))
     }
@@ -154,12 +185,13 @@ impl Entry {
     pub fn status_code(&self) -> Option<String> {
         // Every envelope this server writes starts with it; anything else is parsed.
         const PREFIX: &[u8] = br#"{"status_code":""#;
-        if let Some(rest) = self.response.strip_prefix(PREFIX)
+        let response = self.record.response();
+        if let Some(rest) = response.strip_prefix(PREFIX)
             && let Some(end) = rest.iter().position(|&b| b == b'"')
         {
             return std::str::from_utf8(&rest[..end]).ok().map(str::to_string);
         }
-        match serde_json::from_slice::<Value>(&self.response) {
+        match serde_json::from_slice::<Value>(response) {
             Ok(Value::Object(o)) => o.get("status_code").and_then(Value::as_str).map(Into::into),
             _ => None,
         }
@@ -169,7 +201,7 @@ impl Entry {
     pub fn to_json(&self) -> Value {
         let mut headers = Map::new();
         for (i, name) in RECORDED_HEADERS.iter().enumerate().skip(1) {
-            if let Some(value) = self.head.value(i) {
+            if let Some(value) = self.record.value(i) {
                 headers.insert(
                     name.as_str().to_string(),
                     String::from_utf8_lossy(value).into(),
@@ -180,14 +212,14 @@ impl Entry {
             "id": self.id,
             "at": rfc3339(self.at_ms),
             "method": self.method.as_str(),
-            "path": self.head.path(),
-            "query": self.head.query(),
+            "path": self.record.path(),
+            "query": self.record.query(),
             "server_key": self.server_key(),
             "headers": headers,
-            "body": self.body.as_ref().filter(|b| !b.is_empty()).map(|b| json_or_text(b)),
+            "body": self.record.body().filter(|b| !b.is_empty()).map(json_or_text),
             "status": self.status,
             "status_code": self.status_code(),
-            "response": json_or_text(&self.response),
+            "response": json_or_text(self.record.response()),
             "duration_ms": self.duration.as_secs_f64() * 1000.0,
             "fault": self.fault,
         })
@@ -224,7 +256,7 @@ impl Matcher {
             && self
                 .path
                 .as_deref()
-                .is_none_or(|p| path_matches(p, e.head.path()))
+                .is_none_or(|p| path_matches(p, e.record.path()))
             && self.since_ms.is_none_or(|t| e.at_ms >= t)
             && self.status.is_none_or(|s| s == e.status)
             && self
@@ -236,8 +268,8 @@ impl Matcher {
                 .as_deref()
                 .is_none_or(|c| e.status_code().as_deref() == Some(c))
             && self.body.as_ref().is_none_or(|want| {
-                e.body
-                    .as_ref()
+                e.record
+                    .body()
                     .and_then(|b| serde_json::from_slice::<Value>(b).ok())
                     .is_some_and(|got| contains(&got, want))
             })
@@ -393,25 +425,58 @@ mod tests {
     use super::*;
 
     fn entry(path: &str, body: &str, response: &str) -> Entry {
+        let mut h = header::HeaderMap::new();
+        // "key-a:"
+        h.insert(
+            header::AUTHORIZATION,
+            header::HeaderValue::from_static("Basic a2V5LWE6"),
+        );
+        h.insert(header::USER_AGENT, header::HeaderValue::from_static("t/1"));
         Entry {
             id: 0,
             at_ms: 1,
             method: Method::POST,
-            head: Head::new(&path.parse().unwrap(), &{
-                let mut h = header::HeaderMap::new();
-                // "key-a:"
-                h.insert(
-                    header::AUTHORIZATION,
-                    header::HeaderValue::from_static("Basic a2V5LWE6"),
-                );
-                h.insert(header::USER_AGENT, header::HeaderValue::from_static("t/1"));
-                h
-            }),
-            body: Some(Bytes::from(body.to_string())),
+            record: Record::new(
+                &path.parse().unwrap(),
+                &h,
+                Some(body.as_bytes()),
+                response.as_bytes(),
+            ),
             status: 200,
-            response: Bytes::from(response.to_string()),
             duration: Duration::ZERO,
             fault: None,
+        }
+    }
+
+    #[test]
+    fn a_record_keeps_what_header_map_get_gives_and_each_part_apart() {
+        use header::{HeaderName, HeaderValue};
+        let extra = HeaderName::from_static("x-other");
+        let names: Vec<&HeaderName> = RECORDED_HEADERS.iter().chain([&extra]).collect();
+        // Every subset of the names, some of them twice (the first value is the one kept).
+        for mask in 0u32..(1 << (2 * names.len())) {
+            let mut h = header::HeaderMap::new();
+            for (i, name) in names.iter().enumerate() {
+                let times = (mask >> (2 * i)) & 3;
+                for n in 0..times {
+                    h.append(
+                        (*name).clone(),
+                        HeaderValue::from_str(&format!("v{i}-{n}")).unwrap(),
+                    );
+                }
+            }
+            let body = (mask % 3 != 0).then_some(&b"{\"a\":1}"[..]);
+            let r = Record::new(&"/v2/x?a=b".parse().unwrap(), &h, body, b"answer");
+            for (i, name) in RECORDED_HEADERS.iter().enumerate() {
+                assert_eq!(
+                    r.value(i),
+                    h.get(name).map(HeaderValue::as_bytes),
+                    "{mask} {name}"
+                );
+            }
+            assert_eq!((r.path(), r.query()), ("/v2/x", "a=b"));
+            assert_eq!(r.body(), body);
+            assert_eq!(r.response(), b"answer");
         }
     }
 
