@@ -10,7 +10,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use serde::Serializer;
+use serde::{Serialize, Serializer};
 
 /// 9999-12-31T23:59:59.999Z, the last time RFC 3339 can express.
 pub const MAX_MS: u64 = 253_402_300_799_999;
@@ -109,27 +109,53 @@ pub fn rfc3339(ms: u64) -> String {
 /// Computed directly (days to a civil date, Howard Hinnant's algorithm) rather than through an RFC
 /// 3339 string: a charge writes six of these. The unit test checks it against humantime.
 pub fn jakarta(ms: u64) -> String {
-    const OFFSET_S: u64 = 7 * 3600;
-    let secs = (ms.min(MAX_MS) / 1000)
-        .saturating_add(OFFSET_S)
-        .min(MAX_MS / 1000);
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    let (y, m, d) = civil_from_days(days);
-    let mut out = *b"0000-00-00 00:00:00";
-    let mut put = |at: usize, width: usize, mut n: u64| {
-        for i in (at..at + width).rev() {
-            out[i] = b'0' + (n % 10) as u8;
-            n /= 10;
-        }
-    };
-    put(0, 4, y);
-    put(5, 2, m);
-    put(8, 2, d);
-    put(11, 2, rem / 3600);
-    put(14, 2, rem / 60 % 60);
-    put(17, 2, rem % 60);
-    // Digits, dashes, colons and a space: always UTF-8.
-    String::from_utf8(out.to_vec()).unwrap_or_default()
+    JakartaTime::at(ms).as_str().to_string()
+}
+
+/// A [`jakarta`] time kept inline, for answers written on every charge without an allocation.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct JakartaTime([u8; 19]);
+
+impl JakartaTime {
+    pub fn at(ms: u64) -> Self {
+        const OFFSET_S: u64 = 7 * 3600;
+        let secs = (ms.min(MAX_MS) / 1000)
+            .saturating_add(OFFSET_S)
+            .min(MAX_MS / 1000);
+        let (days, rem) = (secs / 86_400, secs % 86_400);
+        let (y, m, d) = civil_from_days(days);
+        let mut out = *b"0000-00-00 00:00:00";
+        let mut put = |at: usize, width: usize, mut n: u64| {
+            for i in (at..at + width).rev() {
+                out[i] = b'0' + (n % 10) as u8;
+                n /= 10;
+            }
+        };
+        put(0, 4, y);
+        put(5, 2, m);
+        put(8, 2, d);
+        put(11, 2, rem / 3600);
+        put(14, 2, rem / 60 % 60);
+        put(17, 2, rem % 60);
+        Self(out)
+    }
+
+    pub fn as_str(&self) -> &str {
+        // Digits, dashes, colons and a space: always UTF-8.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+impl std::fmt::Debug for JakartaTime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for JakartaTime {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
 }
 
 /// The (year, month, day) of a count of days since 1970-01-01.

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use actix_web::http::header::HeaderMap;
+use actix_web::http::header::{HeaderMap, HeaderName};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Serialize;
 use serde_json::Value;
@@ -16,7 +16,7 @@ use super::{ServerKey, check_content_type, read_body};
 use crate::app::AppState;
 use crate::charges::store::IDEMPOTENCY_KEY_MAX_LEN;
 use crate::charges::{NotifyTo, Transaction, TxChange, TxStatus};
-use crate::clock;
+use crate::clock::JakartaTime;
 use crate::error::{ApiError, MSG_TOKEN_INVALID};
 use crate::json;
 use crate::limits;
@@ -272,7 +272,10 @@ fn custom_expiry(v: &Value) -> Result<Duration, String> {
 /// `X-Override-Notification` (wins) or `X-Append-Notification`: up to three comma-separated http(s)
 /// URLs; others are ignored, as Midtrans ignores them.
 fn notify_to(headers: &HeaderMap) -> NotifyTo {
-    let urls = |name: &str| -> Vec<String> {
+    // Static names: a `&str` name is parsed into a `HeaderName` at every lookup.
+    static OVERRIDE: HeaderName = HeaderName::from_static("x-override-notification");
+    static APPEND: HeaderName = HeaderName::from_static("x-append-notification");
+    let urls = |name: &HeaderName| -> Vec<String> {
         headers
             .get(name)
             .and_then(|v| v.to_str().ok())
@@ -288,11 +291,11 @@ fn notify_to(headers: &HeaderMap) -> NotifyTo {
             })
             .unwrap_or_default()
     };
-    let over = urls("x-override-notification");
+    let over = urls(&OVERRIDE);
     if !over.is_empty() {
         return NotifyTo::Override(over);
     }
-    let append = urls("x-append-notification");
+    let append = urls(&APPEND);
     if append.is_empty() {
         NotifyTo::Merchant
     } else {
@@ -314,17 +317,17 @@ pub struct Action {
 pub struct ChargeBody<'a> {
     pub(crate) status_code: &'static str,
     pub(crate) status_message: &'static str,
-    transaction_id: String,
+    transaction_id: uuid::fmt::Hyphenated,
     order_id: &'a str,
     merchant_id: String,
     gross_amount: String,
     currency: &'a str,
     payment_type: &'static str,
-    transaction_time: String,
+    transaction_time: JakartaTime,
     transaction_status: &'static str,
     fraud_status: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    settlement_time: Option<String>,
+    settlement_time: Option<JakartaTime>,
     #[serde(skip_serializing_if = "Option::is_none")]
     channel_response_code: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -332,7 +335,7 @@ pub struct ChargeBody<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     actions: Option<Vec<Action>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) expiry_time: Option<String>,
+    pub(crate) expiry_time: Option<JakartaTime>,
 }
 
 impl<'a> ChargeBody<'a> {
@@ -342,17 +345,20 @@ impl<'a> ChargeBody<'a> {
         let mut o = json::Object::with_capacity(640);
         o.str("status_code", self.status_code);
         o.str("status_message", self.status_message);
-        o.str("transaction_id", &self.transaction_id);
+        o.str(
+            "transaction_id",
+            self.transaction_id.encode_lower(&mut Uuid::encode_buffer()),
+        );
         o.str("order_id", self.order_id);
         o.str("merchant_id", &self.merchant_id);
         o.str("gross_amount", &self.gross_amount);
         o.str("currency", self.currency);
         o.str("payment_type", self.payment_type);
-        o.str("transaction_time", &self.transaction_time);
+        o.str("transaction_time", self.transaction_time.as_str());
         o.str("transaction_status", self.transaction_status);
         o.str("fraud_status", self.fraud_status);
         if let Some(t) = &self.settlement_time {
-            o.str("settlement_time", t);
+            o.str("settlement_time", t.as_str());
         }
         if let Some(c) = self.channel_response_code {
             o.str("channel_response_code", c);
@@ -368,7 +374,7 @@ impl<'a> ChargeBody<'a> {
             });
         }
         if let Some(t) = &self.expiry_time {
-            o.str("expiry_time", t);
+            o.str("expiry_time", t.as_str());
         }
         o.finish()
     }
@@ -405,20 +411,20 @@ impl<'a> ChargeBody<'a> {
         Self {
             status_code,
             status_message,
-            transaction_id: t.id.to_string(),
+            transaction_id: t.id.hyphenated(),
             order_id: &t.order_id,
             merchant_id: state.settings.read().gopay_merchant_id.clone(),
             gross_amount: t.gross_amount.to_string(),
             currency: t.currency,
             payment_type: "gopay",
-            transaction_time: clock::jakarta(t.created_at_ms),
+            transaction_time: JakartaTime::at(t.created_at_ms),
             transaction_status: t.status.as_str(),
             fraud_status: "accept",
-            settlement_time: t.settled_at_ms.map(clock::jakarta),
+            settlement_time: t.settled_at_ms.map(JakartaTime::at),
             channel_response_code: channel_code,
             channel_response_message: channel_message,
             actions,
-            expiry_time: Some(clock::jakarta(t.expires_at_ms)),
+            expiry_time: Some(JakartaTime::at(t.expires_at_ms)),
         }
     }
 }
@@ -473,16 +479,16 @@ mod tests {
         ChargeBody {
             status_code: status,
             status_message: "GoPay transaction is created. Action(s) required",
-            transaction_id: Uuid::new_v4().to_string(),
+            transaction_id: Uuid::new_v4().hyphenated(),
             order_id,
             merchant_id: "G\"1\\".into(),
             gross_amount: "100000.00".into(),
             currency: "IDR",
             payment_type: "gopay",
-            transaction_time: "2021-11-17 17:10:06".into(),
+            transaction_time: JakartaTime::at(1_637_143_806_000),
             transaction_status: "pending",
             fraud_status: "accept",
-            settlement_time: (status == "200").then(|| "2021-11-17 17:10:07".into()),
+            settlement_time: (status == "200").then(|| JakartaTime::at(1_637_143_807_000)),
             channel_response_code: (status == "202").then_some("201"),
             channel_response_message: (status == "202").then_some("Insufficient Balance"),
             actions: actions.then(|| {
@@ -499,7 +505,7 @@ mod tests {
                     },
                 ]
             }),
-            expiry_time: (status != "207").then(|| "2021-11-17 17:25:06".into()),
+            expiry_time: (status != "207").then(|| JakartaTime::at(1_637_144_706_000)),
         }
     }
 

@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 use super::{Payload, signature};
 use crate::accounts::{AccountStatus, Transition};
 use crate::charges::{Refund, Transaction, TxStatus};
+use crate::clock::JakartaTime;
 use crate::{clock, json};
 
 /// The Pay Account notification types.
@@ -140,7 +141,10 @@ fn write_transaction(t: &Transaction, merchant_id: &str, bank_confirmed: bool) -
     let status_code = t.status.notification_code();
     let gross = t.gross_amount.to_string();
     let mut o = json::Object::with_capacity(768);
-    o.str("transaction_time", &clock::jakarta(t.created_at_ms));
+    o.str(
+        "transaction_time",
+        JakartaTime::at(t.created_at_ms).as_str(),
+    );
     o.str("transaction_status", t.status.as_str());
     o.str(
         "transaction_id",
@@ -153,7 +157,7 @@ fn write_transaction(t: &Transaction, merchant_id: &str, bank_confirmed: bool) -
         &signature::transaction_signature_key(&t.order_id, status_code, &gross, &t.owner),
     );
     if let Some(at) = t.settled_at_ms {
-        o.str("settlement_time", &clock::jakarta(at));
+        o.str("settlement_time", JakartaTime::at(at).as_str());
     }
     if !t.refunds.is_empty() {
         let refunds: Vec<Value> = t
@@ -177,7 +181,7 @@ fn write_transaction(t: &Transaction, merchant_id: &str, bank_confirmed: bool) -
     o.str("merchant_id", merchant_id);
     o.str("gross_amount", &gross);
     o.str("fraud_status", "accept");
-    o.str("expiry_time", &clock::jakarta(t.expires_at_ms));
+    o.str("expiry_time", JakartaTime::at(t.expires_at_ms).as_str());
     o.str("currency", t.currency);
     if let Some(reason) = t.deny_reason.filter(|_| t.status == TxStatus::Deny) {
         o.str("channel_response_message", reason.channel_response_message);
