@@ -205,5 +205,6 @@ if [[ $SKIP != *" state "* ]]; then
 fi
 
 # --- report ------------------------------------------------------------------------------------------
-python3 "$BENCH/report.py" "$OUT" "$SHARED/compare.sh" | tee "$OUT/report.md"
+# Paths relative to the checkout, so that the report can be pasted as it is.
+python3 "$BENCH/report.py" "$OUT" "$SHARED/compare.sh" | sed "s#$ROOT/##g" | tee "$OUT/report.md"
 echo "results in ${OUT#"$ROOT"/}" >&2
