@@ -12,6 +12,7 @@ pub mod store;
 use std::sync::Arc;
 
 use base64::Engine;
+use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -234,8 +235,10 @@ pub struct Account {
     /// The server key that created it; `None` for a shared fixture account, usable by every key.
     pub owner: Option<Arc<str>>,
     pub status: AccountStatus,
-    pub phone_number: Box<str>,
-    pub country_code: Box<str>,
+    /// Inline strings (up to 24 bytes, which every real number and code fits): neither needs an
+    /// allocation of its own, on every create (see BENCHMARKS.md).
+    pub phone_number: CompactString,
+    pub country_code: CompactString,
     pub redirect_url: Option<Box<str>>,
     /// The web (`gpar_`) link works once, as Midtrans documents: its form was submitted.
     pub web_link_used: bool,

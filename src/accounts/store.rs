@@ -19,6 +19,7 @@ use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
 use std::sync::Arc;
 
+use compact_str::CompactString;
 use hashbrown::hash_table::HashTable;
 use parking_lot::{RwLock, RwLockWriteGuard};
 use rustc_hash::{FxBuildHasher, FxHashMap};
@@ -48,12 +49,11 @@ pub enum TransitionError {
 }
 
 /// What create needs to make an account.
-/// The strings are owned so that the account keeps the request's allocations instead of copies.
 pub struct NewAccount<'a> {
     pub id: Uuid,
     pub owner: &'a str,
-    pub phone_number: String,
-    pub country_code: String,
+    pub phone_number: CompactString,
+    pub country_code: CompactString,
     pub redirect_url: Option<String>,
     pub now_ms: u64,
     pub expires_at_ms: Option<u64>,
@@ -375,8 +375,8 @@ impl Store {
         let owner = state.owner(new.owner).key.clone();
         let account = Account {
             owner: Some(owner),
-            phone_number: new.phone_number.into_boxed_str(),
-            country_code: new.country_code.into_boxed_str(),
+            phone_number: new.phone_number,
+            country_code: new.country_code,
             redirect_url: new.redirect_url.map(String::into_boxed_str),
             expires_at_ms: new.expires_at_ms,
             ..Account::new(new.id, AccountStatus::Pending, "", "", None, new.now_ms)
@@ -892,7 +892,7 @@ mod tests {
             let outcome = store.create(NewAccount {
                 id: Uuid::new_v4(),
                 owner: "k",
-                phone_number: format!("8{i}"),
+                phone_number: format!("8{i}").into(),
                 country_code: "62".into(),
                 redirect_url: None,
                 now_ms: 4,

@@ -3,6 +3,7 @@
 use std::borrow::Cow;
 
 use actix_web::{HttpRequest, HttpResponse, web};
+use compact_str::{CompactString, ToCompactString};
 use serde::Serialize;
 use serde_json::Value;
 use uuid::Uuid;
@@ -171,8 +172,8 @@ impl ChannelFailure {
 /// A create request that passed validation.
 #[derive(Debug, PartialEq)]
 pub struct CreateRequest {
-    pub phone_number: String,
-    pub country_code: String,
+    pub phone_number: CompactString,
+    pub country_code: CompactString,
     pub redirect_url: Option<String>,
 }
 
@@ -421,7 +422,7 @@ impl<'de> serde::Deserialize<'de> for Partner<'de> {
 
 enum Digits {
     Missing,
-    Ok(String),
+    Ok(CompactString),
     Invalid,
 }
 
@@ -431,8 +432,8 @@ fn digits(value: Option<Field>) -> Digits {
     match value {
         None | Some(Field::Null) => Digits::Missing,
         Some(Field::Str(s)) if s.is_empty() => Digits::Missing,
-        Some(Field::Str(s)) if s.bytes().all(|b| b.is_ascii_digit()) => Digits::Ok(s.into_owned()),
-        Some(Field::Uint(n)) => Digits::Ok(n.to_string()),
+        Some(Field::Str(s)) if s.bytes().all(|b| b.is_ascii_digit()) => Digits::Ok(s.into()),
+        Some(Field::Uint(n)) => Digits::Ok(n.to_compact_string()),
         Some(_) => Digits::Invalid,
     }
 }

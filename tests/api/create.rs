@@ -243,9 +243,24 @@ async fn numeric_phone_numbers_and_country_codes_are_accepted() {
 #[tokio::test]
 async fn phone_length_is_not_enforced_and_redirect_url_is_optional() {
     let app = spawn_app();
-    for phone in ["8", "812", "628123456789", "62877812345678"] {
+    // The account keeps short numbers inline and long ones on the heap: both come back whole.
+    let long = "8".repeat(60);
+    for phone in [
+        "8",
+        "812",
+        "628123456789",
+        "62877812345678",
+        "812345678901234567890123",
+        &long,
+    ] {
         let r = app.create(KEY, &partner(json!(phone), json!("62"))).await;
         assert_eq!(r.body["status_code"], "201", "{phone}: {}", r.text);
+        let id = r.body["account_id"].as_str().unwrap();
+        let r = app
+            .admin(Method::GET, &format!("/__admin/accounts/{id}"), None)
+            .await;
+        assert_eq!(r.body["phone_number"], phone, "{}", r.text);
+        assert_eq!(r.body["country_code"], "62");
     }
 }
 
