@@ -404,7 +404,7 @@ fn notify(app: &AppState, t: &Transaction, bank_confirmed: bool) {
                 .collect();
         (s.gopay_merchant_id.clone(), targets)
     };
-    let (body, status_code) = payload::transaction(t, &merchant_id, bank_confirmed);
+    let (body, status_code) = payload::transaction(t, merchant_id, bank_confirmed);
     for (target, url) in targets {
         app.notifications.record(
             Recorded {

@@ -1,6 +1,8 @@
 //! The dashboard's main page, `GET /__admin/`: the server's settings and the forms that change
 //! them, then the accounts, transactions and notifications, each a page at a time.
 
+use std::collections::HashMap;
+
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 use actix_web::web;
@@ -124,13 +126,34 @@ pub(super) async fn page(
     )
 }
 
+/// A merchant-wide notification URL (`id`, `label`), then the per-key ones (`key_label`), at most
+/// [`KEYS_OFFERED`] of them, in key order.
+fn url_rows(
+    (id, label, key_label): (&str, &str, &str),
+    url: Option<&str>,
+    none: &str,
+    per_key: &HashMap<String, String>,
+) -> Markup {
+    let mut per_key: Vec<_> = per_key.iter().collect();
+    per_key.sort();
+    html! {
+        dt { (label) }
+        dd id=(id) {
+            @match url {
+                Some(url) => code class="url" { (pages::url_text(url)) },
+                None => em { (none) },
+            }
+        }
+        @for (key, url) in per_key.iter().take(KEYS_OFFERED) {
+            dt { (key_label) " " code { (key) } }
+            dd { code class="url" { (pages::url_text(url)) } }
+        }
+    }
+}
+
 fn settings_panel(state: &AppState, now: u64) -> Markup {
     let settings = state.settings.read().clone();
     let offset = state.clock.offset();
-    let mut per_key: Vec<_> = settings.notification_urls.iter().collect();
-    per_key.sort();
-    let mut per_key_payment: Vec<_> = settings.payment_notification_urls.iter().collect();
-    per_key_payment.sort();
     html! {
         section class="panel" { dl {
             dt { "Mock clock" }
@@ -138,28 +161,18 @@ fn settings_panel(state: &AppState, now: u64) -> Markup {
                 span id="clock" { (rfc3339(now)) } " "
                 small { "(" @if offset.is_zero() { "real time" } @else { "advanced by " (humantime::format_duration(offset)) } ")" }
             }
-            dt { "Notification URL" }
-            dd id="notification-url" {
-                @match &settings.notification_url {
-                    Some(url) => code class="url" { (pages::url_text(url)) },
-                    None => em { "none: notifications are logged, not sent" },
-                }
-            }
-            @for (key, url) in per_key.iter().take(KEYS_OFFERED) {
-                dt { "URL for " code { (key) } }
-                dd { code class="url" { (pages::url_text(url)) } }
-            }
-            dt { "Payment notification URL" }
-            dd id="payment-notification-url" {
-                @match &settings.payment_notification_url {
-                    Some(url) => code class="url" { (pages::url_text(url)) },
-                    None => em { "none: payment notifications are logged, not sent" },
-                }
-            }
-            @for (key, url) in per_key_payment.iter().take(KEYS_OFFERED) {
-                dt { "Payment URL for " code { (key) } }
-                dd { code class="url" { (pages::url_text(url)) } }
-            }
+            (url_rows(
+                ("notification-url", "Notification URL", "URL for"),
+                settings.notification_url.as_deref(),
+                "none: notifications are logged, not sent",
+                &settings.notification_urls,
+            ))
+            (url_rows(
+                ("payment-notification-url", "Payment notification URL", "Payment URL for"),
+                settings.payment_notification_url.as_deref(),
+                "none: payment notifications are logged, not sent",
+                &settings.payment_notification_urls,
+            ))
             dt { "Merchant id" } dd { code { (settings.merchant_id) } " · GoPay " code { (settings.gopay_merchant_id) } }
             dt { "PIN asked from" }
             dd {

@@ -94,14 +94,6 @@ impl Payload {
     }
 }
 
-impl PartialEq for Payload {
-    fn eq(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.0, &other.0) || self.get() == other.get()
-    }
-}
-
-impl Eq for Payload {}
-
 impl std::fmt::Debug for Payload {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_tuple("Payload").field(&self.get()).finish()

@@ -110,12 +110,12 @@ pub fn account(
 /// signed with `t`'s owner, the server key that charged it.
 pub fn transaction(
     t: &Transaction,
-    merchant_id: &str,
+    merchant_id: String,
     bank_confirmed: bool,
 ) -> (Payload, &'static str) {
     let snapshot = PaymentSnapshot {
         transaction: t.clone(),
-        merchant_id: merchant_id.into(),
+        merchant_id: merchant_id.into_boxed_str(),
         bank_confirmed,
     };
     (Payload::payment(snapshot), t.status.notification_code())
@@ -296,7 +296,7 @@ mod tests {
     fn a_payment_body_says_what_the_transaction_was_when_it_was_recorded() {
         let mut t = transaction(TxStatus::Pending);
         let expected = plain(&t, "G1", &t.owner, false);
-        let (payload, _) = super::transaction(&t, "G1", false);
+        let (payload, _) = super::transaction(&t, "G1".into(), false);
         let copy = payload.clone();
         t.status = TxStatus::Settlement;
         t.settled_at_ms = Some(1_637_143_900_000);
@@ -357,7 +357,7 @@ mod tests {
         });
         for t in [pending, settled, denied, refunded] {
             for confirmed in [false, true] {
-                let (written, code) = super::transaction(&t, "G1\\x", confirmed);
+                let (written, code) = super::transaction(&t, "G1\\x".into(), confirmed);
                 assert_eq!(code, t.status.notification_code());
                 assert_eq!(
                     *written.get(),

@@ -764,3 +764,51 @@ async fn the_config_form_sets_per_key_urls_the_pin_threshold_and_the_charge_ttls
     assert!(c["notification_urls"].get(KEY).is_none(), "{c}");
     assert!(c["payment_notification_urls"].get(KEY).is_none(), "{c}");
 }
+
+#[tokio::test]
+async fn the_settings_panel_shows_both_notification_urls_and_the_per_key_ones_in_key_order() {
+    let app = spawn_app();
+    let p = open(&app, "/__admin/").await;
+    assert!(p.text.contains("none: notifications are logged, not sent"));
+    assert!(
+        p.text
+            .contains("none: payment notifications are logged, not sent")
+    );
+    let r = app
+        .admin(
+            Method::PATCH,
+            "/__admin/config",
+            Some(json!({
+                "notification_url": "http://127.0.0.1:9/hook",
+                "notification_urls": {"k-b": "http://127.0.0.1:9/b", "k-a": "http://127.0.0.1:9/a"},
+                "payment_notification_url": "http://127.0.0.1:9/pay",
+                "payment_notification_urls": {"k-c": "http://127.0.0.1:9/c"},
+            })),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let p = open(&app, "/__admin/").await;
+    // URLs are shown with break opportunities after their slashes.
+    let at = |needle: &str| {
+        p.text
+            .find(needle)
+            .unwrap_or_else(|| panic!("{needle} missing"))
+    };
+    let order = [
+        at(r#"<dt>Notification URL</dt><dd id="notification-url">"#),
+        at("127.0.0.1:9/<wbr>hook</code>"),
+        at("<dt>URL for <code>k-a</code></dt>"),
+        at("127.0.0.1:9/<wbr>a</code>"),
+        at("<dt>URL for <code>k-b</code></dt>"),
+        at(r#"<dt>Payment notification URL</dt><dd id="payment-notification-url">"#),
+        at("127.0.0.1:9/<wbr>pay</code>"),
+        at("<dt>Payment URL for <code>k-c</code></dt>"),
+        at("127.0.0.1:9/<wbr>c</code>"),
+    ];
+    assert!(order.is_sorted(), "{order:?}");
+    assert!(!p.text.contains("none: notifications are logged, not sent"));
+    assert!(
+        !p.text
+            .contains("none: payment notifications are logged, not sent")
+    );
+}
