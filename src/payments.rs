@@ -186,7 +186,6 @@ pub fn charge(
             account_id,
             payment_option: option,
             gross_amount: req.gross_amount,
-            currency: "IDR",
             status,
             cancelled_while: None,
             pre_auth: req.pre_auth,
@@ -236,7 +235,7 @@ pub fn change(
     owner: Option<&str>,
     id: &str,
     change: TxChange,
-) -> Result<Transaction, ChangeError> {
+) -> Result<Arc<Transaction>, ChangeError> {
     let now = app.clock.now_ms();
     let t = app.transactions.with(|book| {
         let t = book.find(owner, id).ok_or(ChangeError::NotFound)?;
@@ -275,7 +274,7 @@ pub fn change(
         if to == TxStatus::Settlement {
             t.settled_at_ms = Some(now);
         }
-        let t = t.clone();
+        let t = book.find_shared(owner, id).ok_or(ChangeError::NotFound)?;
         book.settled(&t);
         Ok(t)
     })?;
@@ -301,7 +300,7 @@ pub fn refund(
     owner: &str,
     id: &str,
     req: RefundRequest,
-) -> Result<(Transaction, Refund), RefundError> {
+) -> Result<(Arc<Transaction>, Refund), RefundError> {
     let now = app.clock.now_ms();
     let (t, r) = app.transactions.with(|book| {
         let t = book.find(Some(owner), id).ok_or(RefundError::NotFound)?;
@@ -348,7 +347,10 @@ pub fn refund(
             TxStatus::PartialRefund
         };
         t.updated_at_ms = now;
-        Ok((t.clone(), refund))
+        let t = book
+            .find_shared(Some(owner), id)
+            .ok_or(RefundError::NotFound)?;
+        Ok((t, refund))
     })?;
     notify(app, &t, false);
     notify(app, &t, true);
@@ -391,7 +393,7 @@ fn credit(app: &AppState, account: &Uuid, option: &str, amount: Amount) {
 }
 
 /// Records the payment notification of `t`'s current status for every place it goes.
-fn notify(app: &AppState, t: &Transaction, bank_confirmed: bool) {
+fn notify(app: &AppState, t: &Arc<Transaction>, bank_confirmed: bool) {
     let (merchant_id, targets) = {
         let s = app.settings.read();
         let targets: Vec<(Target, Option<String>)> =

@@ -183,7 +183,7 @@ fn summary(state: &AppState, t: &Transaction) -> Markup {
     html! {
         dl {
             dt { "Merchant" } dd class="merchant" { (merchant) }
-            dt { "Amount" } dd class="amount" { (t.currency) " " (t.gross_amount) }
+            dt { "Amount" } dd class="amount" { (Transaction::CURRENCY) " " (t.gross_amount) }
             dt { "GoPay account" } dd class="phone" { (phone) }
             dt { "Pay with" } dd class="option" { (t.payment_option) }
             dt { "Order" } dd class="order" { (t.order_id) }
@@ -224,7 +224,7 @@ fn result(t: &Transaction) -> Markup {
     html! {
         @if t.status == TxStatus::Settlement {
             h1 { "Payment successful" }
-            p class="ok" { "You paid " strong { (t.currency) " " (t.gross_amount) } " with " (t.payment_option) "." }
+            p class="ok" { "You paid " strong { (Transaction::CURRENCY) " " (t.gross_amount) } " with " (t.payment_option) "." }
         } @else {
             h1 { "Payment denied" }
             p class="error" {

@@ -415,7 +415,7 @@ impl<'a> ChargeBody<'a> {
             order_id: &t.order_id,
             merchant_id: state.settings.read().gopay_merchant_id.clone(),
             gross_amount: t.gross_amount.to_string(),
-            currency: t.currency,
+            currency: Transaction::CURRENCY,
             payment_type: "gopay",
             transaction_time: JakartaTime::at(t.created_at_ms),
             transaction_status: t.status.as_str(),

@@ -47,7 +47,7 @@ pub fn status_body(state: &AppState, t: &Transaction) -> Value {
     };
     put("transaction_time", clock::jakarta(t.created_at_ms).into());
     put("gross_amount", gross.as_str().into());
-    put("currency", (*t.currency).into());
+    put("currency", Transaction::CURRENCY.into());
     put("order_id", (*t.order_id).into());
     put("payment_type", "gopay".into());
     put(

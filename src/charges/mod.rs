@@ -187,8 +187,6 @@ pub struct Transaction {
     /// The payment option charged (`payment_option_type` in notifications).
     pub payment_option: Arc<str>,
     pub gross_amount: Amount,
-    /// Always `IDR` (the only currency a charge accepts).
-    pub currency: &'static str,
     pub status: TxStatus,
     /// The status a cancel came from (an order id is free again after a cancel while pending).
     pub cancelled_while: Option<TxStatus>,
@@ -215,6 +213,9 @@ pub struct Transaction {
 }
 
 impl Transaction {
+    /// Always `IDR`, the only currency a charge accepts.
+    pub const CURRENCY: &'static str = "IDR";
+
     pub fn refunded(&self) -> Amount {
         self.refunds
             .iter()

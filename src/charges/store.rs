@@ -41,7 +41,8 @@ pub struct Full;
 /// The transactions and their indexes; reached only under the store's lock.
 #[derive(Default)]
 pub struct Book {
-    by_id: FxHashMap<Uuid, Box<Transaction>>,
+    /// Shared with the payment notifications recorded from them; changed copy-on-write.
+    by_id: FxHashMap<Uuid, Arc<Transaction>>,
     /// The newest transaction of each (server key, order id), as (hash, transaction id): the key's
     /// strings live in the transaction, and the hash is kept so that growing the table never hashes
     /// them again (rehashing strings with SipHash stalled charges for tens of milliseconds at
@@ -68,7 +69,7 @@ impl Book {
 
     pub fn find_mut(&mut self, owner: Option<&str>, id: &str) -> Option<&mut Transaction> {
         let key = self.key_of(owner, id)?;
-        self.by_id.get_mut(&key).map(|t| &mut **t)
+        self.by_id.get_mut(&key).map(Arc::make_mut)
     }
 
     fn key_of(&self, owner: Option<&str>, id: &str) -> Option<Uuid> {
@@ -86,12 +87,18 @@ impl Book {
         }
     }
 
+    /// The transaction itself, shared: a payment notification keeps it as it is now.
+    pub fn find_shared(&self, owner: Option<&str>, id: &str) -> Option<Arc<Transaction>> {
+        let key = self.key_of(owner, id)?;
+        self.by_id.get(&key).cloned()
+    }
+
     pub fn get(&self, id: &Uuid) -> Option<&Transaction> {
         self.by_id.get(id).map(|t| &**t)
     }
 
     pub fn get_mut(&mut self, id: &Uuid) -> Option<&mut Transaction> {
-        self.by_id.get_mut(id).map(|t| &mut **t)
+        self.by_id.get_mut(id).map(Arc::make_mut)
     }
 
     /// Whether `order_id` is taken for `owner`: used by a transaction that did not end in a way
@@ -106,7 +113,7 @@ impl Book {
     ///
     /// # Errors
     /// [`Full`] at `--max-transactions`.
-    pub fn insert(&mut self, mut t: Transaction) -> Result<&Transaction, Full> {
+    pub fn insert(&mut self, mut t: Transaction) -> Result<&Arc<Transaction>, Full> {
         if self.by_id.len() >= self.limit {
             return Err(Full);
         }
@@ -132,7 +139,7 @@ impl Book {
         }
         self.order.push(t.id);
         let id = t.id;
-        Ok(&**self.by_id.entry(id).insert_entry(Box::new(t)).into_mut())
+        Ok(self.by_id.entry(id).insert_entry(Arc::new(t)).into_mut())
     }
 
     /// Takes a transaction that left pending or authorize off the expiry queue.

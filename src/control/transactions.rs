@@ -91,7 +91,7 @@ impl<'a> TransactionView<'a> {
             account_id: t.account_id,
             payment_option: &t.payment_option,
             gross_amount: t.gross_amount,
-            currency: t.currency,
+            currency: Transaction::CURRENCY,
             transaction_status: t.status,
             pre_auth: t.pre_auth,
             recurring: t.recurring,

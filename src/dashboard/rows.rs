@@ -148,7 +148,7 @@ fn transaction_row(state: &AppState, back: &Back, token: &str, t: &Transaction) 
             td data-label="Status" { span class={ "badge x-" (status) } { (status) } }
             td data-label="Account" { a class="id" href=(account_href(&t.account_id)) { code { (t.account_id) } } br; small { "key " code { (t.owner) } } }
             td data-label="Amount" class="nowrap" {
-                (t.currency) " " (t.gross_amount) br; small { (t.payment_option) }
+                (Transaction::CURRENCY) " " (t.gross_amount) br; small { (t.payment_option) }
                 @if !t.refunds.is_empty() { br; small { "refunded " (t.refunded()) } }
             }
             td data-label="Created" class="nowrap" { (rfc3339(t.created_at_ms)) }

@@ -1,6 +1,8 @@
 //! What a notification says: its [`Event`] and the documented body, fields in the documented order,
 //! signed with [`super::signature`].
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -109,12 +111,12 @@ pub fn account(
 /// The body is written when first needed ([`Payload::get`]), from a copy of `t` as it is now, and
 /// signed with `t`'s owner, the server key that charged it.
 pub fn transaction(
-    t: &Transaction,
+    t: &Arc<Transaction>,
     merchant_id: String,
     bank_confirmed: bool,
 ) -> (Payload, &'static str) {
     let snapshot = PaymentSnapshot {
-        transaction: t.clone(),
+        transaction: Arc::clone(t),
         merchant_id: merchant_id.into_boxed_str(),
         bank_confirmed,
     };
@@ -123,7 +125,8 @@ pub fn transaction(
 
 /// What a payment notification's body is written from.
 pub(super) struct PaymentSnapshot {
-    transaction: Transaction,
+    /// The store's own: a later change to the transaction copies it first (`Arc::make_mut`).
+    transaction: Arc<Transaction>,
     merchant_id: Box<str>,
     bank_confirmed: bool,
 }
@@ -182,7 +185,7 @@ fn write_transaction(t: &Transaction, merchant_id: &str, bank_confirmed: bool) -
     o.str("gross_amount", &gross);
     o.str("fraud_status", "accept");
     o.str("expiry_time", JakartaTime::at(t.expires_at_ms).as_str());
-    o.str("currency", t.currency);
+    o.str("currency", Transaction::CURRENCY);
     if let Some(reason) = t.deny_reason.filter(|_| t.status == TxStatus::Deny) {
         o.str("channel_response_message", reason.channel_response_message);
         o.str("channel_response_code", reason.channel_response_code);
@@ -276,7 +279,7 @@ mod tests {
         put("gross_amount", gross.as_str().into());
         put("fraud_status", "accept".into());
         put("expiry_time", clock::jakarta(t.expires_at_ms).into());
-        put("currency", (*t.currency).into());
+        put("currency", Transaction::CURRENCY.into());
         if let (TxStatus::Deny, Some(r)) = (t.status, t.deny_reason) {
             put(
                 "channel_response_message",
@@ -294,12 +297,14 @@ mod tests {
 
     #[test]
     fn a_payment_body_says_what_the_transaction_was_when_it_was_recorded() {
-        let mut t = transaction(TxStatus::Pending);
+        let mut t = Arc::new(transaction(TxStatus::Pending));
         let expected = plain(&t, "G1", &t.owner, false);
         let (payload, _) = super::transaction(&t, "G1".into(), false);
         let copy = payload.clone();
-        t.status = TxStatus::Settlement;
-        t.settled_at_ms = Some(1_637_143_900_000);
+        // As the store changes a transaction: copied first, as the notification shares it.
+        let changed = Arc::make_mut(&mut t);
+        changed.status = TxStatus::Settlement;
+        changed.settled_at_ms = Some(1_637_143_900_000);
         assert_eq!(*copy.get(), expected);
         // Written once, for every clone.
         assert!(Arc::ptr_eq(&payload.get(), &copy.get()));
@@ -313,7 +318,6 @@ mod tests {
             account_id: Uuid::new_v4(),
             payment_option: Arc::from("GOPAY_WALLET"),
             gross_amount: Amount::from_units(100_000),
-            currency: "IDR",
             status,
             cancelled_while: None,
             pre_auth: false,
@@ -357,7 +361,8 @@ mod tests {
         });
         for t in [pending, settled, denied, refunded] {
             for confirmed in [false, true] {
-                let (written, code) = super::transaction(&t, "G1\\x".into(), confirmed);
+                let (written, code) =
+                    super::transaction(&Arc::new(t.clone()), "G1\\x".into(), confirmed);
                 assert_eq!(code, t.status.notification_code());
                 assert_eq!(
                     *written.get(),

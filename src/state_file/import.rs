@@ -372,7 +372,6 @@ fn prepare_transactions(
             account_id: t.account_id,
             payment_option: Arc::from(t.payment_option.as_str()),
             gross_amount,
-            currency: "IDR",
             status: t.transaction_status,
             cancelled_while: t.cancelled_while,
             pre_auth: t.pre_auth,
