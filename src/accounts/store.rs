@@ -22,7 +22,7 @@ use std::sync::Arc;
 use compact_str::CompactString;
 use hashbrown::hash_table::HashTable;
 use parking_lot::{RwLock, RwLockWriteGuard};
-use rustc_hash::{FxBuildHasher, FxHashMap};
+use rustc_hash::FxHashMap;
 use uuid::Uuid;
 
 use super::{Account, AccountStatus, PaymentOption, Transition};
@@ -122,7 +122,9 @@ struct State {
     /// PENDING accounts by expiry time; entries for accounts that left PENDING are skipped when due.
     expiries: BinaryHeap<Reverse<(u64, Uuid)>>,
     /// Per server key: its accounts in creation order and their counts.
-    owners: hashbrown::HashMap<String, OwnerIndex, FxBuildHasher>,
+    /// Keyed by server keys, which come from requests: hashed with a random key of its own, so
+    /// that keys crafted to collide cannot make every create probe all of them.
+    owners: hashbrown::HashMap<String, OwnerIndex, RandomState>,
     /// Every account's id, in creation order.
     order: Vec<Uuid>,
     next_seq: u64,
@@ -663,6 +665,16 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_store_hashes_server_keys_with_a_key_of_its_own() {
+        let (a, b) = (State::default(), State::default());
+        let key = "SB-Mid-server-x";
+        assert_ne!(
+            a.owners.hasher().hash_one(key),
+            b.owners.hasher().hash_one(key)
+        );
+    }
 
     fn new_account(store: &Store, owner: &str, phone: &str, expires: Option<u64>) -> Account {
         match store.create(NewAccount {
