@@ -274,7 +274,8 @@ pub fn change(
         if to == TxStatus::Settlement {
             t.settled_at_ms = Some(now);
         }
-        let t = book.find_shared(owner, id).ok_or(ChangeError::NotFound)?;
+        let id = t.id;
+        let t = book.shared(&id).ok_or(ChangeError::NotFound)?;
         book.settled(&t);
         Ok(t)
     })?;
@@ -347,9 +348,8 @@ pub fn refund(
             TxStatus::PartialRefund
         };
         t.updated_at_ms = now;
-        let t = book
-            .find_shared(Some(owner), id)
-            .ok_or(RefundError::NotFound)?;
+        let id = t.id;
+        let t = book.shared(&id).ok_or(RefundError::NotFound)?;
         Ok((t, refund))
     })?;
     notify(app, &t, false);

@@ -88,9 +88,8 @@ impl Book {
     }
 
     /// The transaction itself, shared: a payment notification keeps it as it is now.
-    pub fn find_shared(&self, owner: Option<&str>, id: &str) -> Option<Arc<Transaction>> {
-        let key = self.key_of(owner, id)?;
-        self.by_id.get(&key).cloned()
+    pub fn shared(&self, id: &Uuid) -> Option<Arc<Transaction>> {
+        self.by_id.get(id).cloned()
     }
 
     pub fn get(&self, id: &Uuid) -> Option<&Transaction> {

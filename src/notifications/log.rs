@@ -5,11 +5,11 @@
 //! drops the oldest, pending or not. Each keeps its newest [`ATTEMPTS_KEPT`] attempts.
 //! Notifications are kept oldest first, and so are the ids of each account's and each server key's:
 //! recording one and dropping the oldest only add and remove at the ends (no tree to rebalance, no
-//! notifications shifted; see BENCHMARKS.md, "The notification log"), a lookup by id is a binary
-//! search, and forgetting one merchant's is O(n). Due attempts are ordered by time (O(log n)). Lists
-//! are pages read through an index; waiters look only at what changed since they last looked (a
-//! short feed of changed ids), and rescan only if they fell behind it. One `parking_lot::Mutex`
-//! guards it all; nothing awaits or does I/O under it.
+//! notifications shifted; see BENCHMARKS.md, "Charges: what a charge costs"), a lookup by id is a
+//! binary search, and forgetting one merchant's is O(n). Due attempts are ordered by time
+//! (O(log n)). Lists are pages read through an index; waiters look only at what changed since they
+//! last looked (a short feed of changed ids), and rescan only if they fell behind it. One
+//! `parking_lot::Mutex` guards it all; nothing awaits or does I/O under it.
 
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::ops::Range;
