@@ -72,15 +72,22 @@ impl Amount {
     /// A JSON number (or a string of one) with at most two decimals, as requests send amounts.
     pub fn from_json(v: &serde_json::Value) -> Option<Self> {
         match v {
-            serde_json::Value::Number(n) => {
-                let text = n.to_string();
-                // `100000.0` is how serde_json writes a float without a fraction.
-                let text = text.strip_suffix(".0").unwrap_or(&text);
-                Self::parse(text)
-            }
+            serde_json::Value::Number(n) => match n.as_u64() {
+                // A whole number (what clients send) needs no text: it fits when `parse` would
+                // take its digits.
+                Some(units) => {
+                    (units < 10u64.pow(MAX_WHOLE_DIGITS as u32)).then(|| Self::from_units(units))
+                }
+                None => Self::parse_number_text(&n.to_string()),
+            },
             serde_json::Value::String(s) => Self::parse(s),
             _ => None,
         }
+    }
+
+    fn parse_number_text(text: &str) -> Option<Self> {
+        // `100000.0` is how serde_json writes a float without a fraction.
+        Self::parse(text.strip_suffix(".0").unwrap_or(text))
     }
 
     pub fn checked_sub(self, other: Self) -> Option<Self> {
@@ -93,15 +100,55 @@ impl Amount {
     }
 }
 
+impl Amount {
+    /// `"100000.00"`, written on the stack: every charge answer shows one.
+    pub fn text(self) -> AmountText {
+        // At most 15 digits (`MAX`), a point and two.
+        let mut out = [0u8; 18];
+        let mut at = out.len();
+        let mut n = self.0.min(Self::MAX.0);
+        let mut digits = 0;
+        while digits < 3 || n > 0 {
+            if digits == 2 {
+                at -= 1;
+                out[at] = b'.';
+            }
+            at -= 1;
+            out[at] = b'0' + (n % 10) as u8;
+            n /= 10;
+            digits += 1;
+        }
+        AmountText {
+            out,
+            start: at as u8,
+        }
+    }
+}
+
+/// An [`Amount`] as text (see [`Amount::text`]).
+pub struct AmountText {
+    out: [u8; 18],
+    start: u8,
+}
+
+impl std::ops::Deref for AmountText {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        // Only ASCII digits and a point are ever written.
+        std::str::from_utf8(self.out.get(usize::from(self.start)..).unwrap_or(&[])).unwrap_or("")
+    }
+}
+
 impl fmt::Display for Amount {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{:02}", self.0 / 100, self.0 % 100)
+        f.write_str(&self.text())
     }
 }
 
 impl serde::Serialize for Amount {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
+        s.serialize_str(&self.text())
     }
 }
 
@@ -109,6 +156,47 @@ impl serde::Serialize for Amount {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn text_is_what_format_writes() {
+        let mut n: u64 = 1;
+        let mut values = vec![0, 1, 9, 10, 99, 100, 101, 12_345, Amount::MAX.0, u64::MAX];
+        while n < Amount::MAX.0 {
+            values.extend([n - 1, n, n + 1, n * 7]);
+            n *= 10;
+        }
+        for v in values {
+            let a = Amount::from_hundredths(v);
+            assert_eq!(&*a.text(), format!("{}.{:02}", a.0 / 100, a.0 % 100), "{v}");
+            assert_eq!(a.to_string(), &*a.text());
+            assert_eq!(
+                serde_json::to_string(&a).unwrap(),
+                format!("\"{}\"", &*a.text())
+            );
+        }
+    }
+
+    #[test]
+    fn whole_numbers_read_as_their_text_would() {
+        let max_whole = 10u64.pow(MAX_WHOLE_DIGITS as u32);
+        for n in [
+            0,
+            1,
+            1000,
+            99_999,
+            max_whole - 1,
+            max_whole,
+            max_whole + 1,
+            u64::MAX,
+        ] {
+            assert_eq!(
+                Amount::from_json(&json!(n)),
+                Amount::parse_number_text(&n.to_string()),
+                "{n}"
+            );
+        }
+        assert_eq!(Amount::from_json(&json!(-5)), None);
+    }
 
     #[test]
     fn amounts_parse_and_print_like_midtrans() {

@@ -10,7 +10,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
 use serde_json::value::RawValue;
+use smallvec::SmallVec;
 use uuid::Uuid;
 
 use crate::accounts::AccountStatus;
@@ -80,9 +82,9 @@ pub struct RefundRequest {
 /// What a charge came to.
 pub enum Charged {
     /// A new transaction: its answer as `render` wrote it.
-    New(Arc<[u8]>),
+    New(Bytes),
     /// The `Idempotency-Key` was used within its window: the first answer again; nothing changed.
-    Replayed(Arc<[u8]>),
+    Replayed(Bytes),
 }
 
 /// Makes a charge: decides it, moves the money, stores the transaction, records its notification.
@@ -108,8 +110,8 @@ pub fn charge(
             s.pre_auth_hold,
         )
     };
-    let owner: Arc<str> = Arc::from(owner);
     app.transactions.with(|book| {
+        let owner = book.owner_key(owner);
         if let Some(key) = idempotency_key
             && let Some(replay) = book.replay(&owner, key, now)
         {
@@ -121,7 +123,8 @@ pub fn charge(
             pre_auth: req.pre_auth,
             recurring: req.recurring,
         };
-        let order_id_taken = book.order_id_taken(&owner, &req.order_id);
+        let order_hash = book.order_hash(&owner, &req.order_id);
+        let order_id_taken = book.order_id_taken(order_hash, &owner, &req.order_id);
         // Decided under the account's read lock, from the account itself (no copy of it).
         let decided = req.account_id.and_then(|id| {
             app.store.read(&id, Some(&owner), now, |account, status| {
@@ -205,7 +208,7 @@ pub fn charge(
             seq: 0,
         };
         let (account_id, option, amount) = (t.account_id, t.payment_option.clone(), t.gross_amount);
-        let stored = match book.insert(t) {
+        let stored = match book.insert_hashed(t, order_hash) {
             Ok(stored) => stored,
             Err(_) => {
                 if status == TxStatus::Settlement || status == TxStatus::Authorize {
@@ -216,7 +219,8 @@ pub fn charge(
         };
         // Recorded and answered from the stored transaction, without a copy of it.
         notify(app, stored, false);
-        let body: Arc<[u8]> = Arc::from(render(stored));
+        // The answer's own buffer, shared (not copied) with the replay and the HTTP layer.
+        let body = Bytes::from(render(stored));
         if let Some(key) = idempotency_key {
             book.remember(&owner, key, body.clone(), now);
         }
@@ -396,9 +400,8 @@ fn credit(app: &AppState, account: &Uuid, option: &str, amount: Amount) {
 fn notify(app: &AppState, t: &Arc<Transaction>, bank_confirmed: bool) {
     let (merchant_id, targets) = {
         let s = app.settings.read();
-        let targets: Vec<(Target, Option<String>)> =
+        let targets: SmallVec<[(Target, Option<String>); 1]> =
             targets(t.notify_to.as_deref().unwrap_or(&NotifyTo::Merchant))
-                .into_iter()
                 .map(|target| {
                     let url = s.url_for(&target, &t.owner).map(str::to_string);
                     (target, url)
@@ -428,17 +431,18 @@ fn notify(app: &AppState, t: &Arc<Transaction>, bank_confirmed: bool) {
     }
 }
 
-fn targets(to: &NotifyTo) -> Vec<Target> {
-    match to {
-        NotifyTo::Merchant => vec![Target::Payment],
-        NotifyTo::Override(urls) => urls
-            .iter()
-            .map(|u| Target::Url(Arc::from(u.as_str())))
-            .collect(),
-        NotifyTo::Append(urls) => std::iter::once(Target::Payment)
-            .chain(urls.iter().map(|u| Target::Url(Arc::from(u.as_str()))))
-            .collect(),
-    }
+/// Where a transaction's notifications go: the merchant's Payment Notification URL, and the URLs
+/// of the charge's `X-Override-Notification` or `X-Append-Notification`.
+fn targets(to: &NotifyTo) -> impl Iterator<Item = Target> + '_ {
+    let (merchant, urls): (bool, &[String]) = match to {
+        NotifyTo::Merchant => (true, &[]),
+        NotifyTo::Override(urls) => (false, urls),
+        NotifyTo::Append(urls) => (true, urls),
+    };
+    merchant
+        .then_some(Target::Payment)
+        .into_iter()
+        .chain(urls.iter().map(|u| Target::Url(Arc::from(u.as_str()))))
 }
 
 /// Whether the account behind a transaction is still ENABLED (the PIN page says so if not).

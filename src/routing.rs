@@ -1,4 +1,9 @@
 //! Route helpers shared by every dialect.
+//!
+//! Routes are guarded here rather than with `crate::routing::post()` and its siblings: actix-web's method
+//! guard records its method in the request's extensions on every request it sees (for an `Allow`
+//! header; here every resource answers other methods itself, in its dialect), which allocated three
+//! times per request (see BENCHMARKS.md). These guards only compare.
 
 use actix_web::http::Method;
 use actix_web::{Route, guard, web};
@@ -11,4 +16,25 @@ pub fn get() -> Route {
 /// Whether `method` is one a [`get`] route answers; for paths dispatched by hand.
 pub fn is_get(method: &Method) -> bool {
     method == Method::GET || method == Method::HEAD
+}
+
+/// A route for `method` alone.
+pub fn method(method: Method) -> Route {
+    web::route().guard(guard::fn_guard(move |ctx| ctx.head().method == method))
+}
+
+pub fn post() -> Route {
+    method(Method::POST)
+}
+
+pub fn put() -> Route {
+    method(Method::PUT)
+}
+
+pub fn patch() -> Route {
+    method(Method::PATCH)
+}
+
+pub fn delete() -> Route {
+    method(Method::DELETE)
 }

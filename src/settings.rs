@@ -2,6 +2,7 @@
 //! the state file change while the server runs, and the one place a change to them is checked.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -30,8 +31,8 @@ pub struct Settings {
     #[serde(serialize_with = "ser_durations")]
     pub retry_schedule: Vec<Duration>,
     pub unbind_notification: bool,
-    /// `merchant_id` of GoPay transactions.
-    pub gopay_merchant_id: String,
+    /// `merchant_id` of GoPay transactions; shared by every answer and notification that shows it.
+    pub gopay_merchant_id: Arc<str>,
     /// Charges from this amount up ask for the PIN.
     pub pin_threshold: Amount,
     #[serde(serialize_with = "ser_duration")]
@@ -82,7 +83,7 @@ impl Settings {
             activation_ttl: config.activation_ttl,
             retry_schedule: config.retry_schedule.clone(),
             unbind_notification: config.unbind_notification,
-            gopay_merchant_id: config.gopay_merchant_id.clone(),
+            gopay_merchant_id: Arc::from(config.gopay_merchant_id.as_str()),
             pin_threshold: Amount::from_units(config.pin_threshold),
             verification_link_ttl: config.verification_link_ttl,
             transaction_ttl: config.transaction_ttl,
@@ -300,7 +301,7 @@ impl ConfigPatch {
             };
         }
         if let Some(id) = patch.gopay_merchant_id {
-            settings.gopay_merchant_id = id;
+            settings.gopay_merchant_id = id.into();
         }
         if let Some(n) = patch.pin_threshold {
             settings.pin_threshold = crate::money::Amount::from_units(n);

@@ -53,7 +53,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::resource(LINKS.route())
             .route(crate::routing::get().to(show))
-            .route(web::post().to(submit))
+            .route(crate::routing::post().to(submit))
             .default_service(web::to(links::method_not_allowed)),
     );
 }

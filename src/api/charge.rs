@@ -2,6 +2,7 @@
 //! `POST /v2/capture`: reading and checking the request, and the answer bodies (reference 2 and 3).
 //! What a charge comes to is decided in `charges::decide`; the change itself is `payments.rs`.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::http::header::{HeaderMap, HeaderName};
@@ -48,7 +49,7 @@ pub async fn charge(
             .transactions
             .with(|book| book.replay(&server_key, key, state.clock.now_ms()))
     {
-        return Ok(json(replay.body.to_vec()));
+        return Ok(json(replay.body));
     }
     let request = read_charge(&body, req.headers())?;
     let render = |t: &Transaction| ChargeBody::new(&state, t).write().into_bytes();
@@ -66,10 +67,10 @@ pub async fn charge(
             }
         })?;
     let (Charged::New(answer) | Charged::Replayed(answer)) = charged;
-    Ok(json(answer.to_vec()))
+    Ok(json(answer))
 }
 
-fn json(body: Vec<u8>) -> HttpResponse {
+fn json(body: web::Bytes) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header(json::content_type())
         .body(body)
@@ -319,8 +320,8 @@ pub struct ChargeBody<'a> {
     pub(crate) status_message: &'static str,
     transaction_id: uuid::fmt::Hyphenated,
     order_id: &'a str,
-    merchant_id: String,
-    gross_amount: String,
+    merchant_id: Arc<str>,
+    gross_amount: Amount,
     currency: &'a str,
     payment_type: &'static str,
     transaction_time: JakartaTime,
@@ -351,7 +352,7 @@ impl<'a> ChargeBody<'a> {
         );
         o.str("order_id", self.order_id);
         o.str("merchant_id", &self.merchant_id);
-        o.str("gross_amount", &self.gross_amount);
+        o.str("gross_amount", &self.gross_amount.text());
         o.str("currency", self.currency);
         o.str("payment_type", self.payment_type);
         o.str("transaction_time", self.transaction_time.as_str());
@@ -414,7 +415,7 @@ impl<'a> ChargeBody<'a> {
             transaction_id: t.id.hyphenated(),
             order_id: &t.order_id,
             merchant_id: state.settings.read().gopay_merchant_id.clone(),
-            gross_amount: t.gross_amount.to_string(),
+            gross_amount: t.gross_amount,
             currency: Transaction::CURRENCY,
             payment_type: "gopay",
             transaction_time: JakartaTime::at(t.created_at_ms),
@@ -482,7 +483,7 @@ mod tests {
             transaction_id: Uuid::new_v4().hyphenated(),
             order_id,
             merchant_id: "G\"1\\".into(),
-            gross_amount: "100000.00".into(),
+            gross_amount: Amount::from_units(100_000),
             currency: "IDR",
             payment_type: "gopay",
             transaction_time: JakartaTime::at(1_637_143_806_000),

@@ -37,7 +37,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::scope("/v2/pay/account")
             .service(
                 web::resource("")
-                    .route(web::post().to(create::create))
+                    .route(crate::routing::post().to(create::create))
                     .default_service(web::to(method_not_allowed)),
             )
             // `/{account_id}` and `/{account_id}/unbind`, told apart by [`account_path`].
@@ -45,12 +45,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     )
     .service(
         web::resource("/v2/charge")
-            .route(web::post().to(charge::charge))
+            .route(crate::routing::post().to(charge::charge))
             .default_service(web::to(method_not_allowed)),
     )
     .service(
         web::resource("/v2/capture")
-            .route(web::post().to(charge::capture))
+            .route(crate::routing::post().to(charge::capture))
             .default_service(web::to(method_not_allowed)),
     )
     // `{id}` may be empty: the Node client's `notification({})` asks for `/v2//status`.
@@ -61,22 +61,22 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     )
     .service(
         web::resource("/v2/{id:[^/]*}/cancel")
-            .route(web::post().to(transaction::cancel))
+            .route(crate::routing::post().to(transaction::cancel))
             .default_service(web::to(method_not_allowed)),
     )
     .service(
         web::resource("/v2/{id:[^/]*}/expire")
-            .route(web::post().to(transaction::expire))
+            .route(crate::routing::post().to(transaction::expire))
             .default_service(web::to(method_not_allowed)),
     )
     .service(
         web::resource("/v2/{id:[^/]*}/refund")
-            .route(web::post().to(transaction::refund))
+            .route(crate::routing::post().to(transaction::refund))
             .default_service(web::to(method_not_allowed)),
     )
     .service(
         web::resource("/v2/{id:[^/]*}/refund/online/direct")
-            .route(web::post().to(transaction::refund_direct))
+            .route(crate::routing::post().to(transaction::refund_direct))
             .default_service(web::to(method_not_allowed)),
     );
 }

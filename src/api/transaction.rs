@@ -65,7 +65,7 @@ pub fn status_body(state: &AppState, t: &Transaction) -> Value {
     put("status_message", "Success, transaction is found".into());
     put(
         "merchant_id",
-        state.settings.read().gopay_merchant_id.as_str().into(),
+        (*state.settings.read().gopay_merchant_id).into(),
     );
     put("payment_option_type", (*t.payment_option).into());
     if let Some(meta) = &t.metadata

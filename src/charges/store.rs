@@ -12,6 +12,7 @@ use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::hash::BuildHasher;
 use std::sync::Arc;
 
+use bytes::Bytes;
 use hashbrown::hash_table::HashTable;
 use parking_lot::Mutex;
 use rustc_hash::FxHashMap;
@@ -30,9 +31,13 @@ pub const IDEMPOTENCY_MAX: usize = 100_000;
 /// A stored answer for an idempotency key.
 #[derive(Debug, Clone)]
 pub struct Replay {
-    pub body: Arc<[u8]>,
+    pub body: Bytes,
     at_ms: u64,
 }
+
+/// The hash of an (owner, order id) in a [`Book`]'s order index; only its book makes one.
+#[derive(Debug, Clone, Copy)]
+pub struct OrderHash(u64);
 
 /// The store is full (`--max-transactions`).
 #[derive(Debug, PartialEq, Eq)]
@@ -56,6 +61,8 @@ pub struct Book {
     next_seq: u64,
     next_refund_id: u64,
     replays: HashMap<(Arc<str>, Box<str>), Replay>,
+    /// The server key that charged last, shared by its transactions (see [`Book::owner_key`]).
+    last_owner: Option<Arc<str>>,
     replay_order: VecDeque<(u64, Arc<str>, Box<str>)>,
     limit: usize,
 }
@@ -100,10 +107,25 @@ impl Book {
         self.by_id.get_mut(id).map(Arc::make_mut)
     }
 
+    /// `owner` as a transaction keeps it: the last charging key's allocation when it is the same
+    /// key (a test or a merchant charges with one key), else a new one, remembered in its place.
+    pub fn owner_key(&mut self, owner: &str) -> Arc<str> {
+        match &self.last_owner {
+            Some(last) if **last == *owner => last.clone(),
+            _ => self.last_owner.insert(Arc::from(owner)).clone(),
+        }
+    }
+
+    /// Where (owner, order id) hashes in the order index: a charge works it out once, for the
+    /// check and the insert ([`Book::insert_hashed`]).
+    pub fn order_hash(&self, owner: &str, order_id: &str) -> OrderHash {
+        OrderHash(self.order_hasher.hash_one((owner, order_id)))
+    }
+
     /// Whether `order_id` is taken for `owner`: used by a transaction that did not end in a way
     /// that frees it.
-    pub fn order_id_taken(&self, owner: &str, order_id: &str) -> bool {
-        self.order_of(owner, order_id)
+    pub fn order_id_taken(&self, hash: OrderHash, owner: &str, order_id: &str) -> bool {
+        self.order_of_hashed(hash, owner, order_id)
             .and_then(|id| self.by_id.get(&id))
             .is_some_and(|t| !t.status.frees_order_id(t.cancelled_while))
     }
@@ -112,7 +134,18 @@ impl Book {
     ///
     /// # Errors
     /// [`Full`] at `--max-transactions`.
-    pub fn insert(&mut self, mut t: Transaction) -> Result<&Arc<Transaction>, Full> {
+    pub fn insert(&mut self, t: Transaction) -> Result<&Arc<Transaction>, Full> {
+        let hash = self.order_hash(&t.owner, &t.order_id);
+        self.insert_hashed(t, hash)
+    }
+
+    /// [`Book::insert`] with the [`Book::order_hash`] of `t`'s owner and order id.
+    pub fn insert_hashed(
+        &mut self,
+        mut t: Transaction,
+        OrderHash(hash): OrderHash,
+    ) -> Result<&Arc<Transaction>, Full> {
+        debug_assert_eq!(hash, self.order_hash(&t.owner, &t.order_id).0);
         if self.by_id.len() >= self.limit {
             return Err(Full);
         }
@@ -121,7 +154,6 @@ impl Book {
         if matches!(t.status, TxStatus::Pending | TxStatus::Authorize) {
             self.due.insert((t.expires_at_ms, t.id));
         }
-        let hash = self.order_hasher.hash_one((&*t.owner, &*t.order_id));
         let Self {
             by_order, by_id, ..
         } = self;
@@ -167,7 +199,15 @@ impl Book {
 
     /// The newest transaction of (owner, order id).
     fn order_of(&self, owner: &str, order_id: &str) -> Option<Uuid> {
-        let hash = self.order_hasher.hash_one((owner, order_id));
+        self.order_of_hashed(self.order_hash(owner, order_id), owner, order_id)
+    }
+
+    fn order_of_hashed(
+        &self,
+        OrderHash(hash): OrderHash,
+        owner: &str,
+        order_id: &str,
+    ) -> Option<Uuid> {
         self.by_order
             .find(hash, |(h, id)| {
                 *h == hash
@@ -217,7 +257,7 @@ impl Book {
     }
 
     /// Remembers the answer for `key` (the first one stays for its window).
-    pub fn remember(&mut self, owner: &Arc<str>, key: &str, body: Arc<[u8]>, now_ms: u64) {
+    pub fn remember(&mut self, owner: &Arc<str>, key: &str, body: Bytes, now_ms: u64) {
         while let Some((at, _, _)) = self.replay_order.front() {
             if now_ms.saturating_sub(*at) < IDEMPOTENCY_WINDOW_MS
                 && self.replay_order.len() < IDEMPOTENCY_MAX

@@ -16,14 +16,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::resource("/phone-numbers")
             .route(routing::get().to(list))
-            .route(web::delete().to(clear))
+            .route(crate::routing::delete().to(clear))
             .default_service(web::to(method_not_allowed)),
     )
     .service(
         web::resource("/phone-numbers/{number}")
             .route(routing::get().to(show))
-            .route(web::put().to(put))
-            .route(web::delete().to(remove))
+            .route(crate::routing::put().to(put))
+            .route(crate::routing::delete().to(remove))
             .default_service(web::to(method_not_allowed)),
     );
 }

@@ -20,18 +20,18 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     )
     .service(
         web::resource("/clock/advance")
-            .route(web::post().to(advance))
+            .route(crate::routing::post().to(advance))
             .default_service(web::to(method_not_allowed)),
     )
     .service(
         web::resource("/config")
             .route(routing::get().to(show_config))
-            .route(web::patch().to(patch_config))
+            .route(crate::routing::patch().to(patch_config))
             .default_service(web::to(method_not_allowed)),
     )
     .service(
         web::resource("/reset")
-            .route(web::post().to(reset))
+            .route(crate::routing::post().to(reset))
             .default_service(web::to(method_not_allowed)),
     )
     .service(

@@ -32,7 +32,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     )
     .service(
         web::resource("/transactions/{id}/{action}")
-            .route(web::post().to(act))
+            .route(crate::routing::post().to(act))
             .default_service(web::to(method_not_allowed)),
     );
 }

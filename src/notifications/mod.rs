@@ -64,7 +64,7 @@ pub struct Payload(Arc<Mutex<Body>>);
 
 enum Body {
     Written(Arc<str>),
-    Payment(Box<payload::PaymentSnapshot>),
+    Payment(payload::PaymentSnapshot),
 }
 
 impl Payload {
@@ -74,7 +74,7 @@ impl Payload {
     }
 
     fn payment(snapshot: payload::PaymentSnapshot) -> Self {
-        Self(Arc::new(Mutex::new(Body::Payment(Box::new(snapshot)))))
+        Self(Arc::new(Mutex::new(Body::Payment(snapshot))))
     }
 
     /// The text, written now if it has not been yet.

@@ -112,12 +112,12 @@ pub fn account(
 /// signed with `t`'s owner, the server key that charged it.
 pub fn transaction(
     t: &Arc<Transaction>,
-    merchant_id: String,
+    merchant_id: Arc<str>,
     bank_confirmed: bool,
 ) -> (Payload, &'static str) {
     let snapshot = PaymentSnapshot {
         transaction: Arc::clone(t),
-        merchant_id: merchant_id.into_boxed_str(),
+        merchant_id,
         bank_confirmed,
     };
     (Payload::payment(snapshot), t.status.notification_code())
@@ -127,7 +127,7 @@ pub fn transaction(
 pub(super) struct PaymentSnapshot {
     /// The store's own: a later change to the transaction copies it first (`Arc::make_mut`).
     transaction: Arc<Transaction>,
-    merchant_id: Box<str>,
+    merchant_id: Arc<str>,
     bank_confirmed: bool,
 }
 
@@ -142,7 +142,7 @@ impl PaymentSnapshot {
 /// `the_written_payload_is_the_sorted_map` pins it to that plain version.
 fn write_transaction(t: &Transaction, merchant_id: &str, bank_confirmed: bool) -> String {
     let status_code = t.status.notification_code();
-    let gross = t.gross_amount.to_string();
+    let gross = t.gross_amount.text();
     let mut o = json::Object::with_capacity(768);
     o.str(
         "transaction_time",

@@ -62,7 +62,7 @@ fn saved_config(s: &Settings) -> SavedConfig {
         unbind_notification: s.unbind_notification,
         payment_notification_url: s.payment_notification_url.clone(),
         payment_notification_urls: s.payment_notification_urls.clone().into_iter().collect(),
-        gopay_merchant_id: s.gopay_merchant_id.clone(),
+        gopay_merchant_id: s.gopay_merchant_id.to_string(),
         pin_threshold: s.pin_threshold.hundredths() / 100,
         verification_link_ttl: text(s.verification_link_ttl),
         transaction_ttl: text(s.transaction_ttl),
