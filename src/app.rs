@@ -11,6 +11,7 @@ use crate::clock::Clock;
 use crate::config::{Config, HttpStatusMode};
 use crate::fixtures::{Fixtures, PaymentOptionFixture};
 use crate::ids::IdGen;
+use crate::money::Amount;
 use crate::notifications::Notifications;
 use crate::notifications::delivery::Deliveries;
 pub use crate::settings::Settings;
@@ -235,7 +236,8 @@ impl AppState {
                 name: o.name.clone(),
                 active: o.active,
                 balance: Balance {
-                    value: o.balance.as_str().into(),
+                    // Checked with the fixtures (`money::is_amount`).
+                    value: Amount::parse(&o.balance).unwrap_or_default(),
                     currency: o.currency.clone(),
                 },
                 token: match &o.token {

@@ -11,6 +11,7 @@ pub mod store;
 
 use std::sync::Arc;
 
+use crate::money::Amount;
 use base64::Engine;
 use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
@@ -165,7 +166,7 @@ pub fn change_options(
                     "balance '{balance}' must look like \"1000000.00\" (at most 15 digits before the point)"
                 ));
             }
-            option.balance.value = balance.as_str().into();
+            option.balance.value = Amount::parse(balance).unwrap_or_default();
         }
         if let Some(active) = change.active {
             option.active = active;
@@ -176,7 +177,9 @@ pub fn change_options(
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Balance {
-    pub value: Box<str>,
+    /// Kept as the amount, written as Midtrans writes it (`"1000000.00"`): a charge reads and
+    /// changes it without parsing or allocating.
+    pub value: Amount,
     pub currency: Arc<str>,
 }
 
@@ -368,7 +371,7 @@ mod tests {
             name: Arc::from("GOPAY_WALLET"),
             active: true,
             balance: Balance {
-                value: "1.00".into(),
+                value: Amount::from_units(1),
                 currency: Arc::from("IDR"),
             },
             token: Token::Generated(Uuid::nil()),

@@ -508,8 +508,8 @@ impl Store {
             .payment_options
             .iter_mut()
             .find(|o| *o.name == *option)?;
-        let new = f(Amount::parse(&o.balance.value).unwrap_or_default())?;
-        o.balance.value = new.to_string().into_boxed_str();
+        let new = f(o.balance.value)?;
+        o.balance.value = new;
         Some(new)
     }
 
@@ -733,7 +733,7 @@ mod tests {
             name: "GOPAY_WALLET".into(),
             active: true,
             balance: super::super::Balance {
-                value: "5.00".into(),
+                value: crate::money::Amount::from_units(5),
                 currency: "IDR".into(),
             },
             token: super::super::Token::Given("t".into()),

@@ -252,7 +252,7 @@ impl<'a> AccountBody<'a> {
                     o.str("name", &option.name);
                     o.bool("active", option.active);
                     o.object("balance", |b| {
-                        b.str("value", &option.balance.value);
+                        b.str("value", &option.balance.value.text());
                         b.str("currency", &option.balance.currency);
                     });
                     o.object("metadata", |_| {});
@@ -307,7 +307,7 @@ mod tests {
             name: Arc::from(name),
             active,
             balance: Balance {
-                value: value.into(),
+                value: crate::money::Amount::parse(value).unwrap(),
                 currency: Arc::from("IDR"),
             },
             token,

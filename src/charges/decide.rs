@@ -71,7 +71,7 @@ pub fn decide(ask: &Ask<'_>, facts: &Facts<'_>) -> Decision {
     if facts.order_id_taken {
         return Decision::OrderConflict;
     }
-    let balance = Amount::parse(&account.payment_options[option].balance.value).unwrap_or_default();
+    let balance = account.payment_options[option].balance.value;
     if ask.amount > balance {
         return Decision::Deny {
             option,
@@ -100,7 +100,7 @@ mod tests {
             name: Arc::from("GOPAY_WALLET"),
             active,
             balance: Balance {
-                value: balance.into(),
+                value: Amount::parse(balance).unwrap(),
                 currency: Arc::from("IDR"),
             },
             token: Token::Given("tok".into()),

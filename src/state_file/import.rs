@@ -246,7 +246,8 @@ fn prepare_accounts(app: &AppState, saved: Vec<SavedAccount>) -> Result<Vec<Acco
                 name: shared(o.name),
                 active: o.active,
                 balance: Balance {
-                    value: o.balance.into_boxed_str(),
+                    // Checked above, with the payment options.
+                    value: Amount::parse(&o.balance).unwrap_or_default(),
                     currency: shared(o.currency),
                 },
                 token,

@@ -214,6 +214,20 @@ async fn balances_and_active_flags_can_be_patched() {
         "5000.00",
         "a refused patch changes nothing"
     );
+
+    // Kept as an amount: written back as Midtrans writes one.
+    let r = app
+        .admin(
+            Method::PATCH,
+            &format!("/__admin/accounts/{id}"),
+            Some(json!({"payment_options": [{"name": "GOPAY_WALLET", "balance": "0042.50"}]})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        app.get(KEY, &id).await.body["metadata"]["payment_options"][0]["balance"]["value"],
+        "42.50"
+    );
 }
 
 #[tokio::test]
