@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use compact_str::CompactString;
 use serde_json::value::RawValue;
 use smallvec::SmallVec;
 use uuid::Uuid;
@@ -184,7 +185,7 @@ pub fn charge(
         };
         let t = Transaction {
             id: app.ids.uuid(),
-            order_id: Arc::from(req.order_id.as_str()),
+            order_id: CompactString::from(req.order_id.as_str()),
             owner: owner.clone(),
             account_id,
             payment_option: option,

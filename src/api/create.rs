@@ -182,7 +182,12 @@ pub struct CreateRequest {
 /// # Errors
 /// [`ApiError::Malformed`] when the body is not a JSON object, [`ApiError::Validation`] otherwise.
 pub fn validate(body: &[u8]) -> Result<CreateRequest, ApiError> {
-    let root: Body = serde_json::from_slice(body).map_err(|_| ApiError::Malformed)?;
+    // Checked as UTF-8 once: read from bytes, serde_json checks each string again.
+    let root: Body = match std::str::from_utf8(body) {
+        Ok(text) => serde_json::from_str(text),
+        Err(_) => serde_json::from_slice(body),
+    }
+    .map_err(|_| ApiError::Malformed)?;
     let mut errors = Vec::new();
     match &root.payment_type {
         None | Some(Field::Null) => errors.push("payment_type is required".to_string()),
@@ -656,6 +661,14 @@ mod tests {
                 Err(ApiError::Malformed),
                 "{body}"
             );
+        }
+        // Bytes that are not UTF-8, inside a string or out of one.
+        for body in [
+            &b"{\"payment_type\":\"gop\xffay\"}"[..],
+            b"{\"payment_type\":\"gopay\",\"x\":\"\xc3\"}",
+            b"\xef\xbb\xbf{}",
+        ] {
+            assert_eq!(validate(body), Err(ApiError::Malformed));
         }
     }
 }

@@ -16,6 +16,7 @@ pub mod signature;
 use std::collections::VecDeque;
 use std::sync::Arc;
 
+use compact_str::CompactString;
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -140,7 +141,7 @@ pub enum Target {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TransactionRef {
     pub transaction_id: Uuid,
-    pub order_id: Arc<str>,
+    pub order_id: CompactString,
     pub transaction_status: crate::charges::TxStatus,
 }
 

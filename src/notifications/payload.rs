@@ -313,7 +313,7 @@ mod tests {
     fn transaction(status: TxStatus) -> Transaction {
         Transaction {
             id: Uuid::new_v4(),
-            order_id: Arc::from("order-\u{1}1"),
+            order_id: "order-\u{1}1".into(),
             owner: Arc::from("SB-Mid-server-TESTKEY123"),
             account_id: Uuid::new_v4(),
             payment_option: Arc::from("GOPAY_WALLET"),

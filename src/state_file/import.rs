@@ -368,7 +368,7 @@ fn prepare_transactions(
         }
         out.push(Transaction {
             id: t.transaction_id,
-            order_id: Arc::from(t.order_id.as_str()),
+            order_id: t.order_id.as_str().into(),
             owner: Arc::from(t.server_key.as_str()),
             account_id: t.account_id,
             payment_option: Arc::from(t.payment_option.as_str()),
