@@ -122,7 +122,15 @@ async function openBrowser() {
 /** Stops what `before` started, whichever of it did start. */
 async function stopAll({ browser, mock, merchant }) {
   if (browser) await browser.close();
-  if (mock && mock.child.exitCode === null) mock.child.kill();
+  if (mock && mock.child.exitCode === null && mock.child.signalCode === null) {
+    // Waited for: a mock with a state file saves it on the way out, and a caller that removes the
+    // file's folder next would race that save.
+    const exited = new Promise((resolve) => mock.child.once('exit', resolve));
+    mock.child.kill();
+    const late = setTimeout(() => mock.child.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(late);
+  }
   if (merchant) await new Promise((r) => merchant.server.close(r));
 }
 
