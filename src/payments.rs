@@ -19,7 +19,9 @@ use uuid::Uuid;
 use crate::accounts::AccountStatus;
 use crate::app::AppState;
 use crate::charges::decide::{self, Ask, Decision, Facts};
-use crate::charges::{INSUFFICIENT_BALANCE, NotifyTo, Refund, Transaction, TxChange, TxStatus};
+use crate::charges::{
+    Extras, INSUFFICIENT_BALANCE, NotifyTo, Refund, Transaction, TxChange, TxStatus,
+};
 use crate::clock;
 use crate::fixtures::Outcome as PhoneOutcome;
 use crate::money::Amount;
@@ -194,8 +196,12 @@ pub fn charge(
             cancelled_while: None,
             pre_auth: req.pre_auth,
             recurring: req.recurring,
-            callback_url: req.callback_url.clone().map(String::into_boxed_str),
-            metadata: req.metadata.clone(),
+            extras: Extras {
+                callback_url: req.callback_url.clone().map(String::into_boxed_str),
+                metadata: req.metadata.clone(),
+                notify_to: req.notify_to.clone(),
+            }
+            .boxed(),
             deny_reason: deny,
             created_at_ms: now,
             updated_at_ms: now,
@@ -204,8 +210,6 @@ pub fn charge(
             links_expire_at_ms: clock::after(now, link_ttl.min(ttl)),
             web_link_used: false,
             refunds: Vec::new(),
-            notify_to: (req.notify_to != NotifyTo::Merchant)
-                .then(|| Box::new(req.notify_to.clone())),
             seq: 0,
         };
         let (account_id, option, amount) = (t.account_id, t.payment_option.clone(), t.gross_amount);
@@ -401,13 +405,12 @@ fn credit(app: &AppState, account: &Uuid, option: &str, amount: Amount) {
 fn notify(app: &AppState, t: &Arc<Transaction>, bank_confirmed: bool) {
     let (merchant_id, targets) = {
         let s = app.settings.read();
-        let targets: SmallVec<[(Target, Option<String>); 1]> =
-            targets(t.notify_to.as_deref().unwrap_or(&NotifyTo::Merchant))
-                .map(|target| {
-                    let url = s.url_for(&target, &t.owner).map(str::to_string);
-                    (target, url)
-                })
-                .collect();
+        let targets: SmallVec<[(Target, Option<String>); 1]> = targets(t.notify_to())
+            .map(|target| {
+                let url = s.url_for(&target, &t.owner).map(str::to_string);
+                (target, url)
+            })
+            .collect();
         (s.gopay_merchant_id.clone(), targets)
     };
     let (body, status_code) = payload::transaction(t, merchant_id, bank_confirmed);

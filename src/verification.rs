@@ -167,7 +167,7 @@ async fn submit(
             ));
         }
     };
-    if let Some(redirect) = t.callback_url.as_deref().and_then(pages::redirect) {
+    if let Some(redirect) = t.callback_url().and_then(pages::redirect) {
         return Ok(redirect);
     }
     Ok(card(StatusCode::OK, "Payment result", result(&t)))

@@ -68,7 +68,7 @@ pub fn status_body(state: &AppState, t: &Transaction) -> Value {
         (*state.settings.read().gopay_merchant_id).into(),
     );
     put("payment_option_type", (*t.payment_option).into());
-    if let Some(meta) = &t.metadata
+    if let Some(meta) = t.metadata()
         && let Ok(v) = serde_json::from_str::<Value>(meta.get())
     {
         put("metadata", v);

@@ -194,9 +194,8 @@ pub struct Transaction {
     pub cancelled_while: Option<TxStatus>,
     pub pre_auth: bool,
     pub recurring: bool,
-    pub callback_url: Option<Box<str>>,
-    /// The request's `metadata`, echoed in status answers and notifications.
-    pub metadata: Option<Box<serde_json::value::RawValue>>,
+    /// `None` when the charge sent none of them (most do not): see [`Extras`].
+    pub extras: Option<Box<Extras>>,
     pub deny_reason: Option<&'static DenyReason>,
     pub created_at_ms: u64,
     pub updated_at_ms: u64,
@@ -208,15 +207,49 @@ pub struct Transaction {
     /// The one-time web PIN page was submitted.
     pub web_link_used: bool,
     pub refunds: Vec<Refund>,
-    /// `None`: the merchant's Payment Notification URL (boxed: most transactions have no other).
-    pub notify_to: Option<Box<NotifyTo>>,
     /// Its place in creation order (set by the store): the cursor of transaction pages.
     pub seq: u64,
+}
+
+/// What few charges send, kept in one box so that a transaction without any is 32 bytes smaller
+/// (a settled charge's memory is most of its cost at c32: see BENCHMARKS.md).
+#[derive(Debug, Clone, Default)]
+pub struct Extras {
+    pub callback_url: Option<Box<str>>,
+    /// The request's `metadata`, echoed in status answers and notifications.
+    pub metadata: Option<Box<serde_json::value::RawValue>>,
+    pub notify_to: NotifyTo,
+}
+
+impl Extras {
+    /// `None` when there is nothing to keep.
+    pub fn boxed(self) -> Option<Box<Self>> {
+        let empty = self.callback_url.is_none()
+            && self.metadata.is_none()
+            && self.notify_to == NotifyTo::Merchant;
+        (!empty).then(|| Box::new(self))
+    }
 }
 
 impl Transaction {
     /// Always `IDR`, the only currency a charge accepts.
     pub const CURRENCY: &'static str = "IDR";
+
+    /// Where the PIN page sends the customer after paying (`gopay.callback_url`).
+    pub fn callback_url(&self) -> Option<&str> {
+        self.extras.as_ref()?.callback_url.as_deref()
+    }
+
+    pub fn metadata(&self) -> Option<&serde_json::value::RawValue> {
+        self.extras.as_ref()?.metadata.as_deref()
+    }
+
+    /// Where its notifications go.
+    pub fn notify_to(&self) -> &NotifyTo {
+        self.extras
+            .as_ref()
+            .map_or(&NotifyTo::Merchant, |e| &e.notify_to)
+    }
 
     pub fn refunded(&self) -> Amount {
         self.refunds
@@ -240,6 +273,13 @@ pub fn transaction_id_of_link(link_id: &Uuid) -> Uuid {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A settled charge's memory is most of its cost at c32 (BENCHMARKS.md): a field added to
+    /// every transaction should be a choice, not an accident.
+    #[test]
+    fn a_transaction_stays_small() {
+        assert!(std::mem::size_of::<Transaction>() <= 200);
+    }
 
     #[test]
     fn the_state_machine_allows_only_documented_moves() {

@@ -95,7 +95,7 @@ impl<'a> TransactionView<'a> {
             transaction_status: t.status,
             pre_auth: t.pre_auth,
             recurring: t.recurring,
-            callback_url: t.callback_url.as_deref(),
+            callback_url: t.callback_url(),
             created_at: t.created_at_ms,
             updated_at: t.updated_at_ms,
             settled_at: t.settled_at_ms,
@@ -104,7 +104,7 @@ impl<'a> TransactionView<'a> {
             web_link_used: t.web_link_used,
             refunded: t.refunded(),
             refunds: &t.refunds,
-            notify_to: t.notify_to.as_deref().unwrap_or(&NotifyTo::Merchant),
+            notify_to: t.notify_to(),
         }
     }
 }

@@ -176,7 +176,7 @@ fn write_transaction(t: &Transaction, merchant_id: &str, bank_confirmed: bool) -
         o.str("payment_option_type", &t.payment_option);
     }
     o.str("order_id", &t.order_id);
-    if let Some(m) = &t.metadata
+    if let Some(m) = t.metadata()
         && let Ok(v) = serde_json::from_str::<Value>(m.get())
     {
         o.value("metadata", &descending(v));
@@ -272,7 +272,7 @@ mod tests {
             put("payment_option_type", (*t.payment_option).into());
         }
         put("order_id", (*t.order_id).into());
-        if let Some(meta) = &t.metadata {
+        if let Some(meta) = t.metadata() {
             put("metadata", serde_json::from_str(meta.get()).unwrap());
         }
         put("merchant_id", merchant_id.into());
@@ -322,8 +322,7 @@ mod tests {
             cancelled_while: None,
             pre_auth: false,
             recurring: false,
-            callback_url: None,
-            metadata: None,
+            extras: None,
             deny_reason: None,
             created_at_ms: 1_637_143_806_000,
             updated_at_ms: 1_637_143_806_000,
@@ -332,7 +331,6 @@ mod tests {
             links_expire_at_ms: 1_637_144_106_000,
             web_link_used: false,
             refunds: Vec::new(),
-            notify_to: None,
             seq: 1,
         }
     }
@@ -342,10 +340,14 @@ mod tests {
         let pending = transaction(TxStatus::Pending);
         let mut settled = transaction(TxStatus::Settlement);
         settled.settled_at_ms = Some(1_637_143_900_000);
-        settled.metadata = serde_json::value::to_raw_value(
-            &serde_json::json!({"b": {"y": 1, "z": [{"k": "\"q\""}]}, "a": null}),
-        )
-        .ok();
+        settled.extras = crate::charges::Extras {
+            metadata: serde_json::value::to_raw_value(
+                &serde_json::json!({"b": {"y": 1, "z": [{"k": "\"q\""}]}, "a": null}),
+            )
+            .ok(),
+            ..Default::default()
+        }
+        .boxed();
         let mut denied = transaction(TxStatus::Deny);
         denied.deny_reason = Some(&INSUFFICIENT_BALANCE);
         let mut refunded = settled.clone();

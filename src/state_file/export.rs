@@ -180,8 +180,8 @@ fn saved_transaction(t: &Transaction) -> SavedTransaction {
         cancelled_while: t.cancelled_while,
         pre_auth: t.pre_auth,
         recurring: t.recurring,
-        callback_url: t.callback_url.as_deref().map(str::to_string),
-        metadata: t.metadata.clone(),
+        callback_url: t.callback_url().map(str::to_string),
+        metadata: t.metadata().map(ToOwned::to_owned),
         deny_code: t.deny_reason.map(|r| r.channel_response_code.to_string()),
         created_at_ms: t.created_at_ms,
         updated_at_ms: t.updated_at_ms,
@@ -202,7 +202,9 @@ fn saved_transaction(t: &Transaction) -> SavedTransaction {
                 created_at_ms: r.created_at_ms,
             })
             .collect(),
-        notify_to: t.notify_to.as_deref().cloned(),
+        notify_to: Some(t.notify_to())
+            .filter(|to| **to != crate::charges::NotifyTo::Merchant)
+            .cloned(),
     }
 }
 

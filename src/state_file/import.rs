@@ -10,7 +10,7 @@ use super::document::*;
 use super::{FORMAT, VERSION};
 use crate::accounts::{Account, Balance, PaymentOption, Token};
 use crate::app::AppState;
-use crate::charges::{INSUFFICIENT_BALANCE, NotifyTo, Refund, Transaction};
+use crate::charges::{Extras, INSUFFICIENT_BALANCE, NotifyTo, Refund, Transaction};
 use crate::clock::{self, MAX_MS};
 use crate::fixtures::PaymentOptionFixture;
 use crate::limits;
@@ -377,8 +377,12 @@ fn prepare_transactions(
             cancelled_while: t.cancelled_while,
             pre_auth: t.pre_auth,
             recurring: t.recurring,
-            callback_url: t.callback_url.map(String::into_boxed_str),
-            metadata: t.metadata,
+            extras: Extras {
+                callback_url: t.callback_url.map(String::into_boxed_str),
+                metadata: t.metadata,
+                notify_to: t.notify_to.unwrap_or_default(),
+            }
+            .boxed(),
             deny_reason,
             created_at_ms: t.created_at_ms,
             updated_at_ms: t.updated_at_ms,
@@ -387,10 +391,6 @@ fn prepare_transactions(
             links_expire_at_ms: t.links_expire_at_ms,
             web_link_used: t.web_link_used,
             refunds,
-            notify_to: match t.notify_to {
-                None | Some(NotifyTo::Merchant) => None,
-                Some(other) => Some(Box::new(other)),
-            },
             seq: 0,
         });
     }
