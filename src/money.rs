@@ -98,9 +98,7 @@ impl Amount {
     pub fn saturating_add(self, other: Self) -> Self {
         Self::from_hundredths(self.0.saturating_add(other.0))
     }
-}
 
-impl Amount {
     /// `"100000.00"`, written on the stack: every charge answer shows one.
     pub fn text(self) -> AmountText {
         // At most 15 digits (`MAX`), a point and two.

@@ -1,9 +1,9 @@
 //! Route helpers shared by every dialect.
 //!
-//! Routes are guarded here rather than with `crate::routing::post()` and its siblings: actix-web's method
+//! Routes are guarded here rather than with `web::post()` and its siblings: actix-web's method
 //! guard records its method in the request's extensions on every request it sees (for an `Allow`
-//! header; here every resource answers other methods itself, in its dialect), which allocated three
-//! times per request (see BENCHMARKS.md). These guards only compare.
+//! header; here every resource answers other methods itself, in its dialect), which allocated
+//! three times per request (see BENCHMARKS.md). These guards only compare.
 
 use actix_web::http::Method;
 use actix_web::{Route, guard, web};

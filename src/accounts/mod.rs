@@ -11,11 +11,12 @@ pub mod store;
 
 use std::sync::Arc;
 
-use crate::money::Amount;
 use base64::Engine;
 use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
+
+use crate::money::Amount;
 
 pub use store::{AccountPage, Counts, CreateOutcome, Filling, Owner, Store, TransitionError};
 

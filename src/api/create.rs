@@ -182,12 +182,8 @@ pub struct CreateRequest {
 /// # Errors
 /// [`ApiError::Malformed`] when the body is not a JSON object, [`ApiError::Validation`] otherwise.
 pub fn validate(body: &[u8]) -> Result<CreateRequest, ApiError> {
-    // Checked as UTF-8 once: read from bytes, serde_json checks each string again.
-    let root: Body = match std::str::from_utf8(body) {
-        Ok(text) => serde_json::from_str(text),
-        Err(_) => serde_json::from_slice(body),
-    }
-    .map_err(|_| ApiError::Malformed)?;
+    let root: Body = super::fields::deserialize(body, std::marker::PhantomData)
+        .map_err(|_| ApiError::Malformed)?;
     let mut errors = Vec::new();
     match &root.payment_type {
         None | Some(Field::Null) => errors.push("payment_type is required".to_string()),

@@ -27,27 +27,35 @@ pub fn read<'a, const N: usize>(
     json: &'a [u8],
     names: &[&str; N],
 ) -> Result<Shape<'a, N>, serde_json::Error> {
-    // Checked as UTF-8 once, here: read from bytes, serde_json would check each raw value and
-    // each string again (a tenth of a charge).
+    deserialize(json, Fields(names))
+}
+
+/// A request body read with `seed` (`PhantomData::<T>` for a plain `T`), all of it JSON.
+///
+/// Checked as UTF-8 once and read as text: read from bytes, serde_json checks each raw value and
+/// each string again (a tenth of a charge). Bytes that are not UTF-8 are read as bytes, for
+/// serde_json's own error.
+///
+/// # Errors
+/// `json` is not JSON, or not what `seed` reads.
+pub fn deserialize<'a, S: DeserializeSeed<'a>>(
+    json: &'a [u8],
+    seed: S,
+) -> Result<S::Value, serde_json::Error> {
     match std::str::from_utf8(json) {
-        Ok(text) => read_str(text, names),
-        Err(_) => {
-            let mut de = serde_json::Deserializer::from_slice(json);
-            let shape = Fields(names).deserialize(&mut de)?;
-            de.end()?;
-            Ok(shape)
-        }
+        Ok(text) => whole(serde_json::Deserializer::from_str(text), seed),
+        Err(_) => whole(serde_json::Deserializer::from_slice(json), seed),
     }
 }
 
-fn read_str<'a, const N: usize>(
-    json: &'a str,
-    names: &[&str; N],
-) -> Result<Shape<'a, N>, serde_json::Error> {
-    let mut de = serde_json::Deserializer::from_str(json);
-    let shape = Fields(names).deserialize(&mut de)?;
+/// `seed`'s value, with nothing but whitespace after it.
+fn whole<'a, R: serde_json::de::Read<'a>, S: DeserializeSeed<'a>>(
+    mut de: serde_json::Deserializer<R>,
+    seed: S,
+) -> Result<S::Value, serde_json::Error> {
+    let value = seed.deserialize(&mut de)?;
     de.end()?;
-    Ok(shape)
+    Ok(value)
 }
 
 /// The named fields of a raw value that should be an object; anything else has none.
@@ -55,7 +63,7 @@ pub fn of<'a, const N: usize>(
     raw: Option<&'a RawValue>,
     names: &[&str; N],
 ) -> [Option<&'a RawValue>; N] {
-    match raw.map(|r| read_str(r.get(), names)) {
+    match raw.map(|r| whole(serde_json::Deserializer::from_str(r.get()), Fields(names))) {
         Some(Ok(Shape::Object(fields))) => fields,
         _ => [None; N],
     }

@@ -575,6 +575,112 @@ async fn export_and_import_round_trip_and_a_bad_document_changes_nothing() {
     );
 }
 
+/// What few charges send (a callback URL, metadata, other notification URLs) comes back with its
+/// transaction, and a transaction without it comes back without it.
+#[tokio::test]
+async fn a_transaction_comes_back_from_an_import_with_what_its_charge_sent() {
+    let a = spawn_app();
+    let id = a.create_pending(KEY, "81200000032").await;
+    a.link(&id).await;
+    let token = a.get(KEY, &id).await.body["metadata"]["payment_options"][0]["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut charged = Vec::new();
+    for (order, callback, metadata, header) in [
+        ("rt-plain", None, None, None),
+        (
+            "rt-extras",
+            Some("https://shop.example/done"),
+            Some(json!({"cart": [1, 2]})),
+            Some(("X-Append-Notification", "https://hooks.example/a")),
+        ),
+        (
+            "rt-override",
+            None,
+            None,
+            Some(("X-Override-Notification", "https://hooks.example/o")),
+        ),
+    ] {
+        let mut gopay = json!({"account_id": id, "payment_option_token": token});
+        if let Some(url) = callback {
+            gopay["callback_url"] = json!(url);
+        }
+        let mut body = json!({
+            "payment_type": "gopay",
+            "gopay": gopay,
+            "transaction_details": {"order_id": order, "gross_amount": 1000}
+        });
+        if let Some(m) = metadata {
+            body["metadata"] = m;
+        }
+        let mut req = a
+            .client
+            .post(format!("{}/v2/charge", a.url))
+            .basic_auth(KEY, Some(""))
+            .header("Content-Type", "application/json")
+            .body(body.to_string());
+        if let Some((name, value)) = header {
+            req = req.header(name, value);
+        }
+        let r: Value = req.send().await.unwrap().json().await.unwrap();
+        assert_eq!(r["status_code"], "200", "{r}");
+        charged.push(r["transaction_id"].as_str().unwrap().to_string());
+    }
+    let exported = a.admin(Method::GET, "/__admin/state", None).await;
+    assert_eq!(exported.status, 200);
+    let b = spawn_app();
+    let imported = b
+        .admin(Method::PUT, "/__admin/state", Some(exported.body))
+        .await;
+    assert_eq!(imported.status, 200, "{}", imported.text);
+    for tx in &charged {
+        let view = format!("/__admin/transactions/{tx}");
+        // The transaction; its notifications to the extra URL are still being attempted on `a`.
+        assert_eq!(
+            b.admin(Method::GET, &view, None).await.body["transaction"],
+            a.admin(Method::GET, &view, None).await.body["transaction"],
+            "{tx}"
+        );
+        let status = format!("/v2/{tx}/status");
+        assert_eq!(
+            b.request(Method::GET, &status, Some(KEY), None).await.body,
+            a.request(Method::GET, &status, Some(KEY), None).await.body,
+            "{tx}"
+        );
+    }
+    let extras = b
+        .admin(
+            Method::GET,
+            &format!("/__admin/transactions/{}", charged[1]),
+            None,
+        )
+        .await
+        .body;
+    assert_eq!(
+        extras["transaction"]["callback_url"], "https://shop.example/done",
+        "{extras}"
+    );
+    assert_eq!(
+        extras["transaction"]["notify_to"]["mode"], "append",
+        "{extras}"
+    );
+    let status = b
+        .request(
+            Method::GET,
+            &format!("/v2/{}/status", charged[1]),
+            Some(KEY),
+            None,
+        )
+        .await;
+    assert_eq!(
+        status.body["metadata"],
+        json!({"cart": [1, 2]}),
+        "{}",
+        status.text
+    );
+}
+
 #[tokio::test]
 async fn an_embedded_server_saves_when_it_stops() {
     let dir = folder("embedded");
