@@ -33,7 +33,12 @@ pub struct TooFar {
 impl Clock {
     /// Now, in milliseconds since the epoch, on the mock's clock.
     pub fn now_ms(&self) -> u64 {
-        wall_ms()
+        self.ms_at(SystemTime::now())
+    }
+
+    /// `at` (a wall time read earlier) on the mock's clock, in milliseconds since the epoch.
+    pub fn ms_at(&self, at: SystemTime) -> u64 {
+        wall_ms(at)
             .saturating_add(self.offset_ms.load(Ordering::Relaxed))
             .min(MAX_MS)
     }
@@ -81,11 +86,8 @@ impl Clock {
     }
 }
 
-fn wall_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(duration_ms)
-        .unwrap_or(0)
+fn wall_ms(at: SystemTime) -> u64 {
+    at.duration_since(UNIX_EPOCH).map(duration_ms).unwrap_or(0)
 }
 
 /// A duration in whole milliseconds, saturating.

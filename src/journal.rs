@@ -43,8 +43,10 @@ pub struct RequestBody(pub Bytes);
 
 /// A request's target (path and query), its [`RECORDED_HEADERS`], its body and the answer, copied
 /// into one buffer: one allocation per entry, and nothing shared with the connection's buffers.
+#[derive(Default)]
 pub struct Record {
-    bytes: Box<[u8]>,
+    /// Reused when the entry's place is (see [`Journal::record`]).
+    bytes: Vec<u8>,
     /// Where the path ends (the query, if any, follows its `?`).
     path_end: u32,
     target_end: u32,
@@ -64,6 +66,20 @@ impl Record {
         body: Option<&[u8]>,
         response: &[u8],
     ) -> Self {
+        let mut record = Self::default();
+        record.fill(uri, headers, body, response);
+        record
+    }
+
+    /// Copies a request and its answer over what this record held, in its buffer when that is
+    /// large enough.
+    fn fill(
+        &mut self,
+        uri: &actix_web::http::Uri,
+        headers: &header::HeaderMap,
+        body: Option<&[u8]>,
+        response: &[u8],
+    ) {
         let path = uri.path().as_bytes();
         let query = uri.query().map(str::as_bytes);
         // One pass over the request's few headers rather than a lookup per recorded name; the
@@ -81,7 +97,13 @@ impl Record {
             + found.iter().flatten().map(|v| v.len()).sum::<usize>()
             + body.map_or(0, <[u8]>::len)
             + response.len();
-        let mut bytes = Vec::with_capacity(len);
+        let bytes = &mut self.bytes;
+        bytes.clear();
+        if bytes.capacity() > len.saturating_mul(2).max(4096) {
+            // Not a large body's buffer kept for small ones.
+            *bytes = Vec::new();
+        }
+        bytes.reserve_exact(len);
         bytes.extend_from_slice(path);
         let path_end = offset(bytes.len());
         if let Some(q) = query {
@@ -100,14 +122,11 @@ impl Record {
         }
         let body = body.map(&mut push);
         let (response_start, _) = push(response);
-        Self {
-            bytes: bytes.into_boxed_slice(),
-            path_end,
-            target_end,
-            values,
-            body,
-            response_start,
-        }
+        self.path_end = path_end;
+        self.target_end = target_end;
+        self.values = values;
+        self.body = body;
+        self.response_start = response_start;
     }
 
     fn slice(&self, (start, end): (u32, u32)) -> &[u8] {
@@ -143,15 +162,61 @@ impl Record {
             .unwrap_or(&[])
     }
 
+    /// The bytes it holds (its buffer's capacity, which a reused buffer may have above its length).
     fn len(&self) -> usize {
-        self.bytes.len()
+        self.bytes.capacity()
     }
+}
+
+/// Asks the CPU to fetch, ahead of time, the memory the next records of a full journal write over:
+/// the oldest entry's buffer, and the entry after it (whose buffer address the next call reads).
+/// That memory was last touched thousands of requests ago and is out of the cache; waiting for it
+/// was most of what recording cost a request (see BENCHMARKS.md).
+fn warm(entries: &VecDeque<Arc<Entry>>) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        /// Past this, a buffer is not worth fetching whole.
+        const MOST: usize = 4096;
+        let lines = |start: *const u8, len: usize| {
+            for at in (0..len.min(MOST)).step_by(64) {
+                // SAFETY: a prefetch is a hint: it reads nothing the program sees and never
+                // faults, whatever the address. These addresses are live allocations anyway.
+                unsafe { _mm_prefetch::<_MM_HINT_T0>(start.wrapping_add(at).cast()) };
+            }
+        };
+        if let Some(next) = entries.front() {
+            lines(next.record.bytes.as_ptr(), next.record.bytes.capacity());
+        }
+        if let Some(after) = entries.get(1) {
+            // The reference counts precede the entry in its allocation.
+            let counts = 2 * std::mem::size_of::<usize>();
+            let start = Arc::as_ptr(after).cast::<u8>().wrapping_sub(counts);
+            lines(start, counts + std::mem::size_of::<Entry>());
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = entries;
 }
 
 /// A position in a record; records are far below 4 GiB (heads are capped at 128 KiB, bodies and
 /// answers far lower).
 fn offset(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+/// What [`Journal::record`] copies of one request and its answer.
+pub struct Recording<'a> {
+    pub at_ms: u64,
+    pub method: &'a Method,
+    pub uri: &'a actix_web::http::Uri,
+    pub headers: &'a header::HeaderMap,
+    /// The body the route read (`None` when it answered before reading one).
+    pub body: Option<&'a [u8]>,
+    pub response: &'a [u8],
+    pub status: u16,
+    pub duration: Duration,
+    pub fault: Option<u64>,
 }
 
 /// One request and its answer.
@@ -335,22 +400,60 @@ impl Journal {
         self.capacity > 0
     }
 
-    /// Keeps `entry` (its id assigned here), dropping the oldest past either bound.
-    pub fn record(&self, mut entry: Entry) {
+    /// Keeps a copy of `r` (its id assigned here), dropping the oldest past either bound.
+    ///
+    /// A full journal writes the new entry over the oldest one's allocations when no query holds
+    /// that entry: a new entry and its buffer, and the two frees of the old ones (whose memory is
+    /// no longer in the cache) were a third of what the journal cost a request.
+    pub fn record(&self, r: Recording<'_>) {
         if !self.enabled() {
             return;
         }
-        let size = entry.size();
         let mut inner = self.inner.lock();
-        entry.id = inner.next_id;
+        let id = inner.next_id;
         inner.next_id = inner.next_id.saturating_add(1);
-        inner.bytes = inner.bytes.saturating_add(size);
-        inner.entries.push_back(Arc::new(entry));
+        let mut oldest = if inner.entries.len() >= self.capacity {
+            inner.entries.pop_front()
+        } else {
+            None
+        };
+        if let Some(old) = &oldest {
+            inner.bytes = inner.bytes.saturating_sub(old.size());
+        }
+        let entry = match oldest.as_mut().and_then(Arc::get_mut) {
+            Some(e) => {
+                e.record.fill(r.uri, r.headers, r.body, r.response);
+                e.id = id;
+                e.at_ms = r.at_ms;
+                e.method.clone_from(r.method);
+                e.status = r.status;
+                e.duration = r.duration;
+                e.fault = r.fault;
+                oldest
+            }
+            None => None,
+        };
+        let entry = entry.unwrap_or_else(|| {
+            Arc::new(Entry {
+                id,
+                at_ms: r.at_ms,
+                method: r.method.clone(),
+                record: Record::new(r.uri, r.headers, r.body, r.response),
+                status: r.status,
+                duration: r.duration,
+                fault: r.fault,
+            })
+        });
+        inner.bytes = inner.bytes.saturating_add(entry.size());
+        inner.entries.push_back(entry);
         while inner.entries.len() > self.capacity || inner.bytes > MAX_BYTES {
             let Some(old) = inner.entries.pop_front() else {
                 break;
             };
             inner.bytes = inner.bytes.saturating_sub(old.size());
+        }
+        if inner.entries.len() >= self.capacity {
+            warm(&inner.entries);
         }
     }
 
@@ -424,7 +527,8 @@ impl Journal {
 mod tests {
     use super::*;
 
-    fn entry(path: &str, body: &str, response: &str) -> Entry {
+    /// Credentials of "key-a" and a user agent.
+    fn headers() -> header::HeaderMap {
         let mut h = header::HeaderMap::new();
         // "key-a:"
         h.insert(
@@ -432,20 +536,25 @@ mod tests {
             header::HeaderValue::from_static("Basic a2V5LWE6"),
         );
         h.insert(header::USER_AGENT, header::HeaderValue::from_static("t/1"));
-        Entry {
-            id: 0,
+        h
+    }
+
+    fn record_in(j: &Journal, path: &str, h: &header::HeaderMap, body: &str, response: &str) {
+        j.record(Recording {
             at_ms: 1,
-            method: Method::POST,
-            record: Record::new(
-                &path.parse().unwrap(),
-                &h,
-                Some(body.as_bytes()),
-                response.as_bytes(),
-            ),
+            method: &Method::POST,
+            uri: &path.parse().unwrap(),
+            headers: h,
+            body: Some(body.as_bytes()),
+            response: response.as_bytes(),
             status: 200,
             duration: Duration::ZERO,
             fault: None,
-        }
+        });
+    }
+
+    fn record(j: &Journal, path: &str, body: &str, response: &str) {
+        record_in(j, path, &headers(), body, response);
     }
 
     #[test]
@@ -512,7 +621,7 @@ mod tests {
     fn the_oldest_go_past_the_size_and_keys_are_read_from_the_credentials() {
         let j = Journal::new(3);
         for i in 0..5 {
-            j.record(entry(&format!("/v2/{i}"), "{}", r#"{"status_code":"201"}"#));
+            record(&j, &format!("/v2/{i}"), "{}", r#"{"status_code":"201"}"#);
         }
         assert_eq!(j.len(), 3);
         let (found, next) = j.find(&Matcher::default(), None, 2);
@@ -542,7 +651,7 @@ mod tests {
         let j = Journal::new(1_000_000);
         let big = "x".repeat(1024 * 1024);
         for _ in 0..100 {
-            j.record(entry("/v2/charge", &big, "{}"));
+            record(&j, "/v2/charge", &big, "{}");
         }
         assert!(j.len() < 100);
         assert!(j.inner.lock().bytes <= MAX_BYTES);
@@ -551,7 +660,104 @@ mod tests {
     #[test]
     fn a_disabled_journal_keeps_nothing() {
         let j = Journal::new(0);
-        j.record(entry("/v2/charge", "{}", "{}"));
+        record(&j, "/v2/charge", "{}", "{}");
         assert!(j.is_empty());
+    }
+
+    #[test]
+    fn an_entry_written_over_the_oldest_keeps_nothing_of_it_and_held_entries_stay_whole() {
+        let j = Journal::new(2);
+        record(&j, "/v2/a?x=1", r#"{"a":1}"#, r#"{"status_code":"201"}"#);
+        record(&j, "/v2/b", r#"{"b":2}"#, r#"{"status_code":"200"}"#);
+        // Held by a query while newer entries take the places of the older ones.
+        let (held, _) = j.find(&Matcher::default(), None, 10);
+        record(&j, "/v2/c", "", "not json");
+        // No credentials, no user agent: nothing of the entry it replaced may show.
+        record_in(
+            &j,
+            "/v2/d",
+            &header::HeaderMap::new(),
+            "{}",
+            r#"{"status_code":"404"}"#,
+        );
+        record_in(
+            &j,
+            "/v2/e",
+            &header::HeaderMap::new(),
+            "[]",
+            r#"{"status_code":"409"}"#,
+        );
+        let show = |e: &Entry| {
+            let v = e.to_json();
+            (
+                v["id"].clone(),
+                v["path"].clone(),
+                v["query"].clone(),
+                v["body"].clone(),
+                v["response"].clone(),
+                v["headers"].clone(),
+                v["server_key"].clone(),
+            )
+        };
+        let (now, _) = j.find(&Matcher::default(), None, 10);
+        assert_eq!(
+            now.iter().map(|e| show(e)).collect::<Vec<_>>(),
+            [
+                (
+                    json!(5),
+                    json!("/v2/e"),
+                    json!(""),
+                    json!([]),
+                    json!({"status_code": "409"}),
+                    json!({}),
+                    Value::Null
+                ),
+                (
+                    json!(4),
+                    json!("/v2/d"),
+                    json!(""),
+                    json!({}),
+                    json!({"status_code": "404"}),
+                    json!({}),
+                    Value::Null
+                ),
+            ]
+        );
+        assert_eq!(now[0].status_code().as_deref(), Some("409"));
+        assert_eq!(
+            held.iter().map(|e| show(e)).collect::<Vec<_>>(),
+            [
+                (
+                    json!(2),
+                    json!("/v2/b"),
+                    json!(""),
+                    json!({"b": 2}),
+                    json!({"status_code": "200"}),
+                    json!({"user-agent": "t/1"}),
+                    json!("key-a")
+                ),
+                (
+                    json!(1),
+                    json!("/v2/a"),
+                    json!("x=1"),
+                    json!({"a": 1}),
+                    json!({"status_code": "201"}),
+                    json!({"user-agent": "t/1"}),
+                    json!("key-a")
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_large_buffer_is_not_kept_for_the_small_entries_after_it() {
+        let j = Journal::new(1);
+        record(&j, "/v2/charge", &"x".repeat(1024 * 1024), "{}");
+        assert!(j.inner.lock().bytes > 1024 * 1024);
+        record(&j, "/v2/charge", "{}", "{}");
+        let bytes = j.inner.lock().bytes;
+        assert!(bytes < ENTRY_OVERHEAD + 4096, "{bytes}");
+        let (found, _) = j.find(&Matcher::default(), None, 1);
+        assert_eq!(found[0].record.body(), Some(&b"{}"[..]));
     }
 }
