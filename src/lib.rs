@@ -28,7 +28,8 @@
 //!   `gpar_`/`gpad_` pages a customer opens; [`dashboard`]: the QA dashboard at `/__admin/`.
 //! - [`journal`]: the Midtrans requests received; [`faults`]: rules that make them fail or slow
 //!   down; [`intercept`]: both around each Midtrans call.
-//! - [`control`]: the mock-only JSON control API under `/__admin`; [`paging`]: pages of long lists.
+//! - [`control`]: the mock-only JSON control API under `/__admin`; [`paging`]: pages of long lists;
+//!   [`by_id`]: the table that finds accounts and transactions by id.
 //! - [`fixtures`]: phone number scenarios, preloaded accounts, default balances; [`scenarios`]: the
 //!   phone scenarios in effect, the fixtures' and those added at run time.
 //! - [`app`]: the state the routes share, and reset; [`ids`]: seedable ids and tokens;
@@ -42,6 +43,7 @@ pub mod api;
 pub mod app;
 pub mod auth;
 pub mod body;
+pub mod by_id;
 pub mod charges;
 pub mod cli;
 pub mod clock;

@@ -243,7 +243,8 @@ pub struct Account {
     /// allocation of its own, on every create (see BENCHMARKS.md).
     pub phone_number: CompactString,
     pub country_code: CompactString,
-    pub redirect_url: Option<Box<str>>,
+    /// Shared by a key's accounts while it sends the same URL (see `Store::create`).
+    pub redirect_url: Option<Arc<str>>,
     /// The web (`gpar_`) link works once, as Midtrans documents: its form was submitted.
     pub web_link_used: bool,
     /// Its place in creation order (set by the store): the cursor of account pages. Free in memory:
@@ -255,6 +256,12 @@ pub struct Account {
     pub expires_at_ms: Option<u64>,
     /// Empty until the account is first linked.
     pub payment_options: Vec<PaymentOption>,
+}
+
+impl crate::by_id::Keyed for Account {
+    fn key(&self) -> &Uuid {
+        &self.id
+    }
 }
 
 /// Activation link ids are derived from account ids by a fixed XOR that keeps the UUID version and
@@ -288,7 +295,7 @@ impl Account {
             status,
             phone_number: phone_number.into(),
             country_code: country_code.into(),
-            redirect_url: redirect_url.map(Box::from),
+            redirect_url: redirect_url.map(Arc::from),
             web_link_used: false,
             seq: 0,
             created_at_ms: now_ms,

@@ -22,10 +22,10 @@ use std::sync::Arc;
 use compact_str::CompactString;
 use hashbrown::hash_table::HashTable;
 use parking_lot::{RwLock, RwLockWriteGuard};
-use rustc_hash::FxHashMap;
 use uuid::Uuid;
 
 use super::{Account, AccountStatus, PaymentOption, Transition};
+use crate::by_id::ById;
 use crate::money::Amount;
 use crate::paging::{self, Order};
 
@@ -101,6 +101,9 @@ pub struct AccountPage {
 struct OwnerIndex {
     /// The one allocation of the key every account it owns shares.
     key: Arc<str>,
+    /// The redirect URL of its last create, which the next create shares when it sends the same:
+    /// a merchant sends one URL, and each account kept a copy of it.
+    redirect_url: Option<Arc<str>>,
     /// Ids, oldest first (their `seq` orders them).
     ids: Vec<Uuid>,
     counts: Counts,
@@ -111,7 +114,7 @@ struct OwnerIndex {
 /// With 1,000,000 accounts this is about a quarter of the RSS (see BENCHMARKS.md).
 #[derive(Default)]
 struct State {
-    accounts: FxHashMap<Uuid, Box<Account>>,
+    accounts: ById<Box<Account>>,
     /// ENABLED owned accounts, as (id, link order), hashed by (owner, country code, phone number).
     /// The key is hashed from, and compared against, the account itself, so it is stored once. One
     /// number can have several ENABLED accounts (each linked from its own PENDING one): all are
@@ -139,6 +142,7 @@ impl State {
     fn owner(&mut self, key: &str) -> &mut OwnerIndex {
         self.owners.entry_ref(key).or_insert_with(|| OwnerIndex {
             key: Arc::from(key),
+            redirect_url: None,
             ids: Vec::new(),
             counts: Counts::default(),
         })
@@ -161,7 +165,7 @@ impl State {
             }
             None => self.shared_counts.add(status),
         }
-        self.accounts.insert(id, Box::new(account));
+        self.accounts.insert(Box::new(account));
         if status == AccountStatus::Enabled {
             self.link(&id);
         }
@@ -374,12 +378,16 @@ impl Store {
         if state.accounts.len() >= self.limit {
             return CreateOutcome::Full;
         }
-        let owner = state.owner(new.owner).key.clone();
+        let owner = state.owner(new.owner);
+        let redirect_url = new.redirect_url.map(|url| match &owner.redirect_url {
+            Some(last) if **last == *url => last.clone(),
+            _ => owner.redirect_url.insert(Arc::from(url)).clone(),
+        });
         let account = Account {
-            owner: Some(owner),
+            owner: Some(owner.key.clone()),
             phone_number: new.phone_number,
             country_code: new.country_code,
-            redirect_url: new.redirect_url.map(String::into_boxed_str),
+            redirect_url,
             expires_at_ms: new.expires_at_ms,
             ..Account::new(new.id, AccountStatus::Pending, "", "", None, new.now_ms)
         };
@@ -689,6 +697,59 @@ mod tests {
             CreateOutcome::Created(id) => store.get(&id, None, 1_000).unwrap(),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn a_key_s_accounts_share_its_redirect_url_while_it_sends_the_same() {
+        let store = Store::with_limit(100);
+        let create = |owner: &str, url: Option<&str>| {
+            let outcome = store.create(NewAccount {
+                id: Uuid::new_v4(),
+                owner,
+                phone_number: "81".into(),
+                country_code: "62".into(),
+                redirect_url: url.map(str::to_string),
+                now_ms: 1_000,
+                expires_at_ms: None,
+            });
+            let CreateOutcome::Created(id) = outcome else {
+                panic!("{outcome:?}");
+            };
+            store.get(&id, None, 1_000).unwrap().redirect_url
+        };
+        let [a, b, none, c, d, other, e] = [
+            create("k", Some("https://a.example")),
+            create("k", Some("https://a.example")),
+            create("k", None),
+            create("k", Some("https://b.example")),
+            create("k", Some("https://a.example")),
+            create("k2", Some("https://a.example")),
+            create("k", Some("https://a.example")),
+        ];
+        let url = |u: &Option<Arc<str>>| u.as_deref().map(str::to_string);
+        assert_eq!(
+            [&a, &b, &none, &c, &d, &other, &e].map(url),
+            [
+                Some("https://a.example"),
+                Some("https://a.example"),
+                None,
+                Some("https://b.example"),
+                Some("https://a.example"),
+                Some("https://a.example"),
+                Some("https://a.example"),
+            ]
+            .map(|u| u.map(str::to_string))
+        );
+        let shared = |x: &Option<Arc<str>>, y: &Option<Arc<str>>| {
+            Arc::ptr_eq(x.as_ref().unwrap(), y.as_ref().unwrap())
+        };
+        assert!(shared(&a, &b));
+        assert!(!shared(&a, &d), "b.example came between them");
+        assert!(
+            shared(&d, &e),
+            "another key's create does not end the sharing"
+        );
+        assert!(!shared(&e, &other), "keys do not share");
     }
 
     #[test]

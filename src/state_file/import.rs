@@ -259,7 +259,7 @@ fn prepare_accounts(app: &AppState, saved: Vec<SavedAccount>) -> Result<Vec<Acco
             status: a.account_status,
             phone_number: a.phone_number.into(),
             country_code: a.country_code.into(),
-            redirect_url: a.redirect_url.map(String::into_boxed_str),
+            redirect_url: a.redirect_url.map(Arc::from),
             web_link_used: a.web_link_used,
             seq: 0,
             created_at_ms: a.created_at_ms,
