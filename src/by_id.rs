@@ -1,12 +1,13 @@
-//! Records by their UUID, in a table that holds only the pointer to each record (a `Box` or an
-//! `Arc`) and finds it by the id the record itself holds.
+//! Records by their UUID, in a table that holds only the pointer to each record and finds it by the
+//! id the record itself holds. The account store keeps its accounts in one.
 //!
-//! A map from id to pointer takes 24 bytes a slot, this table 8. Every create and charge grows the
-//! table, and on this server fresh memory is the largest cost a create has beyond the limit's (see
+//! A map from id to pointer takes 24 bytes a slot, this table 8. Every create grows the table, and
+//! on this server fresh memory is the largest cost a create has beyond the limit's (see
 //! BENCHMARKS.md): the smaller table is a third of that memory for the table's share.
 //!
 //! The price is paid when the table grows: each record is read again to hash its id. That happens
-//! once per doubling, and only the requests in flight at that moment wait for it.
+//! once per doubling, and only the requests in flight at that moment wait for it. At the rate
+//! charges arrive, that cost outweighed the memory saved, so transactions keep their map.
 
 use std::hash::BuildHasher;
 use std::ops::Deref;

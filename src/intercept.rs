@@ -213,7 +213,6 @@ fn finish<B: MessageBody + 'static>(
     };
     {
         let extensions = req.extensions();
-        let now = SystemTime::now();
         state.journal.record(Recording {
             at_ms: state.clock.ms_at(arrived),
             method: req.method(),
@@ -222,7 +221,9 @@ fn finish<B: MessageBody + 'static>(
             body: extensions.get::<RequestBody>().map(|b| &b.0[..]),
             response: answer.as_ref().map_or(&[][..], |b| &b[..]),
             status,
-            duration: now.duration_since(arrived).unwrap_or_default(),
+            duration: SystemTime::now()
+                .duration_since(arrived)
+                .unwrap_or_default(),
             fault: fired.map(|f| f.rule),
         });
     }

@@ -59,18 +59,6 @@ pub struct Record {
 }
 
 impl Record {
-    /// Copies what the journal keeps of a request and its answer.
-    pub fn new(
-        uri: &actix_web::http::Uri,
-        headers: &header::HeaderMap,
-        body: Option<&[u8]>,
-        response: &[u8],
-    ) -> Self {
-        let mut record = Self::default();
-        record.fill(uri, headers, body, response);
-        record
-    }
-
     /// Copies a request and its answer over what this record held, in its buffer when that is
     /// large enough.
     fn fill(
@@ -220,6 +208,7 @@ pub struct Recording<'a> {
 }
 
 /// One request and its answer.
+#[derive(Default)]
 pub struct Entry {
     pub id: u64,
     /// When it arrived, on the mock clock.
@@ -234,6 +223,17 @@ pub struct Entry {
 }
 
 impl Entry {
+    /// `r` copied over what this entry held, under the id `id`.
+    fn fill(&mut self, id: u64, r: &Recording<'_>) {
+        self.record.fill(r.uri, r.headers, r.body, r.response);
+        self.id = id;
+        self.at_ms = r.at_ms;
+        self.method.clone_from(r.method);
+        self.status = r.status;
+        self.duration = r.duration;
+        self.fault = r.fault;
+    }
+
     fn size(&self) -> usize {
         ENTRY_OVERHEAD.saturating_add(self.record.len())
     }
@@ -403,8 +403,8 @@ impl Journal {
     /// Keeps a copy of `r` (its id assigned here), dropping the oldest past either bound.
     ///
     /// A full journal writes the new entry over the oldest one's allocations when no query holds
-    /// that entry: a new entry and its buffer, and the two frees of the old ones (whose memory is
-    /// no longer in the cache) were a third of what the journal cost a request.
+    /// that entry: no new entry and buffer, and no frees of the old ones, whose memory is no longer
+    /// in the cache (see BENCHMARKS.md, "A full journal writes over its oldest entry").
     pub fn record(&self, r: Recording<'_>) {
         if !self.enabled() {
             return;
@@ -412,7 +412,7 @@ impl Journal {
         let mut inner = self.inner.lock();
         let id = inner.next_id;
         inner.next_id = inner.next_id.saturating_add(1);
-        let mut oldest = if inner.entries.len() >= self.capacity {
+        let oldest = if inner.entries.len() >= self.capacity {
             inner.entries.pop_front()
         } else {
             None
@@ -420,30 +420,12 @@ impl Journal {
         if let Some(old) = &oldest {
             inner.bytes = inner.bytes.saturating_sub(old.size());
         }
-        let entry = match oldest.as_mut().and_then(Arc::get_mut) {
-            Some(e) => {
-                e.record.fill(r.uri, r.headers, r.body, r.response);
-                e.id = id;
-                e.at_ms = r.at_ms;
-                e.method.clone_from(r.method);
-                e.status = r.status;
-                e.duration = r.duration;
-                e.fault = r.fault;
-                oldest
-            }
-            None => None,
-        };
-        let entry = entry.unwrap_or_else(|| {
-            Arc::new(Entry {
-                id,
-                at_ms: r.at_ms,
-                method: r.method.clone(),
-                record: Record::new(r.uri, r.headers, r.body, r.response),
-                status: r.status,
-                duration: r.duration,
-                fault: r.fault,
-            })
-        });
+        let reusable = |mut old: Arc<Entry>| Arc::get_mut(&mut old).is_some().then_some(old);
+        let mut entry = oldest.and_then(reusable).unwrap_or_default();
+        // Always there: the entry is new, or no one else held it.
+        if let Some(e) = Arc::get_mut(&mut entry) {
+            e.fill(id, &r);
+        }
         inner.bytes = inner.bytes.saturating_add(entry.size());
         inner.entries.push_back(entry);
         while inner.entries.len() > self.capacity || inner.bytes > MAX_BYTES {
@@ -575,7 +557,8 @@ mod tests {
                 }
             }
             let body = (mask % 3 != 0).then_some(&b"{\"a\":1}"[..]);
-            let r = Record::new(&"/v2/x?a=b".parse().unwrap(), &h, body, b"answer");
+            let mut r = Record::default();
+            r.fill(&"/v2/x?a=b".parse().unwrap(), &h, body, b"answer");
             for (i, name) in RECORDED_HEADERS.iter().enumerate() {
                 assert_eq!(
                     r.value(i),
@@ -687,64 +670,43 @@ mod tests {
             "[]",
             r#"{"status_code":"409"}"#,
         );
-        let show = |e: &Entry| {
+        let show = |e: &Arc<Entry>| {
             let v = e.to_json();
-            (
-                v["id"].clone(),
-                v["path"].clone(),
-                v["query"].clone(),
-                v["body"].clone(),
-                v["response"].clone(),
-                v["headers"].clone(),
-                v["server_key"].clone(),
+            let keep = [
+                "id",
+                "path",
+                "query",
+                "body",
+                "response",
+                "headers",
+                "server_key",
+            ];
+            Value::Object(
+                keep.iter()
+                    .map(|k| (k.to_string(), v[*k].clone()))
+                    .collect(),
             )
         };
         let (now, _) = j.find(&Matcher::default(), None, 10);
         assert_eq!(
-            now.iter().map(|e| show(e)).collect::<Vec<_>>(),
+            now.iter().map(show).collect::<Vec<_>>(),
             [
-                (
-                    json!(5),
-                    json!("/v2/e"),
-                    json!(""),
-                    json!([]),
-                    json!({"status_code": "409"}),
-                    json!({}),
-                    Value::Null
-                ),
-                (
-                    json!(4),
-                    json!("/v2/d"),
-                    json!(""),
-                    json!({}),
-                    json!({"status_code": "404"}),
-                    json!({}),
-                    Value::Null
-                ),
+                json!({"id": 5, "path": "/v2/e", "query": "", "body": [],
+                    "response": {"status_code": "409"}, "headers": {}, "server_key": null}),
+                json!({"id": 4, "path": "/v2/d", "query": "", "body": {},
+                    "response": {"status_code": "404"}, "headers": {}, "server_key": null}),
             ]
         );
         assert_eq!(now[0].status_code().as_deref(), Some("409"));
         assert_eq!(
-            held.iter().map(|e| show(e)).collect::<Vec<_>>(),
+            held.iter().map(show).collect::<Vec<_>>(),
             [
-                (
-                    json!(2),
-                    json!("/v2/b"),
-                    json!(""),
-                    json!({"b": 2}),
-                    json!({"status_code": "200"}),
-                    json!({"user-agent": "t/1"}),
-                    json!("key-a")
-                ),
-                (
-                    json!(1),
-                    json!("/v2/a"),
-                    json!("x=1"),
-                    json!({"a": 1}),
-                    json!({"status_code": "201"}),
-                    json!({"user-agent": "t/1"}),
-                    json!("key-a")
-                ),
+                json!({"id": 2, "path": "/v2/b", "query": "", "body": {"b": 2},
+                    "response": {"status_code": "200"}, "headers": {"user-agent": "t/1"},
+                    "server_key": "key-a"}),
+                json!({"id": 1, "path": "/v2/a", "query": "x=1", "body": {"a": 1},
+                    "response": {"status_code": "201"}, "headers": {"user-agent": "t/1"},
+                    "server_key": "key-a"}),
             ]
         );
     }

@@ -29,7 +29,7 @@
 //! - [`journal`]: the Midtrans requests received; [`faults`]: rules that make them fail or slow
 //!   down; [`intercept`]: both around each Midtrans call.
 //! - [`control`]: the mock-only JSON control API under `/__admin`; [`paging`]: pages of long lists;
-//!   [`by_id`]: the table that finds accounts and transactions by id.
+//!   [`by_id`]: the table that finds accounts by id.
 //! - [`fixtures`]: phone number scenarios, preloaded accounts, default balances; [`scenarios`]: the
 //!   phone scenarios in effect, the fixtures' and those added at run time.
 //! - [`app`]: the state the routes share, and reset; [`ids`]: seedable ids and tokens;

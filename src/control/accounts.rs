@@ -31,12 +31,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(
         web::resource("/accounts/{id}")
             .route(routing::get().to(show))
-            .route(crate::routing::patch().to(patch))
+            .route(routing::patch().to(patch))
             .default_service(web::to(method_not_allowed)),
     )
     .service(
         web::resource("/accounts/{id}/{action}")
-            .route(crate::routing::post().to(act))
+            .route(routing::post().to(act))
             .default_service(web::to(method_not_allowed)),
     );
 }

@@ -14,14 +14,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::resource("/faults")
             .route(routing::get().to(list))
-            .route(crate::routing::post().to(add))
-            .route(crate::routing::delete().to(clear))
+            .route(routing::post().to(add))
+            .route(routing::delete().to(clear))
             .default_service(web::to(method_not_allowed)),
     )
     .service(
         web::resource("/faults/{id}")
             .route(routing::get().to(show))
-            .route(crate::routing::delete().to(remove))
+            .route(routing::delete().to(remove))
             .default_service(web::to(method_not_allowed)),
     );
 }

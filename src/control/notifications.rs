@@ -30,7 +30,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     )
     .service(
         web::resource("/notifications/wait")
-            .route(crate::routing::post().to(wait))
+            .route(routing::post().to(wait))
             .default_service(web::to(method_not_allowed)),
     )
     .service(
@@ -40,7 +40,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     )
     .service(
         web::resource("/notifications/{id}/retry")
-            .route(crate::routing::post().to(retry))
+            .route(routing::post().to(retry))
             .default_service(web::to(method_not_allowed)),
     );
 }

@@ -16,14 +16,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::resource("/phone-numbers")
             .route(routing::get().to(list))
-            .route(crate::routing::delete().to(clear))
+            .route(routing::delete().to(clear))
             .default_service(web::to(method_not_allowed)),
     )
     .service(
         web::resource("/phone-numbers/{number}")
             .route(routing::get().to(show))
-            .route(crate::routing::put().to(put))
-            .route(crate::routing::delete().to(remove))
+            .route(routing::put().to(put))
+            .route(routing::delete().to(remove))
             .default_service(web::to(method_not_allowed)),
     );
 }

@@ -15,17 +15,17 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::resource("/requests")
             .route(routing::get().to(list))
-            .route(crate::routing::delete().to(forget))
+            .route(routing::delete().to(forget))
             .default_service(web::to(method_not_allowed)),
     )
     .service(
         web::resource("/requests/find")
-            .route(crate::routing::post().to(find))
+            .route(routing::post().to(find))
             .default_service(web::to(method_not_allowed)),
     )
     .service(
         web::resource("/requests/count")
-            .route(crate::routing::post().to(count))
+            .route(routing::post().to(count))
             .default_service(web::to(method_not_allowed)),
     );
 }

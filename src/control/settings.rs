@@ -20,18 +20,18 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     )
     .service(
         web::resource("/clock/advance")
-            .route(crate::routing::post().to(advance))
+            .route(routing::post().to(advance))
             .default_service(web::to(method_not_allowed)),
     )
     .service(
         web::resource("/config")
             .route(routing::get().to(show_config))
-            .route(crate::routing::patch().to(patch_config))
+            .route(routing::patch().to(patch_config))
             .default_service(web::to(method_not_allowed)),
     )
     .service(
         web::resource("/reset")
-            .route(crate::routing::post().to(reset))
+            .route(routing::post().to(reset))
             .default_service(web::to(method_not_allowed)),
     )
     .service(

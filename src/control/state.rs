@@ -14,7 +14,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::resource("/state")
             .route(routing::get().to(export))
-            .route(crate::routing::put().to(import))
+            .route(routing::put().to(import))
             .default_service(web::to(method_not_allowed)),
     );
 }

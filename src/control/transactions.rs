@@ -32,7 +32,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     )
     .service(
         web::resource("/transactions/{id}/{action}")
-            .route(crate::routing::post().to(act))
+            .route(routing::post().to(act))
             .default_service(web::to(method_not_allowed)),
     );
 }

@@ -57,22 +57,22 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     )
     .service(
         web::resource("/ui/accounts")
-            .route(crate::routing::post().to(forms::create_account))
+            .route(routing::post().to(forms::create_account))
             .default_service(html_405()),
     )
     .service(
         web::resource("/ui/clock")
-            .route(crate::routing::post().to(forms::advance_clock))
+            .route(routing::post().to(forms::advance_clock))
             .default_service(html_405()),
     )
     .service(
         web::resource("/ui/config")
-            .route(crate::routing::post().to(forms::change_config))
+            .route(routing::post().to(forms::change_config))
             .default_service(html_405()),
     )
     .service(
         web::resource("/ui/reset")
-            .route(crate::routing::post().to(forms::reset))
+            .route(routing::post().to(forms::reset))
             .default_service(html_405()),
     )
     .service(
@@ -82,17 +82,17 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     )
     .service(
         web::resource("/ui/accounts/{id}/balances")
-            .route(crate::routing::post().to(account::change_balances))
+            .route(routing::post().to(account::change_balances))
             .default_service(html_405()),
     )
     .service(
         web::resource("/ui/accounts/{id}/{action}")
-            .route(crate::routing::post().to(forms::account_action))
+            .route(routing::post().to(forms::account_action))
             .default_service(html_405()),
     )
     .service(
         web::resource("/ui/transactions/{id}/{action}")
-            .route(crate::routing::post().to(forms::transaction_action))
+            .route(routing::post().to(forms::transaction_action))
             .default_service(html_405()),
     )
     .service(
@@ -102,7 +102,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     )
     .service(
         web::resource("/ui/notifications/{id}/retry")
-            .route(crate::routing::post().to(forms::retry_notification))
+            .route(routing::post().to(forms::retry_notification))
             .default_service(html_405()),
     );
 }
