@@ -19,6 +19,7 @@ use parking_lot::Mutex;
 use serde_json::{Map, Value, json};
 
 use crate::clock::rfc3339;
+use crate::prefetch;
 
 /// Bodies, answers and heads the journal holds at most, in bytes.
 pub const MAX_BYTES: usize = 64 * 1024 * 1024;
@@ -161,30 +162,15 @@ impl Record {
 /// That memory was last touched thousands of requests ago and is out of the cache; waiting for it
 /// was most of what recording cost a request (see BENCHMARKS.md).
 fn warm(entries: &VecDeque<Arc<Entry>>) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-        /// Past this, a buffer is not worth fetching whole.
-        const MOST: usize = 4096;
-        let lines = |start: *const u8, len: usize| {
-            for at in (0..len.min(MOST)).step_by(64) {
-                // SAFETY: a prefetch is a hint: it reads nothing the program sees and never
-                // faults, whatever the address. These addresses are live allocations anyway.
-                unsafe { _mm_prefetch::<_MM_HINT_T0>(start.wrapping_add(at).cast()) };
-            }
-        };
-        if let Some(next) = entries.front() {
-            lines(next.record.bytes.as_ptr(), next.record.bytes.capacity());
-        }
-        if let Some(after) = entries.get(1) {
-            // The reference counts precede the entry in its allocation.
-            let counts = 2 * std::mem::size_of::<usize>();
-            let start = Arc::as_ptr(after).cast::<u8>().wrapping_sub(counts);
-            lines(start, counts + std::mem::size_of::<Entry>());
-        }
+    if let Some(next) = entries.front() {
+        prefetch::lines(next.record.bytes.as_ptr(), next.record.bytes.capacity());
     }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = entries;
+    if let Some(after) = entries.get(1) {
+        // The reference counts precede the entry in its allocation.
+        let counts = 2 * std::mem::size_of::<usize>();
+        let start = Arc::as_ptr(after).cast::<u8>().wrapping_sub(counts);
+        prefetch::lines(start, counts + std::mem::size_of::<Entry>());
+    }
 }
 
 /// A position in a record; records are far below 4 GiB (heads are capped at 128 KiB, bodies and

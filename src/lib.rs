@@ -29,7 +29,8 @@
 //! - [`journal`]: the Midtrans requests received; [`faults`]: rules that make them fail or slow
 //!   down; [`intercept`]: both around each Midtrans call.
 //! - [`control`]: the mock-only JSON control API under `/__admin`; [`paging`]: pages of long lists;
-//!   [`by_id`]: the table that finds accounts by id.
+//!   [`by_id`]: the table that finds accounts by id, and grows a few records per insert;
+//!   [`prefetch`]: fetching memory ahead of a request that would wait for it.
 //! - [`fixtures`]: phone number scenarios, preloaded accounts, default balances; [`scenarios`]: the
 //!   phone scenarios in effect, the fixtures' and those added at run time.
 //! - [`app`]: the state the routes share, and reset; [`ids`]: seedable ids and tokens;
@@ -67,6 +68,7 @@ pub mod pages;
 pub mod paging;
 pub mod payments;
 pub mod pool;
+pub mod prefetch;
 pub mod routing;
 pub mod scenarios;
 pub mod scheduler;
