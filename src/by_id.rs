@@ -5,11 +5,11 @@
 //! on this server fresh memory is the largest cost a create has beyond the limit's (see
 //! BENCHMARKS.md): the smaller table is a third of that memory for the table's share.
 //!
-//! The table grows a few records at a time. Growing reads each record again to hash its id; done at
+//! The table grows a few dozen records at a time. Growing reads each record again to hash its id; done at
 //! once, with a million records, that held every request in flight for a tenth of a second, which
 //! set the POST p99. Instead a full table becomes the old one, a table twice its size takes the
-//! inserts, and each insert moves the records of a few of the old table's buckets across (and has
-//! the CPU fetch the next few, long out of the cache); finds look in both until the old one is
+//! inserts, and each insert moves the records of some of the old table's buckets across (and has
+//! the CPU fetch the next ones, long out of the cache); finds look in both until the old one is
 //! empty. Transactions were tried in this table before it grew this way, and charges got slower:
 //! they keep their map.
 
@@ -57,6 +57,11 @@ fn hash(id: &Uuid) -> u64 {
 fn rehash<P: Deref<Target: Keyed>>(p: &P) -> u64 {
     hash(p.key())
 }
+
+/// The fewest buckets of the old table an insert empties. More per insert ends the move sooner,
+/// and while it runs a new id is looked for in both tables; an insert that moves 32 buckets' records
+/// still takes microseconds, not the milliseconds a whole table takes.
+const MOVE_AT_LEAST: usize = 32;
 
 /// The fewest records a table is made for, so that small tables do not grow at every insert.
 const MIN_CAPACITY: usize = 16;
@@ -150,7 +155,7 @@ impl<P: Deref<Target: Keyed>> ById<P> {
             .num_buckets()
             .saturating_mul(2)
             .div_ceil(room)
-            .max(1);
+            .max(MOVE_AT_LEAST);
     }
 
     /// Moves the records of the old table's next `step` buckets into the new table, and frees the
@@ -197,7 +202,7 @@ mod tests {
         }
     }
 
-    /// Growing moves a few records per insert, never the whole table at once, the old table is
+    /// Growing moves some records per insert, never the whole table at once, the old table is
     /// empty before the next growth, and a find sees a record wherever it is meanwhile.
     #[test]
     fn the_table_grows_a_few_records_per_insert() {
@@ -226,8 +231,11 @@ mod tests {
             }
         }
         assert!(growths >= 14, "{growths}");
-        assert!(most_moved <= 4, "an insert moved {most_moved} records");
-        assert!(inserts_while_moving > 50_000, "{inserts_while_moving}");
+        assert!(
+            most_moved <= MOVE_AT_LEAST,
+            "an insert moved {most_moved} records"
+        );
+        assert!(inserts_while_moving > 2_000, "{inserts_while_moving}");
     }
 
     /// The table agrees with a `HashMap` through inserts (new and replacing), removals and growth.
