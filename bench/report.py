@@ -69,6 +69,12 @@ print("## GET / POST / mixed flow, beside the peers and the limit\n")
 if os.path.exists(main_raw):
     print(subprocess.run([compare, "--table", main_raw], capture_output=True, text=True).stdout)
 t, r, _ = read(main_raw)
+runs = len([l for l in open(main_raw) if l.startswith("TARGET ") and f"name={MOCK} " in l]) \
+    if os.path.exists(main_raw) else 0
+if runs > 1:
+    print(f"pay-account-mock, mock-no-journal and limit-actix-ref ran {runs} times, each a cold start, "
+          "and their rows and the targets below are medians over those runs ('runs used'); the peers "
+          "ran once.\n")
 print("Mixed flow = create, get, link (control API, `?wait=false`), get, per loop; driven by "
       "bench-driver (Rust, reqwest) instead of wrk, so its latency includes a heavier client. "
       "The peers and the limit server have no control API, so they have no mixed rows.\n")
@@ -171,8 +177,11 @@ if mem or fil:
                 d = kv(l)
                 notes.setdefault(d["variant"], {}).update(d)
     print("## The state file: 100,000 accounts, saved every 2 s during the load\n")
+    sruns = len([l for l in open(os.path.join(sdir, "memory", "raw.txt")) if l.startswith("TARGET ")]) \
+        if os.path.exists(os.path.join(sdir, "memory", "raw.txt")) else 0
     print("A change every 100 ms (a clock step) in both runs, so that with `--state-file` a save of the "
-          "whole state falls due at every interval while the GETs run.\n")
+          "whole state falls due at every interval while the GETs run."
+          + (f" Medians of {sruns} runs of each case, one server per variant." if sruns > 1 else "") + "\n")
     print("| state | case | req/s | p50 ms | p99 ms | server CPU us/req |")
     print("|---|---|---:|---:|---:|---:|")
     rows = {}

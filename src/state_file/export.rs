@@ -85,6 +85,7 @@ fn in_pieces<T, K: Eq + std::hash::Hash>(
     loop {
         let (items, next) = read(after);
         out.extend(items.into_iter().filter(|t| seen.insert(id(t))));
+        super::pace();
         match next {
             Some(next) if after.is_none_or(|a| next > a) => after = Some(next),
             _ => return out,
@@ -225,6 +226,7 @@ fn export_notifications(app: &AppState) -> SavedNotifications {
                 .filter(|n| n.id <= end)
                 .map(|n| saved_notification(n, now)),
         );
+        super::pace();
     }
     // Read again at the end: never below an id that was written.
     let last_id = app.notifications.last_id().max(end);

@@ -135,7 +135,7 @@ pub fn save(app: &AppState, force: bool) -> Result<bool, String> {
     let started = std::time::Instant::now();
     let doc = export(app);
     write_atomic(&file.path, |f| {
-        let mut out = std::io::BufWriter::with_capacity(1 << 20, f);
+        let mut out = Paced::new(std::io::BufWriter::with_capacity(1 << 20, f));
         serde_json::to_writer(&mut out, &doc)?;
         out.flush()
     })
@@ -148,6 +148,45 @@ pub fn save(app: &AppState, force: bool) -> Result<bool, String> {
         "state saved"
     );
     Ok(true)
+}
+
+/// Lets other threads run between two pieces of a long job, such as a save: a save thread in the
+/// idle class that the scheduler picks while a worker waits keeps the core for a whole time slice
+/// (milliseconds) unless it gives it back, and every request in flight waits that long.
+pub fn pace() {
+    std::thread::yield_now();
+}
+
+/// A writer that calls [`pace`] every [`PACE_BYTES`] written: serialising a large state is one long
+/// computation otherwise.
+struct Paced<W> {
+    inner: W,
+    since: usize,
+}
+
+/// About a tenth of a millisecond of serialising.
+const PACE_BYTES: usize = 32 << 10;
+
+impl<W> Paced<W> {
+    fn new(inner: W) -> Self {
+        Self { inner, since: 0 }
+    }
+}
+
+impl<W: Write> Write for Paced<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.since = self.since.saturating_add(n);
+        if self.since >= PACE_BYTES {
+            self.since = 0;
+            pace();
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 /// Saves the state every `--state-save-interval` when it changed; runs until dropped with the

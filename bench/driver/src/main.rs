@@ -7,6 +7,9 @@
 //! - `notify BASE PORT COUNT CONC`: starts a notification receiver on 127.0.0.1:PORT, creates COUNT
 //!   accounts, links them through the control API without waiting for deliveries, and checks that
 //!   every notification arrived exactly once with a valid signature; prints one `NOTIFY` line.
+//! - `tick BASE INTERVAL_MS`: steps the server's clock by 1 ms every INTERVAL_MS, on one kept-alive
+//!   connection, until the server goes away: a change that costs the machine almost nothing beside
+//!   the load (a `curl` started for each costs milliseconds of a core).
 //! - `embedded ITERATIONS HELD ROUNDS`: per-test servers in this one process, beside wiremock-rs:
 //!   start, one GET answered, stop (or back to the pool), ITERATIONS times per variant and round,
 //!   the variants interleaved cycle by cycle for the wall time and one after another for the CPU;
@@ -44,6 +47,7 @@ fn main() {
             num(4) as usize,
         )),
         "embedded" => embedded(num(1) as usize, num(2) as usize, num(3) as usize),
+        "tick" => run(tick(arg(1).into(), num(2))),
         other => {
             eprintln!("unknown command {other}");
             2
@@ -62,6 +66,27 @@ fn loopback(base: &str) {
         host.starts_with("127.") || host.starts_with("localhost"),
         "refusing non-loopback base {base}"
     );
+}
+
+// --- tick ------------------------------------------------------------------------------------
+
+async fn tick(base: String, interval_ms: u64) -> i32 {
+    loopback(&base);
+    let client = client();
+    let url = format!("{base}/__admin/clock/advance");
+    let mut every = tokio::time::interval(Duration::from_millis(interval_ms.max(1)));
+    loop {
+        every.tick().await;
+        let sent = client
+            .post(&url)
+            .header("Content-Type", "application/json")
+            .body(r#"{"ms": 1}"#)
+            .send()
+            .await;
+        if sent.is_err() {
+            return 0;
+        }
+    }
 }
 
 // --- ids ------------------------------------------------------------------------------------
