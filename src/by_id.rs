@@ -5,13 +5,13 @@
 //! on this server fresh memory is the largest cost a create has beyond the limit's (see
 //! BENCHMARKS.md): the smaller table is a third of that memory for the table's share.
 //!
-//! The table grows a few dozen records at a time. Growing reads each record again to hash its id; done at
-//! once, with a million records, that held every request in flight for a tenth of a second, which
-//! set the POST p99. Instead a full table becomes the old one, a table twice its size takes the
-//! inserts, and each insert moves the records of some of the old table's buckets across (and has
-//! the CPU fetch the next ones, long out of the cache); finds look in both until the old one is
-//! empty. Transactions were tried in this table before it grew this way, and charges got slower:
-//! they keep their map.
+//! The table grows a few dozen records at a time. Growing reads each record again to hash its id;
+//! done at once, with a million records, that held every request in flight for a tenth of a
+//! second, which set the POST p99. Instead a full table becomes the old one, a table twice its size
+//! takes the inserts, and each insert moves the records of some of the old table's buckets across
+//! (and has the CPU fetch the next ones, long out of the cache); finds look in both until the old
+//! one is empty. Transactions were tried in this table before it grew this way, and charges got
+//! slower: they keep their map.
 
 use std::hash::BuildHasher;
 use std::ops::Deref;
@@ -59,8 +59,8 @@ fn rehash<P: Deref<Target: Keyed>>(p: &P) -> u64 {
 }
 
 /// The fewest buckets of the old table an insert empties. More per insert ends the move sooner,
-/// and while it runs a new id is looked for in both tables; an insert that moves 32 buckets' records
-/// still takes microseconds, not the milliseconds a whole table takes.
+/// and while it runs a new id is looked for in both tables; an insert that moves 32 buckets'
+/// records still takes microseconds, not the milliseconds a whole table takes.
 const MOVE_AT_LEAST: usize = 32;
 
 /// The fewest records a table is made for, so that small tables do not grow at every insert.

@@ -642,20 +642,12 @@ mod tests {
         let (held, _) = j.find(&Matcher::default(), None, 10);
         record(&j, "/v2/c", "", "not json");
         // No credentials, no user agent: nothing of the entry it replaced may show.
-        record_in(
-            &j,
-            "/v2/d",
-            &header::HeaderMap::new(),
-            "{}",
-            r#"{"status_code":"404"}"#,
-        );
-        record_in(
-            &j,
-            "/v2/e",
-            &header::HeaderMap::new(),
-            "[]",
-            r#"{"status_code":"409"}"#,
-        );
+        for (path, body, response) in [
+            ("/v2/d", "{}", r#"{"status_code":"404"}"#),
+            ("/v2/e", "[]", r#"{"status_code":"409"}"#),
+        ] {
+            record_in(&j, path, &header::HeaderMap::new(), body, response);
+        }
         let show = |e: &Arc<Entry>| {
             let v = e.to_json();
             let keep = [

@@ -1,6 +1,7 @@
 //! JSON written by hand, field by field, for the few bodies `make bench` showed were worth it (a
 //! charge's answer, its payment notification, and the account body): a `serde_json::Map` or a
-//! derived `Serialize` cost several times as much. Every use has a test that pins its output to the serde_json version.
+//! derived `Serialize` cost several times as much. Every use has a test that pins its output to
+//! the serde_json version.
 
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use serde_json::Value;
