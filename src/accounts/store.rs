@@ -39,7 +39,14 @@ pub enum CreateOutcome {
     AlreadyLinked(Account),
     /// The store holds its limit of accounts (`--max-accounts`); nothing was made.
     Full,
+    /// Every id drawn named an account that exists (a seeded server given a state document that
+    /// holds the ids its seed draws next); nothing was made.
+    NoFreeId,
 }
+
+/// Ids a create draws before it gives up: random ids never repeat, and a seeded sequence would
+/// need this many of its next ids already in the store.
+const ID_DRAWS: usize = 64;
 
 /// Why a transition did not happen.
 #[derive(Debug, PartialEq, Eq)]
@@ -50,7 +57,8 @@ pub enum TransitionError {
 
 /// What create needs to make an account.
 pub struct NewAccount<'a> {
-    pub id: Uuid,
+    /// Draws the id; drawn again while it names an account that exists.
+    pub draw_id: &'a dyn Fn() -> Uuid,
     pub owner: &'a str,
     pub phone_number: CompactString,
     pub country_code: CompactString,
@@ -148,16 +156,21 @@ impl State {
         })
     }
 
-    fn insert(&mut self, mut account: Account) {
-        if let Some(at) = account.expires_at_ms {
-            self.expiries.push(Reverse((at, account.id)));
+    /// Adds `account` and its index entries; gives it back, and changes nothing, if an account
+    /// with its id is there already.
+    fn insert(&mut self, mut account: Account) -> Result<(), Box<Account>> {
+        let seq = self.next_seq + 1;
+        account.seq = seq;
+        let (id, status, expires_at_ms) = (account.id, account.status, account.expires_at_ms);
+        let owner = account.owner.clone();
+        self.accounts.insert_new(Box::new(account))?;
+        self.next_seq = seq;
+        if let Some(at) = expires_at_ms {
+            self.expiries.push(Reverse((at, id)));
         }
-        self.next_seq += 1;
-        account.seq = self.next_seq;
-        let (id, status) = (account.id, account.status);
         self.order.push(id);
         self.counts.add(status);
-        match account.owner.as_deref() {
+        match owner.as_deref() {
             Some(key) => {
                 let owner = self.owner(key);
                 owner.ids.push(id);
@@ -165,10 +178,10 @@ impl State {
             }
             None => self.shared_counts.add(status),
         }
-        self.accounts.insert(Box::new(account));
         if status == AccountStatus::Enabled {
             self.link(&id);
         }
+        Ok(())
     }
 
     /// Removes one account and its index entries (fixtures replaced by id; O(n), rare).
@@ -319,7 +332,8 @@ impl Filling {
         account.owner = owner.map(|k| state.owner(k).key.clone());
         let id = account.id;
         state.remove(&id);
-        state.insert(account);
+        // Not refused: the id was just removed.
+        let _ = state.insert(account);
     }
 }
 
@@ -383,16 +397,30 @@ impl Store {
             Some(last) if **last == *url => last.clone(),
             _ => owner.redirect_url.insert(Arc::from(url)).clone(),
         });
-        let account = Account {
+        let mut account = Account {
             owner: Some(owner.key.clone()),
             phone_number: new.phone_number,
             country_code: new.country_code,
             redirect_url,
             expires_at_ms: new.expires_at_ms,
-            ..Account::new(new.id, AccountStatus::Pending, "", "", None, new.now_ms)
+            ..Account::new(
+                Uuid::nil(),
+                AccountStatus::Pending,
+                "",
+                "",
+                None,
+                new.now_ms,
+            )
         };
-        state.insert(account);
-        CreateOutcome::Created(new.id)
+        for _ in 0..ID_DRAWS {
+            account.id = (new.draw_id)();
+            let id = account.id;
+            match state.insert(account) {
+                Ok(()) => return CreateOutcome::Created(id),
+                Err(taken) => account = *taken,
+            }
+        }
+        CreateOutcome::NoFreeId
     }
 
     /// Runs `f` on the account under the read lock, with its status as of `now`. With a server key,
@@ -631,7 +659,8 @@ impl Store {
         let mut state = State::default();
         for mut account in accounts {
             account.owner = account.owner.map(|k| state.owner(&k).key.clone());
-            state.insert(account);
+            // Not refused: the state file's import refuses a document that repeats an id.
+            let _ = state.insert(account);
         }
         state.written = true;
         *self.state.write() = state;
@@ -686,7 +715,7 @@ mod tests {
 
     fn new_account(store: &Store, owner: &str, phone: &str, expires: Option<u64>) -> Account {
         match store.create(NewAccount {
-            id: Uuid::new_v4(),
+            draw_id: &Uuid::new_v4,
             owner,
             phone_number: phone.into(),
             country_code: "62".into(),
@@ -704,7 +733,7 @@ mod tests {
         let store = Store::with_limit(100);
         let create = |owner: &str, url: Option<&str>| {
             let outcome = store.create(NewAccount {
-                id: Uuid::new_v4(),
+                draw_id: &Uuid::new_v4,
                 owner,
                 phone_number: "81".into(),
                 country_code: "62".into(),
@@ -917,6 +946,62 @@ mod tests {
         );
     }
 
+    /// A drawn id that names an account is drawn again: the account that has it stays as it was
+    /// and is listed once.
+    #[test]
+    fn a_create_never_takes_the_id_of_an_account_that_exists() {
+        let store = Store::new();
+        let a = new_account(&store, "k", "81", None);
+        store
+            .transition(&a.id, Some("k"), Transition::Link, 2, |_| vec![])
+            .unwrap();
+        let fresh = Uuid::new_v4();
+        let draws = std::cell::Cell::new(0);
+        let create = |draw_id: &dyn Fn() -> Uuid| {
+            store.create(NewAccount {
+                draw_id,
+                owner: "k",
+                phone_number: "82".into(),
+                country_code: "62".into(),
+                redirect_url: None,
+                now_ms: 3,
+                expires_at_ms: Some(10),
+            })
+        };
+        let outcome = create(&|| {
+            draws.set(draws.get() + 1);
+            if draws.get() < 3 { a.id } else { fresh }
+        });
+        assert!(
+            matches!(outcome, CreateOutcome::Created(id) if id == fresh),
+            "{outcome:?}"
+        );
+        assert_eq!(draws.get(), 3);
+        let kept = store.get(&a.id, None, 3).unwrap();
+        assert_eq!(
+            (kept.status, kept.phone_number.as_str()),
+            (AccountStatus::Enabled, "81")
+        );
+        let listed = |owner| -> Vec<Uuid> {
+            let page = store.page(owner, None, None, 10, crate::paging::Order::OldestFirst, 3);
+            page.accounts.iter().map(|a| a.id).collect()
+        };
+        assert_eq!(listed(Owner::Any), [a.id, fresh]);
+        assert_eq!(listed(Owner::Key("k")), [a.id, fresh]);
+        let counts = store.counts(Owner::Key("k"));
+
+        // Only taken ids: nothing is made and nothing changes.
+        let outcome = create(&|| fresh);
+        assert!(matches!(outcome, CreateOutcome::NoFreeId), "{outcome:?}");
+        assert_eq!(store.len(), 2);
+        assert_eq!(listed(Owner::Any), [a.id, fresh]);
+        assert_eq!(store.counts(Owner::Key("k")), counts);
+        assert_eq!(
+            store.get(&fresh, None, 3).unwrap().phone_number.as_str(),
+            "82"
+        );
+    }
+
     #[test]
     fn linking_twice_answers_with_the_linked_account() {
         let store = Store::new();
@@ -925,7 +1010,7 @@ mod tests {
             .transition(&a.id, Some("k"), Transition::Link, 2, |_| vec![])
             .unwrap();
         match store.create(NewAccount {
-            id: Uuid::new_v4(),
+            draw_id: &Uuid::new_v4,
             owner: "k",
             phone_number: "81".into(),
             country_code: "62".into(),
@@ -963,7 +1048,7 @@ mod tests {
         }
         for (i, id) in ids.iter().enumerate() {
             let outcome = store.create(NewAccount {
-                id: Uuid::new_v4(),
+                draw_id: &Uuid::new_v4,
                 owner: "k",
                 phone_number: format!("8{i}").into(),
                 country_code: "62".into(),
@@ -974,7 +1059,7 @@ mod tests {
             match outcome {
                 CreateOutcome::AlreadyLinked(a) => assert!(i % 2 == 1 && a.id == *id, "{i}"),
                 CreateOutcome::Created(_) => assert!(i % 2 == 0, "{i}"),
-                CreateOutcome::Full => panic!("no limit was set"),
+                CreateOutcome::Full | CreateOutcome::NoFreeId => panic!("{outcome:?}"),
             }
         }
     }

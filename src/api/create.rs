@@ -78,7 +78,7 @@ pub fn open_account(state: &AppState, server_key: &str, request: CreateRequest) 
     let ttl = state.settings.read().activation_ttl;
     let expires_at_ms = (!ttl.is_zero()).then(|| clock::after(now, ttl));
     let outcome = state.store.create(NewAccount {
-        id: state.ids.uuid(),
+        draw_id: &|| state.ids.uuid(),
         owner: server_key,
         phone_number: request.phone_number,
         country_code: request.country_code,
@@ -93,6 +93,12 @@ pub fn open_account(state: &AppState, server_key: &str, request: CreateRequest) 
             tracing::warn!(
                 accounts = state.store.len(),
                 "create refused: the server holds --max-accounts accounts; POST /__admin/reset (all, or ?server_key=) frees them"
+            );
+            Opened::Full
+        }
+        CreateOutcome::NoFreeId => {
+            tracing::warn!(
+                "create refused: every id drawn names an account that exists (a seeded server given a state document that holds the ids its seed draws next)"
             );
             Opened::Full
         }
@@ -534,7 +540,7 @@ mod tests {
             let state =
                 AppState::new(&crate::Config::default(), base.to_string(), "127.0.0.1").unwrap();
             let account = match state.store.create(NewAccount {
-                id,
+                draw_id: &|| id,
                 owner: "k",
                 phone_number: "812".into(),
                 country_code: "62".into(),

@@ -575,6 +575,47 @@ async fn export_and_import_round_trip_and_a_bad_document_changes_nothing() {
     );
 }
 
+/// A seeded server given a document that holds the id its seed draws next (here: the position
+/// left out, so the generator does not move past it) makes its next account under another id: the
+/// imported account keeps its state, and is listed once.
+#[tokio::test]
+async fn a_create_never_reuses_the_id_of_an_imported_account() {
+    let seeded = |c: &mut pay_account_mock::Config| c.seed = Some(7);
+    let a = spawn_app_with(seeded);
+    let id = a.create_pending(KEY, "81200000032").await;
+    a.link(&id).await;
+    let mut doc = a.admin(Method::GET, "/__admin/state", None).await.body;
+    doc["ids"].as_object_mut().unwrap().remove("position");
+
+    let b = spawn_app_with(seeded);
+    let imported = b.admin(Method::PUT, "/__admin/state", Some(doc)).await;
+    assert_eq!(imported.status, 200, "{}", imported.text);
+    let other = b.create_pending(KEY, "81200000033").await;
+    assert_ne!(
+        other, id,
+        "the seed's next id is taken by the imported account"
+    );
+    let kept = b.get(KEY, &id).await.body;
+    assert_eq!(kept["account_status"], "ENABLED", "{kept}");
+    assert_eq!(kept, a.get(KEY, &id).await.body);
+    let listed = b
+        .admin(
+            Method::GET,
+            &format!("/__admin/accounts?server_key={KEY}"),
+            None,
+        )
+        .await
+        .body;
+    let ids: Vec<&str> = listed["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a["account_id"].as_str())
+        .collect();
+    assert_eq!(ids.iter().filter(|i| **i == id).count(), 1, "{listed}");
+    assert!(ids.contains(&other.as_str()), "{listed}");
+}
+
 /// What few charges send (a callback URL, metadata, other notification URLs) comes back with its
 /// transaction, and a transaction without it comes back without it.
 #[tokio::test]
