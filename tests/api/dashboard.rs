@@ -663,10 +663,7 @@ async fn a_delivered_notification_offers_no_retry_and_a_payment_signature_checks
     });
     let a = create(&app, KEY, "81212345678", None).await;
     app.link(&a.id).await;
-    let token = app.get(KEY, &a.id).await.body["metadata"]["payment_options"][0]["token"]
-        .as_str()
-        .expect("token")
-        .to_string();
+    let token = app.wallet_token(KEY, &a.id).await;
     let charge = json!({
         "payment_type": "gopay",
         "transaction_details": {"order_id": "dash-1", "gross_amount": 5000},

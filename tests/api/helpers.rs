@@ -188,6 +188,15 @@ impl TestApp {
         assert_eq!(r.status, 200, "link {id}: {}", r.text);
     }
 
+    /// The token of a linked account's first payment option (its GoPay wallet), as a charge sends it.
+    pub async fn wallet_token(&self, key: &str, id: &str) -> String {
+        let account = self.get(key, id).await;
+        account.body["metadata"]["payment_options"][0]["token"]
+            .as_str()
+            .unwrap_or_else(|| panic!("account {id} has no payment option token: {}", account.text))
+            .to_string()
+    }
+
     /// How many accounts the server holds (`/__admin/health`).
     pub async fn account_count(&self) -> u64 {
         let r = self.admin(Method::GET, "/__admin/health", None).await;

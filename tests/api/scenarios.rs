@@ -144,10 +144,7 @@ async fn a_blocked_scenario_added_later_blocks_charges_too() {
     let app = spawn_app();
     let id = app.create_pending(KEY, "81299990005").await;
     app.link(&id).await;
-    let token = app.get(KEY, &id).await.body["metadata"]["payment_options"][0]["token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let token = app.wallet_token(KEY, &id).await;
     put(
         &app,
         "81299990005",

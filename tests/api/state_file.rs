@@ -623,10 +623,7 @@ async fn a_transaction_comes_back_from_an_import_with_what_its_charge_sent() {
     let a = spawn_app();
     let id = a.create_pending(KEY, "81200000032").await;
     a.link(&id).await;
-    let token = a.get(KEY, &id).await.body["metadata"]["payment_options"][0]["token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let token = a.wallet_token(KEY, &id).await;
     let mut charged = Vec::new();
     for (order, callback, metadata, header) in [
         ("rt-plain", None, None, None),
