@@ -127,10 +127,6 @@ impl<P: Deref<Target: Keyed>> ById<P> {
         found.ok().map(|slot| slot.remove().0)
     }
 
-    pub fn values(&self) -> impl Iterator<Item = &P> {
-        self.table.iter().chain(self.old.iter())
-    }
-
     pub fn values_mut(&mut self) -> impl Iterator<Item = &mut P> {
         self.table.iter_mut().chain(self.old.iter_mut())
     }
@@ -268,7 +264,7 @@ mod tests {
             assert_eq!(table.get(id).map(|r| r.1), map.get(id).copied());
             assert_eq!(table.contains_key(id), map.contains_key(id));
         }
-        let mut all: Vec<(Uuid, u32)> = table.values().map(|r| (r.0, r.1)).collect();
+        let mut all: Vec<(Uuid, u32)> = table.values_mut().map(|r| (r.0, r.1)).collect();
         let mut want: Vec<(Uuid, u32)> = map.into_iter().collect();
         all.sort();
         want.sort();
@@ -276,6 +272,6 @@ mod tests {
         for r in table.values_mut() {
             r.1 = 0;
         }
-        assert!(table.values().all(|r| r.1 == 0));
+        assert!(table.values_mut().all(|r| r.1 == 0));
     }
 }

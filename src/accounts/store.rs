@@ -383,6 +383,8 @@ impl Store {
 
     /// Creates a PENDING account, unless the merchant already linked this number.
     pub fn create(&self, new: NewAccount<'_>) -> CreateOutcome {
+        // Drawn before the lock: only an id that is taken is drawn again under it.
+        let mut id = (new.draw_id)();
         let mut state = self.write();
         if let Some(id) = state.linked_get(new.owner, &new.country_code, &new.phone_number)
             && let Some(existing) = state.accounts.get(&id)
@@ -413,12 +415,12 @@ impl Store {
             )
         };
         for _ in 0..ID_DRAWS {
-            account.id = (new.draw_id)();
-            let id = account.id;
+            account.id = id;
             match state.insert(account) {
                 Ok(()) => return CreateOutcome::Created(id),
                 Err(taken) => account = *taken,
             }
+            id = (new.draw_id)();
         }
         CreateOutcome::NoFreeId
     }

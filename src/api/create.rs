@@ -39,7 +39,7 @@ pub async fn create(
         Opened::Created(id) => Ok(HttpResponse::Ok()
             .insert_header(crate::json::content_type())
             .body(created_body(&id, &state.public_url, &link_id_of(&id)))),
-        Opened::Full => Err(ApiError::Internal),
+        Opened::Full | Opened::NoFreeId => Err(ApiError::Internal),
         Opened::AlreadyLinked(account) => {
             Ok(AccountBody::new(&account, AccountStatus::Enabled).response())
         }
@@ -58,6 +58,8 @@ pub enum Opened {
     UserBlocked,
     /// The store holds `--max-accounts` accounts.
     Full,
+    /// Every id drawn named an account that exists; nothing was made.
+    NoFreeId,
 }
 
 /// Where a create is decided, for the API and the dashboard alike: the phone number's scenario as
@@ -100,7 +102,7 @@ pub fn open_account(state: &AppState, server_key: &str, request: CreateRequest) 
             tracing::warn!(
                 "create refused: every id drawn names an account that exists (a seeded server given a state document that holds the ids its seed draws next)"
             );
-            Opened::Full
+            Opened::NoFreeId
         }
     }
 }

@@ -315,6 +315,15 @@ pub(super) async fn create_account(
             )
             .back_to(PATH.to_string()));
         }
+        Opened::NoFreeId => {
+            return Err(PageError::new(
+                Look::Dashboard,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "No account made",
+                "Every id drawn names an account that exists: the server's --seed draws the ids of accounts an imported state already holds.",
+            )
+            .back_to(PATH.to_string()));
+        }
     };
     let back = Filter {
         server_key: Some(key.to_string()),

@@ -81,6 +81,7 @@ async fn tick(base: String, interval_ms: u64) -> i32 {
             .post(&url)
             .header("Content-Type", "application/json")
             .body(r#"{"ms": 1}"#)
+            .timeout(Duration::from_secs(5))
             .send()
             .await;
         if sent.is_err() {
