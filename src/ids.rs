@@ -6,6 +6,11 @@ use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha12Rng;
 use uuid::Uuid;
 
+/// Ids a store draws for one new record before it gives up: random ids never repeat, and a seeded
+/// sequence would need this many of its next ids already in the store (a seeded server given a
+/// state document that holds the ids its seed draws next).
+pub const DRAWS: usize = 64;
+
 /// A source of UUIDs; seeded, or from the OS when no seed is given.
 ///
 /// ChaCha12 is what `rand`'s `StdRng` is, named so that its position in the stream can be read and

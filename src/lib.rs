@@ -29,7 +29,9 @@
 //! - [`journal`]: the Midtrans requests received; [`faults`]: rules that make them fail or slow
 //!   down; [`intercept`]: both around each Midtrans call.
 //! - [`control`]: the mock-only JSON control API under `/__admin`; [`paging`]: pages of long lists;
-//!   [`by_id`]: the table that finds accounts by id, and grows a few records per insert;
+//!   [`table`]: a hash table that grows a few entries per insert; [`by_id`]: records by id in one
+//!   (accounts, transactions); [`chunked`]: lists that grow without copying (creation order,
+//!   expiries);
 //!   [`prefetch`]: fetching memory ahead of a request that would wait for it.
 //! - [`fixtures`]: phone number scenarios, preloaded accounts, default balances; [`scenarios`]: the
 //!   phone scenarios in effect, the fixtures' and those added at run time.
@@ -46,6 +48,7 @@ pub mod auth;
 pub mod body;
 pub mod by_id;
 pub mod charges;
+pub mod chunked;
 pub mod cli;
 pub mod clock;
 pub mod config;
@@ -75,6 +78,7 @@ pub mod scheduler;
 pub mod settings;
 pub mod startup;
 pub mod state_file;
+pub mod table;
 pub mod transitions;
 pub mod verification;
 

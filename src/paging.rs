@@ -6,6 +6,8 @@
 //! make one request scan everything: it may then return fewer items than asked with a cursor, and
 //! the next page goes on from there. `next_cursor` is `null` on the last page.
 
+use crate::chunked::ChunkedVec;
+
 /// Items per page when the request does not say.
 pub const DEFAULT_LIMIT: usize = 100;
 /// The most items one page holds.
@@ -66,7 +68,7 @@ pub fn request(
 /// The positions of `items` (sorted by position) after `after` in `order`, at most [`SCAN_BUDGET`]
 /// of them; `pos` reads an item's position.
 pub fn after<T>(
-    items: &[T],
+    items: &ChunkedVec<T>,
     after: Option<u64>,
     order: Order,
     pos: impl Fn(&T) -> u64,
@@ -74,11 +76,11 @@ pub fn after<T>(
     match order {
         Order::OldestFirst => {
             let start = after.map_or(0, |a| items.partition_point(|t| pos(t) <= a));
-            Box::new(items[start..].iter())
+            Box::new(items.range(start, items.len()))
         }
         Order::NewestFirst => {
             let end = after.map_or(items.len(), |a| items.partition_point(|t| pos(t) < a));
-            Box::new(items[..end].iter().rev())
+            Box::new(items.range(0, end).rev())
         }
     }
 }
@@ -89,7 +91,7 @@ mod tests {
 
     #[test]
     fn positions_after_a_cursor_in_either_order() {
-        let items = [2u64, 4, 6, 8];
+        let items: ChunkedVec<u64> = [2u64, 4, 6, 8].into_iter().collect();
         let ids =
             |after_, order| -> Vec<u64> { after(&items, after_, order, |x| *x).copied().collect() };
         assert_eq!(ids(None, Order::OldestFirst), [2, 4, 6, 8]);

@@ -19,11 +19,13 @@ use uuid::Uuid;
 use crate::accounts::AccountStatus;
 use crate::app::AppState;
 use crate::charges::decide::{self, Ask, Decision, Facts};
+use crate::charges::store::{Book, NotStored, OrderHash};
 use crate::charges::{
     Extras, INSUFFICIENT_BALANCE, NotifyTo, Refund, Transaction, TxChange, TxStatus,
 };
 use crate::clock;
 use crate::fixtures::Outcome as PhoneOutcome;
+use crate::ids;
 use crate::money::Amount;
 use crate::notifications::{Event, Recorded, Target, TransactionRef, payload};
 
@@ -54,6 +56,9 @@ pub enum ChargeError {
     OrderConflict,
     /// `--max-transactions` reached.
     Full,
+    /// Every id drawn named a transaction that exists (a seeded server given a state document
+    /// that holds the ids its seed draws next).
+    NoFreeId,
 }
 
 /// Why a change did not happen.
@@ -213,24 +218,44 @@ pub fn charge(
             seq: 0,
         };
         let (account_id, option, amount) = (t.account_id, t.payment_option.clone(), t.gross_amount);
-        let stored = match book.insert_hashed(t, order_hash) {
+        let stored = match store(app, book, t, order_hash) {
             Ok(stored) => stored,
-            Err(_) => {
+            Err(e) => {
                 if status == TxStatus::Settlement || status == TxStatus::Authorize {
                     credit(app, &account_id, &option, amount);
                 }
-                return Err(ChargeError::Full);
+                return Err(e);
             }
         };
         // Recorded and answered from the stored transaction, without a copy of it.
-        notify(app, stored, false);
+        notify(app, &stored, false);
         // The answer's own buffer, shared (not copied) with the replay and the HTTP layer.
-        let body = Bytes::from(render(stored));
+        let body = Bytes::from(render(&stored));
         if let Some(key) = idempotency_key {
             book.remember(&owner, key, body.clone(), now);
         }
         Ok(Charged::New(body))
     })
+}
+
+/// Stores a new transaction, drawing another id while its id names a transaction that exists.
+fn store(
+    app: &AppState,
+    book: &mut Book,
+    mut t: Transaction,
+    order_hash: OrderHash,
+) -> Result<Arc<Transaction>, ChargeError> {
+    for _ in 0..ids::DRAWS {
+        match book.insert_hashed(t, order_hash) {
+            Ok(stored) => return Ok(stored),
+            Err(NotStored::Full) => return Err(ChargeError::Full),
+            Err(NotStored::IdTaken(back)) => {
+                t = *back;
+                t.id = app.ids.uuid();
+            }
+        }
+    }
+    Err(ChargeError::NoFreeId)
 }
 
 /// Applies `change` to the transaction `id` (transaction or order id) of `owner` (`None`: any, for

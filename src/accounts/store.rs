@@ -13,7 +13,6 @@
 //! (owner, country code, phone number). Each is changed in the same place as the account it follows,
 //! so none can disagree with the accounts.
 
-use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
@@ -26,6 +25,7 @@ use uuid::Uuid;
 
 use super::{Account, AccountStatus, PaymentOption, Transition};
 use crate::by_id::ById;
+use crate::chunked::{ChunkedVec, MinHeap};
 use crate::money::Amount;
 use crate::paging::{self, Order};
 
@@ -43,10 +43,6 @@ pub enum CreateOutcome {
     /// holds the ids its seed draws next); nothing was made.
     NoFreeId,
 }
-
-/// Ids a create draws before it gives up: random ids never repeat, and a seeded sequence would
-/// need this many of its next ids already in the store.
-const ID_DRAWS: usize = 64;
 
 /// Why a transition did not happen.
 #[derive(Debug, PartialEq, Eq)]
@@ -113,7 +109,7 @@ struct OwnerIndex {
     /// a merchant sends one URL, and each account kept a copy of it.
     redirect_url: Option<Arc<str>>,
     /// Ids, oldest first (their `seq` orders them).
-    ids: Vec<Uuid>,
+    ids: ChunkedVec<Uuid>,
     counts: Counts,
 }
 
@@ -131,13 +127,13 @@ struct State {
     linked_hasher: RandomState,
     next_link: u64,
     /// PENDING accounts by expiry time; entries for accounts that left PENDING are skipped when due.
-    expiries: BinaryHeap<Reverse<(u64, Uuid)>>,
+    expiries: MinHeap<(u64, Uuid)>,
     /// Per server key: its accounts in creation order and their counts.
     /// Keyed by server keys, which come from requests: hashed with a random key of its own, so
     /// that keys crafted to collide cannot make every create probe all of them.
     owners: hashbrown::HashMap<String, OwnerIndex, RandomState>,
     /// Every account's id, in creation order.
-    order: Vec<Uuid>,
+    order: ChunkedVec<Uuid>,
     next_seq: u64,
     counts: Counts,
     shared_counts: Counts,
@@ -151,7 +147,7 @@ impl State {
         self.owners.entry_ref(key).or_insert_with(|| OwnerIndex {
             key: Arc::from(key),
             redirect_url: None,
-            ids: Vec::new(),
+            ids: ChunkedVec::default(),
             counts: Counts::default(),
         })
     }
@@ -166,7 +162,7 @@ impl State {
         self.accounts.insert_new(Box::new(account))?;
         self.next_seq = seq;
         if let Some(at) = expires_at_ms {
-            self.expiries.push(Reverse((at, id)));
+            self.expiries.push((at, id));
         }
         self.order.push(id);
         self.counts.add(status);
@@ -414,7 +410,7 @@ impl Store {
                 new.now_ms,
             )
         };
-        for _ in 0..ID_DRAWS {
+        for _ in 0..crate::ids::DRAWS {
             account.id = id;
             match state.insert(account) {
                 Ok(()) => return CreateOutcome::Created(id),
@@ -557,12 +553,12 @@ impl Store {
         {
             let state = self.state.read();
             match state.expiries.peek() {
-                Some(Reverse((at, _))) if *at <= now_ms => {}
+                Some((at, _)) if *at <= now_ms => {}
                 _ => return expired,
             }
         }
         let mut state = self.write();
-        while let Some(Reverse((at, id))) = state.expiries.peek().copied() {
+        while let Some((at, id)) = state.expiries.peek().copied() {
             if at > now_ms {
                 break;
             }
@@ -576,11 +572,7 @@ impl Store {
 
     /// When the next PENDING account expires, if any.
     pub fn next_expiry(&self) -> Option<u64> {
-        self.state
-            .read()
-            .expiries
-            .peek()
-            .map(|Reverse((at, _))| *at)
+        self.state.read().expiries.peek().map(|(at, _)| *at)
     }
 
     /// Up to `limit` accounts of `owner` (with `status`, if given) in creation order, after the
@@ -595,8 +587,9 @@ impl Store {
         now_ms: u64,
     ) -> AccountPage {
         let state = self.state.read();
-        let list: &[Uuid] = match owner {
-            Owner::Key(key) => state.owners.get(key).map_or(&[], |o| &o.ids),
+        let none = ChunkedVec::default();
+        let list = match owner {
+            Owner::Key(key) => state.owners.get(key).map_or(&none, |o| &o.ids),
             Owner::Any | Owner::Shared => &state.order,
         };
         // Every listed id is a stored account (removals take it out of the lists).
@@ -674,7 +667,7 @@ impl Store {
         let Some(owner) = state.owners.remove(server_key) else {
             return 0;
         };
-        for id in &owner.ids {
+        for id in owner.ids.iter() {
             if let Some(account) = state.accounts.remove(id) {
                 state.unlink(&account);
                 state.counts.sub(account.status);

@@ -65,6 +65,12 @@ pub async fn charge(
                 );
                 ApiError::Internal
             }
+            ChargeError::NoFreeId => {
+                tracing::warn!(
+                    "a charge was refused: every id drawn names a transaction that exists (a seeded server given a state document that holds the ids its seed draws next)"
+                );
+                ApiError::Internal
+            }
         })?;
     let (Charged::New(answer) | Charged::Replayed(answer)) = charged;
     Ok(json(answer))

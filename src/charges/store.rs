@@ -13,13 +13,14 @@ use std::hash::BuildHasher;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use hashbrown::hash_table::HashTable;
 use parking_lot::Mutex;
-use rustc_hash::FxHashMap;
 use uuid::Uuid;
 
 use super::{Transaction, TxStatus};
+use crate::by_id::ById;
+use crate::chunked::ChunkedVec;
 use crate::paging::{self, Order};
+use crate::table::{GrowingTable, Hashed};
 
 /// How long an `Idempotency-Key` replays its first answer (reference 2.5).
 pub const IDEMPOTENCY_WINDOW_MS: u64 = 5 * 60 * 1000;
@@ -39,23 +40,41 @@ pub struct Replay {
 #[derive(Debug, Clone, Copy)]
 pub struct OrderHash(u64);
 
-/// The store is full (`--max-transactions`).
-#[derive(Debug, PartialEq, Eq)]
-pub struct Full;
+/// Why a transaction was not stored.
+#[derive(Debug)]
+pub enum NotStored {
+    /// `--max-transactions`.
+    Full,
+    /// A transaction with its id is there already; here it is back, unchanged.
+    IdTaken(Box<Transaction>),
+}
+
+/// An entry of the order index: a transaction id, with the hash of its (server key, order id).
+struct OrderEntry {
+    hash: u64,
+    id: Uuid,
+}
+
+impl Hashed for OrderEntry {
+    fn hash(&self) -> u64 {
+        self.hash
+    }
+}
 
 /// The transactions and their indexes; reached only under the store's lock.
 #[derive(Default)]
 pub struct Book {
-    /// Shared with the payment notifications recorded from them; changed copy-on-write.
-    by_id: FxHashMap<Uuid, Arc<Transaction>>,
-    /// The newest transaction of each (server key, order id), as (hash, transaction id): the key's
-    /// strings live in the transaction, and the hash is kept so that growing the table never hashes
-    /// them again (rehashing strings with SipHash stalled charges for tens of milliseconds at
-    /// hundreds of thousands of transactions).
-    by_order: HashTable<(u64, Uuid)>,
+    /// Shared with the payment notifications recorded from them; changed copy-on-write. The id
+    /// is kept beside the pointer, so that finding or moving an entry never reads a transaction.
+    by_id: ById<(Uuid, Arc<Transaction>)>,
+    /// The newest transaction of each (server key, order id): the key's strings live in the
+    /// transaction, and the hash is kept so that growing the table never hashes them again
+    /// (rehashing strings with SipHash stalled charges for tens of milliseconds at hundreds of
+    /// thousands of transactions).
+    by_order: GrowingTable<OrderEntry>,
     order_hasher: RandomState,
     /// Every transaction id, in creation order.
-    order: Vec<Uuid>,
+    order: ChunkedVec<Uuid>,
     /// Pending transactions and authorizations by the time they expire.
     due: BTreeSet<(u64, Uuid)>,
     next_seq: u64,
@@ -71,19 +90,26 @@ impl Book {
     /// A transaction of `owner` by transaction id or order id (Midtrans accepts both).
     pub fn find(&self, owner: Option<&str>, id: &str) -> Option<&Transaction> {
         let key = self.key_of(owner, id)?;
-        self.by_id.get(&key).map(|t| &**t)
+        self.tx(&key).map(|t| &**t)
     }
 
     pub fn find_mut(&mut self, owner: Option<&str>, id: &str) -> Option<&mut Transaction> {
         let key = self.key_of(owner, id)?;
-        self.by_id.get_mut(&key).map(Arc::make_mut)
+        self.tx_mut(&key).map(Arc::make_mut)
+    }
+
+    fn tx(&self, id: &Uuid) -> Option<&Arc<Transaction>> {
+        self.by_id.get(id).map(|(_, t)| t)
+    }
+
+    fn tx_mut(&mut self, id: &Uuid) -> Option<&mut Arc<Transaction>> {
+        self.by_id.get_mut(id).map(|(_, t)| t)
     }
 
     fn key_of(&self, owner: Option<&str>, id: &str) -> Option<Uuid> {
         if let Ok(uuid) = Uuid::parse_str(id)
             && self
-                .by_id
-                .get(&uuid)
+                .tx(&uuid)
                 .is_some_and(|t| owner.is_none_or(|o| *t.owner == *o))
         {
             return Some(uuid);
@@ -96,15 +122,15 @@ impl Book {
 
     /// The transaction itself, shared: a payment notification keeps it as it is now.
     pub fn shared(&self, id: &Uuid) -> Option<Arc<Transaction>> {
-        self.by_id.get(id).cloned()
+        self.tx(id).cloned()
     }
 
     pub fn get(&self, id: &Uuid) -> Option<&Transaction> {
-        self.by_id.get(id).map(|t| &**t)
+        self.tx(id).map(|t| &**t)
     }
 
     pub fn get_mut(&mut self, id: &Uuid) -> Option<&mut Transaction> {
-        self.by_id.get_mut(id).map(Arc::make_mut)
+        self.tx_mut(id).map(Arc::make_mut)
     }
 
     /// `owner` as a transaction keeps it: the last charging key's allocation when it is the same
@@ -126,51 +152,61 @@ impl Book {
     /// that frees it.
     pub fn order_id_taken(&self, hash: OrderHash, owner: &str, order_id: &str) -> bool {
         self.order_of_hashed(hash, owner, order_id)
-            .and_then(|id| self.by_id.get(&id))
+            .and_then(|id| self.tx(&id))
             .is_some_and(|t| !t.status.frees_order_id(t.cancelled_while))
     }
 
-    /// Adds a new transaction, unless the store is full.
+    /// Adds a new transaction, unless the store is full or holds its id.
     ///
     /// # Errors
-    /// [`Full`] at `--max-transactions`.
-    pub fn insert(&mut self, t: Transaction) -> Result<&Arc<Transaction>, Full> {
+    /// [`NotStored`]; nothing changed.
+    pub fn insert(&mut self, t: Transaction) -> Result<Arc<Transaction>, NotStored> {
         let hash = self.order_hash(&t.owner, &t.order_id);
         self.insert_hashed(t, hash)
     }
 
     /// [`Book::insert`] with the [`Book::order_hash`] of `t`'s owner and order id.
+    ///
+    /// # Errors
+    /// [`NotStored`]; nothing changed.
     pub fn insert_hashed(
         &mut self,
         mut t: Transaction,
         OrderHash(hash): OrderHash,
-    ) -> Result<&Arc<Transaction>, Full> {
+    ) -> Result<Arc<Transaction>, NotStored> {
         debug_assert_eq!(hash, self.order_hash(&t.owner, &t.order_id).0);
         if self.by_id.len() >= self.limit {
-            return Err(Full);
+            return Err(NotStored::Full);
         }
-        self.next_seq += 1;
-        t.seq = self.next_seq;
-        if matches!(t.status, TxStatus::Pending | TxStatus::Authorize) {
-            self.due.insert((t.expires_at_ms, t.id));
+        let seq = self.next_seq + 1;
+        t.seq = seq;
+        let id = t.id;
+        let new = match self.by_id.insert_new((id, Arc::new(t))) {
+            Ok((_, new)) => Arc::clone(new),
+            Err((_, t)) => return Err(NotStored::IdTaken(Box::new(Arc::unwrap_or_clone(t)))),
+        };
+        self.next_seq = seq;
+        if matches!(new.status, TxStatus::Pending | TxStatus::Authorize) {
+            self.due.insert((new.expires_at_ms, id));
         }
         let Self {
             by_order, by_id, ..
         } = self;
-        let same = |id: &Uuid| {
-            by_id
-                .get(id)
-                .is_some_and(|o| o.owner == t.owner && o.order_id == t.order_id)
+        let same = |e: &OrderEntry| {
+            e.hash == hash
+                && by_id
+                    .get(&e.id)
+                    .is_some_and(|(_, o)| o.owner == new.owner && o.order_id == new.order_id)
         };
-        match by_order.find_mut(hash, |(h, id)| *h == hash && same(id)) {
-            Some(entry) => entry.1 = t.id,
+        match by_order.find_mut(hash, same) {
+            Some(entry) => entry.id = id,
             None => {
-                by_order.insert_unique(hash, (hash, t.id), |(h, _)| *h);
+                // Nothing else has this owner and order id: the equality is never asked.
+                let _ = by_order.insert_new(hash, OrderEntry { hash, id }, |_| false);
             }
         }
-        self.order.push(t.id);
-        let id = t.id;
-        Ok(self.by_id.entry(id).insert_entry(Arc::new(t)).into_mut())
+        self.order.push(id);
+        Ok(new)
     }
 
     /// Takes a transaction that left pending or authorize off the expiry queue.
@@ -209,14 +245,13 @@ impl Book {
         order_id: &str,
     ) -> Option<Uuid> {
         self.by_order
-            .find(hash, |(h, id)| {
-                *h == hash
+            .find(hash, |e| {
+                e.hash == hash
                     && self
-                        .by_id
-                        .get(id)
+                        .tx(&e.id)
                         .is_some_and(|t| *t.owner == *owner && *t.order_id == *order_id)
             })
-            .map(|(_, id)| *id)
+            .map(|e| e.id)
     }
 
     /// The last `refund_chargeback_id` given.
@@ -228,12 +263,13 @@ impl Book {
     /// forgotten.
     ///
     /// # Errors
-    /// [`Full`]: more transactions than `--max-transactions`; the book is then empty.
+    /// [`NotStored`]: more transactions than `--max-transactions`, or one id twice (the state
+    /// file's import refuses both before it gets here); the book then holds those before it.
     pub fn restore(
         &mut self,
         transactions: Vec<Transaction>,
         last_refund_id: u64,
-    ) -> Result<(), Full> {
+    ) -> Result<(), NotStored> {
         self.clear(None);
         self.next_refund_id = last_refund_id;
         for t in transactions {
@@ -311,14 +347,14 @@ impl Book {
         order: Order,
         keep: impl Fn(&Transaction) -> bool,
     ) -> (Vec<Transaction>, Option<u64>) {
-        let seq = |id: &Uuid| self.by_id.get(id).map_or(0, |t| t.seq);
+        let seq = |id: &Uuid| self.tx(id).map_or(0, |t| t.seq);
         let mut found = Vec::new();
         let mut last = None;
         for (scanned, id) in paging::after(&self.order, after, order, seq).enumerate() {
             if found.len() >= limit || scanned >= paging::SCAN_BUDGET {
                 return (found, last);
             }
-            let Some(t) = self.by_id.get(id) else {
+            let Some(t) = self.tx(id) else {
                 continue;
             };
             last = Some(t.seq);
@@ -343,17 +379,13 @@ impl Book {
                 let gone: Vec<Uuid> = self
                     .by_id
                     .values()
-                    .filter(|t| *t.owner == *key)
-                    .map(|t| t.id)
+                    .filter(|(_, t)| *t.owner == *key)
+                    .map(|(id, _)| *id)
                     .collect();
                 for id in &gone {
-                    if let Some(t) = self.by_id.remove(id) {
+                    if let Some((_, t)) = self.by_id.remove(id) {
                         let hash = self.order_hasher.hash_one((&*t.owner, &*t.order_id));
-                        if let Ok(entry) =
-                            self.by_order.find_entry(hash, |(_, other)| *other == t.id)
-                        {
-                            entry.remove();
-                        }
+                        self.by_order.remove(hash, |e| e.id == t.id);
                         self.due.remove(&(t.expires_at_ms, t.id));
                     }
                 }

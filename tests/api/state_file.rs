@@ -616,6 +616,72 @@ async fn a_create_never_reuses_the_id_of_an_imported_account() {
     assert!(ids.contains(&other.as_str()), "{listed}");
 }
 
+/// A charge never takes the id of an imported transaction: a seeded server whose next id names
+/// one draws another, and the imported transaction stays as it was, listed once.
+#[tokio::test]
+async fn a_charge_never_reuses_the_id_of_an_imported_transaction() {
+    let seeded = |c: &mut pay_account_mock::Config| c.seed = Some(7);
+    let charge = |order: &str, token: &str, id: &str| {
+        json!({
+            "payment_type": "gopay",
+            "gopay": {"account_id": id, "payment_option_token": token},
+            "transaction_details": {"order_id": order, "gross_amount": 1000}
+        })
+    };
+    // Both servers draw the same ids up to the charge: one account, linked.
+    let (a, b) = (spawn_app_with(seeded), spawn_app_with(seeded));
+    let id = a.create_pending(KEY, "81200000032").await;
+    assert_eq!(b.create_pending(KEY, "81200000032").await, id);
+    a.link(&id).await;
+    b.link(&id).await;
+    let token = a.wallet_token(KEY, &id).await;
+    let first = a.charge(KEY, &charge("imported-1", &token, &id)).await;
+    assert_eq!(
+        first.body["transaction_status"], "settlement",
+        "{}",
+        first.text
+    );
+    let taken = first.body["transaction_id"].as_str().unwrap().to_owned();
+    let mut doc = a.admin(Method::GET, "/__admin/state", None).await.body;
+    doc["ids"].as_object_mut().unwrap().remove("position");
+    let imported = b.admin(Method::PUT, "/__admin/state", Some(doc)).await;
+    assert_eq!(imported.status, 200, "{}", imported.text);
+
+    let second = b.charge(KEY, &charge("new-1", &token, &id)).await;
+    assert_eq!(second.body["status_code"], "200", "{}", second.text);
+    let new = second.body["transaction_id"].as_str().unwrap();
+    assert_ne!(
+        new, taken,
+        "the seed's next id is the imported transaction's"
+    );
+    let kept = b
+        .admin(Method::GET, &format!("/__admin/transactions/{taken}"), None)
+        .await;
+    assert_eq!(
+        kept.body["transaction"]["order_id"], "imported-1",
+        "{}",
+        kept.text
+    );
+    for (order, want) in [("imported-1", taken.as_str()), ("new-1", new)] {
+        let status = b
+            .request(Method::GET, &format!("/v2/{order}/status"), Some(KEY), None)
+            .await;
+        assert_eq!(status.body["transaction_id"], want, "{}", status.text);
+    }
+    let listed = b
+        .admin(Method::GET, "/__admin/transactions?limit=100", None)
+        .await
+        .body;
+    let ids: Vec<&str> = listed["transactions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t["transaction_id"].as_str())
+        .collect();
+    assert_eq!(ids.iter().filter(|i| **i == taken).count(), 1, "{listed}");
+    assert!(ids.contains(&new), "{listed}");
+}
+
 /// What few charges send (a callback URL, metadata, other notification URLs) comes back with its
 /// transaction, and a transaction without it comes back without it.
 #[tokio::test]
