@@ -69,6 +69,11 @@ impl<T: Hashed> GrowingTable<T> {
         }
     }
 
+    /// The entries whose hash may be `hash` (the tables compare 7 of its bits).
+    pub fn iter_hash(&self, hash: u64) -> impl Iterator<Item = &T> {
+        self.table.iter_hash(hash).chain(self.old.iter_hash(hash))
+    }
+
     /// Adds `entry`, whose hash is `hash`, unless an entry `eq` accepts is there already; gives it
     /// back if so. A new entry costs no lookup beyond the insert's own.
     ///

@@ -19,7 +19,6 @@ use std::hash::BuildHasher;
 use std::sync::Arc;
 
 use compact_str::CompactString;
-use hashbrown::hash_table::HashTable;
 use parking_lot::{RwLock, RwLockWriteGuard};
 use uuid::Uuid;
 
@@ -28,6 +27,7 @@ use crate::by_id::ById;
 use crate::chunked::{ChunkedVec, MinHeap};
 use crate::money::Amount;
 use crate::paging::{self, Order};
+use crate::table::{GrowingTable, Hashed};
 
 /// The outcome of a create.
 #[derive(Debug)]
@@ -114,16 +114,17 @@ struct OwnerIndex {
 }
 
 /// Memory: accounts are boxed so that the table's empty slots (up to half of it after a resize)
-/// cost a pointer rather than a whole account, and the linked index holds only ids (see below).
-/// With 1,000,000 accounts this is about a quarter of the RSS (see BENCHMARKS.md).
+/// cost a pointer rather than a whole account, and the linked index holds ids and hashes, not
+/// keys (see below). With 1,000,000 accounts this is about a quarter of the RSS (see
+/// BENCHMARKS.md).
 #[derive(Default)]
 struct State {
     accounts: ById<Box<Account>>,
-    /// ENABLED owned accounts, as (id, link order), hashed by (owner, country code, phone number).
-    /// The key is hashed from, and compared against, the account itself, so it is stored once. One
-    /// number can have several ENABLED accounts (each linked from its own PENDING one): all are
-    /// here, and the one linked last answers a new create.
-    linked: HashTable<(Uuid, u64)>,
+    /// ENABLED owned accounts, hashed by (owner, country code, phone number). The key is
+    /// compared against the account itself, so its strings are stored once. One number can have
+    /// several ENABLED accounts (each linked from its own PENDING one): all are here, and the one
+    /// linked last answers a new create.
+    linked: GrowingTable<Linked>,
     linked_hasher: RandomState,
     next_link: u64,
     /// PENDING accounts by expiry time; entries for accounts that left PENDING are skipped when due.
@@ -227,13 +228,15 @@ impl State {
             .hash_one((owner, country_code, phone_number));
         self.linked
             .iter_hash(hash)
-            .filter(|(id, _)| {
-                self.accounts
-                    .get(id)
-                    .is_some_and(|a| has_key(a, owner, country_code, phone_number))
+            .filter(|e| {
+                e.hash == hash
+                    && self
+                        .accounts
+                        .get(&e.id)
+                        .is_some_and(|a| has_key(a, owner, country_code, phone_number))
             })
-            .max_by_key(|(_, order)| *order)
-            .map(|(id, _)| *id)
+            .max_by_key(|e| e.order)
+            .map(|e| e.id)
     }
 
     /// Adds the (stored, ENABLED, owned) account `id` to the linked index, as linked last.
@@ -251,17 +254,15 @@ impl State {
         let Some(hash) = linked_hash(linked_hasher, account) else {
             return;
         };
-        if linked.find(hash, |(other, _)| other == id).is_some() {
-            return;
-        }
-        *next_link += 1;
-        let rehash = |(other, _): &(Uuid, u64)| {
-            accounts
-                .get(other)
-                .and_then(|o| linked_hash(linked_hasher, o))
-                .unwrap_or_default()
+        let order = *next_link + 1;
+        let entry = Linked {
+            id: *id,
+            order,
+            hash,
         };
-        linked.insert_unique(hash, (*id, *next_link), rehash);
+        if linked.insert_new(hash, entry, |e| e.id == *id).is_ok() {
+            *next_link = order;
+        }
     }
 
     /// Takes `account` out of the linked index, if it is there.
@@ -269,9 +270,7 @@ impl State {
         let Some(hash) = linked_hash(&self.linked_hasher, account) else {
             return;
         };
-        if let Ok(entry) = self.linked.find_entry(hash, |(id, _)| *id == account.id) {
-            entry.remove();
-        }
+        self.linked.remove(hash, |e| e.id == account.id);
     }
 
     /// Records the expiry of a PENDING account whose time has come; the account if it changed.
@@ -291,6 +290,21 @@ impl State {
             return Some(expired);
         }
         None
+    }
+}
+
+/// An ENABLED account in the linked index, with the order it was linked in and the hash of its
+/// (owner, country code, phone number): kept so that growing the index reads no account and hashes
+/// no string again.
+struct Linked {
+    id: Uuid,
+    order: u64,
+    hash: u64,
+}
+
+impl Hashed for Linked {
+    fn hash(&self) -> u64 {
+        self.hash
     }
 }
 
