@@ -682,6 +682,79 @@ async fn a_charge_never_reuses_the_id_of_an_imported_transaction() {
     assert!(ids.contains(&new), "{listed}");
 }
 
+/// When every id a create or a charge draws is taken (here the 64 that a seeded server's next
+/// draws name, after an import without the generator's position), the answer is a 500 and nothing
+/// changes: no account, no transaction, no money moved. The next request draws on and succeeds.
+#[tokio::test]
+async fn a_create_or_a_charge_that_finds_no_free_id_changes_nothing() {
+    const DRAWS: usize = 64;
+    let seeded = |c: &mut pay_account_mock::Config| c.seed = Some(11);
+    let charge = |order: String, token: &str, id: &str| {
+        json!({
+            "payment_type": "gopay",
+            "gopay": {"account_id": id, "payment_option_token": token},
+            "transaction_details": {"order_id": order, "gross_amount": 1000}
+        })
+    };
+    let (a, b) = (spawn_app_with(seeded), spawn_app_with(seeded));
+    let id = a.create_pending(KEY, "81200000032").await;
+    assert_eq!(b.create_pending(KEY, "81200000032").await, id);
+    a.link(&id).await;
+    b.link(&id).await;
+    let token = a.wallet_token(KEY, &id).await;
+    // Accounts first: a's next DRAWS ids are accounts.
+    for i in 0..DRAWS {
+        a.create_pending(KEY, &format!("8130000{i:04}")).await;
+    }
+    let mut doc = a.admin(Method::GET, "/__admin/state", None).await.body;
+    doc["ids"].as_object_mut().unwrap().remove("position");
+    let imported = b.admin(Method::PUT, "/__admin/state", Some(doc)).await;
+    assert_eq!(imported.status, 200, "{}", imported.text);
+    let before = b.account_count().await;
+    let refused = b.create(KEY, &gopay("81400000001")).await;
+    assert_eq!(refused.body["status_code"], "500", "{}", refused.text);
+    assert_eq!(b.account_count().await, before);
+    b.create_pending(KEY, "81400000001").await;
+    assert_eq!(b.account_count().await, before + 1);
+
+    // Then charges: a's next DRAWS ids are transactions.
+    let (a, b) = (spawn_app_with(seeded), spawn_app_with(seeded));
+    for app in [&a, &b] {
+        assert_eq!(app.create_pending(KEY, "81200000032").await, id);
+        app.link(&id).await;
+    }
+    for i in 0..DRAWS {
+        let r = a
+            .charge(KEY, &charge(format!("taken-{i}"), &token, &id))
+            .await;
+        assert_eq!(r.body["transaction_status"], "settlement", "{}", r.text);
+    }
+    let mut doc = a.admin(Method::GET, "/__admin/state", None).await.body;
+    doc["ids"].as_object_mut().unwrap().remove("position");
+    let imported = b.admin(Method::PUT, "/__admin/state", Some(doc)).await;
+    assert_eq!(imported.status, 200, "{}", imported.text);
+    let account = b.get(KEY, &id).await.body;
+    let refused = b.charge(KEY, &charge("free-1".into(), &token, &id)).await;
+    assert_eq!(refused.body["status_code"], "500", "{}", refused.text);
+    assert_eq!(b.get(KEY, &id).await.body, account, "the balance moved");
+    assert_eq!(transaction_count(&b).await, DRAWS);
+    let charged = b.charge(KEY, &charge("free-1".into(), &token, &id)).await;
+    assert_eq!(
+        charged.body["transaction_status"], "settlement",
+        "{}",
+        charged.text
+    );
+    assert_eq!(transaction_count(&b).await, DRAWS + 1);
+}
+
+async fn transaction_count(app: &TestApp) -> usize {
+    let listed = app
+        .admin(Method::GET, "/__admin/transactions?limit=1000", None)
+        .await
+        .body;
+    listed["transactions"].as_array().unwrap().len()
+}
+
 /// What few charges send (a callback URL, metadata, other notification URLs) comes back with its
 /// transaction, and a transaction without it comes back without it.
 #[tokio::test]
