@@ -91,8 +91,8 @@ impl<E: Keyed> ById<E> {
         self.get(id).is_some()
     }
 
-    /// Adds `entry` unless an entry with its id is there already; gives it back if so. A new
-    /// id costs no lookup beyond the insert's own.
+    /// Adds `entry` unless an entry with its id is there already; gives it back if so (see
+    /// [`GrowingTable::insert_new`] for what a new id costs).
     ///
     /// # Errors
     /// The entry itself, when its id is taken.

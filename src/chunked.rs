@@ -134,17 +134,19 @@ impl<T> ChunkedVec<T> {
         }
     }
 
-    /// Keeps the elements for which `keep` is true, in order.
+    /// Keeps the elements for which `keep` is true, in order, in place: the kept ones move down
+    /// over those dropped, and the tail is popped.
     pub fn retain(&mut self, mut keep: impl FnMut(&T) -> bool) {
-        let mut kept = Self::default();
-        for chunk in std::mem::take(&mut self.chunks) {
-            for value in chunk {
-                if keep(&value) {
-                    kept.push(value);
-                }
+        let mut write = 0;
+        for read in 0..self.len {
+            if self.get(read).is_some_and(&mut keep) {
+                self.swap(read, write);
+                write += 1;
             }
         }
-        *self = kept;
+        while self.len > write {
+            self.pop();
+        }
     }
 }
 
@@ -306,6 +308,23 @@ mod tests {
         assert_eq!(list.get(0), None);
         list.push(1);
         assert_eq!(list.get(0), Some(&1));
+    }
+
+    /// A chunk emptied by a pop stays, empty, at the end: nothing reads past the elements.
+    #[test]
+    fn an_emptied_last_chunk_is_not_read() {
+        let mut list: ChunkedVec<usize> = (0..=CHUNK).collect();
+        assert_eq!(list.pop(), Some(CHUNK));
+        assert_eq!((list.chunks.len(), list.len()), (2, CHUNK));
+        assert_eq!(list.get(CHUNK), None);
+        assert_eq!(list.range(0, CHUNK + 5).count(), CHUNK);
+        assert_eq!(list.range(CHUNK - 2, CHUNK + 5).rev().count(), 2);
+        assert_eq!(list.partition_point(|v| *v < 10), 10);
+        assert_eq!(list.partition_point(|_| true), CHUNK);
+        list.swap(0, CHUNK);
+        assert_eq!(list.get(0), Some(&0));
+        list.push(7);
+        assert_eq!((list.chunks.len(), list.get(CHUNK)), (2, Some(&7)));
     }
 
     /// The heap gives what `std`'s `BinaryHeap` of `Reverse` gives, in the same order.

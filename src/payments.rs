@@ -218,7 +218,7 @@ pub fn charge(
             seq: 0,
         };
         let (account_id, option, amount) = (t.account_id, t.payment_option.clone(), t.gross_amount);
-        let stored = match store(app, book, t, order_hash) {
+        let stored = match insert_with_free_id(app, book, t, order_hash) {
             Ok(stored) => stored,
             Err(e) => {
                 if status == TxStatus::Settlement || status == TxStatus::Authorize {
@@ -239,7 +239,7 @@ pub fn charge(
 }
 
 /// Stores a new transaction, drawing another id while its id names a transaction that exists.
-fn store(
+fn insert_with_free_id(
     app: &AppState,
     book: &mut Book,
     mut t: Transaction,

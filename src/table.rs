@@ -75,7 +75,8 @@ impl<T: Hashed> GrowingTable<T> {
     }
 
     /// Adds `entry`, whose hash is `hash`, unless an entry `eq` accepts is there already; gives it
-    /// back if so. A new entry costs no lookup beyond the insert's own.
+    /// back if so. A new entry costs no lookup beyond the insert's own, but for one in the old
+    /// table while a move runs.
     ///
     /// # Errors
     /// The entry itself, when `eq` accepts one the table holds.
@@ -108,7 +109,11 @@ impl<T: Hashed> GrowingTable<T> {
             Ok(slot) => Ok(slot),
             Err(_) => self.old.find_entry(hash, &eq),
         };
-        found.ok().map(|slot| slot.remove().0)
+        let removed = found.ok().map(|slot| slot.remove().0);
+        if self.old.is_empty() {
+            self.release_old();
+        }
+        removed
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &T> {
@@ -121,7 +126,8 @@ impl<T: Hashed> GrowingTable<T> {
 
     /// Makes the full table the old one, and a table with room for twice its entries the new one.
     fn grow(&mut self) {
-        // By `step`, the old table is already empty here; this only makes sure of it.
+        // By `step`, the old table is empty here, unless removals left the new one too little room
+        // (hashbrown then grows it at once: a pause, not a loss).
         while !self.old.is_empty() {
             self.move_some();
         }
@@ -138,6 +144,14 @@ impl<T: Hashed> GrowingTable<T> {
             .saturating_mul(2)
             .div_ceil(room)
             .max(MOVE_AT_LEAST);
+    }
+
+    /// Frees the old table's buckets once it holds nothing, however it got empty.
+    fn release_old(&mut self) {
+        if self.old.capacity() > 0 {
+            self.old = HashTable::new();
+        }
+        self.cursor = 0;
     }
 
     /// Moves the entries of the old table's next `step` buckets into the new table, and frees the
@@ -158,8 +172,7 @@ impl<T: Hashed> GrowingTable<T> {
         }
         self.cursor = end;
         if self.old.is_empty() {
-            self.old = HashTable::new();
-            self.cursor = 0;
+            self.release_old();
             return;
         }
         // The next insert reads these entries, last touched long ago.
@@ -227,6 +240,30 @@ mod tests {
             "an insert moved {most_moved} entries"
         );
         assert!(inserts_while_moving > 2_000, "{inserts_while_moving}");
+    }
+
+    /// Removals that empty the old table while a move runs free it, and the table goes on.
+    #[test]
+    fn removals_that_empty_the_old_table_free_it() {
+        let mut table: GrowingTable<Entry> = GrowingTable::default();
+        let mut i = 0u32;
+        while table.old.is_empty() || i < 1_000 {
+            let h = spread(i);
+            assert!(table.insert_new(h, Entry(h, i), |e| e.0 == h).is_ok());
+            i += 1;
+        }
+        let moving: Vec<u64> = table.old.iter().map(|e| e.0).collect();
+        assert!(!moving.is_empty());
+        for h in moving {
+            assert_eq!(table.remove(h, |e| e.0 == h).map(|e| e.0), Some(h));
+        }
+        assert_eq!((table.old.capacity(), table.cursor), (0, 0));
+        assert_eq!(table.iter().count(), table.len());
+        for j in i..i + 5_000 {
+            let h = spread(j);
+            assert!(table.insert_new(h, Entry(h, j), |e| e.0 == h).is_ok());
+            assert!(table.find(h, |e| e.0 == h).is_some());
+        }
     }
 
     /// Entries that share a hash are told apart by the caller's equality, in both tables.

@@ -45,7 +45,8 @@ pub struct OrderHash(u64);
 pub enum NotStored {
     /// `--max-transactions`.
     Full,
-    /// A transaction with its id is there already; here it is back, unchanged.
+    /// A transaction with its id is there already; here it is back, as it was but for its `seq`
+    /// (which the next insert sets again).
     IdTaken(Box<Transaction>),
 }
 

@@ -512,7 +512,7 @@ fn prepare_notifications(
 pub fn import(app: &AppState, prepared: Prepared) {
     app.deliveries.cancel_all();
     app.store.replace_all(prepared.accounts);
-    // The count was checked against the limit: this cannot fail.
+    // The count was checked against the limit, and the ids for repeats: this cannot fail.
     let _ = app
         .transactions
         .with(|book| book.restore(prepared.transactions, prepared.last_refund_id));

@@ -203,6 +203,14 @@ impl TestApp {
         r.body["accounts"].as_u64().expect("health counts accounts")
     }
 
+    /// Transactions the server holds (up to 1,000: one page of the control API's list).
+    pub async fn transaction_count(&self) -> usize {
+        let r = self
+            .admin(Method::GET, "/__admin/transactions?limit=1000", None)
+            .await;
+        r.body["transactions"].as_array().expect("a list").len()
+    }
+
     /// The notification log (first page, up to 1,000), with an optional query such as
     /// `account_id=...`.
     pub async fn notifications(&self, query: &str) -> Vec<Value> {

@@ -687,7 +687,7 @@ async fn a_charge_never_reuses_the_id_of_an_imported_transaction() {
 /// changes: no account, no transaction, no money moved. The next request draws on and succeeds.
 #[tokio::test]
 async fn a_create_or_a_charge_that_finds_no_free_id_changes_nothing() {
-    const DRAWS: usize = 64;
+    use pay_account_mock::ids::DRAWS;
     let seeded = |c: &mut pay_account_mock::Config| c.seed = Some(11);
     let charge = |order: String, token: &str, id: &str| {
         json!({
@@ -737,22 +737,14 @@ async fn a_create_or_a_charge_that_finds_no_free_id_changes_nothing() {
     let refused = b.charge(KEY, &charge("free-1".into(), &token, &id)).await;
     assert_eq!(refused.body["status_code"], "500", "{}", refused.text);
     assert_eq!(b.get(KEY, &id).await.body, account, "the balance moved");
-    assert_eq!(transaction_count(&b).await, DRAWS);
+    assert_eq!(b.transaction_count().await, DRAWS);
     let charged = b.charge(KEY, &charge("free-1".into(), &token, &id)).await;
     assert_eq!(
         charged.body["transaction_status"], "settlement",
         "{}",
         charged.text
     );
-    assert_eq!(transaction_count(&b).await, DRAWS + 1);
-}
-
-async fn transaction_count(app: &TestApp) -> usize {
-    let listed = app
-        .admin(Method::GET, "/__admin/transactions?limit=1000", None)
-        .await
-        .body;
-    listed["transactions"].as_array().unwrap().len()
+    assert_eq!(b.transaction_count().await, DRAWS + 1);
 }
 
 /// What few charges send (a callback URL, metadata, other notification URLs) comes back with its
