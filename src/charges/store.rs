@@ -435,3 +435,70 @@ impl TransactionStore {
         self.book.lock().next_due()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::money::Amount;
+
+    fn transaction(id: u128, order_id: &str, status: TxStatus) -> Transaction {
+        Transaction {
+            id: Uuid::from_u128(id),
+            order_id: order_id.into(),
+            owner: Arc::from("key"),
+            account_id: Uuid::from_u128(1),
+            payment_option: Arc::from("GOPAY_WALLET"),
+            gross_amount: Amount::from_units(1_000),
+            status,
+            cancelled_while: None,
+            pre_auth: false,
+            recurring: false,
+            extras: None,
+            deny_reason: None,
+            created_at_ms: 1,
+            updated_at_ms: 1,
+            settled_at_ms: None,
+            expires_at_ms: 100,
+            links_expire_at_ms: 100,
+            web_link_used: false,
+            refunds: Vec::new(),
+            seq: 0,
+        }
+    }
+
+    fn listed(book: &Book) -> Vec<(Uuid, String)> {
+        let (page, _) = book.page(None, 100, Order::OldestFirst, |_| true);
+        page.into_iter()
+            .map(|t| (t.id, t.order_id.to_string()))
+            .collect()
+    }
+
+    /// A transaction whose id is taken is given back, and the book is as it was: the stored
+    /// transaction, its order id, the creation order, the expiry queue and the next `seq`.
+    #[test]
+    fn an_insert_with_a_taken_id_changes_nothing() {
+        let mut book = Book {
+            limit: 10,
+            ..Book::default()
+        };
+        book.insert(transaction(7, "first", TxStatus::Pending))
+            .unwrap();
+        let before = (listed(&book), book.next_due(), book.len());
+        let refused = book.insert(transaction(7, "second", TxStatus::Pending));
+        match refused {
+            Err(NotStored::IdTaken(t)) => assert_eq!(&*t.order_id, "second"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!((listed(&book), book.next_due(), book.len()), before);
+        assert_eq!(
+            book.find(Some("key"), "first").map(|t| t.id),
+            Some(Uuid::from_u128(7))
+        );
+        assert!(book.find(Some("key"), "second").is_none());
+        let next = book
+            .insert(transaction(8, "second", TxStatus::Settlement))
+            .unwrap();
+        assert_eq!(next.seq, 2, "the refused insert took no seq");
+        assert_eq!(book.take_due(1_000), vec![Uuid::from_u128(7)]);
+    }
+}
