@@ -99,9 +99,10 @@ pub fn open_account(state: &AppState, server_key: &str, request: CreateRequest) 
             Opened::Full
         }
         CreateOutcome::NoFreeId => {
-            tracing::warn!(
-                "create refused: every id drawn names an account that exists (a seeded server given a state document that holds the ids its seed draws next)"
-            );
+            tracing::warn!(concat!(
+                "create refused: every id drawn names an account that exists ",
+                "(a seeded server given a state document that holds the ids its seed draws next)"
+            ));
             Opened::NoFreeId
         }
     }

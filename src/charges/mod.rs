@@ -231,6 +231,36 @@ impl Extras {
     }
 }
 
+#[cfg(test)]
+impl Transaction {
+    /// A transaction for tests, with fixed times (so that written payloads can be compared) and
+    /// fresh ids.
+    pub(crate) fn sample(status: TxStatus) -> Self {
+        Self {
+            id: Uuid::new_v4(),
+            order_id: "order-\u{1}1".into(),
+            owner: Arc::from("SB-Mid-server-TESTKEY123"),
+            account_id: Uuid::new_v4(),
+            payment_option: Arc::from("GOPAY_WALLET"),
+            gross_amount: Amount::from_units(100_000),
+            status,
+            cancelled_while: None,
+            pre_auth: false,
+            recurring: false,
+            extras: None,
+            deny_reason: None,
+            created_at_ms: 1_637_143_806_000,
+            updated_at_ms: 1_637_143_806_000,
+            settled_at_ms: None,
+            expires_at_ms: 1_637_144_706_000,
+            links_expire_at_ms: 1_637_144_106_000,
+            web_link_used: false,
+            refunds: Vec::new(),
+            seq: 1,
+        }
+    }
+}
+
 impl Transaction {
     /// Always `IDR`, the only currency a charge accepts.
     pub const CURRENCY: &'static str = "IDR";

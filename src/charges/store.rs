@@ -439,30 +439,14 @@ impl TransactionStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::money::Amount;
 
     fn transaction(id: u128, order_id: &str, status: TxStatus) -> Transaction {
         Transaction {
             id: Uuid::from_u128(id),
             order_id: order_id.into(),
-            owner: Arc::from("key"),
-            account_id: Uuid::from_u128(1),
-            payment_option: Arc::from("GOPAY_WALLET"),
-            gross_amount: Amount::from_units(1_000),
-            status,
-            cancelled_while: None,
-            pre_auth: false,
-            recurring: false,
-            extras: None,
-            deny_reason: None,
-            created_at_ms: 1,
-            updated_at_ms: 1,
-            settled_at_ms: None,
             expires_at_ms: 100,
-            links_expire_at_ms: 100,
-            web_link_used: false,
-            refunds: Vec::new(),
             seq: 0,
+            ..Transaction::sample(status)
         }
     }
 
@@ -491,10 +475,14 @@ mod tests {
         }
         assert_eq!((listed(&book), book.next_due(), book.len()), before);
         assert_eq!(
-            book.find(Some("key"), "first").map(|t| t.id),
+            book.find(Some("SB-Mid-server-TESTKEY123"), "first")
+                .map(|t| t.id),
             Some(Uuid::from_u128(7))
         );
-        assert!(book.find(Some("key"), "second").is_none());
+        assert!(
+            book.find(Some("SB-Mid-server-TESTKEY123"), "second")
+                .is_none()
+        );
         let next = book
             .insert(transaction(8, "second", TxStatus::Settlement))
             .unwrap();

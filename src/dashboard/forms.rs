@@ -257,10 +257,10 @@ pub(super) async fn create_account(
     payload: web::Payload,
 ) -> Result<HttpResponse, PageError> {
     let form: NewAccountForm = read_form(&state, &req, payload).await?;
-    let refused = |title: &str, message: String| {
-        PageError::new(Look::Dashboard, StatusCode::BAD_REQUEST, title, message)
-            .back_to(PATH.to_string())
+    let page = |status: StatusCode, title: &str, message: String| {
+        PageError::new(Look::Dashboard, status, title, message).back_to(PATH.to_string())
     };
+    let refused = |title: &str, message: String| page(StatusCode::BAD_REQUEST, title, message);
     let key = form.server_key.trim();
     crate::limits::check_server_key("the server key", key)
         .map_err(|e| refused("Cannot create the account", e))?;
@@ -307,22 +307,22 @@ pub(super) async fn create_account(
             ));
         }
         Opened::Full => {
-            return Err(PageError::new(
-                Look::Dashboard,
+            return Err(page(
                 StatusCode::INSUFFICIENT_STORAGE,
                 "No room",
-                "The server holds --max-accounts accounts; a reset frees room.",
-            )
-            .back_to(PATH.to_string()));
+                "The server holds --max-accounts accounts; a reset frees room.".into(),
+            ));
         }
         Opened::NoFreeId => {
-            return Err(PageError::new(
-                Look::Dashboard,
+            return Err(page(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "No account made",
-                "Every id drawn names an account that exists: the server's --seed draws the ids of accounts an imported state already holds.",
-            )
-            .back_to(PATH.to_string()));
+                concat!(
+                    "Every id drawn names an account that exists: the server's --seed draws ",
+                    "the ids of accounts an imported state already holds."
+                )
+                .into(),
+            ));
         }
     };
     let back = Filter {

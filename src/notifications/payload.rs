@@ -297,7 +297,7 @@ mod tests {
 
     #[test]
     fn a_payment_body_says_what_the_transaction_was_when_it_was_recorded() {
-        let mut t = Arc::new(transaction(TxStatus::Pending));
+        let mut t = Arc::new(Transaction::sample(TxStatus::Pending));
         let expected = plain(&t, "G1", &t.owner, false);
         let (payload, _) = super::transaction(&t, "G1".into(), false);
         let copy = payload.clone();
@@ -310,35 +310,10 @@ mod tests {
         assert!(Arc::ptr_eq(&payload.get(), &copy.get()));
     }
 
-    fn transaction(status: TxStatus) -> Transaction {
-        Transaction {
-            id: Uuid::new_v4(),
-            order_id: "order-\u{1}1".into(),
-            owner: Arc::from("SB-Mid-server-TESTKEY123"),
-            account_id: Uuid::new_v4(),
-            payment_option: Arc::from("GOPAY_WALLET"),
-            gross_amount: Amount::from_units(100_000),
-            status,
-            cancelled_while: None,
-            pre_auth: false,
-            recurring: false,
-            extras: None,
-            deny_reason: None,
-            created_at_ms: 1_637_143_806_000,
-            updated_at_ms: 1_637_143_806_000,
-            settled_at_ms: None,
-            expires_at_ms: 1_637_144_706_000,
-            links_expire_at_ms: 1_637_144_106_000,
-            web_link_used: false,
-            refunds: Vec::new(),
-            seq: 1,
-        }
-    }
-
     #[test]
     fn the_written_payload_is_the_sorted_map() {
-        let pending = transaction(TxStatus::Pending);
-        let mut settled = transaction(TxStatus::Settlement);
+        let pending = Transaction::sample(TxStatus::Pending);
+        let mut settled = Transaction::sample(TxStatus::Settlement);
         settled.settled_at_ms = Some(1_637_143_900_000);
         settled.extras = crate::charges::Extras {
             metadata: serde_json::value::to_raw_value(
@@ -348,7 +323,7 @@ mod tests {
             ..Default::default()
         }
         .boxed();
-        let mut denied = transaction(TxStatus::Deny);
+        let mut denied = Transaction::sample(TxStatus::Deny);
         denied.deny_reason = Some(&INSUFFICIENT_BALANCE);
         let mut refunded = settled.clone();
         refunded.status = TxStatus::PartialRefund;

@@ -575,6 +575,46 @@ async fn export_and_import_round_trip_and_a_bad_document_changes_nothing() {
     );
 }
 
+/// Two servers with `seed` that made and linked the same account, so both have drawn the same
+/// ids; the account's id.
+async fn seeded_pair_with_a_linked_account(seed: u64) -> (TestApp, TestApp, String) {
+    let seeded = |c: &mut pay_account_mock::Config| c.seed = Some(seed);
+    let (a, b) = (spawn_app_with(seeded), spawn_app_with(seeded));
+    let id = a.create_pending(KEY, "81200000032").await;
+    assert_eq!(b.create_pending(KEY, "81200000032").await, id);
+    a.link(&id).await;
+    b.link(&id).await;
+    (a, b, id)
+}
+
+/// Imports the state of `from` into `into` without the id generator's position, so that a seeded
+/// `into` goes on drawing where it was: the ids `from` drew since.
+async fn import_without_position(from: &TestApp, into: &TestApp) {
+    let mut doc = from.admin(Method::GET, "/__admin/state", None).await.body;
+    doc["ids"].as_object_mut().unwrap().remove("position");
+    let imported = into.admin(Method::PUT, "/__admin/state", Some(doc)).await;
+    assert_eq!(imported.status, 200, "{}", imported.text);
+}
+
+/// The `id` field of every item of a control API list answer's `list`.
+fn listed_ids<'a>(answer: &'a Value, list: &str, id: &str) -> Vec<&'a str> {
+    answer[list]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .filter_map(|item| item[id].as_str())
+        .collect()
+}
+
+/// A charge of IDR 1,000 (below the PIN threshold: it settles at once).
+fn charge_of(order_id: &str, token: &str, account: &str) -> Value {
+    json!({
+        "payment_type": "gopay",
+        "gopay": {"account_id": account, "payment_option_token": token},
+        "transaction_details": {"order_id": order_id, "gross_amount": 1000}
+    })
+}
+
 /// A seeded server given a document that holds the id its seed draws next (here: the position
 /// left out, so the generator does not move past it) makes its next account under another id: the
 /// imported account keeps its state, and is listed once.
@@ -584,12 +624,9 @@ async fn a_create_never_reuses_the_id_of_an_imported_account() {
     let a = spawn_app_with(seeded);
     let id = a.create_pending(KEY, "81200000032").await;
     a.link(&id).await;
-    let mut doc = a.admin(Method::GET, "/__admin/state", None).await.body;
-    doc["ids"].as_object_mut().unwrap().remove("position");
 
     let b = spawn_app_with(seeded);
-    let imported = b.admin(Method::PUT, "/__admin/state", Some(doc)).await;
-    assert_eq!(imported.status, 200, "{}", imported.text);
+    import_without_position(&a, &b).await;
     let other = b.create_pending(KEY, "81200000033").await;
     assert_ne!(
         other, id,
@@ -606,12 +643,7 @@ async fn a_create_never_reuses_the_id_of_an_imported_account() {
         )
         .await
         .body;
-    let ids: Vec<&str> = listed["accounts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|a| a["account_id"].as_str())
-        .collect();
+    let ids = listed_ids(&listed, "accounts", "account_id");
     assert_eq!(ids.iter().filter(|i| **i == id).count(), 1, "{listed}");
     assert!(ids.contains(&other.as_str()), "{listed}");
 }
@@ -620,34 +652,18 @@ async fn a_create_never_reuses_the_id_of_an_imported_account() {
 /// one draws another, and the imported transaction stays as it was, listed once.
 #[tokio::test]
 async fn a_charge_never_reuses_the_id_of_an_imported_transaction() {
-    let seeded = |c: &mut pay_account_mock::Config| c.seed = Some(7);
-    let charge = |order: &str, token: &str, id: &str| {
-        json!({
-            "payment_type": "gopay",
-            "gopay": {"account_id": id, "payment_option_token": token},
-            "transaction_details": {"order_id": order, "gross_amount": 1000}
-        })
-    };
-    // Both servers draw the same ids up to the charge: one account, linked.
-    let (a, b) = (spawn_app_with(seeded), spawn_app_with(seeded));
-    let id = a.create_pending(KEY, "81200000032").await;
-    assert_eq!(b.create_pending(KEY, "81200000032").await, id);
-    a.link(&id).await;
-    b.link(&id).await;
+    let (a, b, id) = seeded_pair_with_a_linked_account(7).await;
     let token = a.wallet_token(KEY, &id).await;
-    let first = a.charge(KEY, &charge("imported-1", &token, &id)).await;
+    let first = a.charge(KEY, &charge_of("imported-1", &token, &id)).await;
     assert_eq!(
         first.body["transaction_status"], "settlement",
         "{}",
         first.text
     );
     let taken = first.body["transaction_id"].as_str().unwrap().to_owned();
-    let mut doc = a.admin(Method::GET, "/__admin/state", None).await.body;
-    doc["ids"].as_object_mut().unwrap().remove("position");
-    let imported = b.admin(Method::PUT, "/__admin/state", Some(doc)).await;
-    assert_eq!(imported.status, 200, "{}", imported.text);
+    import_without_position(&a, &b).await;
 
-    let second = b.charge(KEY, &charge("new-1", &token, &id)).await;
+    let second = b.charge(KEY, &charge_of("new-1", &token, &id)).await;
     assert_eq!(second.body["status_code"], "200", "{}", second.text);
     let new = second.body["transaction_id"].as_str().unwrap();
     assert_ne!(
@@ -672,12 +688,7 @@ async fn a_charge_never_reuses_the_id_of_an_imported_transaction() {
         .admin(Method::GET, "/__admin/transactions?limit=100", None)
         .await
         .body;
-    let ids: Vec<&str> = listed["transactions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|t| t["transaction_id"].as_str())
-        .collect();
+    let ids = listed_ids(&listed, "transactions", "transaction_id");
     assert_eq!(ids.iter().filter(|i| **i == taken).count(), 1, "{listed}");
     assert!(ids.contains(&new), "{listed}");
 }
@@ -688,28 +699,13 @@ async fn a_charge_never_reuses_the_id_of_an_imported_transaction() {
 #[tokio::test]
 async fn a_create_or_a_charge_that_finds_no_free_id_changes_nothing() {
     use pay_account_mock::ids::DRAWS;
-    let seeded = |c: &mut pay_account_mock::Config| c.seed = Some(11);
-    let charge = |order: String, token: &str, id: &str| {
-        json!({
-            "payment_type": "gopay",
-            "gopay": {"account_id": id, "payment_option_token": token},
-            "transaction_details": {"order_id": order, "gross_amount": 1000}
-        })
-    };
-    let (a, b) = (spawn_app_with(seeded), spawn_app_with(seeded));
-    let id = a.create_pending(KEY, "81200000032").await;
-    assert_eq!(b.create_pending(KEY, "81200000032").await, id);
-    a.link(&id).await;
-    b.link(&id).await;
+    let (a, b, id) = seeded_pair_with_a_linked_account(11).await;
     let token = a.wallet_token(KEY, &id).await;
     // Accounts first: a's next DRAWS ids are accounts.
     for i in 0..DRAWS {
         a.create_pending(KEY, &format!("8130000{i:04}")).await;
     }
-    let mut doc = a.admin(Method::GET, "/__admin/state", None).await.body;
-    doc["ids"].as_object_mut().unwrap().remove("position");
-    let imported = b.admin(Method::PUT, "/__admin/state", Some(doc)).await;
-    assert_eq!(imported.status, 200, "{}", imported.text);
+    import_without_position(&a, &b).await;
     let before = b.account_count().await;
     let refused = b.create(KEY, &gopay("81400000001")).await;
     assert_eq!(refused.body["status_code"], "500", "{}", refused.text);
@@ -718,27 +714,21 @@ async fn a_create_or_a_charge_that_finds_no_free_id_changes_nothing() {
     assert_eq!(b.account_count().await, before + 1);
 
     // Then charges: a's next DRAWS ids are transactions.
-    let (a, b) = (spawn_app_with(seeded), spawn_app_with(seeded));
-    for app in [&a, &b] {
-        assert_eq!(app.create_pending(KEY, "81200000032").await, id);
-        app.link(&id).await;
-    }
+    let (a, b, again) = seeded_pair_with_a_linked_account(11).await;
+    assert_eq!(again, id);
     for i in 0..DRAWS {
         let r = a
-            .charge(KEY, &charge(format!("taken-{i}"), &token, &id))
+            .charge(KEY, &charge_of(&format!("taken-{i}"), &token, &id))
             .await;
         assert_eq!(r.body["transaction_status"], "settlement", "{}", r.text);
     }
-    let mut doc = a.admin(Method::GET, "/__admin/state", None).await.body;
-    doc["ids"].as_object_mut().unwrap().remove("position");
-    let imported = b.admin(Method::PUT, "/__admin/state", Some(doc)).await;
-    assert_eq!(imported.status, 200, "{}", imported.text);
+    import_without_position(&a, &b).await;
     let account = b.get(KEY, &id).await.body;
-    let refused = b.charge(KEY, &charge("free-1".into(), &token, &id)).await;
+    let refused = b.charge(KEY, &charge_of("free-1", &token, &id)).await;
     assert_eq!(refused.body["status_code"], "500", "{}", refused.text);
     assert_eq!(b.get(KEY, &id).await.body, account, "the balance moved");
     assert_eq!(b.transaction_count().await, DRAWS);
-    let charged = b.charge(KEY, &charge("free-1".into(), &token, &id)).await;
+    let charged = b.charge(KEY, &charge_of("free-1", &token, &id)).await;
     assert_eq!(
         charged.body["transaction_status"], "settlement",
         "{}",
