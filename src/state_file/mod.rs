@@ -13,14 +13,16 @@
 //! Every request that may change state (any method but GET, HEAD and OPTIONS) and every change the
 //! scheduler makes moves [`AppState::revision`]. The saver wakes every `--state-save-interval`
 //! and, when the revision moved, reads the state in pieces of [`CHUNK`] items (each under its lock
-//! for a moment, never across I/O), writes it to a temporary file in the same folder, flushes it to
-//! disk and renames it over the old file. A save runs on a blocking thread, never on a worker.
+//! for a moment, never across I/O), writes it to a temporary file in the same folder (with direct I/O
+//! where the file system takes it: see [`disk`]), flushes it to disk and renames it over the old
+//! file. A save runs on a thread of its own, never on a worker.
 //!
 //! # Format versions
 //! The document carries `format` and `version`. A file of another format, or of a newer version, is
 //! refused and left as it is. When the format changes, [`VERSION`] goes up and [`upgrade`] gains a
 //! step that turns a document of the version before into the new one, so old files keep loading.
 
+mod disk;
 mod document;
 mod export;
 mod import;
@@ -32,6 +34,7 @@ use std::time::Duration;
 
 use crate::app::AppState;
 
+pub use disk::write_atomic;
 pub use document::*;
 pub use export::export;
 pub use import::{Prepared, import, parse, prepare, upgrade};
@@ -84,40 +87,6 @@ pub fn read(path: &Path) -> Result<Option<Document>, String> {
     parse(&bytes).map(Some)
 }
 
-/// Writes what `write` writes over `path` atomically: a temporary file in the same folder, flushed
-/// to disk, renamed over the old one. Streamed: a large state is never one buffer in memory.
-///
-/// # Errors
-/// Any I/O failure; the old file is then intact.
-pub fn write_atomic(
-    path: &Path,
-    write: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>,
-) -> std::io::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let name = path
-        .file_name()
-        .map_or_else(|| "state".into(), |n| n.to_string_lossy().into_owned());
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let result = (|| {
-        let mut file = std::fs::File::create(&tmp)?;
-        write(&mut file)?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)?;
-        // The rename itself reaches the disk with the folder.
-        if let Ok(d) = std::fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
-}
-
 /// Saves the state when it changed since the last save (or always, with `force`). Returns whether it
 /// wrote. Blocking: call it from a blocking thread.
 ///
@@ -135,7 +104,7 @@ pub fn save(app: &AppState, force: bool) -> Result<bool, String> {
     let started = std::time::Instant::now();
     let doc = export(app);
     write_atomic(&file.path, |f| {
-        let mut out = Paced::new(std::io::BufWriter::with_capacity(1 << 20, f));
+        let mut out = Paced::new(f);
         serde_json::to_writer(&mut out, &doc)?;
         out.flush()
     })
@@ -249,19 +218,6 @@ fn lower_priority() {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn write_atomic_replaces_the_file_and_leaves_no_temporary() {
-        let dir = std::env::temp_dir().join(format!("pam-state-{}", uuid::Uuid::new_v4()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("qa.json");
-        write_atomic(&path, |f| f.write_all(b"one")).unwrap();
-        write_atomic(&path, |f| f.write_all(b"two")).unwrap();
-        assert_eq!(std::fs::read(&path).unwrap(), b"two");
-        let names: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
-        assert_eq!(names.len(), 1);
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
 
     #[test]
     fn other_formats_and_newer_versions_are_refused() {
