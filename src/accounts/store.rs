@@ -113,6 +113,19 @@ struct OwnerIndex {
     counts: Counts,
 }
 
+/// The owner index of `key` in `owners`, made on first use.
+fn owner_index<'a>(
+    owners: &'a mut hashbrown::HashMap<String, OwnerIndex, RandomState>,
+    key: &str,
+) -> &'a mut OwnerIndex {
+    owners.entry_ref(key).or_insert_with(|| OwnerIndex {
+        key: Arc::from(key),
+        redirect_url: None,
+        ids: ChunkedVec::default(),
+        counts: Counts::default(),
+    })
+}
+
 /// Memory: accounts are boxed so that the table's empty slots (up to half of it after a resize)
 /// cost a pointer rather than a whole account, and the linked index holds ids and hashes, not
 /// keys (see below). With 1,000,000 accounts this is about a quarter of the RSS (see
@@ -145,12 +158,7 @@ struct State {
 impl State {
     /// The owner index of `key`, made on first use.
     fn owner(&mut self, key: &str) -> &mut OwnerIndex {
-        self.owners.entry_ref(key).or_insert_with(|| OwnerIndex {
-            key: Arc::from(key),
-            redirect_url: None,
-            ids: ChunkedVec::default(),
-            counts: Counts::default(),
-        })
+        owner_index(&mut self.owners, key)
     }
 
     /// Adds `account` and its index entries; gives it back, and changes nothing, if an account
@@ -158,22 +166,32 @@ impl State {
     fn insert(&mut self, mut account: Account) -> Result<(), Box<Account>> {
         let seq = self.next_seq + 1;
         account.seq = seq;
-        let (id, status, expires_at_ms) = (account.id, account.status, account.expires_at_ms);
-        let owner = account.owner.clone();
-        self.accounts.insert_new(Box::new(account))?;
-        self.next_seq = seq;
-        if let Some(at) = expires_at_ms {
-            self.expiries.push((at, id));
+        let State {
+            accounts,
+            owners,
+            expiries,
+            order,
+            counts,
+            shared_counts,
+            next_seq,
+            ..
+        } = self;
+        // The owner's key is read from the stored account: no copy of its `Arc` per insert.
+        let stored = accounts.insert_new(Box::new(account))?;
+        *next_seq = seq;
+        let (id, status) = (stored.id, stored.status);
+        if let Some(at) = stored.expires_at_ms {
+            expiries.push((at, id));
         }
-        self.order.push(id);
-        self.counts.add(status);
-        match owner.as_deref() {
+        order.push(id);
+        counts.add(status);
+        match stored.owner.as_deref() {
             Some(key) => {
-                let owner = self.owner(key);
+                let owner = owner_index(owners, key);
                 owner.ids.push(id);
                 owner.counts.add(status);
             }
-            None => self.shared_counts.add(status),
+            None => shared_counts.add(status),
         }
         if status == AccountStatus::Enabled {
             self.link(&id);
