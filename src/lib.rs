@@ -75,6 +75,7 @@ pub mod routing;
 pub mod scenarios;
 pub mod scheduler;
 pub mod settings;
+pub mod shared_text;
 pub mod startup;
 pub mod state_file;
 pub mod table;

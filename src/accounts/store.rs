@@ -27,6 +27,7 @@ use crate::by_id::ById;
 use crate::chunked::{ChunkedVec, MinHeap};
 use crate::money::Amount;
 use crate::paging::{self, Order};
+use crate::shared_text::LastText;
 use crate::table::{GrowingTable, Hashed};
 
 /// The outcome of a create.
@@ -107,7 +108,7 @@ struct OwnerIndex {
     key: Arc<str>,
     /// The redirect URL of its last create, which the next create shares when it sends the same:
     /// a merchant sends one URL, and each account kept a copy of it.
-    redirect_url: Option<Arc<str>>,
+    redirect_url: LastText,
     /// Ids, oldest first (their `seq` orders them).
     ids: ChunkedVec<Uuid>,
     counts: Counts,
@@ -120,7 +121,7 @@ fn owner_index<'a>(
 ) -> &'a mut OwnerIndex {
     owners.entry_ref(key).or_insert_with(|| OwnerIndex {
         key: Arc::from(key),
-        redirect_url: None,
+        redirect_url: LastText::default(),
         ids: ChunkedVec::default(),
         counts: Counts::default(),
     })
@@ -423,10 +424,7 @@ impl Store {
             return CreateOutcome::Full;
         }
         let owner = state.owner(new.owner);
-        let redirect_url = new.redirect_url.map(|url| match &owner.redirect_url {
-            Some(last) if **last == *url => last.clone(),
-            _ => owner.redirect_url.insert(Arc::from(url)).clone(),
-        });
+        let redirect_url = new.redirect_url.map(|url| owner.redirect_url.share(&url));
         let mut account = Account {
             owner: Some(owner.key.clone()),
             phone_number: new.phone_number,

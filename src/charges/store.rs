@@ -20,6 +20,7 @@ use super::{Transaction, TxStatus};
 use crate::by_id::ById;
 use crate::chunked::ChunkedVec;
 use crate::paging::{self, Order};
+use crate::shared_text::LastText;
 use crate::table::{GrowingTable, Hashed};
 
 /// How long an `Idempotency-Key` replays its first answer (reference 2.5).
@@ -82,7 +83,7 @@ pub struct Book {
     next_refund_id: u64,
     replays: HashMap<(Arc<str>, Box<str>), Replay>,
     /// The server key that charged last, shared by its transactions (see [`Book::owner_key`]).
-    last_owner: Option<Arc<str>>,
+    last_owner: LastText,
     replay_order: VecDeque<(u64, Arc<str>, Box<str>)>,
     limit: usize,
 }
@@ -137,10 +138,7 @@ impl Book {
     /// `owner` as a transaction keeps it: the last charging key's allocation when it is the same
     /// key (a test or a merchant charges with one key), else a new one, remembered in its place.
     pub fn owner_key(&mut self, owner: &str) -> Arc<str> {
-        match &self.last_owner {
-            Some(last) if **last == *owner => last.clone(),
-            _ => self.last_owner.insert(Arc::from(owner)).clone(),
-        }
+        self.last_owner.share(owner)
     }
 
     /// Where (owner, order id) hashes in the order index: a charge works it out once, for the
