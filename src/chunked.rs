@@ -1,11 +1,13 @@
-//! Lists that grow without copying what they hold: the stores' creation-order lists and the
-//! accounts' expiry queue.
+//! Lists that grow without copying what they hold: the stores' creation-order lists, the
+//! accounts' expiry queue and the notification log.
 //!
 //! A `Vec` doubles by copying every element into a new buffer twice the size. With a million ids
 //! that is 16 MB copied and 32 MB of fresh memory touched in one push, under the store's lock:
 //! every request in flight waited for it (see BENCHMARKS.md). These lists keep their elements in
 //! chunks of a fixed size instead, and a full chunk is followed by a new one; only the small list
 //! of chunk pointers is ever copied.
+
+use std::collections::VecDeque;
 
 /// Elements per chunk: 64 KiB of 16-byte ids, so a new chunk is a few dozen pages.
 const CHUNK: usize = 4096;
@@ -160,6 +162,135 @@ impl<T> FromIterator<T> for ChunkedVec<T> {
     }
 }
 
+/// A queue that grows a chunk at a time at the back and gives chunks back from the front: the
+/// notification log, which adds its newest and drops its oldest. Every chunk but the first and the
+/// last holds exactly [`CHUNK`] elements (the first has lost some from its front), so an index
+/// past the first chunk finds its chunk by division.
+pub struct ChunkedDeque<T> {
+    chunks: VecDeque<VecDeque<T>>,
+    /// The last full-sized chunk emptied from the front, for the next chunk at the back: a full log
+    /// that adds one and drops one goes on using the same memory instead of new pages.
+    spare: Option<VecDeque<T>>,
+    len: usize,
+}
+
+impl<T> Default for ChunkedDeque<T> {
+    fn default() -> Self {
+        Self {
+            chunks: VecDeque::new(),
+            spare: None,
+            len: 0,
+        }
+    }
+}
+
+impl<T> ChunkedDeque<T> {
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn push_back(&mut self, value: T) {
+        match self.chunks.back_mut() {
+            Some(last) if last.len() < CHUNK => last.push_back(value),
+            _ => {
+                // The first chunk grows as a `VecDeque` does, so that a short log stays small.
+                let mut chunk = match self.spare.take() {
+                    Some(spare) => spare,
+                    None if self.chunks.is_empty() => VecDeque::new(),
+                    None => VecDeque::with_capacity(CHUNK),
+                };
+                chunk.push_back(value);
+                self.chunks.push_back(chunk);
+            }
+        }
+        self.len += 1;
+    }
+
+    pub fn pop_front(&mut self) -> Option<T> {
+        let first = self.chunks.front_mut()?;
+        let value = first.pop_front();
+        if first.is_empty()
+            && let Some(emptied) = self.chunks.pop_front()
+            && emptied.capacity() >= CHUNK
+        {
+            self.spare = Some(emptied);
+        }
+        self.len = self.len.saturating_sub(usize::from(value.is_some()));
+        value
+    }
+
+    pub fn back(&self) -> Option<&T> {
+        self.chunks.back()?.back()
+    }
+
+    pub fn get(&self, index: usize) -> Option<&T> {
+        let first = self.chunks.front()?;
+        match index.checked_sub(first.len()) {
+            None => first.get(index),
+            Some(past) => self.chunks.get(1 + past / CHUNK)?.get(past % CHUNK),
+        }
+    }
+
+    pub fn get_mut(&mut self, index: usize) -> Option<&mut T> {
+        let first_len = self.chunks.front()?.len();
+        match index.checked_sub(first_len) {
+            None => self.chunks.front_mut()?.get_mut(index),
+            Some(past) => self.chunks.get_mut(1 + past / CHUNK)?.get_mut(past % CHUNK),
+        }
+    }
+
+    /// The elements from `start` to `end` (clamped to the queue), in order.
+    pub fn range(&self, start: usize, end: usize) -> impl DoubleEndedIterator<Item = &T> {
+        let end = end.min(self.len);
+        (start.min(end)..end).filter_map(|i| self.get(i))
+    }
+
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = &T> {
+        self.range(0, self.len)
+    }
+
+    /// The index of the first element for which `pred` is false, where `pred` holds for a prefix
+    /// of the queue (as [`slice::partition_point`]).
+    pub fn partition_point(&self, pred: impl Fn(&T) -> bool) -> usize {
+        let (mut low, mut high) = (0, self.len);
+        while low < high {
+            let middle = low + (high - low) / 2;
+            if self.get(middle).is_some_and(&pred) {
+                low = middle + 1;
+            } else {
+                high = middle;
+            }
+        }
+        low
+    }
+
+    /// Where the element whose key is `key` is, in a queue ordered by that key.
+    pub fn position_by_key<K: Ord>(&self, key: &K, key_of: impl Fn(&T) -> K) -> Option<usize> {
+        let at = self.partition_point(|x| key_of(x) < *key);
+        self.get(at).filter(|x| key_of(x) == *key).map(|_| at)
+    }
+
+    /// Keeps the elements for which `keep` is true, in order (into new chunks: O(n), as a
+    /// `VecDeque`'s is).
+    pub fn retain(&mut self, mut keep: impl FnMut(&T) -> bool) {
+        let old = std::mem::take(self);
+        for value in old.chunks.into_iter().flatten() {
+            if keep(&value) {
+                self.push_back(value);
+            }
+        }
+    }
+
+    /// Drops every element, and the memory that held them.
+    pub fn clear(&mut self) {
+        *self = Self::default();
+    }
+}
+
 /// A queue that gives its smallest element first (a binary heap), kept in a [`ChunkedVec`].
 pub struct MinHeap<T> {
     items: ChunkedVec<T>,
@@ -308,6 +439,107 @@ mod tests {
         assert_eq!(list.get(0), None);
         list.push(1);
         assert_eq!(list.get(0), Some(&1));
+    }
+
+    /// A chunked queue agrees with a `VecDeque` through a log's life: filling past several chunks,
+    /// adding one and dropping the oldest at the bound, lookups, ranges, retains and a clear.
+    #[test]
+    fn a_chunked_queue_agrees_with_a_vecdeque() {
+        fn check(queue: &ChunkedDeque<usize>, model: &VecDeque<usize>) {
+            assert_eq!(queue.len(), model.len());
+            assert_eq!(queue.back(), model.back());
+            assert!(queue.iter().eq(model.iter()));
+            assert!(queue.iter().rev().eq(model.iter().rev()));
+            let n = model.len();
+            for i in [
+                0,
+                1,
+                CHUNK - 1,
+                CHUNK,
+                CHUNK + 1,
+                n / 2,
+                n.saturating_sub(1),
+                n,
+                n + 1,
+            ] {
+                assert_eq!(queue.get(i), model.get(i), "get {i}");
+            }
+            for (start, end) in [
+                (0, n),
+                (1, CHUNK + 2),
+                (CHUNK - 3, 2 * CHUNK + 3),
+                (n, n + 5),
+            ] {
+                let want: Vec<_> = model.range(start.min(end.min(n))..end.min(n)).collect();
+                assert!(
+                    queue.range(start, end).eq(want.iter().copied()),
+                    "{start}..{end}"
+                );
+                assert!(queue.range(start, end).rev().eq(want.iter().rev().copied()));
+            }
+            // Kept ascending: every value, its neighbours and the ends are looked for.
+            let probes = model
+                .iter()
+                .flat_map(|&v| [v, v + 1])
+                .chain([0, usize::MAX]);
+            for x in probes.step_by(97) {
+                assert_eq!(
+                    queue.partition_point(|v| *v < x),
+                    model.partition_point(|v| *v < x),
+                    "{x}"
+                );
+                assert_eq!(
+                    queue.position_by_key(&x, |v| *v),
+                    model.binary_search(&x).ok()
+                );
+            }
+        }
+        let (mut queue, mut model) = (ChunkedDeque::default(), VecDeque::new());
+        let mut next = 0;
+        let mut push = |queue: &mut ChunkedDeque<usize>, model: &mut VecDeque<usize>| {
+            next += 3;
+            queue.push_back(next);
+            model.push_back(next);
+        };
+        for _ in 0..3 * CHUNK + 5 {
+            push(&mut queue, &mut model);
+        }
+        check(&queue, &model);
+        // At a bound of 3 chunks and a half: one in, one out, past several chunks' ends.
+        let bound = 3 * CHUNK + CHUNK / 2;
+        for round in 0..4 * CHUNK {
+            push(&mut queue, &mut model);
+            while model.len() > bound {
+                assert_eq!(queue.pop_front(), model.pop_front());
+            }
+            if round % (CHUNK / 2) == 0 {
+                check(&queue, &model);
+            }
+        }
+        check(&queue, &model);
+        assert!(queue.chunks.len() <= 5, "emptied chunks are given back");
+        // A full chunk emptied from the front is the next chunk at the back.
+        assert!(queue.spare.is_some() || queue.chunks.back().is_some_and(|c| c.len() < CHUNK));
+        if let Some(x) = queue.get_mut(CHUNK + 7) {
+            *x += 1;
+        }
+        if let Some(x) = model.get_mut(CHUNK + 7) {
+            *x += 1;
+        }
+        queue.retain(|v| v % 2 == 0);
+        model.retain(|v| v % 2 == 0);
+        check(&queue, &model);
+        while let Some(v) = model.pop_front() {
+            assert_eq!(queue.pop_front(), Some(v));
+        }
+        assert_eq!(queue.pop_front(), None);
+        check(&queue, &model);
+        push(&mut queue, &mut model);
+        check(&queue, &model);
+        queue.clear();
+        model.clear();
+        check(&queue, &model);
+        assert!(queue.chunks.is_empty() && queue.spare.is_none());
     }
 
     /// A chunk emptied by a pop stays, empty, at the end: nothing reads past the elements.

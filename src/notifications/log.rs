@@ -5,11 +5,12 @@
 //! drops the oldest, pending or not. Each keeps its newest [`ATTEMPTS_KEPT`] attempts.
 //! Notifications are kept oldest first, and so are the ids of each account's and each server key's:
 //! recording one and dropping the oldest only add and remove at the ends (no tree to rebalance, no
-//! notifications shifted; see BENCHMARKS.md, "Charges: what a charge costs"), a lookup by id is a
-//! binary search, and forgetting one merchant's is O(n). Due attempts are ordered by time
-//! (O(log n)). Lists are pages read through an index; waiters look only at what changed since they
-//! last looked (a short feed of changed ids), and rescan only if they fell behind it. One
-//! `parking_lot::Mutex` guards it all; nothing awaits or does I/O under it.
+//! notifications shifted; see BENCHMARKS.md, "Charges: what a charge costs"; the log itself in
+//! chunks, so that it never copies itself as it grows), a lookup by id is a binary search, and
+//! forgetting one merchant's is O(n). Due attempts are ordered by time (O(log n)). Lists are pages
+//! read through an index; waiters look only at what changed since they last looked (a short feed
+//! of changed ids), and rescan only if they fell behind it. One `parking_lot::Mutex` guards it
+//! all; nothing awaits or does I/O under it.
 
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::ops::Range;
@@ -23,6 +24,7 @@ use uuid::Uuid;
 
 use super::delivery::{self, AttemptResult};
 use super::{Attempt, DeliveryState, Event, Notification, Payload, Target, TransactionRef};
+use crate::chunked::ChunkedDeque;
 use crate::clock;
 use crate::paging::{Order, SCAN_BUDGET};
 
@@ -113,7 +115,7 @@ struct Log {
     capacity: usize,
     next_id: u64,
     /// Oldest first: ids increase along it (with gaps where a merchant's were forgotten).
-    entries: VecDeque<Notification>,
+    entries: ChunkedDeque<Notification>,
     /// Each account's and each server key's notification ids, oldest first. Account ids are the
     /// mock's own; server keys come from requests, so their map hashes with a random key.
     by_account: FxHashMap<Uuid, VecDeque<u64>>,
@@ -141,7 +143,7 @@ impl Notifications {
             log: Mutex::new(Log {
                 capacity: capacity.max(1),
                 next_id: 0,
-                entries: VecDeque::new(),
+                entries: ChunkedDeque::default(),
                 by_account: FxHashMap::default(),
                 by_key: HashMap::new(),
                 due: BTreeSet::new(),
@@ -360,7 +362,8 @@ impl Notifications {
     pub(crate) fn chunk(&self, after: u64, limit: usize) -> Vec<Notification> {
         let log = self.log.lock();
         let start = log.entries.partition_point(|n| n.id <= after);
-        log.entries.range(start..).take(limit).cloned().collect()
+        let end = start.saturating_add(limit);
+        log.entries.range(start, end).cloned().collect()
     }
 
     /// Replaces the whole log (the state file): `notifications`, none above `last_id` (put in id
@@ -517,12 +520,12 @@ impl Log {
     }
 
     fn get(&self, id: u64) -> Option<&Notification> {
-        let i = self.entries.binary_search_by_key(&id, |n| n.id).ok()?;
+        let i = self.entries.position_by_key(&id, |n| n.id)?;
         self.entries.get(i)
     }
 
     fn get_mut(&mut self, id: u64) -> Option<&mut Notification> {
-        let i = self.entries.binary_search_by_key(&id, |n| n.id).ok()?;
+        let i = self.entries.position_by_key(&id, |n| n.id)?;
         self.entries.get_mut(i)
     }
 
@@ -626,30 +629,52 @@ impl Log {
         } else if let Some(key) = filter.server_key.as_deref() {
             self.by_key.get(key)
         } else {
-            let range = window(&self.entries, |n| n.id, after, order);
-            return ids(self.entries.range(range).map(|n| n.id), order);
+            let range = window(&self.entries, after, order);
+            return ids(
+                self.entries.range(range.start, range.end).map(|n| n.id),
+                order,
+            );
         };
         match list {
-            Some(list) => ids(
-                list.range(window(list, |&id| id, after, order)).copied(),
-                order,
-            ),
+            Some(list) => ids(list.range(window(list, after, order)).copied(), order),
             None => Box::new(std::iter::empty()),
         }
     }
 }
 
-/// The positions in `items` (in ascending id order) that come after the id `after` in `order`.
-fn window<T>(
-    items: &VecDeque<T>,
-    id_of: impl Fn(&T) -> u64,
-    after: Option<u64>,
-    order: Order,
-) -> Range<usize> {
+/// A list in ascending id order: the log itself, and its indexes' lists of ids.
+trait IdOrdered {
+    fn count(&self) -> usize;
+    /// How many of the first items have an id for which `pred` holds (it holds for a prefix).
+    fn prefix(&self, pred: impl Fn(u64) -> bool) -> usize;
+}
+
+impl IdOrdered for ChunkedDeque<Notification> {
+    fn count(&self) -> usize {
+        self.len()
+    }
+
+    fn prefix(&self, pred: impl Fn(u64) -> bool) -> usize {
+        self.partition_point(|n| pred(n.id))
+    }
+}
+
+impl IdOrdered for VecDeque<u64> {
+    fn count(&self) -> usize {
+        self.len()
+    }
+
+    fn prefix(&self, pred: impl Fn(u64) -> bool) -> usize {
+        self.partition_point(|&id| pred(id))
+    }
+}
+
+/// The positions in `items` that come after the id `after` in `order`.
+fn window(items: &impl IdOrdered, after: Option<u64>, order: Order) -> Range<usize> {
     match (order, after) {
-        (_, None) => 0..items.len(),
-        (Order::OldestFirst, Some(a)) => items.partition_point(|x| id_of(x) <= a)..items.len(),
-        (Order::NewestFirst, Some(a)) => 0..items.partition_point(|x| id_of(x) < a),
+        (_, None) => 0..items.count(),
+        (Order::OldestFirst, Some(a)) => items.prefix(|id| id <= a)..items.count(),
+        (Order::NewestFirst, Some(a)) => 0..items.prefix(|id| id < a),
     }
 }
 
