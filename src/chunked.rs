@@ -9,7 +9,8 @@
 
 use std::collections::VecDeque;
 
-/// Elements per chunk: 64 KiB of 16-byte ids, so a new chunk is a few dozen pages.
+/// Elements per chunk: 64 KiB of 16-byte ids, so a new chunk is a few dozen pages (more for the
+/// notification log's larger entries, whose emptied chunks are reused).
 const CHUNK: usize = 4096;
 
 /// A list that grows a chunk at a time. The first chunk grows as a `Vec` does (a store with one

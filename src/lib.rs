@@ -31,7 +31,8 @@
 //! - [`control`]: the mock-only JSON control API under `/__admin`; [`paging`]: pages of long lists;
 //!   [`table`]: a hash table that grows a few entries per insert; [`by_id`]: records by id in one
 //!   (accounts, transactions); [`chunked`]: lists that grow without copying (creation order,
-//!   expiries); [`prefetch`]: fetching memory ahead of a request that would wait for it.
+//!   expiries, the notification log); [`shared_text`]: one allocation for a text requests repeat;
+//!   [`prefetch`]: fetching memory ahead of a request that would wait for it.
 //! - [`fixtures`]: phone number scenarios, preloaded accounts, default balances; [`scenarios`]: the
 //!   phone scenarios in effect, the fixtures' and those added at run time.
 //! - [`app`]: the state the routes share, and reset; [`ids`]: seedable ids and tokens;
