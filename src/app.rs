@@ -51,6 +51,9 @@ pub struct AppState {
     generated_accounts: usize,
     /// Moves on every change that the state file must catch ([`crate::state_file`]).
     revision: std::sync::atomic::AtomicU64,
+    /// Moves when the whole state is replaced (a reset, an import), before anything is: a reader
+    /// in pieces that sees it move knows its pieces are not of one state.
+    replacements: std::sync::atomic::AtomicU64,
     /// `--state-file`, if given.
     pub state_file: Option<crate::state_file::StateFile>,
 }
@@ -91,6 +94,7 @@ impl AppState {
             seed: config.seed,
             generated_accounts: config.generate_accounts,
             revision: std::sync::atomic::AtomicU64::new(0),
+            replacements: std::sync::atomic::AtomicU64::new(0),
             state_file: config.state_file.as_ref().map(|path| {
                 crate::state_file::StateFile::new(path.clone(), config.state_save_interval)
             }),
@@ -120,10 +124,23 @@ impl AppState {
         self.revision.load(std::sync::atomic::Ordering::Acquire)
     }
 
+    /// The whole state is about to be replaced (see [`AppState::replacements`]).
+    pub(crate) fn replacing(&self) {
+        self.replacements
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// How many times the whole state has been replaced: a reset or an import moves it before it
+    /// changes anything.
+    pub fn replacements(&self) -> u64 {
+        self.replacements.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     /// Everything back to how the server started: the fixture (and generated) accounts, an empty
     /// notification log with no attempt under way, the start-up settings, the wall clock, and the
     /// id sequence of `--seed`.
     pub fn reset(&self) {
+        self.replacing();
         self.transactions.with(|book| book.clear(None));
         self.notifications.clear(None);
         self.deliveries.cancel_all();

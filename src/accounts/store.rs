@@ -714,6 +714,12 @@ impl Store {
         self.state.read().accounts.len()
     }
 
+    /// The `seq` the newest account got: a reader in pieces stops there, so that accounts made
+    /// while it reads are not chased.
+    pub fn last_seq(&self) -> u64 {
+        self.state.read().next_seq
+    }
+
     /// Accounts a create may bring the store to (`--max-accounts`).
     pub fn limit(&self) -> usize {
         self.limit

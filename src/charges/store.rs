@@ -258,6 +258,11 @@ impl Book {
         self.next_refund_id
     }
 
+    /// The `seq` the newest transaction got (see [`crate::accounts::Store::last_seq`]).
+    pub fn last_seq(&self) -> u64 {
+        self.next_seq
+    }
+
     /// Replaces every transaction (the state file), in creation order; idempotency replays are
     /// forgotten.
     ///

@@ -118,6 +118,8 @@ pub enum ControlError {
     CrossSite,
     /// A notification from a mock came back to a mock (`guard.rs`).
     LoopDetected,
+    /// The state kept changing under a long read; trying again later will do.
+    Busy(String),
 }
 
 impl ControlError {
@@ -136,6 +138,7 @@ impl ControlError {
             Self::ForeignHost(_) => "unknown_host",
             Self::CrossSite => "cross_site_request",
             Self::LoopDetected => "loop_detected",
+            Self::Busy(_) => "busy",
         }
     }
 }
@@ -165,7 +168,7 @@ impl std::fmt::Display for ControlError {
                 "cannot {action} a transaction that is {}",
                 current.as_str()
             ),
-            Self::BadRequest(m) => f.write_str(m),
+            Self::BadRequest(m) | Self::Busy(m) => f.write_str(m),
             Self::Timeout(_) => f.write_str("timed out"),
             Self::BodyTimeout => f.write_str("the request body did not arrive in time (--body-timeout)"),
             Self::TooLarge => f.write_str("the request body is larger than --max-body-bytes"),
@@ -203,6 +206,7 @@ impl ResponseError for ControlError {
             Self::ForeignHost(_) => StatusCode::MISDIRECTED_REQUEST,
             Self::CrossSite => StatusCode::FORBIDDEN,
             Self::LoopDetected => StatusCode::LOOP_DETECTED,
+            Self::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 

@@ -21,10 +21,24 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 
 /// The document, read and written on a blocking thread (it may hold millions of accounts).
 async fn export(state: web::Data<AppState>) -> Result<HttpResponse, ControlError> {
-    let body = web::block(move || serde_json::to_vec(&state_file::export(&state)))
-        .await
-        .map_err(|e| ControlError::BadRequest(format!("the export failed: {e}")))?
-        .map_err(|e| ControlError::BadRequest(format!("the export failed: {e}")))?;
+    let body = web::block(move || {
+        for _ in 0..state_file::TRIES {
+            let mut body = Vec::new();
+            match state_file::export(&state, &mut body) {
+                Ok(_) => return Ok(body),
+                Err(state_file::Interrupted) => {}
+                Err(e @ state_file::ExportError::Io(_)) => {
+                    return Err(ControlError::BadRequest(format!("the export failed: {e}")));
+                }
+            }
+        }
+        Err(ControlError::Busy(format!(
+            "the state was reset or replaced while it was read, {} times; try again",
+            state_file::TRIES
+        )))
+    })
+    .await
+    .map_err(|e| ControlError::BadRequest(format!("the export failed: {e}")))??;
     Ok(HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, "application/json"))
         .body(body))

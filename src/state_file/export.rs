@@ -1,7 +1,22 @@
-//! The state of a running server as a document, read in pieces so that no lock is held for long.
+//! The state of a running server as a document, read in pieces and written as it is read, so that
+//! no lock is held for long and the document is never whole in memory.
+//!
+//! # Which state it is
+//! Each piece is the state of its items when it was read: a save under load is not a snapshot.
+//! Two rules keep the document loadable and the counters ahead of what it holds:
+//! - The lists end where they ended when the export began ([`Cut`]); what is made later goes into
+//!   the next save. The id generator's place is read after that end, so a server that goes on from
+//!   it never draws an id the document holds.
+//! - A reset or an import while the pieces are read ([`AppState::replacements`]) stops the export
+//!   ([`Interrupted`]): after it the same ids may come again, and a document that repeated one
+//!   could not be loaded. The next save, due because of the change, writes the new state.
 
-use std::collections::HashSet;
+use std::cell::{Cell, RefCell};
+use std::io::Write;
 use std::time::Duration;
+
+use serde::ser::{Error as _, SerializeSeq, SerializeStruct};
+use serde::{Serialize, Serializer};
 
 use super::document::*;
 use super::{CHUNK, FORMAT, VERSION};
@@ -13,41 +28,300 @@ use crate::notifications::{DeliveryState, Notification};
 use crate::paging::Order;
 use crate::settings::Settings;
 
-/// The state of `app` as a document.
-pub fn export(app: &AppState) -> Document {
-    let settings = app.settings.read().clone();
-    let (added, hidden) = app.scenarios.runtime();
-    Document {
-        format: FORMAT.into(),
-        version: VERSION,
-        saved_at: clock::rfc3339(app.clock.now_ms()),
-        clock: SavedClock {
-            offset_ms: clock::duration_ms(app.clock.offset()),
-        },
-        ids: SavedIds {
-            seed: app.seed(),
-            position: app.seed().map(|_| app.ids.position().to_string()),
-        },
-        config: saved_config(&settings),
-        phone_numbers: SavedScenarios {
-            added: added
-                .into_iter()
-                .map(|(server_key, scenario)| SavedScenario {
-                    server_key,
-                    scenario,
-                })
-                .collect(),
-            hidden: hidden
-                .into_iter()
-                .map(|(phone_number, country_code)| HiddenNumber {
-                    phone_number,
-                    country_code,
-                })
-                .collect(),
-        },
-        accounts: export_accounts(app),
-        transactions: export_transactions(app),
-        notifications: export_notifications(app),
+/// How many items an export wrote.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Exported {
+    pub accounts: usize,
+    pub transactions: usize,
+    pub notifications: usize,
+}
+
+/// Why an export stopped before its end.
+#[derive(Debug)]
+pub enum ExportError {
+    /// A reset or an import replaced the state while it was read: nothing written is of use.
+    Interrupted,
+    Io(std::io::Error),
+}
+
+/// The export that a reset or an import interrupted (see the module's documentation).
+pub use ExportError::Interrupted;
+
+impl std::fmt::Display for ExportError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Interrupted => f.write_str("the state was reset or replaced while it was read"),
+            Self::Io(e) => e.fmt(f),
+        }
+    }
+}
+
+/// Writes the state of `app` to `out` as one JSON document, a piece at a time.
+///
+/// # Errors
+/// [`Interrupted`], or `out` failed.
+pub fn export(app: &AppState, out: impl Write) -> Result<Exported, ExportError> {
+    let live = Live::begin(app);
+    match serde_json::to_writer(out, &live) {
+        Ok(()) => Ok(live.written.get()),
+        Err(_) if live.interrupted.get() => Err(Interrupted),
+        Err(e) => Err(ExportError::Io(e.into())),
+    }
+}
+
+/// Where the lists end for one export: the last `seq` or id each had when it began.
+struct Cut {
+    account_seq: u64,
+    transaction_seq: u64,
+    notification_id: u64,
+}
+
+/// The document being written: what fits in a moment is read at the start, the lists as they are
+/// written.
+struct Live<'a> {
+    app: &'a AppState,
+    /// [`AppState::replacements`] at the start.
+    replacements: u64,
+    cut: Cut,
+    now_ms: u64,
+    saved_at: String,
+    clock: SavedClock,
+    ids: SavedIds,
+    config: SavedConfig,
+    phone_numbers: SavedScenarios,
+    written: Cell<Exported>,
+    interrupted: Cell<bool>,
+    /// The highest `refund_chargeback_id` written.
+    highest_refund: Cell<u64>,
+}
+
+impl<'a> Live<'a> {
+    fn begin(app: &'a AppState) -> Self {
+        let replacements = app.replacements();
+        // The ends first, the id generator's place after them (see the module's documentation).
+        let cut = Cut {
+            account_seq: app.store.last_seq(),
+            transaction_seq: app.transactions.with(|book| book.last_seq()),
+            notification_id: app.notifications.last_id(),
+        };
+        let settings = app.settings.read().clone();
+        let (added, hidden) = app.scenarios.runtime();
+        let now_ms = app.clock.now_ms();
+        Self {
+            app,
+            replacements,
+            cut,
+            now_ms,
+            saved_at: clock::rfc3339(now_ms),
+            clock: SavedClock {
+                offset_ms: clock::duration_ms(app.clock.offset()),
+            },
+            ids: SavedIds {
+                seed: app.seed(),
+                position: app.seed().map(|_| app.ids.position().to_string()),
+            },
+            config: saved_config(&settings),
+            phone_numbers: SavedScenarios {
+                added: added
+                    .into_iter()
+                    .map(|(server_key, scenario)| SavedScenario {
+                        server_key,
+                        scenario,
+                    })
+                    .collect(),
+                hidden: hidden
+                    .into_iter()
+                    .map(|(phone_number, country_code)| HiddenNumber {
+                        phone_number,
+                        country_code,
+                    })
+                    .collect(),
+            },
+            written: Cell::default(),
+            interrupted: Cell::new(false),
+            highest_refund: Cell::new(0),
+        }
+    }
+
+    /// Fails the serialisation if the state was replaced since the start.
+    fn still_one_state<E: serde::ser::Error>(&self) -> Result<(), E> {
+        if self.app.replacements() == self.replacements {
+            return Ok(());
+        }
+        self.interrupted.set(true);
+        Err(E::custom(Interrupted))
+    }
+
+    fn count(&self, add: impl FnOnce(&mut Exported)) {
+        let mut written = self.written.get();
+        add(&mut written);
+        self.written.set(written);
+    }
+
+    /// Accounts up to the cut, oldest first, a page at a time.
+    fn accounts(&self) -> impl Iterator<Item = Vec<SavedAccount>> + '_ {
+        let end = self.cut.account_seq;
+        pieces(end, move |after| {
+            let page = self.app.store.page(
+                Owner::Any,
+                None,
+                after,
+                CHUNK,
+                Order::OldestFirst,
+                self.app.clock.now_ms(),
+            );
+            let items = page
+                .accounts
+                .iter()
+                .filter(|a| a.seq <= end)
+                .map(saved_account)
+                .collect::<Vec<_>>();
+            self.count(|w| w.accounts += items.len());
+            (items, page.next)
+        })
+    }
+
+    fn transactions(&self) -> impl Iterator<Item = Vec<SavedTransaction>> + '_ {
+        let end = self.cut.transaction_seq;
+        pieces(end, move |after| {
+            let (found, next) = self
+                .app
+                .transactions
+                .with(|book| book.page(after, CHUNK, Order::OldestFirst, |t| t.seq <= end));
+            let items: Vec<SavedTransaction> = found.iter().map(saved_transaction).collect();
+            let highest = items
+                .iter()
+                .flat_map(|t| &t.refunds)
+                .map(|r| r.refund_chargeback_id)
+                .fold(self.highest_refund.get(), u64::max);
+            self.highest_refund.set(highest);
+            self.count(|w| w.transactions += items.len());
+            (items, next)
+        })
+    }
+
+    /// Notifications up to the cut. Ids only grow, so each piece starts past the one before.
+    fn notifications(&self) -> impl Iterator<Item = Vec<SavedNotification>> + '_ {
+        let end = self.cut.notification_id;
+        pieces(end, move |after| {
+            let chunk = self.app.notifications.chunk(after.unwrap_or(0), CHUNK);
+            let next = chunk.last().map(|n| n.id);
+            let items: Vec<SavedNotification> = chunk
+                .iter()
+                .filter(|n| n.id <= end)
+                .map(|n| saved_notification(n, self.now_ms))
+                .collect();
+            self.count(|w| w.notifications += items.len());
+            (items, next)
+        })
+    }
+}
+
+/// The pieces of a list read in creation order up to `end` (a `seq` or an id), each read by
+/// `read(after)`, which gives the items past the cursor `after` and the next cursor (`None` at the
+/// end of the list). The reading ends at the list's end, at `end`, or when the cursor does not move
+/// forward.
+fn pieces<T>(
+    end: u64,
+    mut read: impl FnMut(Option<u64>) -> (Vec<T>, Option<u64>),
+) -> impl Iterator<Item = Vec<T>> {
+    let mut after = None;
+    let mut done = end == 0;
+    std::iter::from_fn(move || {
+        if done {
+            return None;
+        }
+        let (items, next) = read(after);
+        match next {
+            Some(next) if next < end && after.is_none_or(|a| next > a) => after = Some(next),
+            _ => done = true,
+        }
+        Some(items)
+    })
+}
+
+/// A list written piece by piece; [`super::pace`] between two pieces, and the state checked after
+/// each.
+struct Stream<'l, 'a, I> {
+    live: &'l Live<'a>,
+    pieces: RefCell<Option<I>>,
+}
+
+impl<'l, 'a, I> Stream<'l, 'a, I> {
+    fn new(live: &'l Live<'a>, pieces: I) -> Self {
+        Self {
+            live,
+            pieces: RefCell::new(Some(pieces)),
+        }
+    }
+}
+
+impl<T: Serialize, I: Iterator<Item = Vec<T>>> Serialize for Stream<'_, '_, I> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let pieces = self
+            .pieces
+            .borrow_mut()
+            .take()
+            .ok_or_else(|| S::Error::custom("a list of the state was written twice"))?;
+        let mut seq = s.serialize_seq(None)?;
+        for piece in pieces {
+            self.live.still_one_state()?;
+            for item in &piece {
+                seq.serialize_element(item)?;
+            }
+            super::pace();
+        }
+        self.live.still_one_state()?;
+        seq.end()
+    }
+}
+
+/// `SavedTransactions`, with `last_refund_id` after the items: never below a refund written.
+struct Transactions<'l, 'a>(&'l Live<'a>);
+
+impl Serialize for Transactions<'_, '_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let live = self.0;
+        let mut out = s.serialize_struct("SavedTransactions", 2)?;
+        out.serialize_field("items", &Stream::new(live, live.transactions()))?;
+        let last = live
+            .app
+            .transactions
+            .with(|book| book.last_refund_id())
+            .max(live.highest_refund.get());
+        out.serialize_field("last_refund_id", &last)?;
+        out.end()
+    }
+}
+
+struct Notifications<'l, 'a>(&'l Live<'a>);
+
+impl Serialize for Notifications<'_, '_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let live = self.0;
+        let mut out = s.serialize_struct("SavedNotifications", 2)?;
+        out.serialize_field("last_id", &live.cut.notification_id)?;
+        out.serialize_field("items", &Stream::new(live, live.notifications()))?;
+        out.end()
+    }
+}
+
+/// The fields in [`Document`]'s order, but for `transactions`' `last_refund_id` (see
+/// [`Transactions`]).
+impl Serialize for Live<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut doc = s.serialize_struct("Document", 10)?;
+        doc.serialize_field("format", FORMAT)?;
+        doc.serialize_field("version", &VERSION)?;
+        doc.serialize_field("saved_at", &self.saved_at)?;
+        doc.serialize_field("clock", &self.clock)?;
+        doc.serialize_field("ids", &self.ids)?;
+        doc.serialize_field("config", &self.config)?;
+        doc.serialize_field("phone_numbers", &self.phone_numbers)?;
+        doc.serialize_field("accounts", &Stream::new(self, self.accounts()))?;
+        doc.serialize_field("transactions", &Transactions(self))?;
+        doc.serialize_field("notifications", &Notifications(self))?;
+        doc.end()
     }
 }
 
@@ -68,47 +342,6 @@ fn saved_config(s: &Settings) -> SavedConfig {
         transaction_ttl: text(s.transaction_ttl),
         pre_auth_hold: text(s.pre_auth_hold),
     }
-}
-
-/// Reads a list in creation order, a page (`read(after)`: items and the next cursor) at a time.
-///
-/// Each page is read under its own lock, so a reset between two of them starts the creation order
-/// again: the cursor must move forward (or the reading stops), and an item already read is not
-/// taken twice. The next save, due because of that reset, writes the new state whole.
-fn in_pieces<T, K: Eq + std::hash::Hash>(
-    mut read: impl FnMut(Option<u64>) -> (Vec<T>, Option<u64>),
-    id: impl Fn(&T) -> K,
-) -> Vec<T> {
-    let mut out = Vec::new();
-    let mut seen = HashSet::new();
-    let mut after = None;
-    loop {
-        let (items, next) = read(after);
-        out.extend(items.into_iter().filter(|t| seen.insert(id(t))));
-        super::pace();
-        match next {
-            Some(next) if after.is_none_or(|a| next > a) => after = Some(next),
-            _ => return out,
-        }
-    }
-}
-
-fn export_accounts(app: &AppState) -> Vec<SavedAccount> {
-    let accounts = in_pieces(
-        |after| {
-            let page = app.store.page(
-                Owner::Any,
-                None,
-                after,
-                CHUNK,
-                Order::OldestFirst,
-                app.clock.now_ms(),
-            );
-            (page.accounts, page.next)
-        },
-        |a| a.id,
-    );
-    accounts.iter().map(saved_account).collect()
 }
 
 fn saved_account(a: &Account) -> SavedAccount {
@@ -141,31 +374,6 @@ fn saved_account(a: &Account) -> SavedAccount {
                 },
             })
             .collect(),
-    }
-}
-
-fn export_transactions(app: &AppState) -> SavedTransactions {
-    let mut last_refund_id = 0;
-    let transactions = in_pieces(
-        |after| {
-            app.transactions.with(|book| {
-                last_refund_id = last_refund_id.max(book.last_refund_id());
-                book.page(after, CHUNK, Order::OldestFirst, |_| true)
-            })
-        },
-        |t| t.id,
-    );
-    let items: Vec<SavedTransaction> = transactions.iter().map(saved_transaction).collect();
-    // Never below a refund that was read, whatever happened between the pieces.
-    let highest = items
-        .iter()
-        .flat_map(|t| &t.refunds)
-        .map(|r| r.refund_chargeback_id)
-        .max()
-        .unwrap_or(0);
-    SavedTransactions {
-        last_refund_id: last_refund_id.max(highest),
-        items,
     }
 }
 
@@ -207,30 +415,6 @@ fn saved_transaction(t: &Transaction) -> SavedTransaction {
             .filter(|to| **to != crate::charges::NotifyTo::Merchant)
             .cloned(),
     }
-}
-
-fn export_notifications(app: &AppState) -> SavedNotifications {
-    let now = app.clock.now_ms();
-    // Those recorded up to now; later ones go into the next save. Ids only grow, so each piece
-    // starts past the one before, and the reading ends at `end`.
-    let end = app.notifications.last_id();
-    let mut items = Vec::new();
-    let mut after = 0;
-    while after < end {
-        let chunk = app.notifications.chunk(after, CHUNK);
-        let Some(last) = chunk.last() else { break };
-        after = last.id;
-        items.extend(
-            chunk
-                .iter()
-                .filter(|n| n.id <= end)
-                .map(|n| saved_notification(n, now)),
-        );
-        super::pace();
-    }
-    // Read again at the end: never below an id that was written.
-    let last_id = app.notifications.last_id().max(end);
-    SavedNotifications { last_id, items }
 }
 
 fn saved_notification(n: &Notification, now_ms: u64) -> SavedNotification {
@@ -278,35 +462,142 @@ fn saved_notification(n: &Notification, now_ms: u64) -> SavedNotification {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::create::{CreateRequest, Opened, open_account};
 
     #[test]
-    fn a_reset_between_two_pieces_repeats_nothing_and_ends() {
-        // Pieces of two: (id, cursor). After the first piece the list starts over: a reset with a
-        // seed makes the same ids again, here behind one made first, so they move along by one.
-        let before = [(10, 1), (11, 2), (12, 3)];
-        let after_reset = [(20, 1), (10, 2), (11, 3), (12, 4)];
-        let mut calls = 0;
-        let read = |after: Option<u64>| {
-            calls += 1;
-            let list: &[(u32, u64)] = if calls == 1 { &before } else { &after_reset };
-            let rest: Vec<(u32, u64)> = list
-                .iter()
-                .copied()
-                .filter(|(_, seq)| after.is_none_or(|a| *seq > a))
-                .collect();
-            let piece: Vec<(u32, u64)> = rest.iter().copied().take(2).collect();
-            let next = (rest.len() > 2).then(|| piece[1].1);
-            (piece, next)
+    fn pieces_end_at_the_list_s_end_at_the_cut_or_when_the_cursor_stalls() {
+        // Items are their own cursors; pieces of two.
+        let list = |len: u64| {
+            move |after: Option<u64>| {
+                let piece: Vec<u64> = (after.unwrap_or(0) + 1..=len).take(2).collect();
+                let next = piece.last().copied().filter(|&l| l < len);
+                (piece, next)
+            }
         };
-        let ids: Vec<u32> = in_pieces(read, |t| t.0).iter().map(|t| t.0).collect();
+        let all = |it: &mut dyn Iterator<Item = Vec<u64>>| it.flatten().collect::<Vec<_>>();
+        assert_eq!(all(&mut pieces(9, list(5))), [1, 2, 3, 4, 5]);
+        // Reading stops at the piece that reaches the cut (the reader filters within it).
+        assert_eq!(all(&mut pieces(3, list(9))), [1, 2, 3, 4]);
+        assert_eq!(all(&mut pieces(4, list(9))), [1, 2, 3, 4]);
+        assert_eq!(pieces(0, list(9)).count(), 0, "nothing was made");
+        let stuck = |_| (vec![1u64], Some(1));
         assert_eq!(
-            ids,
-            [10, 11, 12],
-            "11 comes again after the reset, and is taken once"
+            pieces(9, stuck).count(),
+            2,
+            "the second piece's cursor did not move"
         );
+    }
 
-        // A cursor that does not move forward ends the reading.
-        let stuck = |_| (vec![(1u32, 1u64)], Some(1));
-        assert_eq!(in_pieces(stuck, |t| t.0).len(), 1);
+    /// A writer that runs `hook` once, at the first write past `at` bytes.
+    struct Hooked<F: FnOnce()> {
+        out: Vec<u8>,
+        at: usize,
+        hook: Option<F>,
+    }
+
+    impl<F: FnOnce()> Write for Hooked<F> {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            if self.out.len() > self.at
+                && let Some(hook) = self.hook.take()
+            {
+                hook();
+            }
+            self.out.extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn seeded(generated: usize) -> AppState {
+        let config = crate::Config {
+            seed: Some(7),
+            generate_accounts: generated,
+            ..crate::Config::default()
+        };
+        AppState::new(&config, "http://127.0.0.1:1".into(), "127.0.0.1").unwrap()
+    }
+
+    fn create(app: &AppState, number: &str) -> Opened {
+        let request = CreateRequest {
+            phone_number: number.into(),
+            country_code: "62".into(),
+            redirect_url: None,
+        };
+        open_account(app, "SB-Mid-server-k", request)
+    }
+
+    /// Where the accounts list starts in an export of `app`, plus `past` bytes.
+    fn into_accounts(app: &AppState, past: usize) -> usize {
+        let mut plain = Vec::new();
+        export(app, &mut plain).unwrap();
+        let text = String::from_utf8(plain).unwrap();
+        text.find("\"accounts\":[").unwrap() + past
+    }
+
+    #[test]
+    fn what_is_made_during_an_export_waits_for_the_next_and_the_seed_goes_on_before_it() {
+        let app = seeded(3 * CHUNK);
+        let at = into_accounts(&app, 2_000);
+        let made = RefCell::new(None);
+        let mut out = Hooked {
+            out: Vec::new(),
+            at,
+            hook: Some(|| *made.borrow_mut() = Some(create(&app, "81234567001"))),
+        };
+        let written = export(&app, &mut out).unwrap();
+        let Some(Opened::Created(made)) = made.take() else {
+            panic!("the hook did not create")
+        };
+        let doc: Document = serde_json::from_slice(&out.out).unwrap();
+        assert_eq!(written.accounts, doc.accounts.len());
+        assert_eq!(doc.accounts.len(), app.store.len() - 1);
+        assert!(doc.accounts.iter().all(|a| a.account_id != made));
+
+        // A server with the same seed that loads the document goes on from before that create: it
+        // makes the same account again, with no id of the document drawn twice.
+        let restored = seeded(0);
+        let prepared = super::super::prepare(&restored, doc).unwrap();
+        super::super::import(&restored, prepared);
+        match create(&restored, "81234567001") {
+            Opened::Created(id) => assert_eq!(id, made),
+            _ => panic!("the restored server did not create"),
+        }
+    }
+
+    #[test]
+    fn a_reset_or_an_import_during_an_export_interrupts_it() {
+        let app = seeded(3 * CHUNK);
+        let at = into_accounts(&app, 2_000);
+        let mut out = Hooked {
+            out: Vec::new(),
+            at,
+            hook: Some(|| app.reset()),
+        };
+        assert!(matches!(export(&app, &mut out), Err(Interrupted)));
+
+        let mut plain = Vec::new();
+        export(&app, &mut plain).unwrap();
+        let doc: Document = serde_json::from_slice(&plain).unwrap();
+        let mut out = Hooked {
+            out: Vec::new(),
+            at,
+            hook: Some(|| {
+                let prepared = super::super::prepare(&app, doc).unwrap();
+                super::super::import(&app, prepared);
+            }),
+        };
+        assert!(matches!(export(&app, &mut out), Err(Interrupted)));
+
+        // Not interrupted: a reset of one key, which removes and never makes an id again.
+        let mut out = Hooked {
+            out: Vec::new(),
+            at,
+            hook: Some(|| {
+                app.reset_key("SB-Mid-server-k");
+            }),
+        };
+        assert!(export(&app, &mut out).is_ok());
     }
 }

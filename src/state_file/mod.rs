@@ -13,9 +13,10 @@
 //! Every request that may change state (any method but GET, HEAD and OPTIONS) and every change the
 //! scheduler makes moves [`AppState::revision`]. The saver wakes every `--state-save-interval`
 //! and, when the revision moved, reads the state in pieces of [`CHUNK`] items (each under its lock
-//! for a moment, never across I/O), writes it to a temporary file in the same folder (with direct I/O
-//! where the file system takes it: see [`disk`]), flushes it to disk and renames it over the old
-//! file. A save runs on a thread of its own, never on a worker.
+//! for a moment, never across I/O) and writes each piece as it is read (the document is never whole
+//! in memory; what a save under load holds is in [`export`]) to a temporary file in the same folder
+//! (with direct I/O where the file system takes it: see [`disk`]), flushes it to disk and renames it
+//! over the old file. A save runs on a thread of its own, never on a worker.
 //!
 //! # Format versions
 //! The document carries `format` and `version`. A file of another format, or of a newer version, is
@@ -36,7 +37,7 @@ use crate::app::AppState;
 
 pub use disk::write_atomic;
 pub use document::*;
-pub use export::export;
+pub use export::{ExportError, Exported, Interrupted, export};
 pub use import::{Prepared, import, parse, prepare, upgrade};
 
 /// What the `format` field says.
@@ -102,22 +103,54 @@ pub fn save(app: &AppState, force: bool) -> Result<bool, String> {
         return Ok(false);
     }
     let started = std::time::Instant::now();
-    let doc = export(app);
-    write_atomic(&file.path, |f| {
-        let mut out = Paced::new(f);
-        serde_json::to_writer(&mut out, &doc)?;
-        out.flush()
-    })
-    .map_err(|e| format!("cannot save the state to {}: {e}", file.path.display()))?;
+    let mut written = None;
+    for _ in 0..TRIES {
+        let mut interrupted = false;
+        let saved = write_atomic(&file.path, |f| {
+            let mut out = Paced::new(f);
+            match export(app, &mut out) {
+                Ok(counts) => written = Some(counts),
+                // An error, so that the temporary file goes and the old one stays.
+                Err(e @ Interrupted) => {
+                    interrupted = true;
+                    return Err(std::io::Error::other(e.to_string()));
+                }
+                Err(ExportError::Io(e)) => return Err(e),
+            }
+            out.flush()
+        });
+        match saved {
+            Ok(()) => break,
+            Err(_) if interrupted => written = None,
+            Err(e) => {
+                return Err(format!(
+                    "cannot save the state to {}: {e}",
+                    file.path.display()
+                ));
+            }
+        }
+    }
+    let Some(written) = written else {
+        // The revision moved with each replacement: the next interval tries again.
+        tracing::warn!(
+            path = %file.path.display(),
+            "the state was replaced {TRIES} times while it was saved; not saved this time"
+        );
+        return Ok(false);
+    };
     file.saved.store(revision, Ordering::Release);
     tracing::debug!(
         path = %file.path.display(),
-        accounts = doc.accounts.len(),
+        accounts = written.accounts,
         ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
         "state saved"
     );
     Ok(true)
 }
+
+/// Exports a save or `GET /__admin/state` starts before giving up, each interrupted by a reset or an
+/// import (see [`Interrupted`]).
+pub const TRIES: usize = 3;
 
 /// Lets other threads run between two pieces of a long job, such as a save: a save thread in the
 /// idle class that the scheduler picks while a worker waits keeps the core for a whole time slice
