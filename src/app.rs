@@ -56,6 +56,8 @@ pub struct AppState {
     replacements: std::sync::atomic::AtomicU64,
     /// `--state-file`, if given.
     pub state_file: Option<crate::state_file::StateFile>,
+    /// Places for exports and imports of the whole state ([`crate::limits::STATE_TRANSFERS`]).
+    pub state_transfers: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
@@ -98,6 +100,9 @@ impl AppState {
             state_file: config.state_file.as_ref().map(|path| {
                 crate::state_file::StateFile::new(path.clone(), config.state_save_interval)
             }),
+            state_transfers: std::sync::Arc::new(tokio::sync::Semaphore::new(
+                crate::limits::STATE_TRANSFERS,
+            )),
         };
         state.fill_store(false);
         Ok(state)

@@ -55,6 +55,9 @@ pub const NOTIFICATION_HEADER_URLS_MAX: usize = 3;
 pub const METADATA_MAX_BYTES: usize = 4096;
 /// Refunds one transaction can have: each adds an entry to every later notification of it.
 pub const REFUNDS_MAX: usize = 100;
+/// Exports and imports of the whole state (`/__admin/state`) under way at once: each holds a whole
+/// document in memory.
+pub const STATE_TRANSFERS: usize = 2;
 /// `--state-save-interval`.
 pub const STATE_SAVE_INTERVAL: (Duration, Duration) =
     (Duration::from_millis(100), Duration::from_secs(3600));

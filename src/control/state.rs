@@ -1,14 +1,20 @@
 //! `/__admin/state`: the whole state as the state file holds it ([`crate::state_file`]), so that a
 //! QA tester can hand a reproducible state to a developer and a CI job can start from a saved one.
 
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use actix_web::body::{BodySize, MessageBody};
 use actix_web::http::header;
+use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::json;
+use tokio::sync::OwnedSemaphorePermit;
 
 use super::{ControlError, method_not_allowed};
 use crate::app::AppState;
-use crate::routing;
 use crate::state_file;
+use crate::{limits, routing};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -19,12 +25,26 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     );
 }
 
-/// The document, read and written on a blocking thread (it may hold millions of accounts).
+/// One of the places for a whole document in memory, or the answer that none is free.
+fn transfer_place(state: &AppState) -> Result<OwnedSemaphorePermit, ControlError> {
+    state.state_transfers.clone().try_acquire_owned().map_err(|_| {
+        ControlError::Busy(format!(
+            "{0} exports or imports of the whole state are under way (at most {0}); try again when one has ended",
+            limits::STATE_TRANSFERS
+        ))
+    })
+}
+
+/// The document, read and written on a blocking thread (it may hold millions of accounts). It
+/// keeps its place until the client has taken the last of it, so that clients that ask and do not
+/// read cannot pile documents up in memory.
 async fn export(state: web::Data<AppState>) -> Result<HttpResponse, ControlError> {
+    let place = transfer_place(&state)?;
+    let app = state.clone();
     let body = web::block(move || {
         for _ in 0..state_file::TRIES {
             let mut body = Vec::new();
-            match state_file::export(&state, &mut body) {
+            match state_file::export(&app, &mut body) {
                 Ok(_) => return Ok(body),
                 Err(state_file::Interrupted) => {}
                 Err(e @ state_file::ExportError::Io(_)) => {
@@ -41,7 +61,39 @@ async fn export(state: web::Data<AppState>) -> Result<HttpResponse, ControlError
     .map_err(|e| ControlError::BadRequest(format!("the export failed: {e}")))??;
     Ok(HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, "application/json"))
-        .body(body))
+        .body(Placed {
+            rest: Bytes::from(body),
+            _place: place,
+        }))
+}
+
+/// An answer that holds a transfer place until its last byte is taken.
+struct Placed {
+    rest: Bytes,
+    _place: OwnedSemaphorePermit,
+}
+
+/// What the connection takes at a time.
+const PIECE: usize = 64 << 10;
+
+impl MessageBody for Placed {
+    type Error = std::convert::Infallible;
+
+    fn size(&self) -> BodySize {
+        BodySize::Sized(self.rest.len() as u64)
+    }
+
+    fn poll_next(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<Bytes, Self::Error>>> {
+        let this = self.get_mut();
+        if this.rest.is_empty() {
+            return Poll::Ready(None);
+        }
+        let n = this.rest.len().min(PIECE);
+        Poll::Ready(Some(Ok(this.rest.split_to(n))))
+    }
 }
 
 /// Checks the whole document first: a bad one changes nothing.
@@ -50,6 +102,8 @@ async fn import(
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ControlError> {
+    // Taken before the body is read: the body is the document.
+    let _place = transfer_place(&state)?;
     let limit = usize::try_from(state_file::MAX_BYTES).unwrap_or(usize::MAX);
     let body = crate::body::read(&req, payload, limit, state.body_timeout).await?;
     let app = state.clone();

@@ -877,3 +877,115 @@ async fn an_embedded_server_saves_when_it_stops() {
     assert_eq!(again.get(KEY, &id).await.body["account_status"], "PENDING");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The start of an answer that may be a whole document.
+fn start_of(text: &str) -> String {
+    text.chars().take(300).collect()
+}
+
+/// Asks `GET /__admin/state` until it answers `status`, for at most 10 s.
+async fn export_answers(app: &TestApp, status: u16) -> Reply {
+    for _ in 0..200 {
+        let r = app.admin(Method::GET, "/__admin/state", None).await;
+        if r.status.as_u16() == status {
+            return r;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("GET /__admin/state never answered {status}");
+}
+
+/// Raw connections that sent `head` and then read and send nothing more.
+async fn stalled(app: &TestApp, head: &str, count: usize) -> Vec<tokio::net::TcpStream> {
+    use tokio::io::AsyncWriteExt;
+    let mut held = Vec::new();
+    for _ in 0..count {
+        let mut s = tokio::net::TcpStream::connect(app.server.addr())
+            .await
+            .unwrap();
+        let head = head.replace("{host}", &app.server.addr().to_string());
+        s.write_all(head.as_bytes()).await.unwrap();
+        held.push(s);
+    }
+    held
+}
+
+#[tokio::test]
+async fn two_whole_state_transfers_at_a_time_and_the_others_are_told_to_come_back() {
+    // A document of about 12 MB: more than the sockets between a client that reads nothing and
+    // the server hold.
+    let app = spawn_app_with(|c| c.generate_accounts = 20_000);
+    let document = app.admin(Method::GET, "/__admin/state", None).await;
+    assert_eq!(document.status, 200);
+
+    // Two exports whose clients read no more than the head keep their places until their
+    // connections close.
+    let mut readers = stalled(
+        &app,
+        "GET /__admin/state HTTP/1.1\r\nHost: {host}\r\n\r\n",
+        2,
+    )
+    .await;
+    for reader in &mut readers {
+        use tokio::io::AsyncReadExt;
+        let mut head = [0; 15];
+        reader.read_exact(&mut head).await.unwrap();
+        assert_eq!(&head, b"HTTP/1.1 200 OK");
+    }
+    let busy = app.admin(Method::GET, "/__admin/state", None).await;
+    assert_eq!(busy.status, 503, "{}", start_of(&busy.text));
+    assert_eq!(busy.body["error"], "busy", "{}", busy.text);
+    assert!(
+        busy.text.contains("at most 2") && busy.text.contains("try again"),
+        "{}",
+        busy.text
+    );
+    let import = app
+        .request(
+            Method::PUT,
+            "/__admin/state",
+            None,
+            Some(document.text.clone()),
+        )
+        .await;
+    assert_eq!(import.status, 503, "{}", start_of(&import.text));
+    drop(readers);
+    let again = export_answers(&app, 200).await;
+    assert_eq!(again.body["accounts"], document.body["accounts"]);
+}
+
+#[tokio::test]
+async fn an_import_holds_its_place_from_the_first_byte_of_its_body() {
+    let app = spawn_app_with(|c| c.body_timeout = Duration::from_secs(600));
+    let document = app.admin(Method::GET, "/__admin/state", None).await;
+    assert_eq!(document.status, 200);
+    // Two imports whose bodies are still on the way hold both places: the body is the document.
+    // Until the server has read both heads, a GET may take a place first and one of them be turned
+    // away: such a connection, answered, is replaced.
+    const HEAD: &str = "PUT /__admin/state HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{";
+    let mut writers = stalled(&app, HEAD, 2).await;
+    let mut busy = None;
+    for _ in 0..200 {
+        for writer in &mut writers {
+            let mut answer = [0; 64];
+            if !matches!(writer.try_read(&mut answer), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
+            {
+                *writer = stalled(&app, HEAD, 1).await.remove(0);
+            }
+        }
+        let r = app.admin(Method::GET, "/__admin/state", None).await;
+        if r.status == 503 {
+            busy = Some(r);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let busy = busy.expect("two imports under way hold both places");
+    assert_eq!(busy.body["error"], "busy", "{}", busy.text);
+    drop(writers);
+    export_answers(&app, 200).await;
+    let import = app
+        .request(Method::PUT, "/__admin/state", None, Some(document.text))
+        .await;
+    assert_eq!(import.status, 200, "{}", import.text);
+}
