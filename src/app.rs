@@ -51,13 +51,21 @@ pub struct AppState {
     generated_accounts: usize,
     /// Moves on every change that the state file must catch ([`crate::state_file`]).
     revision: std::sync::atomic::AtomicU64,
-    /// Moves when the whole state is replaced (a reset, an import), before anything is: a reader
-    /// in pieces that sees it move knows its pieces are not of one state.
+    /// See [`AppState::replacements`].
     replacements: std::sync::atomic::AtomicU64,
     /// `--state-file`, if given.
     pub state_file: Option<crate::state_file::StateFile>,
     /// Places for exports and imports of the whole state ([`crate::limits::STATE_TRANSFERS`]).
     pub state_transfers: std::sync::Arc<tokio::sync::Semaphore>,
+}
+
+/// A replacement of the whole state under way; it has ended when this drops.
+pub(crate) struct Replacing<'a>(&'a std::sync::atomic::AtomicU64);
+
+impl Drop for Replacing<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
 }
 
 impl AppState {
@@ -129,14 +137,16 @@ impl AppState {
         self.revision.load(std::sync::atomic::Ordering::Acquire)
     }
 
-    /// The whole state is about to be replaced (see [`AppState::replacements`]).
-    pub(crate) fn replacing(&self) {
+    /// The whole state is being replaced until the guard drops (see [`AppState::replacements`]).
+    pub(crate) fn replacing(&self) -> Replacing<'_> {
         self.replacements
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Replacing(&self.replacements)
     }
 
-    /// How many times the whole state has been replaced: a reset or an import moves it before it
-    /// changes anything.
+    /// Moves when the whole state is replaced (a reset, an import): odd while a replacement runs,
+    /// one more when it has ended. A reader in pieces whose start and end values are equal and even
+    /// read one state.
     pub fn replacements(&self) -> u64 {
         self.replacements.load(std::sync::atomic::Ordering::SeqCst)
     }
@@ -145,7 +155,7 @@ impl AppState {
     /// notification log with no attempt under way, the start-up settings, the wall clock, and the
     /// id sequence of `--seed`.
     pub fn reset(&self) {
-        self.replacing();
+        let _replacing = self.replacing();
         self.transactions.with(|book| book.clear(None));
         self.notifications.clear(None);
         self.deliveries.cancel_all();

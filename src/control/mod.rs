@@ -118,8 +118,11 @@ pub enum ControlError {
     CrossSite,
     /// A notification from a mock came back to a mock (`guard.rs`).
     LoopDetected,
-    /// The state kept changing under a long read; trying again later will do.
+    /// No place for the work now (too many under way, or the state kept being replaced under a
+    /// long read); trying again later will do.
     Busy(String),
+    /// The server could not finish the work (a blocking thread failed).
+    Internal(String),
 }
 
 impl ControlError {
@@ -139,6 +142,7 @@ impl ControlError {
             Self::CrossSite => "cross_site_request",
             Self::LoopDetected => "loop_detected",
             Self::Busy(_) => "busy",
+            Self::Internal(_) => "internal_error",
         }
     }
 }
@@ -168,7 +172,7 @@ impl std::fmt::Display for ControlError {
                 "cannot {action} a transaction that is {}",
                 current.as_str()
             ),
-            Self::BadRequest(m) | Self::Busy(m) => f.write_str(m),
+            Self::BadRequest(m) | Self::Busy(m) | Self::Internal(m) => f.write_str(m),
             Self::Timeout(_) => f.write_str("timed out"),
             Self::BodyTimeout => f.write_str("the request body did not arrive in time (--body-timeout)"),
             Self::TooLarge => f.write_str("the request body is larger than --max-body-bytes"),
@@ -207,6 +211,7 @@ impl ResponseError for ControlError {
             Self::CrossSite => StatusCode::FORBIDDEN,
             Self::LoopDetected => StatusCode::LOOP_DETECTED,
             Self::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 

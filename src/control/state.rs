@@ -35,30 +35,30 @@ fn transfer_place(state: &AppState) -> Result<OwnedSemaphorePermit, ControlError
     })
 }
 
-/// The document, read and written on a blocking thread (it may hold millions of accounts). It
-/// keeps its place until the client has taken the last of it, so that clients that ask and do not
+/// The document, read and written on a blocking thread (it may hold millions of accounts). Its
+/// place goes with the work, so that a client that leaves does not free it before the work ends,
+/// and then into the answer, until the client has taken the last byte: clients that ask and do not
 /// read cannot pile documents up in memory.
 async fn export(state: web::Data<AppState>) -> Result<HttpResponse, ControlError> {
     let place = transfer_place(&state)?;
     let app = state.clone();
-    let body = web::block(move || {
-        for _ in 0..state_file::TRIES {
+    let (body, place) = web::block(move || {
+        let body = state_file::retrying(|| {
             let mut body = Vec::new();
-            match state_file::export(&app, &mut body) {
-                Ok(_) => return Ok(body),
-                Err(state_file::Interrupted) => {}
-                Err(e @ state_file::ExportError::Io(_)) => {
-                    return Err(ControlError::BadRequest(format!("the export failed: {e}")));
-                }
-            }
-        }
-        Err(ControlError::Busy(format!(
-            "the state was reset or replaced while it was read, {} times; try again",
-            state_file::TRIES
-        )))
+            state_file::export(&app, &mut body).map(|_| body)
+        });
+        (body, place)
     })
     .await
-    .map_err(|e| ControlError::BadRequest(format!("the export failed: {e}")))??;
+    .map_err(|e| ControlError::Internal(format!("the export failed: {e}")))?;
+    let body = body
+        .map_err(|e| ControlError::Internal(format!("the export failed: {e}")))?
+        .ok_or_else(|| {
+            ControlError::Busy(format!(
+                "the state was reset or replaced at each of {} tries to read it; try again",
+                state_file::TRIES
+            ))
+        })?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, "application/json"))
         .body(Placed {
@@ -102,12 +102,14 @@ async fn import(
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ControlError> {
-    // Taken before the body is read: the body is the document.
-    let _place = transfer_place(&state)?;
+    // Taken before the body is read (the body is the document), and moved into the work: a client
+    // that leaves while its body arrives frees it, one that leaves during the work does not.
+    let place = transfer_place(&state)?;
     let limit = usize::try_from(state_file::MAX_BYTES).unwrap_or(usize::MAX);
     let body = crate::body::read(&req, payload, limit, state.body_timeout).await?;
     let app = state.clone();
     let counts = web::block(move || -> Result<_, String> {
+        let _place = place;
         let doc = state_file::parse(&body)?;
         let prepared = state_file::prepare(&app, doc)?;
         state_file::import(&app, prepared);
@@ -118,7 +120,7 @@ async fn import(
         ))
     })
     .await
-    .map_err(|e| ControlError::BadRequest(format!("the import failed: {e}")))?
+    .map_err(|e| ControlError::Internal(format!("the import failed: {e}")))?
     .map_err(ControlError::BadRequest)?;
     Ok(HttpResponse::Ok().json(json!({
         "imported": {

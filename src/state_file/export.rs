@@ -3,13 +3,15 @@
 //!
 //! # Which state it is
 //! Each piece is the state of its items when it was read: a save under load is not a snapshot.
-//! Two rules keep the document loadable and the counters ahead of what it holds:
-//! - The lists end where they ended when the export began ([`Cut`]); what is made later goes into
-//!   the next save. The id generator's place is read after that end, so a server that goes on from
-//!   it never draws an id the document holds.
-//! - A reset or an import while the pieces are read ([`AppState::replacements`]) stops the export
-//!   ([`Interrupted`]): after it the same ids may come again, and a document that repeated one
-//!   could not be loaded. The next save, due because of the change, writes the new state.
+//! Three rules keep the document loadable and its counters ahead of what it holds:
+//! - Each list ends where it ended when its reading began; what is made later goes into the next
+//!   save, and a reading under creates ends.
+//! - The counters come after the lists (`last_refund_id` after the transactions, `ids` last), read
+//!   when those are written: a server that goes on from them never draws an id the document holds,
+//!   including those drawn for its items meanwhile (a link's tokens, a refund's ids).
+//! - A reset or an import under way or made while the pieces are read
+//!   ([`AppState::replacements`]) stops the export ([`Interrupted`]): after it the same ids may
+//!   come again, and a document that repeated one could not be loaded. [`retrying`] starts again.
 
 use std::cell::{Cell, RefCell};
 use std::io::Write;
@@ -69,11 +71,29 @@ pub fn export(app: &AppState, out: impl Write) -> Result<Exported, ExportError> 
     }
 }
 
-/// Where the lists end for one export: the last `seq` or id each had when it began.
-struct Cut {
-    account_seq: u64,
-    transaction_seq: u64,
-    notification_id: u64,
+/// Exports that [`retrying`] starts before giving up, each interrupted by a reset or an import.
+pub const TRIES: u32 = 3;
+
+/// Runs `attempt` (an export into a fresh output) until a reset or an import does not interrupt it,
+/// at most [`TRIES`] times, a little longer apart each time (a reset of a large state takes a
+/// while): `None` when every try was interrupted.
+///
+/// # Errors
+/// The output failed.
+pub fn retrying<T>(
+    mut attempt: impl FnMut() -> Result<T, ExportError>,
+) -> std::io::Result<Option<T>> {
+    for done in 0..TRIES {
+        if done > 0 {
+            std::thread::sleep(Duration::from_millis(100) * done);
+        }
+        match attempt() {
+            Ok(t) => return Ok(Some(t)),
+            Err(Interrupted) => {}
+            Err(ExportError::Io(e)) => return Err(e),
+        }
+    }
+    Ok(None)
 }
 
 /// The document being written: what fits in a moment is read at the start, the lists as they are
@@ -82,11 +102,9 @@ struct Live<'a> {
     app: &'a AppState,
     /// [`AppState::replacements`] at the start.
     replacements: u64,
-    cut: Cut,
     now_ms: u64,
     saved_at: String,
     clock: SavedClock,
-    ids: SavedIds,
     config: SavedConfig,
     phone_numbers: SavedScenarios,
     written: Cell<Exported>,
@@ -98,27 +116,16 @@ struct Live<'a> {
 impl<'a> Live<'a> {
     fn begin(app: &'a AppState) -> Self {
         let replacements = app.replacements();
-        // The ends first, the id generator's place after them (see the module's documentation).
-        let cut = Cut {
-            account_seq: app.store.last_seq(),
-            transaction_seq: app.transactions.with(|book| book.last_seq()),
-            notification_id: app.notifications.last_id(),
-        };
         let settings = app.settings.read().clone();
         let (added, hidden) = app.scenarios.runtime();
         let now_ms = app.clock.now_ms();
         Self {
             app,
             replacements,
-            cut,
             now_ms,
             saved_at: clock::rfc3339(now_ms),
             clock: SavedClock {
                 offset_ms: clock::duration_ms(app.clock.offset()),
-            },
-            ids: SavedIds {
-                seed: app.seed(),
-                position: app.seed().map(|_| app.ids.position().to_string()),
             },
             config: saved_config(&settings),
             phone_numbers: SavedScenarios {
@@ -143,9 +150,9 @@ impl<'a> Live<'a> {
         }
     }
 
-    /// Fails the serialisation if the state was replaced since the start.
+    /// Fails the serialisation if a replacement was under way at the start or has been since.
     fn still_one_state<E: serde::ser::Error>(&self) -> Result<(), E> {
-        if self.app.replacements() == self.replacements {
+        if self.replacements.is_multiple_of(2) && self.app.replacements() == self.replacements {
             return Ok(());
         }
         self.interrupted.set(true);
@@ -158,9 +165,9 @@ impl<'a> Live<'a> {
         self.written.set(written);
     }
 
-    /// Accounts up to the cut, oldest first, a page at a time.
+    /// The accounts there when the list begins, oldest first, a page at a time.
     fn accounts(&self) -> impl Iterator<Item = Vec<SavedAccount>> + '_ {
-        let end = self.cut.account_seq;
+        let end = self.app.store.last_seq();
         pieces(end, move |after| {
             let page = self.app.store.page(
                 Owner::Any,
@@ -182,7 +189,7 @@ impl<'a> Live<'a> {
     }
 
     fn transactions(&self) -> impl Iterator<Item = Vec<SavedTransaction>> + '_ {
-        let end = self.cut.transaction_seq;
+        let end = self.app.transactions.with(|book| book.last_seq());
         pieces(end, move |after| {
             let (found, next) = self
                 .app
@@ -200,9 +207,8 @@ impl<'a> Live<'a> {
         })
     }
 
-    /// Notifications up to the cut. Ids only grow, so each piece starts past the one before.
-    fn notifications(&self) -> impl Iterator<Item = Vec<SavedNotification>> + '_ {
-        let end = self.cut.notification_id;
+    /// Notifications up to `end`. Ids only grow, so each piece starts past the one before.
+    fn notifications(&self, end: u64) -> impl Iterator<Item = Vec<SavedNotification>> + '_ {
         pieces(end, move |after| {
             let chunk = self.app.notifications.chunk(after.unwrap_or(0), CHUNK);
             let next = chunk.last().map(|n| n.id);
@@ -299,15 +305,15 @@ struct Notifications<'l, 'a>(&'l Live<'a>);
 impl Serialize for Notifications<'_, '_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let live = self.0;
+        let end = live.app.notifications.last_id();
         let mut out = s.serialize_struct("SavedNotifications", 2)?;
-        out.serialize_field("last_id", &live.cut.notification_id)?;
-        out.serialize_field("items", &Stream::new(live, live.notifications()))?;
+        out.serialize_field("last_id", &end)?;
+        out.serialize_field("items", &Stream::new(live, live.notifications(end)))?;
         out.end()
     }
 }
 
-/// The fields in [`Document`]'s order, but for `transactions`' `last_refund_id` (see
-/// [`Transactions`]).
+/// The fields of [`Document`], the counters after the lists (see the module's documentation).
 impl Serialize for Live<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut doc = s.serialize_struct("Document", 10)?;
@@ -315,12 +321,17 @@ impl Serialize for Live<'_> {
         doc.serialize_field("version", &VERSION)?;
         doc.serialize_field("saved_at", &self.saved_at)?;
         doc.serialize_field("clock", &self.clock)?;
-        doc.serialize_field("ids", &self.ids)?;
         doc.serialize_field("config", &self.config)?;
         doc.serialize_field("phone_numbers", &self.phone_numbers)?;
         doc.serialize_field("accounts", &Stream::new(self, self.accounts()))?;
         doc.serialize_field("transactions", &Transactions(self))?;
         doc.serialize_field("notifications", &Notifications(self))?;
+        let seed = self.app.seed();
+        let ids = SavedIds {
+            seed,
+            position: seed.map(|_| self.app.ids.position().to_string()),
+        };
+        doc.serialize_field("ids", &ids)?;
         doc.end()
     }
 }
@@ -537,7 +548,7 @@ mod tests {
     }
 
     #[test]
-    fn what_is_made_during_an_export_waits_for_the_next_and_the_seed_goes_on_before_it() {
+    fn what_is_made_during_an_export_waits_for_the_next_and_the_seed_goes_on_past_it() {
         let app = seeded(3 * CHUNK);
         let at = into_accounts(&app, 2_000);
         let made = RefCell::new(None);
@@ -554,14 +565,16 @@ mod tests {
         assert_eq!(written.accounts, doc.accounts.len());
         assert_eq!(doc.accounts.len(), app.store.len() - 1);
         assert!(doc.accounts.iter().all(|a| a.account_id != made));
+        // The generator's place is read after the lists, past what was drawn meanwhile.
+        assert_eq!(doc.ids.position, Some(app.ids.position().to_string()));
 
-        // A server with the same seed that loads the document goes on from before that create: it
-        // makes the same account again, with no id of the document drawn twice.
+        // A server with the same seed that loads the document goes on from there: its next create
+        // takes the id the first server would draw next.
         let restored = seeded(0);
         let prepared = super::super::prepare(&restored, doc).unwrap();
         super::super::import(&restored, prepared);
-        match create(&restored, "81234567001") {
-            Opened::Created(id) => assert_eq!(id, made),
+        match create(&restored, "81234567002") {
+            Opened::Created(id) => assert_eq!(id, app.ids.uuid()),
             _ => panic!("the restored server did not create"),
         }
     }
@@ -576,6 +589,12 @@ mod tests {
             hook: Some(|| app.reset()),
         };
         assert!(matches!(export(&app, &mut out), Err(Interrupted)));
+
+        // One under way when the export begins (it may have emptied the lists already).
+        {
+            let _replacing = app.replacing();
+            assert!(matches!(export(&app, Vec::new()), Err(Interrupted)));
+        }
 
         let mut plain = Vec::new();
         export(&app, &mut plain).unwrap();
@@ -599,5 +618,29 @@ mod tests {
             }),
         };
         assert!(export(&app, &mut out).is_ok());
+    }
+
+    #[test]
+    fn retrying_starts_again_after_an_interruption_and_gives_up_after_the_last_try() {
+        let mut tries = 0;
+        let third = retrying(|| {
+            tries += 1;
+            if tries < TRIES {
+                Err(Interrupted)
+            } else {
+                Ok(tries)
+            }
+        });
+        assert_eq!(third.unwrap(), Some(TRIES));
+        let mut tries = 0;
+        let never = retrying(|| -> Result<(), _> {
+            tries += 1;
+            Err(Interrupted)
+        });
+        assert!(never.unwrap().is_none());
+        assert_eq!(tries, TRIES);
+        let failed =
+            retrying(|| -> Result<(), _> { Err(ExportError::Io(std::io::Error::other("disk"))) });
+        assert_eq!(failed.unwrap_err().to_string(), "disk");
     }
 }

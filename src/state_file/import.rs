@@ -510,7 +510,7 @@ fn prepare_notifications(
 /// Replaces the whole state of `app` with `prepared`: attempts under way are cancelled, and the
 /// journal and fault rules stay as they are.
 pub fn import(app: &AppState, prepared: Prepared) {
-    app.replacing();
+    let _replacing = app.replacing();
     app.deliveries.cancel_all();
     app.store.replace_all(prepared.accounts);
     // The count was checked against the limit, and the ids for repeats: this cannot fail.

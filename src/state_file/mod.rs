@@ -37,7 +37,7 @@ use crate::app::AppState;
 
 pub use disk::write_atomic;
 pub use document::*;
-pub use export::{ExportError, Exported, Interrupted, export};
+pub use export::{ExportError, Exported, Interrupted, TRIES, export, retrying};
 pub use import::{Prepared, import, parse, prepare, upgrade};
 
 /// What the `format` field says.
@@ -103,8 +103,8 @@ pub fn save(app: &AppState, force: bool) -> Result<bool, String> {
         return Ok(false);
     }
     let started = std::time::Instant::now();
-    let mut written = None;
-    for _ in 0..TRIES {
+    let written = retrying(|| {
+        let mut written = None;
         let mut interrupted = false;
         let saved = write_atomic(&file.path, |f| {
             let mut out = Paced::new(f);
@@ -120,21 +120,17 @@ pub fn save(app: &AppState, force: bool) -> Result<bool, String> {
             out.flush()
         });
         match saved {
-            Ok(()) => break,
-            Err(_) if interrupted => written = None,
-            Err(e) => {
-                return Err(format!(
-                    "cannot save the state to {}: {e}",
-                    file.path.display()
-                ));
-            }
+            Ok(()) => Ok(written.unwrap_or_default()),
+            Err(_) if interrupted => Err(Interrupted),
+            Err(e) => Err(ExportError::Io(e)),
         }
-    }
+    })
+    .map_err(|e| format!("cannot save the state to {}: {e}", file.path.display()))?;
     let Some(written) = written else {
         // The revision moved with each replacement: the next interval tries again.
         tracing::warn!(
             path = %file.path.display(),
-            "the state was replaced {TRIES} times while it was saved; not saved this time"
+            "the state was reset or replaced at each of {TRIES} tries to save it; not saved this time"
         );
         return Ok(false);
     };
@@ -147,10 +143,6 @@ pub fn save(app: &AppState, force: bool) -> Result<bool, String> {
     );
     Ok(true)
 }
-
-/// Exports a save or `GET /__admin/state` starts before giving up, each interrupted by a reset or an
-/// import (see [`Interrupted`]).
-pub const TRIES: usize = 3;
 
 /// Lets other threads run between two pieces of a long job, such as a save: a save thread in the
 /// idle class that the scheduler picks while a worker waits keeps the core for a whole time slice

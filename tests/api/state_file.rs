@@ -900,9 +900,10 @@ async fn stalled(app: &TestApp, head: &str, count: usize) -> Vec<tokio::net::Tcp
     use tokio::io::AsyncWriteExt;
     let mut held = Vec::new();
     for _ in 0..count {
-        let mut s = tokio::net::TcpStream::connect(app.server.addr())
-            .await
-            .unwrap();
+        // A small receive buffer, so that an answer of a few megabytes cannot fit in the sockets.
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(4096).unwrap();
+        let mut s = socket.connect(app.server.addr()).await.unwrap();
         let head = head.replace("{host}", &app.server.addr().to_string());
         s.write_all(head.as_bytes()).await.unwrap();
         held.push(s);
@@ -912,8 +913,8 @@ async fn stalled(app: &TestApp, head: &str, count: usize) -> Vec<tokio::net::Tcp
 
 #[tokio::test]
 async fn two_whole_state_transfers_at_a_time_and_the_others_are_told_to_come_back() {
-    // A document of about 12 MB: more than the sockets between a client that reads nothing and
-    // the server hold.
+    // A document of about 12 MB: more than the sockets between a client that reads nothing (with a
+    // small receive buffer) and the server hold.
     let app = spawn_app_with(|c| c.generate_accounts = 20_000);
     let document = app.admin(Method::GET, "/__admin/state", None).await;
     assert_eq!(document.status, 200);
