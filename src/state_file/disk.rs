@@ -13,8 +13,8 @@ use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 /// Writes what `write` writes over `path` atomically: a temporary file in the same folder, flushed
-/// to disk, renamed over the old one. Streamed through a buffer of [`BUFFER`] bytes: a large state
-/// is never one buffer in memory.
+/// to disk, renamed over the old one. Streamed through a buffer of a megabyte: a large state is
+/// never one buffer in memory.
 ///
 /// # Errors
 /// Any I/O failure; the old file is then intact.

@@ -14,8 +14,8 @@
 //! scheduler makes moves [`AppState::revision`]. The saver wakes every `--state-save-interval`
 //! and, when the revision moved, reads the state in pieces of [`CHUNK`] items (each under its lock
 //! for a moment, never across I/O) and writes each piece as it is read (the document is never whole
-//! in memory; what a save under load holds is in [`export`]) to a temporary file in the same folder
-//! (with direct I/O where the file system takes it: see [`disk`]), flushes it to disk and renames it
+//! in memory; what a save under load holds: `export.rs`) to a temporary file in the same folder
+//! (with direct I/O where the file system takes it: `disk.rs`), flushes it to disk and renames it
 //! over the old file. A save runs on a thread of its own, never on a worker.
 //!
 //! # Format versions
