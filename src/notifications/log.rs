@@ -18,12 +18,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::Mutex;
-use rustc_hash::FxHashMap;
 use tokio::sync::{Notify, Semaphore};
 use uuid::Uuid;
 
 use super::delivery::{self, AttemptResult};
 use super::{Attempt, DeliveryState, Event, Notification, Payload, Target, TransactionRef};
+use crate::by_id::{ById, Keyed};
 use crate::chunked::ChunkedDeque;
 use crate::clock;
 use crate::paging::{Order, SCAN_BUDGET};
@@ -111,14 +111,28 @@ pub struct Page {
     pub next: Option<u64>,
 }
 
+/// One account's notification ids, oldest first, in the log's table by account.
+struct AccountIds {
+    account: Uuid,
+    ids: VecDeque<u64>,
+}
+
+impl Keyed for AccountIds {
+    fn key(&self) -> &Uuid {
+        &self.account
+    }
+}
+
 struct Log {
     capacity: usize,
     next_id: u64,
     /// Oldest first: ids increase along it (with gaps where a merchant's were forgotten).
     entries: ChunkedDeque<Notification>,
     /// Each account's and each server key's notification ids, oldest first. Account ids are the
-    /// mock's own; server keys come from requests, so their map hashes with a random key.
-    by_account: FxHashMap<Uuid, VecDeque<u64>>,
+    /// mock's own; server keys come from requests, so their map hashes with a random key. The
+    /// accounts' table grows (and sheds what removals leave behind) a few entries per insert: a
+    /// map that rehashed at once stalled a record for milliseconds (BENCHMARKS.md).
+    by_account: ById<AccountIds>,
     by_key: HashMap<Arc<str>, VecDeque<u64>>,
     /// Attempts due on the mock clock: (due time, notification id).
     due: BTreeSet<(u64, u64)>,
@@ -144,7 +158,7 @@ impl Notifications {
                 capacity: capacity.max(1),
                 next_id: 0,
                 entries: ChunkedDeque::default(),
-                by_account: FxHashMap::default(),
+                by_account: ById::default(),
                 by_key: HashMap::new(),
                 due: BTreeSet::new(),
                 changes: VecDeque::new(),
@@ -536,10 +550,17 @@ impl Log {
         if let Some(at) = n.next_attempt_at {
             self.due.insert((at, id));
         }
-        self.by_account
-            .entry(n.account_id)
-            .or_default()
-            .push_back(id);
+        match self.by_account.get_mut(&n.account_id) {
+            Some(account) => account.ids.push_back(id),
+            None => {
+                let ids = VecDeque::from([id]);
+                // Not there: this cannot be refused.
+                let _ = self.by_account.insert_new(AccountIds {
+                    account: n.account_id,
+                    ids,
+                });
+            }
+        }
         match self.by_key.get_mut(&*n.server_key) {
             Some(ids) => ids.push_back(id),
             None => {
@@ -555,9 +576,9 @@ impl Log {
         let Some(n) = self.entries.pop_front() else {
             return;
         };
-        if let Some(ids) = self.by_account.get_mut(&n.account_id) {
-            ids.pop_front();
-            if ids.is_empty() {
+        if let Some(account) = self.by_account.get_mut(&n.account_id) {
+            account.ids.pop_front();
+            if account.ids.is_empty() {
                 self.by_account.remove(&n.account_id);
             }
         }
@@ -574,7 +595,7 @@ impl Log {
 
     fn clear_all(&mut self) {
         self.entries.clear();
-        self.by_account.clear();
+        self.by_account = ById::default();
         self.by_key.clear();
         self.due.clear();
     }
@@ -599,9 +620,9 @@ impl Log {
             false
         });
         for account in accounts {
-            if let Some(ids) = self.by_account.get_mut(&account) {
-                ids.retain(|id| !gone.contains(id));
-                if ids.is_empty() {
+            if let Some(entry) = self.by_account.get_mut(&account) {
+                entry.ids.retain(|id| !gone.contains(id));
+                if entry.ids.is_empty() {
                     self.by_account.remove(&account);
                 }
             }
@@ -625,7 +646,7 @@ impl Log {
             }
         }
         let list = if let Some(account) = filter.account_id {
-            self.by_account.get(&account)
+            self.by_account.get(&account).map(|a| &a.ids)
         } else if let Some(key) = filter.server_key.as_deref() {
             self.by_key.get(key)
         } else {
@@ -699,6 +720,50 @@ mod tests {
             },
             0,
         )
+    }
+
+    #[test]
+    fn an_account_s_notifications_are_found_through_growth_and_eviction() {
+        use rand::{Rng, SeedableRng};
+        // Many more notifications than the log keeps, over more accounts than it has room for:
+        // the table by account grows, loses entries to evictions, and grows again.
+        let log = Notifications::new(1_000);
+        let accounts: Vec<Uuid> = (0..1_500).map(|_| Uuid::new_v4()).collect();
+        let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+        let mut kept: VecDeque<(u64, Uuid)> = VecDeque::new();
+        for round in 0..6_000 {
+            let account = accounts[rng.gen_range(0..accounts.len())];
+            let id = record(&log, "k", account, None);
+            kept.push_back((id, account));
+            if kept.len() > 1_000 {
+                kept.pop_front();
+            }
+            if round % 97 == 0 || round > 5_900 {
+                let asked = accounts[rng.gen_range(0..accounts.len())];
+                let filter = Filter {
+                    account_id: Some(asked),
+                    ..Filter::default()
+                };
+                let found: Vec<u64> = log
+                    .page(&filter, None, 1_000, Order::OldestFirst)
+                    .notifications
+                    .iter()
+                    .map(|n| n.id)
+                    .collect();
+                let expected: Vec<u64> = kept
+                    .iter()
+                    .filter(|(_, a)| *a == asked)
+                    .map(|(id, _)| *id)
+                    .collect();
+                assert_eq!(found, expected, "round {round}");
+                // The index holds exactly the kept notifications, nothing of the evicted ones.
+                let inner = log.log.lock();
+                let distinct: HashSet<Uuid> = kept.iter().map(|(_, a)| *a).collect();
+                assert_eq!(inner.by_account.len(), distinct.len(), "round {round}");
+                let indexed: usize = inner.by_account.values().map(|a| a.ids.len()).sum();
+                assert_eq!(indexed, kept.len(), "round {round}");
+            }
+        }
     }
 
     #[test]
