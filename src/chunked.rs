@@ -15,7 +15,7 @@ const CHUNK: usize = 4096;
 
 /// A list that grows a chunk at a time. The first chunk grows as a `Vec` does (a store with one
 /// account, or a server key with three, does not hold a whole chunk); every chunk but the last
-/// holds exactly [`CHUNK`] elements, so an index finds its chunk by division.
+/// holds exactly `CHUNK` (4,096) elements, so an index finds its chunk by division.
 pub struct ChunkedVec<T> {
     chunks: Vec<Vec<T>>,
     len: usize,
@@ -165,7 +165,7 @@ impl<T> FromIterator<T> for ChunkedVec<T> {
 
 /// A queue that grows a chunk at a time at the back and gives chunks back from the front: the
 /// notification log, which adds its newest and drops its oldest. Every chunk but the first and the
-/// last holds exactly [`CHUNK`] elements (the first has lost some from its front), so an index
+/// last holds exactly `CHUNK` elements (the first has lost some from its front), so an index
 /// past the first chunk finds its chunk by division.
 pub struct ChunkedDeque<T> {
     chunks: VecDeque<VecDeque<T>>,

@@ -129,7 +129,7 @@ impl Handle {
     }
 
     /// Asks the server to stop and waits until it has: no longer accepting, in-flight requests
-    /// finished or cut after [`STOP_GRACE`].
+    /// finished or cut after a second (`STOP_GRACE`).
     pub async fn stop(&mut self) {
         let _ = self.commands.send(Command::Stop(None));
         if let Some(done) = self.done.take() {

@@ -373,7 +373,7 @@ fn rng(seed: Option<u64>) -> SmallRng {
 }
 
 impl Faults {
-    /// The rules of `initial` (already checked by [`check_file`]), drawing from `seed`.
+    /// The rules of `initial` (already checked by [`check_all`]), drawing from `seed`.
     pub fn new(initial: &[RuleSpec], seed: Option<u64>) -> Self {
         let faults = Self {
             inner: Mutex::new(Inner {

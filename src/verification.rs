@@ -1,5 +1,5 @@
 //! The GoPay verification (PIN) pages a customer opens from a pending charge's `actions`, and the
-//! one place the shape of their links is written ([`links`]).
+//! one place the shape of their links is written ([`links()`]).
 //!
 //! - `GET /v2/gopay/redirect/gppr_<link id>/charge` (`verification-link-url`): works once.
 //!   Submitting the right PIN uses it up; opening it does not (browsers, chat apps and link checkers

@@ -1,14 +1,14 @@
 //! The QA dashboard: `GET /__admin/`, server-rendered pages for people testing a merchant
 //! integration by hand.
 //!
-//! - [`overview`]: the mock clock and where notifications go, the forms that change the server
+//! - `overview`: the mock clock and where notifications go, the forms that change the server
 //!   (create an account, move the clock, reset, change the config), and the accounts,
 //!   transactions and notification log, newest first, a page at a time.
-//! - [`account`]: one account, as its merchant's `GET` sees it, with its balances (and a form to
+//! - `account`: one account, as its merchant's `GET` sees it, with its balances (and a form to
 //!   change them), its transactions and its notifications.
-//! - [`notification`]: one notification as it was sent: payload, headers, signature, attempts.
-//! - [`rows`]: the table rows these pages share, each with the buttons that make sense for it.
-//! - [`forms`]: what the buttons and forms do.
+//! - `notification`: one notification as it was sent: payload, headers, signature, attempts.
+//! - `rows`: the table rows these pages share, each with the buttons that make sense for it.
+//! - `forms`: what the buttons and forms do.
 //!
 //! Everything is plain HTML forms (`POST /__admin/ui/...`, answered with a 303 back to the page
 //! they came from), so it works with JavaScript off. Each form carries this server's form token, on

@@ -135,7 +135,7 @@ pub fn safe_href(url: &str) -> Option<&str> {
 }
 
 /// A URL as text that may wrap after each `/`, `?`, `&`, `=` and `-`, and inside a part only every
-/// [`URL_CHUNK`] characters: a long URL breaks between its parts, and a long token (a session id)
+/// `URL_CHUNK` characters: a long URL breaks between its parts, and a long token (a session id)
 /// cannot make a table column wider than a chunk.
 pub fn url_text(url: &str) -> Markup {
     let mut pieces = Vec::new();
