@@ -37,6 +37,7 @@ test-browser: build
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets -- -D warnings
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps
 
 ## Benchmarks against the release build (see BENCHMARKS.md).
 bench: release
