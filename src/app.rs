@@ -51,8 +51,9 @@ pub struct AppState {
     generated_accounts: usize,
     /// Moves on every change that the state file must catch ([`crate::state_file`]).
     revision: std::sync::atomic::AtomicU64,
-    /// See [`AppState::replacements`].
-    replacements: std::sync::atomic::AtomicU64,
+    /// Replacements of the whole state begun and ended (see [`AppState::settled_replacements`]).
+    replacements_begun: std::sync::atomic::AtomicU64,
+    replacements_ended: std::sync::atomic::AtomicU64,
     /// `--state-file`, if given.
     pub state_file: Option<crate::state_file::StateFile>,
     /// Places for exports and imports of the whole state ([`crate::limits::STATE_TRANSFERS`]).
@@ -104,7 +105,8 @@ impl AppState {
             seed: config.seed,
             generated_accounts: config.generate_accounts,
             revision: std::sync::atomic::AtomicU64::new(0),
-            replacements: std::sync::atomic::AtomicU64::new(0),
+            replacements_begun: std::sync::atomic::AtomicU64::new(0),
+            replacements_ended: std::sync::atomic::AtomicU64::new(0),
             state_file: config.state_file.as_ref().map(|path| {
                 crate::state_file::StateFile::new(path.clone(), config.state_save_interval)
             }),
@@ -137,18 +139,23 @@ impl AppState {
         self.revision.load(std::sync::atomic::Ordering::Acquire)
     }
 
-    /// The whole state is being replaced until the guard drops (see [`AppState::replacements`]).
+    /// The whole state is being replaced until the guard drops (see
+    /// [`AppState::settled_replacements`]).
     pub(crate) fn replacing(&self) -> Replacing<'_> {
-        self.replacements
+        self.replacements_begun
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        Replacing(&self.replacements)
+        Replacing(&self.replacements_ended)
     }
 
-    /// Moves when the whole state is replaced (a reset, an import): odd while a replacement runs,
-    /// one more when it has ended. A reader in pieces whose start and end values are equal and even
-    /// read one state.
-    pub fn replacements(&self) -> u64 {
-        self.replacements.load(std::sync::atomic::Ordering::SeqCst)
+    /// How many replacements of the whole state (a reset, an import) have begun, or `None` while
+    /// one runs (two may overlap). A reader in pieces that gets `Some(n)` at its start and again at
+    /// its end read one state.
+    pub fn settled_replacements(&self) -> Option<u64> {
+        use std::sync::atomic::Ordering::SeqCst;
+        // Ended first: one that begins or ends between the two reads makes them differ.
+        let ended = self.replacements_ended.load(SeqCst);
+        let begun = self.replacements_begun.load(SeqCst);
+        (begun == ended).then_some(begun)
     }
 
     /// Everything back to how the server started: the fixture (and generated) accounts, an empty

@@ -7,9 +7,12 @@ use rand_chacha::ChaCha12Rng;
 use uuid::Uuid;
 
 /// Ids a store draws for one new record before it gives up: random ids never repeat, and a seeded
-/// sequence would need this many of its next ids already in the store (a seeded server given a
-/// state document that holds the ids its seed draws next).
+/// sequence would need this many of its next ids already in the store ([`TAKEN_CAUSE`]).
 pub const DRAWS: usize = 64;
+
+/// How every id drawn can be taken, for the warning of a create or a charge that found none free.
+pub const TAKEN_CAUSE: &str =
+    "a seeded server given a state document that holds the ids its seed draws next";
 
 /// A source of UUIDs; seeded, or from the OS when no seed is given.
 ///

@@ -66,10 +66,10 @@ pub async fn charge(
                 ApiError::Internal
             }
             ChargeError::NoFreeId => {
-                tracing::warn!(concat!(
-                    "a charge was refused: every id drawn names a transaction that exists ",
-                    "(a seeded server given a state document that holds the ids its seed draws next)"
-                ));
+                tracing::warn!(
+                    cause = crate::ids::TAKEN_CAUSE,
+                    "a charge was refused: every id drawn names a transaction that exists"
+                );
                 ApiError::Internal
             }
         })?;

@@ -99,10 +99,10 @@ pub fn open_account(state: &AppState, server_key: &str, request: CreateRequest) 
             Opened::Full
         }
         CreateOutcome::NoFreeId => {
-            tracing::warn!(concat!(
-                "create refused: every id drawn names an account that exists ",
-                "(a seeded server given a state document that holds the ids its seed draws next)"
-            ));
+            tracing::warn!(
+                cause = crate::ids::TAKEN_CAUSE,
+                "create refused: every id drawn names an account that exists"
+            );
             Opened::NoFreeId
         }
     }
