@@ -2,7 +2,9 @@
 //! full within `--body-timeout`, however it trickles in. Each dialect turns a [`BodyError`] into its
 //! own answer (the Midtrans envelope, the control API's JSON, an HTML page).
 
+use std::future::Future;
 use std::pin::Pin;
+use std::task::Poll;
 use std::time::Duration;
 
 use actix_web::http::header;
@@ -38,9 +40,28 @@ pub async fn read(
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(BodyError::TooLarge);
     }
-    tokio::time::timeout(timeout, collect(payload, limit))
-        .await
-        .unwrap_or(Err(BodyError::Timeout))
+    let mut body = std::pin::pin!(collect(payload, limit));
+    // The timer is armed only for a body still on its way after the handler's second poll: actix
+    // polls a handler once before it feeds the body that came with the head, and then again in
+    // the same turn, so most bodies are whole by then and never pay for a timer. The first
+    // pending poll wakes its own task, so that the second poll comes even if no data does.
+    let mut polls = 0u8;
+    let early = std::future::poll_fn(|cx| match body.as_mut().poll(cx) {
+        Poll::Ready(read) => Poll::Ready(Some(read)),
+        Poll::Pending if polls == 0 => {
+            polls = 1;
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+        Poll::Pending => Poll::Ready(None),
+    })
+    .await;
+    match early {
+        Some(read) => read,
+        None => tokio::time::timeout(timeout, body)
+            .await
+            .unwrap_or(Err(BodyError::Timeout)),
+    }
 }
 
 /// The body's chunks, at most `limit` bytes. A body that comes in one chunk (most do: it arrived

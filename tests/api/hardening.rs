@@ -657,6 +657,12 @@ async fn head_works_wherever_get_does() {
 /// Sends a request head announcing 100 bytes of body, then one byte every 200 ms; returns what
 /// the server answered (the connection may also be closed after the answer).
 async fn trickle(app: &TestApp, path: &str, auth: bool) -> String {
+    slow_body(app, path, auth, true).await
+}
+
+/// Sends a request head announcing 100 bytes of body, then, with `drip`, one byte every 200 ms,
+/// or else nothing more; returns what the server answered within 30 s.
+async fn slow_body(app: &TestApp, path: &str, auth: bool, drip: bool) -> String {
     let addr = app.url.trim_start_matches("http://").to_string();
     let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
     let auth = if auth {
@@ -680,7 +686,7 @@ async fn trickle(app: &TestApp, path: &str, auth: bool) -> String {
                 }
             },
             () = tokio::time::sleep(Duration::from_millis(200)) => {
-                if stream.write_all(b" ").await.is_err() { break; }
+                if drip && stream.write_all(b" ").await.is_err() { break; }
             }
         }
     }
@@ -694,6 +700,22 @@ async fn a_body_that_trickles_in_gets_408_instead_of_pinning_the_connection() {
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     let answer = trickle(&app, "/__admin/clock/advance", false).await;
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert_eq!(clock(&app).await["offset_ms"], 0);
+}
+
+/// A body announced and never sent times out too: nothing arrives to wake the request, so the
+/// timer alone must (a create's body whole with its head arms none).
+#[tokio::test]
+async fn a_body_that_never_comes_gets_408() {
+    let app = spawn_app_with(|c| c.body_timeout = Duration::from_millis(600));
+    for (path, auth) in [
+        ("/v2/pay/account", true),
+        ("/v2/charge", true),
+        ("/__admin/clock/advance", false),
+    ] {
+        let answer = slow_body(&app, path, auth, false).await;
+        assert!(answer.starts_with("HTTP/1.1 408"), "{path}: {answer}");
+    }
     assert_eq!(clock(&app).await["offset_ms"], 0);
 }
 
