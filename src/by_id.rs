@@ -1,35 +1,28 @@
 //! Records by their UUID, in a table that finds each record by the id the record itself holds.
-//! The account store keeps its accounts in one (as pointers: 8 bytes a slot), the transaction
-//! store its transactions (the id beside the pointer, so that growing never reads a transaction).
+//! The account store keeps its accounts in one (as pointers beside their ids' hashes: 16 bytes a
+//! slot), the transaction store its transactions (the id beside the pointer).
 //!
-//! A map from id to pointer takes 24 bytes a slot. Every create grows the accounts' table, and on
-//! this server fresh memory is the largest cost a create has beyond the limit's (see
-//! BENCHMARKS.md): the smaller table is a third of that memory for the table's share. The table
-//! grows a few dozen records per insert ([`GrowingTable`]).
+//! A map from id to pointer takes 24 bytes a slot, and every create grows the accounts' table: on
+//! this server fresh memory is a large part of what a create costs beyond the limit's (see
+//! BENCHMARKS.md). The hash beside the pointer is there so that neither growing the table nor an
+//! entry whose tag matches by chance (about one insert in ten) reads an account: each would be a
+//! wait for memory. The table grows a few dozen records per insert ([`GrowingTable`]).
 
 use std::hash::BuildHasher;
 use std::sync::Arc;
 
 use uuid::Uuid;
 
-use crate::prefetch;
 use crate::table::{GrowingTable, Hashed};
 
 /// A record that carries its own id.
 pub trait Keyed {
     fn key(&self) -> &Uuid;
-
-    /// Has the CPU fetch the id, when it lies outside the table's slot.
-    fn prefetch(&self) {}
 }
 
 impl<T: Keyed + ?Sized> Keyed for Box<T> {
     fn key(&self) -> &Uuid {
         (**self).key()
-    }
-
-    fn prefetch(&self) {
-        prefetch::value(self.key());
     }
 }
 
@@ -49,16 +42,15 @@ impl<E> Default for ById<E> {
     }
 }
 
-/// An entry as the table holds it: hashed by its id.
-struct Slot<E>(E);
+/// An entry as the table holds it, with the hash of its id.
+struct Slot<E> {
+    hash: u64,
+    entry: E,
+}
 
-impl<E: Keyed> Hashed for Slot<E> {
+impl<E> Hashed for Slot<E> {
     fn hash(&self) -> u64 {
-        hash(self.0.key())
-    }
-
-    fn prefetch(&self) {
-        self.0.prefetch();
+        self.hash
     }
 }
 
@@ -78,13 +70,17 @@ impl<E: Keyed> ById<E> {
     }
 
     pub fn get(&self, id: &Uuid) -> Option<&E> {
-        self.0.find(hash(id), |s| s.0.key() == id).map(|s| &s.0)
+        let hash = hash(id);
+        self.0
+            .find(hash, |s| s.hash == hash && s.entry.key() == id)
+            .map(|s| &s.entry)
     }
 
     pub fn get_mut(&mut self, id: &Uuid) -> Option<&mut E> {
+        let hash = hash(id);
         self.0
-            .find_mut(hash(id), |s| s.0.key() == id)
-            .map(|s| &mut s.0)
+            .find_mut(hash, |s| s.hash == hash && s.entry.key() == id)
+            .map(|s| &mut s.entry)
     }
 
     pub fn contains_key(&self, id: &Uuid) -> bool {
@@ -98,23 +94,36 @@ impl<E: Keyed> ById<E> {
     /// The entry itself, when its id is taken.
     pub fn insert_new(&mut self, entry: E) -> Result<&mut E, E> {
         let id = *entry.key();
-        let slot = Slot(entry);
-        match self.0.insert_new(slot.hash(), slot, |s| *s.0.key() == id) {
-            Ok(s) => Ok(&mut s.0),
-            Err(s) => Err(s.0),
+        let hash = hash(&id);
+        let slot = Slot { hash, entry };
+        match self
+            .0
+            .insert_new(hash, slot, |s| s.hash == hash && *s.entry.key() == id)
+        {
+            Ok(s) => Ok(&mut s.entry),
+            Err(s) => Err(s.entry),
         }
     }
 
     pub fn remove(&mut self, id: &Uuid) -> Option<E> {
-        self.0.remove(hash(id), |s| s.0.key() == id).map(|s| s.0)
+        let hash = hash(id);
+        self.0
+            .remove(hash, |s| s.hash == hash && s.entry.key() == id)
+            .map(|s| s.entry)
+    }
+
+    /// Has the CPU fetch where `id` would go, for an id known before its insert (see
+    /// [`GrowingTable::prefetch`]).
+    pub fn prefetch(&self, id: &Uuid) {
+        self.0.prefetch(hash(id));
     }
 
     pub fn values(&self) -> impl Iterator<Item = &E> {
-        self.0.iter().map(|s| &s.0)
+        self.0.iter().map(|s| &s.entry)
     }
 
     pub fn values_mut(&mut self) -> impl Iterator<Item = &mut E> {
-        self.0.iter_mut().map(|s| &mut s.0)
+        self.0.iter_mut().map(|s| &mut s.entry)
     }
 }
 

@@ -247,7 +247,12 @@ fn insert_with_free_id(
 ) -> Result<Arc<Transaction>, ChargeError> {
     for _ in 0..ids::DRAWS {
         match book.insert_hashed(t, order_hash) {
-            Ok(stored) => return Ok(stored),
+            Ok(stored) => {
+                if let Some(next) = app.ids.upcoming() {
+                    book.prefetch(&next);
+                }
+                return Ok(stored);
+            }
             Err(NotStored::Full) => return Err(ChargeError::Full),
             Err(NotStored::IdTaken(back)) => {
                 t = *back;

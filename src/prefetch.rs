@@ -1,6 +1,6 @@
 //! Asking the CPU to fetch memory ahead of the code that reads it, for the few places where a
 //! request waits on memory last touched long before (see BENCHMARKS.md): the journal's oldest
-//! entry, the records a growing table moves next.
+//! entry, a table's buckets for the next id a store draws and for the entries it moves next.
 
 /// Fetches the cache lines of `len` bytes from `start` (at most 4 KiB of them: past that, a buffer
 /// is not worth fetching whole). A hint only: elsewhere than on x86-64 it does nothing.
@@ -11,7 +11,7 @@ pub fn lines(start: *const u8, len: usize) {
         const MOST: usize = 4096;
         for at in (0..len.min(MOST)).step_by(64) {
             // SAFETY: a prefetch is a hint: it reads nothing the program sees and never faults,
-            // whatever the address. Callers pass live allocations anyway.
+            // whatever the address (a table's worked-out places may be stale).
             unsafe { _mm_prefetch::<_MM_HINT_T0>(start.wrapping_add(at).cast()) };
         }
     }
@@ -19,7 +19,8 @@ pub fn lines(start: *const u8, len: usize) {
     let _ = (start, len);
 }
 
-/// Fetches what `value` covers.
-pub fn value<T>(value: &T) {
-    lines(std::ptr::from_ref(value).cast(), std::mem::size_of::<T>());
+/// Fetches the cache lines of `len` bytes from `address`, which need not be a live allocation's (an
+/// address worked out from a table's layout, see `table.rs`).
+pub fn address(address: usize, len: usize) {
+    lines(std::ptr::without_provenance(address), len);
 }

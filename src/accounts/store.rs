@@ -56,6 +56,8 @@ pub enum TransitionError {
 pub struct NewAccount<'a> {
     /// Draws the id; drawn again while it names an account that exists.
     pub draw_id: &'a dyn Fn() -> Uuid,
+    /// The id the next draw will give, when known: its place in the table is fetched ahead.
+    pub upcoming: &'a dyn Fn() -> Option<Uuid>,
     pub owner: &'a str,
     pub phone_number: CompactString,
     pub country_code: CompactString,
@@ -443,7 +445,12 @@ impl Store {
         for _ in 0..crate::ids::DRAWS {
             account.id = id;
             match state.insert(account) {
-                Ok(()) => return CreateOutcome::Created(id),
+                Ok(()) => {
+                    if let Some(next) = (new.upcoming)() {
+                        state.accounts.prefetch(&next);
+                    }
+                    return CreateOutcome::Created(id);
+                }
                 Err(taken) => account = *taken,
             }
             id = (new.draw_id)();
@@ -747,6 +754,7 @@ mod tests {
     fn new_account(store: &Store, owner: &str, phone: &str, expires: Option<u64>) -> Account {
         match store.create(NewAccount {
             draw_id: &Uuid::new_v4,
+            upcoming: &|| None,
             owner,
             phone_number: phone.into(),
             country_code: "62".into(),
@@ -765,6 +773,7 @@ mod tests {
         let create = |owner: &str, url: Option<&str>| {
             let outcome = store.create(NewAccount {
                 draw_id: &Uuid::new_v4,
+                upcoming: &|| None,
                 owner,
                 phone_number: "81".into(),
                 country_code: "62".into(),
@@ -991,6 +1000,7 @@ mod tests {
         let create = |draw_id: &dyn Fn() -> Uuid| {
             store.create(NewAccount {
                 draw_id,
+                upcoming: &|| None,
                 owner: "k",
                 phone_number: "82".into(),
                 country_code: "62".into(),
@@ -1042,6 +1052,7 @@ mod tests {
             .unwrap();
         match store.create(NewAccount {
             draw_id: &Uuid::new_v4,
+            upcoming: &|| None,
             owner: "k",
             phone_number: "81".into(),
             country_code: "62".into(),
@@ -1080,6 +1091,7 @@ mod tests {
         for (i, id) in ids.iter().enumerate() {
             let outcome = store.create(NewAccount {
                 draw_id: &Uuid::new_v4,
+                upcoming: &|| None,
                 owner: "k",
                 phone_number: format!("8{i}").into(),
                 country_code: "62".into(),

@@ -164,6 +164,11 @@ impl Book {
         self.insert_hashed(t, hash)
     }
 
+    /// Has the CPU fetch where a transaction `id` would go (the id the next charge draws).
+    pub fn prefetch(&self, id: &Uuid) {
+        self.by_id.prefetch(id);
+    }
+
     /// [`Book::insert`] with the [`Book::order_hash`] of `t`'s owner and order id.
     ///
     /// # Errors
