@@ -20,7 +20,7 @@ pub const TAKEN_CAUSE: &str =
 /// set: a seeded server restored from a state file goes on where it stopped instead of handing out
 /// its ids again.
 ///
-/// The generator draws one id ahead ([`IdGen::upcoming`]), so that a store can have the CPU fetch
+/// The generator draws one id ahead ([`IdGen::uuid_and_next`]), so that a store can have the CPU fetch
 /// the place of its next record while it has other work (see BENCHMARKS.md, "An insert's place
 /// fetched ahead"). The id drawn ahead is still the next one given, and the position is where
 /// that id starts: the sequence is the same as without it.
@@ -86,18 +86,19 @@ impl IdGen {
 
     /// A random (version 4) UUID.
     pub fn uuid(&self) -> Uuid {
+        self.uuid_and_next().0
+    }
+
+    /// A random (version 4) UUID, and the one the next draw gives.
+    pub fn uuid_and_next(&self) -> (Uuid, Uuid) {
         let mut inner = self.inner.lock();
         let id = match inner.ahead.take() {
             Some(id) => id,
             None => inner.draw(),
         };
-        inner.ahead = Some(inner.draw());
-        id
-    }
-
-    /// The id [`IdGen::uuid`] gives next, once it has given one (nothing is drawn here).
-    pub fn upcoming(&self) -> Option<Uuid> {
-        self.inner.lock().ahead
+        let next = inner.draw();
+        inner.ahead = Some(next);
+        (id, next)
     }
 }
 
@@ -131,7 +132,8 @@ mod tests {
     }
 
     /// The id drawn ahead changes neither the sequence nor the position: a generator that gave
-    /// some ids and one seeked to its position give the same ids next, and `upcoming` names them.
+    /// some ids and one seeked to its position give the same ids next, and each draw names the
+    /// next.
     #[test]
     fn drawing_ahead_changes_neither_the_ids_nor_the_position() {
         let plain: Vec<Uuid> = {
@@ -145,21 +147,18 @@ mod tests {
                 .collect()
         };
         let ids = IdGen::new(Some(9));
-        assert_eq!(ids.upcoming(), None);
         assert_eq!(ids.position(), 0);
         for (n, want) in plain.iter().enumerate().take(20) {
-            assert_eq!(ids.uuid(), *want);
-            assert_eq!(ids.upcoming(), Some(plain[n + 1]));
+            assert_eq!(ids.uuid_and_next(), (*want, plain[n + 1]));
             assert_eq!(ids.position(), (n as u128 + 1) * ID_WORDS);
         }
         let resumed = IdGen::new(Some(9));
         resumed.seek(ids.position());
-        assert_eq!(resumed.upcoming(), None);
-        for want in &plain[20..] {
+        for want in &plain[20..39] {
             assert_eq!((ids.uuid(), resumed.uuid()), (*want, *want));
         }
         ids.reseed(Some(9));
-        assert_eq!((ids.upcoming(), ids.uuid()), (None, plain[0]));
+        assert_eq!(ids.uuid(), plain[0]);
     }
 
     #[test]

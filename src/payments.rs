@@ -190,8 +190,9 @@ pub fn charge(
             TxStatus::Authorize => hold,
             _ => req.expiry.unwrap_or(tx_ttl),
         };
+        let (id, next_id) = app.ids.uuid_and_next();
         let t = Transaction {
-            id: app.ids.uuid(),
+            id,
             order_id: CompactString::from(req.order_id.as_str()),
             owner: owner.clone(),
             account_id,
@@ -218,7 +219,7 @@ pub fn charge(
             seq: 0,
         };
         let (account_id, option, amount) = (t.account_id, t.payment_option.clone(), t.gross_amount);
-        let stored = match insert_with_free_id(app, book, t, order_hash) {
+        let stored = match insert_with_free_id(app, book, t, order_hash, next_id) {
             Ok(stored) => stored,
             Err(e) => {
                 if status == TxStatus::Settlement || status == TxStatus::Authorize {
@@ -244,19 +245,19 @@ fn insert_with_free_id(
     book: &mut Book,
     mut t: Transaction,
     order_hash: OrderHash,
+    mut next_id: Uuid,
 ) -> Result<Arc<Transaction>, ChargeError> {
     for _ in 0..ids::DRAWS {
         match book.insert_hashed(t, order_hash) {
             Ok(stored) => {
-                if let Some(next) = app.ids.upcoming() {
-                    book.prefetch(&next);
-                }
+                // Where the next charge's transaction goes.
+                book.prefetch(&next_id);
                 return Ok(stored);
             }
             Err(NotStored::Full) => return Err(ChargeError::Full),
             Err(NotStored::IdTaken(back)) => {
                 t = *back;
-                t.id = app.ids.uuid();
+                (t.id, next_id) = app.ids.uuid_and_next();
             }
         }
     }

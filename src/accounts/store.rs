@@ -54,10 +54,9 @@ pub enum TransitionError {
 
 /// What create needs to make an account.
 pub struct NewAccount<'a> {
-    /// Draws the id; drawn again while it names an account that exists.
-    pub draw_id: &'a dyn Fn() -> Uuid,
-    /// The id the next draw will give, when known: its place in the table is fetched ahead.
-    pub upcoming: &'a dyn Fn() -> Option<Uuid>,
+    /// Draws the id, with the one the next draw gives when known (its place in the table is
+    /// fetched ahead); drawn again while it names an account that exists.
+    pub draw_id: &'a dyn Fn() -> (Uuid, Option<Uuid>),
     pub owner: &'a str,
     pub phone_number: CompactString,
     pub country_code: CompactString,
@@ -415,7 +414,7 @@ impl Store {
     /// Creates a PENDING account, unless the merchant already linked this number.
     pub fn create(&self, new: NewAccount<'_>) -> CreateOutcome {
         // Drawn before the lock: only an id that is taken is drawn again under it.
-        let mut id = (new.draw_id)();
+        let (mut id, mut next) = (new.draw_id)();
         let mut state = self.write();
         if let Some(id) = state.linked_get(new.owner, &new.country_code, &new.phone_number)
             && let Some(existing) = state.accounts.get(&id)
@@ -446,14 +445,14 @@ impl Store {
             account.id = id;
             match state.insert(account) {
                 Ok(()) => {
-                    if let Some(next) = (new.upcoming)() {
+                    if let Some(next) = next {
                         state.accounts.prefetch(&next);
                     }
                     return CreateOutcome::Created(id);
                 }
                 Err(taken) => account = *taken,
             }
-            id = (new.draw_id)();
+            (id, next) = (new.draw_id)();
         }
         CreateOutcome::NoFreeId
     }
@@ -753,8 +752,7 @@ mod tests {
 
     fn new_account(store: &Store, owner: &str, phone: &str, expires: Option<u64>) -> Account {
         match store.create(NewAccount {
-            draw_id: &Uuid::new_v4,
-            upcoming: &|| None,
+            draw_id: &|| (Uuid::new_v4(), None),
             owner,
             phone_number: phone.into(),
             country_code: "62".into(),
@@ -772,8 +770,7 @@ mod tests {
         let store = Store::with_limit(100);
         let create = |owner: &str, url: Option<&str>| {
             let outcome = store.create(NewAccount {
-                draw_id: &Uuid::new_v4,
-                upcoming: &|| None,
+                draw_id: &|| (Uuid::new_v4(), None),
                 owner,
                 phone_number: "81".into(),
                 country_code: "62".into(),
@@ -997,10 +994,9 @@ mod tests {
             .unwrap();
         let fresh = Uuid::new_v4();
         let draws = std::cell::Cell::new(0);
-        let create = |draw_id: &dyn Fn() -> Uuid| {
+        let create = |draw_id: &dyn Fn() -> (Uuid, Option<Uuid>)| {
             store.create(NewAccount {
                 draw_id,
-                upcoming: &|| None,
                 owner: "k",
                 phone_number: "82".into(),
                 country_code: "62".into(),
@@ -1011,7 +1007,7 @@ mod tests {
         };
         let outcome = create(&|| {
             draws.set(draws.get() + 1);
-            if draws.get() < 3 { a.id } else { fresh }
+            (if draws.get() < 3 { a.id } else { fresh }, None)
         });
         assert!(
             matches!(outcome, CreateOutcome::Created(id) if id == fresh),
@@ -1032,7 +1028,7 @@ mod tests {
         let counts = store.counts(Owner::Key("k"));
 
         // Only taken ids: nothing is made and nothing changes.
-        let outcome = create(&|| fresh);
+        let outcome = create(&|| (fresh, None));
         assert!(matches!(outcome, CreateOutcome::NoFreeId), "{outcome:?}");
         assert_eq!(store.len(), 2);
         assert_eq!(listed(Owner::Any), [a.id, fresh]);
@@ -1051,8 +1047,7 @@ mod tests {
             .transition(&a.id, Some("k"), Transition::Link, 2, |_| vec![])
             .unwrap();
         match store.create(NewAccount {
-            draw_id: &Uuid::new_v4,
-            upcoming: &|| None,
+            draw_id: &|| (Uuid::new_v4(), None),
             owner: "k",
             phone_number: "81".into(),
             country_code: "62".into(),
@@ -1090,8 +1085,7 @@ mod tests {
         }
         for (i, id) in ids.iter().enumerate() {
             let outcome = store.create(NewAccount {
-                draw_id: &Uuid::new_v4,
-                upcoming: &|| None,
+                draw_id: &|| (Uuid::new_v4(), None),
                 owner: "k",
                 phone_number: format!("8{i}").into(),
                 country_code: "62".into(),

@@ -80,8 +80,10 @@ pub fn open_account(state: &AppState, server_key: &str, request: CreateRequest) 
     let ttl = state.settings.read().activation_ttl;
     let expires_at_ms = (!ttl.is_zero()).then(|| clock::after(now, ttl));
     let outcome = state.store.create(NewAccount {
-        draw_id: &|| state.ids.uuid(),
-        upcoming: &|| state.ids.upcoming(),
+        draw_id: &|| {
+            let (id, next) = state.ids.uuid_and_next();
+            (id, Some(next))
+        },
         owner: server_key,
         phone_number: request.phone_number,
         country_code: request.country_code,
@@ -544,8 +546,7 @@ mod tests {
             let state =
                 AppState::new(&crate::Config::default(), base.to_string(), "127.0.0.1").unwrap();
             let account = match state.store.create(NewAccount {
-                draw_id: &|| id,
-                upcoming: &|| None,
+                draw_id: &|| (id, None),
                 owner: "k",
                 phone_number: "812".into(),
                 country_code: "62".into(),
