@@ -112,7 +112,8 @@ pub struct Cli {
     #[arg(long, env = "PAY_ACCOUNT_MOCK_MAX_BODY_BYTES", default_value_t = config::DEFAULT_MAX_BODY_BYTES)]
     pub max_body_bytes: usize,
 
-    /// How long a request body may take to arrive in full (100ms to 1h); slower ones get 408.
+    /// How long a request body may take to arrive in full (100ms to 1h); slower ones get 408. Also
+    /// how long an export's client may take nothing of it before its connection is cut.
     #[arg(long, env = "PAY_ACCOUNT_MOCK_BODY_TIMEOUT", default_value = "30s", value_parser = config::parse_duration)]
     pub body_timeout: Duration,
 

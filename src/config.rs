@@ -143,7 +143,8 @@ pub struct Config {
     pub generate_accounts: usize,
     /// Notification attempts in flight at once; the rest wait their turn on the clock.
     pub max_deliveries: usize,
-    /// How long a request body may take to arrive in full.
+    /// How long a request body may take to arrive in full, and an export's client may take
+    /// nothing of it.
     pub body_timeout: Duration,
     /// Notifications the log keeps; past it the oldest goes, pending or not.
     pub notification_log_size: usize,

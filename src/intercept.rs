@@ -22,9 +22,24 @@ use crate::error::ApiError;
 use crate::faults::{Answer, Effect, Facts, Fired, Preset};
 use crate::journal::{Recording, RequestBody};
 
-/// The descriptor of the connection a request came on, so that a rule can drop it.
+/// The descriptor of the connection a request came on, so that a rule can drop it (and an export
+/// whose client stopped reading can be cut, see `control/state.rs`).
 #[derive(Clone, Copy)]
 pub struct ConnectionFd(pub std::os::fd::RawFd);
+
+impl ConnectionFd {
+    /// Closes the connection in both directions: the client reads the end of the stream, and the
+    /// connection's next read or write fails, so that it ends and frees what it holds. Only while
+    /// the connection is open: its descriptor could otherwise name another socket by now.
+    pub fn cut(self) {
+        use std::os::fd::FromRawFd;
+        // SAFETY: the caller holds the connection open (see above); `ManuallyDrop` keeps this
+        // borrowed handle from closing the descriptor, which the connection owns.
+        let stream =
+            std::mem::ManuallyDrop::new(unsafe { std::net::TcpStream::from_raw_fd(self.0) });
+        let _ = stream.shutdown(std::net::Shutdown::Both);
+    }
+}
 
 /// The fault rules, the route, `--http-status mirror`, and the journal, for one Midtrans request.
 pub async fn midtrans<B: MessageBody + 'static>(
@@ -153,14 +168,10 @@ fn respond(answer: &Answer) -> HttpResponse {
 /// Closes the request's connection in both directions: the client reads the end of the stream
 /// where its answer should be. The route's answer is never written.
 fn drop_connection(req: &ServiceRequest) {
-    use std::os::fd::FromRawFd;
-    let Some(&ConnectionFd(fd)) = req.conn_data::<ConnectionFd>() else {
-        return;
-    };
-    // SAFETY: `fd` is the socket this request arrived on; its connection (which owns and closes
-    // it) outlives the request, and `ManuallyDrop` keeps this borrowed handle from closing it.
-    let stream = std::mem::ManuallyDrop::new(unsafe { std::net::TcpStream::from_raw_fd(fd) });
-    let _ = stream.shutdown(std::net::Shutdown::Both);
+    // The connection outlives the request.
+    if let Some(&fd) = req.conn_data::<ConnectionFd>() {
+        fd.cut();
+    }
 }
 
 /// A body that sends nothing until its time is up, then breaks the connection.

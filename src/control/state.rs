@@ -1,8 +1,11 @@
 //! `/__admin/state`: the whole state as the state file holds it ([`crate::state_file`]), so that a
 //! QA tester can hand a reproducible state to a developer and a CI job can start from a saved one.
 
+use std::cell::Cell;
 use std::pin::Pin;
+use std::rc::{Rc, Weak};
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use actix_web::body::{BodySize, MessageBody};
 use actix_web::http::header;
@@ -10,9 +13,11 @@ use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::json;
 use tokio::sync::OwnedSemaphorePermit;
+use tokio::time::Instant;
 
 use super::{ControlError, method_not_allowed};
 use crate::app::AppState;
+use crate::intercept::ConnectionFd;
 use crate::state_file;
 use crate::{limits, routing};
 
@@ -38,8 +43,12 @@ fn transfer_place(state: &AppState) -> Result<OwnedSemaphorePermit, ControlError
 /// The document, read and written on a blocking thread (it may hold millions of accounts). Its
 /// place goes with the work, so that a client that leaves does not free it before the work ends,
 /// and then into the answer, until the client has taken the last byte: clients that ask and do not
-/// read cannot pile documents up in memory.
-async fn export(state: web::Data<AppState>) -> Result<HttpResponse, ControlError> {
+/// read cannot pile documents up in memory. A client that takes nothing of it for `--body-timeout`
+/// has its connection cut, so that it cannot hold its place for ever.
+async fn export(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ControlError> {
     let place = transfer_place(&state)?;
     let app = state.clone();
     let (body, place) = web::block(move || {
@@ -59,17 +68,48 @@ async fn export(state: web::Data<AppState>) -> Result<HttpResponse, ControlError
                 state_file::TRIES
             ))
         })?;
+    let taken_at = Rc::new(Cell::new(Instant::now()));
+    if let Some(&fd) = req.conn_data::<ConnectionFd>() {
+        actix_web::rt::spawn(cut_when_stalled(
+            fd,
+            Rc::downgrade(&taken_at),
+            state.body_timeout,
+        ));
+    }
     Ok(HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, "application/json"))
         .body(Placed {
             rest: Bytes::from(body),
+            taken_at,
             _place: place,
         }))
+}
+
+/// Cuts the connection `fd` once its answer has lain untaken for `idle`, and ends when the answer
+/// is gone (sent, or dropped with its connection). It runs on the connection's own thread, so that
+/// nothing can close the connection between the check that the answer is still there and the cut.
+async fn cut_when_stalled(fd: ConnectionFd, taken_at: Weak<Cell<Instant>>, idle: Duration) {
+    loop {
+        let Some(at) = taken_at.upgrade().map(|t| t.get()) else {
+            return;
+        };
+        let due = at.checked_add(idle).unwrap_or(at);
+        if Instant::now() >= due {
+            tracing::debug!(
+                "GET /__admin/state: the client took nothing for --body-timeout; connection cut"
+            );
+            fd.cut();
+            return;
+        }
+        tokio::time::sleep_until(due).await;
+    }
 }
 
 /// An answer that holds a transfer place until its last byte is taken.
 struct Placed {
     rest: Bytes,
+    /// When the connection last took a piece.
+    taken_at: Rc<Cell<Instant>>,
     _place: OwnedSemaphorePermit,
 }
 
@@ -92,6 +132,7 @@ impl MessageBody for Placed {
             return Poll::Ready(None);
         }
         let n = this.rest.len().min(PIECE);
+        this.taken_at.set(Instant::now());
         Poll::Ready(Some(Ok(this.rest.split_to(n))))
     }
 }

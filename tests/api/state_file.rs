@@ -956,6 +956,44 @@ async fn two_whole_state_transfers_at_a_time_and_the_others_are_told_to_come_bac
 }
 
 #[tokio::test]
+async fn an_export_whose_client_takes_nothing_for_the_body_timeout_is_cut_and_frees_its_place() {
+    use tokio::io::AsyncReadExt;
+    let app = spawn_app_with(|c| {
+        c.generate_accounts = 20_000;
+        c.body_timeout = Duration::from_secs(1);
+    });
+    let mut readers = stalled(
+        &app,
+        "GET /__admin/state HTTP/1.1\r\nHost: {host}\r\n\r\n",
+        2,
+    )
+    .await;
+    for reader in &mut readers {
+        let mut head = [0; 15];
+        reader.read_exact(&mut head).await.unwrap();
+        assert_eq!(&head, b"HTTP/1.1 200 OK");
+    }
+    let busy = app.admin(Method::GET, "/__admin/state", None).await;
+    assert_eq!(busy.status, 503, "{}", start_of(&busy.text));
+    // Still held open by their clients, the stalled exports are cut and their places freed.
+    let document = export_answers(&app, 200).await;
+    assert!(document.body["accounts"].as_array().map_or(0, Vec::len) >= 20_000);
+    for reader in &mut readers {
+        // What the sockets held, then the end of a stream that stops short of the document.
+        let mut got = Vec::new();
+        let end = tokio::time::timeout(Duration::from_secs(10), reader.read_to_end(&mut got))
+            .await
+            .expect("the cut connection ends");
+        assert!(
+            end.is_err() || got.len() < document.text.len(),
+            "{} bytes of {}",
+            got.len(),
+            document.text.len()
+        );
+    }
+}
+
+#[tokio::test]
 async fn an_import_holds_its_place_from_the_first_byte_of_its_body() {
     let app = spawn_app_with(|c| c.body_timeout = Duration::from_secs(600));
     let document = app.admin(Method::GET, "/__admin/state", None).await;
