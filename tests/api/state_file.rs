@@ -911,6 +911,23 @@ async fn stalled(app: &TestApp, head: &str, count: usize) -> Vec<tokio::net::Tcp
     held
 }
 
+/// Two exports whose clients read the head of the answer and then nothing.
+async fn stalled_exports(app: &TestApp) -> Vec<tokio::net::TcpStream> {
+    use tokio::io::AsyncReadExt;
+    let mut readers = stalled(
+        app,
+        "GET /__admin/state HTTP/1.1\r\nHost: {host}\r\n\r\n",
+        2,
+    )
+    .await;
+    for reader in &mut readers {
+        let mut head = [0; 15];
+        reader.read_exact(&mut head).await.unwrap();
+        assert_eq!(&head, b"HTTP/1.1 200 OK");
+    }
+    readers
+}
+
 #[tokio::test]
 async fn two_whole_state_transfers_at_a_time_and_the_others_are_told_to_come_back() {
     // A document of about 12 MB: more than the sockets between a client that reads nothing (with a
@@ -921,18 +938,7 @@ async fn two_whole_state_transfers_at_a_time_and_the_others_are_told_to_come_bac
 
     // Two exports whose clients read no more than the head keep their places until their
     // connections close.
-    let mut readers = stalled(
-        &app,
-        "GET /__admin/state HTTP/1.1\r\nHost: {host}\r\n\r\n",
-        2,
-    )
-    .await;
-    for reader in &mut readers {
-        use tokio::io::AsyncReadExt;
-        let mut head = [0; 15];
-        reader.read_exact(&mut head).await.unwrap();
-        assert_eq!(&head, b"HTTP/1.1 200 OK");
-    }
+    let readers = stalled_exports(&app).await;
     let busy = app.admin(Method::GET, "/__admin/state", None).await;
     assert_eq!(busy.status, 503, "{}", start_of(&busy.text));
     assert_eq!(busy.body["error"], "busy", "{}", busy.text);
@@ -962,17 +968,7 @@ async fn an_export_whose_client_takes_nothing_for_the_body_timeout_is_cut_and_fr
         c.generate_accounts = 20_000;
         c.body_timeout = Duration::from_secs(1);
     });
-    let mut readers = stalled(
-        &app,
-        "GET /__admin/state HTTP/1.1\r\nHost: {host}\r\n\r\n",
-        2,
-    )
-    .await;
-    for reader in &mut readers {
-        let mut head = [0; 15];
-        reader.read_exact(&mut head).await.unwrap();
-        assert_eq!(&head, b"HTTP/1.1 200 OK");
-    }
+    let mut readers = stalled_exports(&app).await;
     let busy = app.admin(Method::GET, "/__admin/state", None).await;
     assert_eq!(busy.status, 503, "{}", start_of(&busy.text));
     // Still held open by their clients, the stalled exports are cut and their places freed.
