@@ -93,7 +93,10 @@ async fn cut_when_stalled(fd: ConnectionFd, taken_at: Weak<Cell<Instant>>, idle:
         let Some(at) = taken_at.upgrade().map(|t| t.get()) else {
             return;
         };
-        let due = at.checked_add(idle).unwrap_or(at);
+        // `--body-timeout` is at most an hour; a time past the clock's range is never due.
+        let Some(due) = at.checked_add(idle) else {
+            return;
+        };
         if Instant::now() >= due {
             tracing::debug!(
                 "GET /__admin/state: the client took nothing for --body-timeout; connection cut"
