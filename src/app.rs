@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use parking_lot::RwLock;
+use thin_vec::ThinVec;
 
 use crate::accounts::{Account, AccountStatus, Filling, PaymentOption, Store};
 use crate::accounts::{Balance, Token};
@@ -248,7 +249,7 @@ impl AppState {
                 (None, AccountStatus::Enabled | AccountStatus::Disabled) => {
                     self.default_payment_options(&account)
                 }
-                _ => Vec::new(),
+                _ => ThinVec::new(),
             };
             filling.insert(account, f.server_key.as_deref());
         }
@@ -256,7 +257,7 @@ impl AppState {
 
     /// The payment options a newly linked account gets: its phone scenario's (as its merchant sees
     /// them), or the defaults.
-    pub fn default_payment_options(&self, account: &Account) -> Vec<PaymentOption> {
+    pub fn default_payment_options(&self, account: &Account) -> ThinVec<PaymentOption> {
         self.scenarios.with(
             account.owner.as_deref(),
             &account.phone_number,
@@ -268,7 +269,7 @@ impl AppState {
         )
     }
 
-    fn payment_options(&self, fixtures: &[PaymentOptionFixture]) -> Vec<PaymentOption> {
+    fn payment_options(&self, fixtures: &[PaymentOptionFixture]) -> ThinVec<PaymentOption> {
         fixtures
             .iter()
             .map(|o| PaymentOption {

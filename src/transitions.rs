@@ -7,13 +7,12 @@
 //! caller answers, so a change never happens without its notification. Delivery is the scheduler's
 //! job (`scheduler.rs`); nothing here waits for it.
 
-use std::sync::Arc;
-
 use uuid::Uuid;
 
 use crate::accounts::{Account, Transition, TransitionError};
 use crate::app::AppState;
 use crate::notifications::{Event, Recorded, Target, payload};
+use crate::shared_text::SharedText;
 
 /// Signs notifications about shared fixture accounts changed from the control API or the activation
 /// pages when no `--server-key` is configured.
@@ -79,11 +78,11 @@ pub fn notify(
 
 /// The key that signs a notification about `account`: its owner's; for a shared fixture account,
 /// the key that acted on it, else the first `--server-key`, else [`SHARED_ACCOUNT_KEY`].
-pub fn signing_key(app: &AppState, account: &Account, acting_key: Option<&str>) -> Arc<str> {
+pub fn signing_key(app: &AppState, account: &Account, acting_key: Option<&str>) -> SharedText {
     if let Some(owner) = &account.owner {
         return owner.clone();
     }
-    Arc::from(
+    SharedText::from(
         acting_key
             .or(app.server_keys.first().map(String::as_str))
             .unwrap_or(SHARED_ACCOUNT_KEY),

@@ -16,10 +16,10 @@
 use std::collections::BinaryHeap;
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
-use std::sync::Arc;
 
 use compact_str::CompactString;
 use parking_lot::{RwLock, RwLockWriteGuard};
+use thin_vec::ThinVec;
 use uuid::Uuid;
 
 use super::{Account, AccountStatus, PaymentOption, Transition};
@@ -27,7 +27,7 @@ use crate::by_id::ById;
 use crate::chunked::{ChunkedVec, MinHeap};
 use crate::money::Amount;
 use crate::paging::{self, Order};
-use crate::shared_text::LastText;
+use crate::shared_text::{LastText, SharedText};
 use crate::table::{GrowingTable, Hashed};
 
 /// The outcome of a create.
@@ -106,7 +106,7 @@ pub struct AccountPage {
 /// A server key's accounts.
 struct OwnerIndex {
     /// The one allocation of the key every account it owns shares.
-    key: Arc<str>,
+    key: SharedText,
     /// The redirect URL of its last create, which the next create shares when it sends the same:
     /// a merchant sends one URL, and each account kept a copy of it.
     redirect_url: LastText,
@@ -121,7 +121,7 @@ fn owner_index<'a>(
     key: &str,
 ) -> &'a mut OwnerIndex {
     owners.entry_ref(key).or_insert_with(|| OwnerIndex {
-        key: Arc::from(key),
+        key: SharedText::from(key),
         redirect_url: LastText::default(),
         ids: ChunkedVec::default(),
         counts: Counts::default(),
@@ -178,7 +178,7 @@ impl State {
             next_seq,
             ..
         } = self;
-        // The owner's key is read from the stored account: no copy of its `Arc` per insert.
+        // The owner's key is read from the stored account: no copy of its pointer per insert.
         let stored = accounts.insert_new(Box::new(account))?;
         *next_seq = seq;
         let (id, status) = (stored.id, stored.status);
@@ -508,7 +508,7 @@ impl Store {
         server_key: Option<&str>,
         transition: Transition,
         now_ms: u64,
-        options: impl FnOnce(&Account) -> Vec<PaymentOption>,
+        options: impl FnOnce(&Account) -> ThinVec<PaymentOption>,
     ) -> Result<Account, TransitionError> {
         let mut state = self.write();
         match state.accounts.get(id) {
@@ -551,7 +551,7 @@ impl Store {
     pub fn update_payment_options(
         &self,
         id: &Uuid,
-        f: impl FnOnce(&mut Vec<PaymentOption>) -> Result<(), String>,
+        f: impl FnOnce(&mut ThinVec<PaymentOption>) -> Result<(), String>,
     ) -> Option<Result<Account, String>> {
         let mut state = self.write();
         let account = state.accounts.get_mut(id)?;
@@ -792,7 +792,7 @@ mod tests {
             create("k2", Some("https://a.example")),
             create("k", Some("https://a.example")),
         ];
-        let url = |u: &Option<Arc<str>>| u.as_deref().map(str::to_string);
+        let url = |u: &Option<SharedText>| u.as_deref().map(str::to_string);
         assert_eq!(
             [&a, &b, &none, &c, &d, &other, &e].map(url),
             [
@@ -806,8 +806,8 @@ mod tests {
             ]
             .map(|u| u.map(str::to_string))
         );
-        let shared = |x: &Option<Arc<str>>, y: &Option<Arc<str>>| {
-            Arc::ptr_eq(x.as_ref().unwrap(), y.as_ref().unwrap())
+        let shared = |x: &Option<SharedText>, y: &Option<SharedText>| {
+            SharedText::ptr_eq(x.as_ref().unwrap(), y.as_ref().unwrap())
         };
         assert!(shared(&a, &b));
         assert!(!shared(&a, &d), "b.example came between them");
@@ -886,8 +886,10 @@ mod tests {
             (
                 "transition",
                 Box::new(|s| {
-                    s.transition(&fixture, None, Transition::Link, 5, |_| vec![option()])
-                        .expect("linked");
+                    s.transition(&fixture, None, Transition::Link, 5, |_| {
+                        thin_vec::thin_vec![option()]
+                    })
+                    .expect("linked");
                 }),
             ),
             ("update_payment_options", Box::new(add_option)),
@@ -942,7 +944,8 @@ mod tests {
         assert!(store.get(&a.id, None, 0).is_some());
         assert_eq!(
             store
-                .transition(&a.id, Some("key-b"), Transition::Link, 0, |_| vec![])
+                .transition(&a.id, Some("key-b"), Transition::Link, 0, |_| ThinVec::new(
+                ))
                 .unwrap_err(),
             TransitionError::NotFound
         );
@@ -962,7 +965,7 @@ mod tests {
         );
         assert_eq!(
             store
-                .transition(&a.id, None, Transition::Link, 6_000, |_| vec![])
+                .transition(&a.id, None, Transition::Link, 6_000, |_| ThinVec::new())
                 .unwrap_err(),
             TransitionError::Invalid {
                 current: AccountStatus::Expired
@@ -990,7 +993,7 @@ mod tests {
         let store = Store::new();
         let a = new_account(&store, "k", "81", None);
         store
-            .transition(&a.id, Some("k"), Transition::Link, 2, |_| vec![])
+            .transition(&a.id, Some("k"), Transition::Link, 2, |_| ThinVec::new())
             .unwrap();
         let fresh = Uuid::new_v4();
         let draws = std::cell::Cell::new(0);
@@ -1044,7 +1047,7 @@ mod tests {
         let store = Store::new();
         let a = new_account(&store, "k", "81", None);
         store
-            .transition(&a.id, Some("k"), Transition::Link, 2, |_| vec![])
+            .transition(&a.id, Some("k"), Transition::Link, 2, |_| ThinVec::new())
             .unwrap();
         match store.create(NewAccount {
             draw_id: &|| (Uuid::new_v4(), None),
@@ -1061,7 +1064,7 @@ mod tests {
         // Another merchant, or the same one after unbinding, starts a new link.
         new_account(&store, "other", "81", None);
         store
-            .transition(&a.id, Some("k"), Transition::Unbind, 4, |_| vec![])
+            .transition(&a.id, Some("k"), Transition::Unbind, 4, |_| ThinVec::new())
             .unwrap();
         new_account(&store, "k", "81", None);
     }
@@ -1073,14 +1076,14 @@ mod tests {
             .map(|i| {
                 let a = new_account(&store, "k", &format!("8{i}"), None);
                 store
-                    .transition(&a.id, Some("k"), Transition::Link, 2, |_| vec![])
+                    .transition(&a.id, Some("k"), Transition::Link, 2, |_| ThinVec::new())
                     .unwrap();
                 a.id
             })
             .collect();
         for id in ids.iter().step_by(2) {
             store
-                .transition(id, Some("k"), Transition::Unbind, 3, |_| vec![])
+                .transition(id, Some("k"), Transition::Unbind, 3, |_| ThinVec::new())
                 .unwrap();
         }
         for (i, id) in ids.iter().enumerate() {

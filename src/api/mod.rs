@@ -352,7 +352,7 @@ mod tests {
                     None,
                     0,
                 );
-                account.payment_options.clone_from(options);
+                account.payment_options = options.iter().cloned().collect();
                 for shown in AccountStatus::ALL {
                     let body = AccountBody::new(&account, shown);
                     let expected = serde_json::to_string(&body).expect("serialises");

@@ -96,7 +96,7 @@ mod tests {
 
     fn account(balance: &str, active: bool) -> Account {
         let mut a = Account::new(Uuid::nil(), AccountStatus::Enabled, "81", "62", None, 0);
-        a.payment_options = vec![PaymentOption {
+        a.payment_options = thin_vec::thin_vec![PaymentOption {
             name: Arc::from("GOPAY_WALLET"),
             active,
             balance: Balance {

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::money::Amount;
+use crate::shared_text::SharedText;
 
 pub use store::TransactionStore;
 
@@ -184,7 +185,7 @@ pub struct Transaction {
     /// Inline up to 24 bytes (most order ids): no allocation of its own per charge.
     pub order_id: CompactString,
     /// The server key that charged it; it signs its notifications.
-    pub owner: Arc<str>,
+    pub owner: SharedText,
     pub account_id: Uuid,
     /// The payment option charged (`payment_option_type` in notifications).
     pub payment_option: Arc<str>,
@@ -239,7 +240,7 @@ impl Transaction {
         Self {
             id: Uuid::new_v4(),
             order_id: "order-\u{1}1".into(),
-            owner: Arc::from("SB-Mid-server-TESTKEY123"),
+            owner: SharedText::from("SB-Mid-server-TESTKEY123"),
             account_id: Uuid::new_v4(),
             payment_option: Arc::from("GOPAY_WALLET"),
             gross_amount: Amount::from_units(100_000),

@@ -20,7 +20,7 @@ use super::{Transaction, TxStatus};
 use crate::by_id::ById;
 use crate::chunked::ChunkedVec;
 use crate::paging::{self, Order};
-use crate::shared_text::LastText;
+use crate::shared_text::{LastText, SharedText};
 use crate::table::{GrowingTable, Hashed};
 
 /// How long an `Idempotency-Key` replays its first answer (reference 2.5).
@@ -81,10 +81,10 @@ pub struct Book {
     due: BTreeSet<(u64, Uuid)>,
     next_seq: u64,
     next_refund_id: u64,
-    replays: HashMap<(Arc<str>, Box<str>), Replay>,
+    replays: HashMap<(SharedText, Box<str>), Replay>,
     /// The server key that charged last, shared by its transactions (see [`Book::owner_key`]).
     last_owner: LastText,
-    replay_order: VecDeque<(u64, Arc<str>, Box<str>)>,
+    replay_order: VecDeque<(u64, SharedText, Box<str>)>,
     limit: usize,
 }
 
@@ -137,7 +137,7 @@ impl Book {
 
     /// `owner` as a transaction keeps it: the last charging key's allocation when it is the same
     /// key (a test or a merchant charges with one key), else a new one, remembered in its place.
-    pub fn owner_key(&mut self, owner: &str) -> Arc<str> {
+    pub fn owner_key(&mut self, owner: &str) -> SharedText {
         self.last_owner.share(owner)
     }
 
@@ -296,13 +296,13 @@ impl Book {
     /// The answer first given for `key` of `owner` within the window, if any.
     pub fn replay(&self, owner: &str, key: &str, now_ms: u64) -> Option<Replay> {
         self.replays
-            .get(&(Arc::from(owner), Box::from(key)))
+            .get(&(SharedText::from(owner), Box::from(key)))
             .filter(|r| now_ms.saturating_sub(r.at_ms) < IDEMPOTENCY_WINDOW_MS)
             .cloned()
     }
 
     /// Remembers the answer for `key` (the first one stays for its window).
-    pub fn remember(&mut self, owner: &Arc<str>, key: &str, body: Bytes, now_ms: u64) {
+    pub fn remember(&mut self, owner: &SharedText, key: &str, body: Bytes, now_ms: u64) {
         while let Some((at, _, _)) = self.replay_order.front() {
             if now_ms.saturating_sub(*at) < IDEMPOTENCY_WINDOW_MS
                 && self.replay_order.len() < IDEMPOTENCY_MAX

@@ -27,6 +27,7 @@ use crate::by_id::{ById, Keyed};
 use crate::chunked::ChunkedDeque;
 use crate::clock;
 use crate::paging::{Order, SCAN_BUDGET};
+use crate::shared_text::SharedText;
 
 /// Attempts kept per notification; older ones are counted in `attempts_total` only.
 pub const ATTEMPTS_KEPT: usize = 50;
@@ -43,7 +44,7 @@ pub struct Recorded {
     pub account_id: Uuid,
     /// The transaction it is about (payment notifications).
     pub transaction: Option<TransactionRef>,
-    pub server_key: Arc<str>,
+    pub server_key: SharedText,
     pub payload: Payload,
     /// Where its attempts go.
     pub target: Target,
@@ -54,7 +55,7 @@ pub struct Recorded {
 /// An attempt taken off the queue: what to send, and for which merchant.
 pub struct Due {
     pub id: u64,
-    pub server_key: Arc<str>,
+    pub server_key: SharedText,
     pub target: Target,
     pub payload: Payload,
 }
@@ -133,7 +134,7 @@ struct Log {
     /// accounts' table grows (and sheds what removals leave behind) a few entries per insert: a
     /// map that rehashed at once stalled a record for milliseconds (BENCHMARKS.md).
     by_account: ById<AccountIds>,
-    by_key: HashMap<Arc<str>, VecDeque<u64>>,
+    by_key: HashMap<SharedText, VecDeque<u64>>,
     /// Attempts due on the mock clock: (due time, notification id).
     due: BTreeSet<(u64, u64)>,
     /// Ids of the latest changes, oldest first; `changes_end` counts every change ever made.
@@ -713,7 +714,7 @@ mod tests {
                 status_code,
                 account_id: account,
                 transaction: None,
-                server_key: Arc::from(key),
+                server_key: SharedText::from(key),
                 payload,
                 target: Target::Linking,
                 url: url.map(str::to_string),

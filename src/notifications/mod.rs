@@ -23,6 +23,7 @@ use serde_json::value::RawValue;
 use uuid::Uuid;
 
 use crate::clock::{ser_rfc3339, ser_rfc3339_opt};
+use crate::shared_text::SharedText;
 
 pub use log::{Notifications, Recorded};
 pub use payload::Event;
@@ -155,7 +156,7 @@ pub struct Notification {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub transaction: Option<TransactionRef>,
     /// The merchant (server key) it is for; it also signed it.
-    pub server_key: Arc<str>,
+    pub server_key: SharedText,
     /// Where its attempts go.
     pub target: Target,
     /// Where the last attempt went (each attempt goes to the merchant's URL of the moment).

@@ -17,6 +17,7 @@ use crate::limits;
 use crate::money::Amount;
 use crate::notifications::{Attempt, DeliveryState, Notification, Payload, Target};
 use crate::settings::{ConfigPatch, Settings};
+use crate::shared_text::SharedText;
 
 /// The largest notification payload kept (a payload is a few hundred bytes).
 const MAX_PAYLOAD_BYTES: usize = 64 * 1024;
@@ -255,17 +256,17 @@ fn prepare_accounts(app: &AppState, saved: Vec<SavedAccount>) -> Result<Vec<Acco
         }
         out.push(Account {
             id: a.account_id,
-            owner: a.server_key.map(|k| Arc::from(k.as_str())),
+            owner: a.server_key.map(SharedText::from),
             status: a.account_status,
             phone_number: a.phone_number.into(),
             country_code: a.country_code.into(),
-            redirect_url: a.redirect_url.map(Arc::from),
+            redirect_url: a.redirect_url.map(SharedText::from),
             web_link_used: a.web_link_used,
             seq: 0,
             created_at_ms: a.created_at_ms,
             updated_at_ms: a.updated_at_ms,
             expires_at_ms: a.expires_at_ms,
-            payment_options: options,
+            payment_options: options.into(),
         });
     }
     Ok(out)
@@ -369,7 +370,7 @@ fn prepare_transactions(
         out.push(Transaction {
             id: t.transaction_id,
             order_id: t.order_id.as_str().into(),
-            owner: Arc::from(t.server_key.as_str()),
+            owner: SharedText::from(t.server_key.as_str()),
             account_id: t.account_id,
             payment_option: Arc::from(t.payment_option.as_str()),
             gross_amount,
@@ -489,7 +490,7 @@ fn prepare_notifications(
             event: n.event,
             account_id: n.account_id,
             transaction: n.transaction,
-            server_key: Arc::from(n.server_key.as_str()),
+            server_key: SharedText::from(n.server_key.as_str()),
             target: n.target,
             url: n.url,
             state: n.state,
