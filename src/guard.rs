@@ -32,6 +32,7 @@ use crate::error::ApiError;
 use crate::hosts::authority;
 use crate::notifications::delivery::INSTANCE_HEADER;
 use crate::pages::{Look, PageError};
+use crate::routing::routed_path;
 
 /// Why a request was refused.
 enum Refusal {
@@ -70,7 +71,7 @@ pub async fn check(
     };
     let changes_state = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     if let Some(refusal) = refusal(&req, &state, changes_state) {
-        let mut response = refuse(refusal, dialect(req.path()));
+        let mut response = refuse(refusal, dialect(routed_path(req.request())));
         tracing::debug!(
             method = %req.method(),
             path = req.path(),
@@ -91,7 +92,7 @@ pub async fn check(
         )
     });
     let watched = state.journal.enabled() || state.faults.any();
-    let response = if watched && dialect(req.path()) == Dialect::Midtrans {
+    let response = if watched && dialect(routed_path(req.request())) == Dialect::Midtrans {
         crate::intercept::midtrans(&state, req, next).await?
     } else {
         let mut response = next.call(req).await?;
@@ -136,7 +137,10 @@ fn refusal(req: &ServiceRequest, state: &AppState, changes_state: bool) -> Optio
     {
         return Some(Refusal::ForeignHost(host.to_string()));
     }
-    if changes_state && dialect(req.path()) != Dialect::Midtrans && cross_site(req, host) {
+    if changes_state
+        && dialect(routed_path(req.request())) != Dialect::Midtrans
+        && cross_site(req, host)
+    {
         return Some(Refusal::CrossSite);
     }
     None

@@ -21,6 +21,7 @@ use crate::config::HttpStatusMode;
 use crate::error::ApiError;
 use crate::faults::{Answer, Effect, Facts, Fired, Preset};
 use crate::journal::{Recording, RequestBody};
+use crate::routing::routed_path;
 
 /// The descriptor of the connection a request came on, so that a rule can drop it (and an export
 /// whose client stopped reading can be cut, see `control/state.rs`).
@@ -99,7 +100,9 @@ async fn fire(state: &AppState, req: &mut ServiceRequest) -> Result<Option<Fired
         .get(header::AUTHORIZATION)
         .and_then(|v| crate::auth::parse_basic(v.to_str().ok()?));
     let mut phone_number = None;
-    if state.faults.wants_phone() && req.method() == Method::POST && req.path() == "/v2/pay/account"
+    if state.faults.wants_phone()
+        && req.method() == Method::POST
+        && routed_path(req.request()) == "/v2/pay/account"
     {
         let (http_req, payload) = req.parts_mut();
         let payload = web::Payload::from_request(http_req, payload)
@@ -111,7 +114,7 @@ async fn fire(state: &AppState, req: &mut ServiceRequest) -> Result<Option<Fired
     }
     Ok(state.faults.fire(&Facts {
         method: req.method().as_str(),
-        path: req.path(),
+        path: routed_path(req.request()),
         server_key: server_key.as_deref(),
         phone_number: phone_number.as_deref(),
     }))

@@ -57,7 +57,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 async fn unknown_route(req: HttpRequest) -> HttpResponse {
-    if req.path().starts_with("/__admin/ui/") {
+    if crate::routing::routed_path(&req).starts_with("/__admin/ui/") {
         PageError::new(
             Look::Dashboard,
             StatusCode::NOT_FOUND,

@@ -431,6 +431,14 @@ async fn a_page_on_another_origin_cannot_act_but_scripts_can() {
                 "/__admin/config".to_string(),
                 Some(br#"{"merchant_id": "EVIL"}"#.to_vec()),
             ),
+            // Escaped paths reach the same routes: they are checked as routed, not as sent.
+            (Method::POST, "/%5F%5Fadmin/reset".to_string(), None),
+            (
+                Method::POST,
+                "/__%61dmin/clock/advance".to_string(),
+                Some(br#"{"seconds": 60}"#.to_vec()),
+            ),
+            (Method::POST, format!("/%5F_admin/accounts/{id}/link"), None),
         ] {
             let r = app.raw(method, &path, headers, body).await;
             assert_control_error(&r, 403, "cross_site_request");
@@ -445,6 +453,8 @@ async fn a_page_on_another_origin_cannot_act_but_scripts_can() {
             format!("/__admin/ui/accounts/{id}/balances"),
             "/__admin/ui/transactions/x/settle".to_string(),
             "/__admin/ui/notifications/1/retry".to_string(),
+            "/%5F%5Fadmin/ui/reset".to_string(),
+            format!("/__admin/%75i/accounts/{id}/link"),
         ] {
             let body = format!(
                 "csrf={token}&confirm=yes&by=1d&merchant_id=EVIL&name=GOPAY_WALLET&balance=1.00\
@@ -498,6 +508,68 @@ async fn a_page_on_another_origin_cannot_act_but_scripts_can() {
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
+}
+
+/// An escaped path reaches the route its decoded form names; everything that depends on the route
+/// (the dialect of a refusal, fault rules, the journal) goes by the route too.
+#[tokio::test]
+async fn an_escaped_path_is_treated_as_the_route_it_reaches() {
+    let app = spawn_app();
+    let r = app
+        .raw(
+            Method::GET,
+            "/%5F%5Fadmin/health",
+            &[("Host", "attacker.example")],
+            None,
+        )
+        .await;
+    assert_control_error(&r, 421, "unknown_host");
+
+    // A catch-all rule fails every Midtrans call, escaped ones included, and no control call.
+    let r = app
+        .admin(
+            Method::POST,
+            "/__admin/faults",
+            Some(json!({"path": "/v2/pay/account/*", "preset": "internal_error"})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let escaped = format!("/v2/pay/%61ccount/{FIXTURE_ENABLED}");
+    let auth = basic(KEY);
+    let r = app
+        .raw(
+            Method::GET,
+            &escaped,
+            &[("Authorization", auth.as_str())],
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 500, "the rule fires on the route: {}", r.text);
+    let r = app
+        .admin(
+            Method::POST,
+            "/__admin/faults",
+            Some(json!({"preset": "internal_error"})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let r = app.raw(Method::GET, "/__%61dmin/health", &[], None).await;
+    assert_eq!(
+        r.status, 200,
+        "no fault rule applies to the control API: {}",
+        r.text
+    );
+    app.admin(Method::DELETE, "/__admin/faults", None).await;
+
+    // The journal holds the Midtrans call, not the escaped control calls.
+    let r = app.admin(Method::GET, "/__admin/requests", None).await;
+    let paths: Vec<&str> = r.body["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(paths, [escaped.as_str()], "{}", r.text);
 }
 
 #[tokio::test]
