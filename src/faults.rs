@@ -16,7 +16,7 @@ use parking_lot::Mutex;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::value::RawValue;
 
 /// Rules one server holds at most.
 pub const MAX_RULES: usize = 1000;
@@ -80,7 +80,7 @@ pub struct RuleSpec {
     pub status: Option<u16>,
     /// A free-form answer's body, sent as JSON.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub body: Option<Value>,
+    pub body: Option<JsonText>,
     /// A free-form answer's body, sent as it is (instead of `body`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body_text: Option<String>,
@@ -98,6 +98,35 @@ pub struct RuleSpec {
     /// Send the answer's status and headers, then nothing for this long, then close.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stall_ms: Option<u64>,
+}
+
+/// A JSON value kept as its text. A rule only sends its body and shows it, and a tree of values
+/// takes tens of times the text's size: a thousand rules of large bodies took gigabytes.
+#[derive(Debug, Clone)]
+pub struct JsonText(Box<RawValue>);
+
+impl JsonText {
+    pub fn as_str(&self) -> &str {
+        self.0.get()
+    }
+}
+
+impl PartialEq for JsonText {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Serialize for JsonText {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for JsonText {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Box::<RawValue>::deserialize(deserializer).map(Self)
+    }
 }
 
 /// What a fired rule does to the request.
@@ -250,7 +279,7 @@ impl RuleSpec {
             ))?;
         let (body, json) = match (&self.body, &self.body_text) {
             (Some(_), Some(_)) => return Err("give body (JSON) or body_text, not both".into()),
-            (Some(v), None) => (serde_json::to_vec(v).unwrap_or_default(), true),
+            (Some(v), None) => (v.as_str().as_bytes().to_vec(), true),
             (None, Some(t)) => (t.clone().into_bytes(), false),
             (None, None) => (Vec::new(), true),
         };
@@ -330,20 +359,25 @@ impl Rule {
                 .is_none_or(|a| f.account_id().is_some_and(|id| id.eq_ignore_ascii_case(a)))
     }
 
-    fn view(&self) -> Value {
-        let mut v = serde_json::to_value(&self.spec).unwrap_or(Value::Null);
-        if let Value::Object(o) = &mut v {
-            let mut out = serde_json::Map::new();
-            out.insert("id".into(), self.id.into());
-            out.append(o);
-            out.insert("fired".into(), self.fired.into());
-            out.insert(
-                "remaining".into(),
-                self.remaining.map_or(Value::Null, Value::from),
-            );
-            return Value::Object(out);
+    /// The rule as the control API shows it: its id, what it was given, and its counts, as JSON
+    /// text (its body goes in as the text it came as).
+    fn view(&self) -> Box<RawValue> {
+        #[derive(Serialize)]
+        struct View<'a> {
+            id: u64,
+            #[serde(flatten)]
+            spec: &'a RuleSpec,
+            fired: u64,
+            remaining: Option<u64>,
         }
-        v
+        let view = View {
+            id: self.id,
+            spec: &self.spec,
+            fired: self.fired,
+            remaining: self.remaining,
+        };
+        // Nothing in a rule fails to serialise (its only float, `probability`, is checked finite).
+        serde_json::value::to_raw_value(&view).unwrap_or_else(|_| RawValue::NULL.to_owned())
     }
 }
 
@@ -435,7 +469,7 @@ impl Faults {
     ///
     /// # Errors
     /// The rule is invalid, or [`MAX_RULES`] are held.
-    pub fn add(&self, spec: RuleSpec) -> Result<Value, String> {
+    pub fn add(&self, spec: RuleSpec) -> Result<Box<RawValue>, String> {
         let effect = spec.check()?;
         let mut inner = self.inner.lock();
         if inner.rules.len() >= MAX_RULES {
@@ -459,7 +493,7 @@ impl Faults {
     }
 
     /// The rules, oldest first, of one server key (those without a key are everybody's).
-    pub fn list(&self, server_key: Option<&str>) -> Vec<Value> {
+    pub fn list(&self, server_key: Option<&str>) -> Vec<Box<RawValue>> {
         self.inner
             .lock()
             .rules
@@ -469,7 +503,7 @@ impl Faults {
             .collect()
     }
 
-    pub fn get(&self, id: u64) -> Option<Value> {
+    pub fn get(&self, id: u64) -> Option<Box<RawValue>> {
         self.inner
             .lock()
             .rules
@@ -598,9 +632,9 @@ mod tests {
         assert!(f.fire(&facts("GET", "/v2/pay/account/abc", None)).is_none());
         assert!(f.fire(&unbind).is_some());
         assert!(f.fire(&unbind).is_none());
-        let listed = f.list(None);
-        assert_eq!(listed[0]["fired"], 2);
-        assert_eq!(listed[0]["remaining"], 0);
+        let listed: serde_json::Value = serde_json::from_str(f.list(None)[0].get()).unwrap();
+        assert_eq!(listed["fired"], 2);
+        assert_eq!(listed["remaining"], 0);
     }
 
     #[test]
@@ -694,7 +728,8 @@ mod tests {
         f.restore();
         let listed = f.list(None);
         assert_eq!(listed.len(), 1);
-        assert_eq!(listed[0]["id"], 1);
-        assert_eq!(listed[0]["fired"], 0);
+        let listed: serde_json::Value = serde_json::from_str(listed[0].get()).unwrap();
+        assert_eq!(listed["id"], 1);
+        assert_eq!(listed["fired"], 0);
     }
 }

@@ -16,7 +16,10 @@ use std::time::Duration;
 use actix_web::http::{Method, header};
 use actix_web::web::Bytes;
 use parking_lot::Mutex;
-use serde_json::{Map, Value, json};
+use serde::ser::SerializeStruct;
+use serde::{Serialize, Serializer};
+use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::clock::rfc3339;
 use crate::prefetch;
@@ -249,38 +252,70 @@ impl Entry {
     }
 
     /// The entry as the control API shows it.
+    pub fn view(&self) -> EntryView<'_> {
+        EntryView(self)
+    }
+
+    /// [`Entry::view`] as a value (tests).
     pub fn to_json(&self) -> Value {
-        let mut headers = Map::new();
-        for (i, name) in RECORDED_HEADERS.iter().enumerate().skip(1) {
-            if let Some(value) = self.record.value(i) {
-                headers.insert(
-                    name.as_str().to_string(),
-                    String::from_utf8_lossy(value).into(),
-                );
-            }
-        }
-        json!({
-            "id": self.id,
-            "at": rfc3339(self.at_ms),
-            "method": self.method.as_str(),
-            "path": self.record.path(),
-            "query": self.record.query(),
-            "server_key": self.server_key(),
-            "headers": headers,
-            "body": self.record.body().filter(|b| !b.is_empty()).map(json_or_text),
-            "status": self.status,
-            "status_code": self.status_code(),
-            "response": json_or_text(self.record.response()),
-            "duration_ms": self.duration.as_secs_f64() * 1000.0,
-            "fault": self.fault,
-        })
+        serde_json::to_value(self.view()).unwrap_or_default()
     }
 }
 
-/// A body as JSON when it parses, else as text (invalid UTF-8 replaced).
-fn json_or_text(bytes: &[u8]) -> Value {
-    serde_json::from_slice(bytes)
-        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(bytes).into_owned()))
+/// An entry as the control API shows it, written straight from the entry: its bodies go in as the
+/// text they came as ([`JsonOrText`]), not rebuilt as trees of values first, which took tens of
+/// times their size (a page of large bodies took gigabytes).
+pub struct EntryView<'a>(&'a Entry);
+
+impl Serialize for EntryView<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let e = self.0;
+        let mut o = serializer.serialize_struct("Entry", 13)?;
+        o.serialize_field("id", &e.id)?;
+        o.serialize_field("at", &rfc3339(e.at_ms))?;
+        o.serialize_field("method", e.method.as_str())?;
+        o.serialize_field("path", e.record.path())?;
+        o.serialize_field("query", e.record.query())?;
+        o.serialize_field("server_key", &e.server_key())?;
+        o.serialize_field("headers", &Headers(&e.record))?;
+        let body = e.record.body().filter(|b| !b.is_empty()).map(JsonOrText);
+        o.serialize_field("body", &body)?;
+        o.serialize_field("status", &e.status)?;
+        o.serialize_field("status_code", &e.status_code())?;
+        o.serialize_field("response", &JsonOrText(e.record.response()))?;
+        o.serialize_field("duration_ms", &(e.duration.as_secs_f64() * 1000.0))?;
+        o.serialize_field("fault", &e.fault)?;
+        o.end()
+    }
+}
+
+/// The recorded headers but the credentials, by name (invalid UTF-8 replaced).
+struct Headers<'a>(&'a Record);
+
+impl Serialize for Headers<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(RECORDED_HEADERS.iter().enumerate().skip(1).filter_map(
+            |(i, name)| {
+                let value = self.0.value(i)?;
+                Some((name.as_str(), String::from_utf8_lossy(value)))
+            },
+        ))
+    }
+}
+
+/// A body as the JSON it is, when it is JSON, else as text (invalid UTF-8 replaced).
+struct JsonOrText<'a>(&'a [u8]);
+
+impl Serialize for JsonOrText<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let raw = std::str::from_utf8(self.0)
+            .ok()
+            .and_then(|text| serde_json::from_str::<&RawValue>(text).ok());
+        match raw {
+            Some(raw) => raw.serialize(serializer),
+            None => serializer.serialize_str(&String::from_utf8_lossy(self.0)),
+        }
+    }
 }
 
 /// What a query asks of entries; every field is optional.
@@ -494,6 +529,7 @@ impl Journal {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     /// Credentials of "key-a" and a user agent.
     fn headers() -> header::HeaderMap {

@@ -25,6 +25,9 @@ pub const WORKERS: (usize, usize) = (1, 128);
 pub const MAX_DELIVERIES: (usize, usize) = (1, 1024);
 /// `--notification-log-size`.
 pub const NOTIFICATION_LOG_SIZE: (usize, usize) = (1, 1_000_000);
+/// A page of the journal (`GET /__admin/requests`, `find`) ends, with a cursor, at about this much
+/// JSON, whatever its `limit`.
+pub const JOURNAL_PAGE_BYTES: usize = 8 * 1024 * 1024;
 /// `--journal-size`: 0 turns the journal off.
 pub const JOURNAL_SIZE: (usize, usize) = (0, 1_000_000);
 /// `--generate-accounts` (about 600 bytes each).

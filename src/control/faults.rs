@@ -2,8 +2,9 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
+use serde_json::value::RawValue;
 
 use super::{ControlError, method_not_allowed, read_json};
 use crate::app::AppState;
@@ -45,7 +46,13 @@ async fn add(
 
 /// `GET /__admin/faults[?server_key=]`: the rules, oldest first (the order they are tried in).
 async fn list(state: web::Data<AppState>, query: web::Query<KeyQuery>) -> HttpResponse {
-    HttpResponse::Ok().json(json!({ "faults": state.faults.list(query.server_key.as_deref()) }))
+    #[derive(Serialize)]
+    struct Faults {
+        faults: Vec<Box<RawValue>>,
+    }
+    HttpResponse::Ok().json(Faults {
+        faults: state.faults.list(query.server_key.as_deref()),
+    })
 }
 
 fn parse_id(req: &HttpRequest) -> Result<u64, ControlError> {

@@ -8,8 +8,8 @@ use serde_json::{Value, json};
 use super::{ControlError, method_not_allowed, read_json};
 use crate::app::AppState;
 use crate::journal::Matcher;
-use crate::paging;
 use crate::routing;
+use crate::{limits, paging};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -115,6 +115,9 @@ async fn off_worker<R: Send + 'static>(
     })
 }
 
+/// A page of entries, written as JSON on the blocking thread. It ends early, with a cursor, once it
+/// holds [`limits::JOURNAL_PAGE_BYTES`]: a thousand entries of large bodies would otherwise make one
+/// answer of hundreds of megabytes.
 async fn page(
     state: &web::Data<AppState>,
     matcher: Matcher,
@@ -122,16 +125,29 @@ async fn page(
     cursor: Option<&str>,
 ) -> Result<HttpResponse, ControlError> {
     let (limit, before) = paging::request(limit, cursor).map_err(ControlError::BadRequest)?;
-    let requests: (Vec<Value>, Option<u64>) = off_worker(state, move |s| {
-        let (found, next) = s.journal.find(&matcher, before, limit);
-        (found.iter().map(|e| e.to_json()).collect(), next)
+    let body = off_worker(state, move |s| {
+        let (found, mut next) = s.journal.find(&matcher, before, limit);
+        let mut out = br#"{"requests":["#.to_vec();
+        for (i, entry) in found.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            serde_json::to_writer(&mut out, &entry.view())?;
+            if out.len() >= limits::JOURNAL_PAGE_BYTES && i + 1 < found.len() {
+                next = Some(entry.id);
+                break;
+            }
+        }
+        out.extend_from_slice(br#"],"next_cursor":"#);
+        serde_json::to_writer(&mut out, &paging::cursor_string(next))?;
+        out.push(b'}');
+        Ok::<_, serde_json::Error>(out)
     })
-    .await?;
-    let (requests, next) = requests;
-    Ok(HttpResponse::Ok().json(json!({
-        "requests": requests,
-        "next_cursor": paging::cursor_string(next),
-    })))
+    .await?
+    .map_err(|e| ControlError::Internal(format!("the page could not be written: {e}")))?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .body(body))
 }
 
 /// `GET /__admin/requests[?server_key=&method=&path=&status_code=&since=&limit=&cursor=]`: newest

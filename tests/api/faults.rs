@@ -382,3 +382,27 @@ async fn rules_from_the_config_are_in_effect_at_start_and_after_a_reset() {
     app.admin(Method::POST, "/__admin/reset", None).await;
     assert_eq!(app.get(KEY, ENABLED).await.status, 503);
 }
+
+/// A rule's JSON body is kept, sent and shown as the text it was given (not rebuilt as a tree of
+/// values, which took tens of times its size).
+#[tokio::test]
+async fn a_rule_body_is_kept_as_the_json_text_it_came_as() {
+    let app = spawn_app();
+    let rule = r#"{"status": 502, "body": { "status_code" : "502",  "n": [1, 2.50] }}"#;
+    let r = app
+        .raw(
+            Method::POST,
+            "/__admin/faults",
+            &[("Content-Type", "application/json")],
+            Some(rule.as_bytes().to_vec()),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let given = r#"{ "status_code" : "502",  "n": [1, 2.50] }"#;
+    assert!(r.text.contains(&format!(r#""body":{given}"#)), "{}", r.text);
+    let r = app.admin(Method::GET, "/__admin/faults", None).await;
+    assert!(r.text.contains(&format!(r#""body":{given}"#)), "{}", r.text);
+    let r = app.get(KEY, "00000269-7836-49e5-bc65-e592afafec14").await;
+    assert_eq!(r.status, 502);
+    assert_eq!(r.text, given);
+}

@@ -290,3 +290,60 @@ async fn the_journal_keeps_the_newest_requests_or_none() {
     off.get(KEY, ENABLED).await;
     assert_eq!(count(&off, json!({})).await, 0);
 }
+
+/// Bodies go into a page as the JSON they came as (a client's own spacing and key order kept), and
+/// a page of large bodies ends early with a cursor rather than growing to hundreds of megabytes.
+#[tokio::test]
+async fn pages_embed_bodies_as_sent_and_end_early_when_large() {
+    let app = spawn_app_with(|c| c.max_body_bytes = 2 * 1024 * 1024);
+    let spaced = r#"{ "z": 1,  "a": [1, 2.50, "x"] }"#;
+    let r = app
+        .raw(
+            Method::POST,
+            "/v2/charge",
+            &[
+                ("Authorization", &basic(KEY)),
+                ("Content-Type", "application/json"),
+            ],
+            Some(spaced.as_bytes().to_vec()),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    let r = app.admin(Method::GET, "/__admin/requests", None).await;
+    assert!(
+        r.text
+            .contains(r#""body":{ "z": 1,  "a": [1, 2.50, "x"] }"#),
+        "{}",
+        r.text
+    );
+
+    // Ten bodies of a MiB each: more than a page holds.
+    let big = format!(r#"{{"x":"{}"}}"#, "y".repeat(1 << 20));
+    for _ in 0..10 {
+        app.raw(
+            Method::POST,
+            "/v2/charge",
+            &[("Authorization", &basic(KEY))],
+            Some(big.clone().into_bytes()),
+        )
+        .await;
+    }
+    let (mut seen, mut cursor, mut pages) = (0, None::<String>, 0);
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/__admin/requests?limit=1000&cursor={c}"),
+            None => "/__admin/requests?limit=1000".to_string(),
+        };
+        let r = app.admin(Method::GET, &path, None).await;
+        assert_eq!(r.status, 200);
+        assert!(r.text.len() < 10 << 20, "a page of {} bytes", r.text.len());
+        seen += r.body["requests"].as_array().unwrap().len();
+        pages += 1;
+        match r.body["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => break,
+        }
+    }
+    assert_eq!(seen, 11, "every entry once");
+    assert_eq!(pages, 2, "the first page ended early");
+}
