@@ -146,11 +146,14 @@ async fn import(
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ControlError> {
-    // Taken before the body is read (the body is the document), and moved into the work: a client
-    // that leaves while its body arrives frees it, one that leaves during the work does not.
-    let place = transfer_place(&state)?;
+    // Taken when the body (the document) begins to arrive, not with the head: a client that sends
+    // a head and nothing more holds no place. Then moved into the work: a client that leaves while
+    // its body arrives frees it, one that leaves during the work does not.
     let limit = usize::try_from(state_file::MAX_BYTES).unwrap_or(usize::MAX);
-    let body = crate::body::read(&req, payload, limit, state.body_timeout).await?;
+    let mut payload = payload;
+    let started = crate::body::first_chunk(&req, &mut payload, limit, state.body_timeout).await?;
+    let place = transfer_place(&state)?;
+    let body = crate::body::read_rest(&req, started, payload, limit).await?;
     let app = state.clone();
     let counts = web::block(move || -> Result<_, String> {
         let _place = place;

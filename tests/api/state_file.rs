@@ -1024,3 +1024,25 @@ async fn an_import_holds_its_place_from_the_first_byte_of_its_body() {
         .await;
     assert_eq!(import.status, 200, "{}", import.text);
 }
+
+/// A client that sends an import's head and no body holds no place: it would otherwise keep every
+/// export and import away for `--body-timeout`, and again after each reconnection.
+#[tokio::test]
+async fn an_import_head_without_a_body_holds_no_place() {
+    use tokio::io::AsyncWriteExt;
+    let app = spawn_app_with(|c| c.body_timeout = Duration::from_secs(600));
+    const HEAD: &str = "PUT /__admin/state HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n";
+    let mut writers = stalled(&app, HEAD, 3).await;
+    // Let the server read the heads.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for _ in 0..3 {
+        let r = app.admin(Method::GET, "/__admin/state", None).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+    }
+    // Their first bytes take the places.
+    for writer in &mut writers {
+        writer.write_all(b"{").await.unwrap();
+    }
+    let busy = export_answers(&app, 503).await;
+    assert_eq!(busy.body["error"], "busy", "{}", busy.text);
+}
