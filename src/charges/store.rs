@@ -289,7 +289,7 @@ impl Book {
 
     /// The next refund's `refund_chargeback_id`.
     pub fn next_refund_id(&mut self) -> u64 {
-        self.next_refund_id += 1;
+        self.next_refund_id = self.next_refund_id.saturating_add(1);
         self.next_refund_id
     }
 

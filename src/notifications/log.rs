@@ -175,7 +175,7 @@ impl Notifications {
     /// when there is no URL); returns its id. Past the capacity the oldest notification goes.
     pub fn record(&self, new: Recorded, now_ms: u64) -> u64 {
         let mut log = self.log.lock();
-        log.next_id += 1;
+        log.next_id = log.next_id.saturating_add(1);
         let id = log.next_id;
         let state = if new.url.is_some() {
             DeliveryState::Pending

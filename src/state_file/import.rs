@@ -121,7 +121,10 @@ pub fn prepare(app: &AppState, doc: Document) -> Result<Prepared, String> {
     crate::scenarios::check_runtime(&scenarios).map_err(|e| format!("phone_numbers: {e}"))?;
     let accounts = prepare_accounts(app, doc.accounts)?;
     let transactions = prepare_transactions(app, doc.transactions.items)?;
-    let last_refund_id = doc.transactions.last_refund_id;
+    let last_refund_id = check_counter(
+        "transactions.last_refund_id",
+        doc.transactions.last_refund_id,
+    )?;
     if let Some(t) = transactions
         .iter()
         .flat_map(|t| &t.refunds)
@@ -132,7 +135,7 @@ pub fn prepare(app: &AppState, doc: Document) -> Result<Prepared, String> {
             t.refund_chargeback_id
         ));
     }
-    let last_notification_id = doc.notifications.last_id;
+    let last_notification_id = check_counter("notifications.last_id", doc.notifications.last_id)?;
     let notifications = prepare_notifications(doc.notifications.items, last_notification_id)?;
     Ok(Prepared {
         offset,
@@ -179,6 +182,14 @@ fn check_time(what: &str, ms: u64) -> Result<u64, String> {
         ));
     }
     Ok(ms)
+}
+
+/// A counter that goes on counting from the document's value.
+fn check_counter(what: &str, n: u64) -> Result<u64, String> {
+    if n > limits::COUNTER_MAX {
+        return Err(format!("{what} must be at most {}", limits::COUNTER_MAX));
+    }
+    Ok(n)
 }
 
 fn check_text(what: &str, s: &str, max: usize) -> Result<(), String> {
