@@ -24,8 +24,6 @@ use crate::limits;
 use crate::money::Amount;
 use crate::payments::{self, ChangeError, ChargeError, ChargeRequest, Charged};
 
-/// Longest `order_id` Midtrans takes.
-pub const ORDER_ID_MAX_LEN: usize = 50;
 /// A `custom_expiry` shorter than this is refused (reference 2.1).
 pub const CUSTOM_EXPIRY_MIN: Duration = Duration::from_secs(20);
 
@@ -154,18 +152,8 @@ pub fn read_charge(body: &[u8], headers: &HeaderMap) -> Result<ChargeRequest, Ap
     let [order_id, gross_amount, currency] = fields::of(details, &DETAILS);
     let order_id = match leaf(order_id) {
         Leaf::Str(id) if !id.is_empty() => {
-            if id.chars().count() > ORDER_ID_MAX_LEN {
-                errors.push(format!(
-                    "transaction_details.order_id must be at most {ORDER_ID_MAX_LEN} characters"
-                ));
-            } else if !id
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '~' | '.'))
-            {
-                errors.push(
-                    "transaction_details.order_id may contain only letters, digits and - _ ~ ."
-                        .into(),
-                );
+            if let Err(e) = crate::charges::check_order_id(&id) {
+                errors.push(format!("transaction_details.{e}"));
             }
             id.into_owned()
         }

@@ -241,14 +241,7 @@ fn read_refund(body: &[u8], direct: bool) -> Result<RefundRequest, ApiError> {
     };
     let refund_key = match v.get("refund_key") {
         None | Some(Value::Null) => None,
-        Some(Value::String(k))
-            if !k.is_empty()
-                && k.len() <= 50
-                && k.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
-        {
-            Some(k.clone())
-        }
+        Some(Value::String(k)) if crate::charges::is_refund_key(k) => Some(k.clone()),
         Some(_) => {
             errors.push(
                 "refund_key may contain only letters, digits, - and _ (at most 50)".to_string(),
@@ -258,7 +251,7 @@ fn read_refund(body: &[u8], direct: bool) -> Result<RefundRequest, ApiError> {
     };
     let reason = match v.get("reason") {
         None | Some(Value::Null) => None,
-        Some(Value::String(r)) => Some(r.chars().take(255).collect()),
+        Some(Value::String(r)) => Some(r.chars().take(crate::charges::REASON_MAX_CHARS).collect()),
         Some(_) => {
             errors.push("reason must be text".to_string());
             None

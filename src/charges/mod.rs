@@ -138,6 +138,44 @@ impl TxChange {
     }
 }
 
+/// Longest `order_id` Midtrans takes.
+pub const ORDER_ID_MAX_LEN: usize = 50;
+/// Longest `refund_key`.
+pub const REFUND_KEY_MAX_LEN: usize = 50;
+/// A refund's `reason` is kept up to this many characters.
+pub const REASON_MAX_CHARS: usize = 255;
+
+/// What is wrong with an order id, if anything, as the charge and an imported state document
+/// check it.
+///
+/// # Errors
+/// Empty, too long, or a character Midtrans refuses; the message names `order_id`.
+pub fn check_order_id(id: &str) -> Result<(), String> {
+    if id.is_empty() {
+        Err("order_id is required".into())
+    } else if id.chars().count() > ORDER_ID_MAX_LEN {
+        Err(format!(
+            "order_id must be at most {ORDER_ID_MAX_LEN} characters"
+        ))
+    } else if !id
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '~' | '.'))
+    {
+        Err("order_id may contain only letters, digits and - _ ~ .".into())
+    } else {
+        Ok(())
+    }
+}
+
+/// Whether `key` is a `refund_key` a refund takes.
+pub fn is_refund_key(key: &str) -> bool {
+    !key.is_empty()
+        && key.len() <= REFUND_KEY_MAX_LEN
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
 /// One refund of a settled transaction.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Refund {

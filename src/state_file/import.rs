@@ -315,10 +315,7 @@ fn prepare_transactions(
         if !seen.insert(t.transaction_id) {
             return Err(at("the transaction_id appears twice".into()));
         }
-        if t.order_id.is_empty() {
-            return Err(at("order_id must not be empty".into()));
-        }
-        check_text("order_id", &t.order_id, 50).map_err(at)?;
+        crate::charges::check_order_id(&t.order_id).map_err(at)?;
         limits::check_server_key("server_key", &t.server_key).map_err(at)?;
         if t.payment_option.is_empty() {
             return Err(at("payment_option must not be empty".into()));
@@ -356,10 +353,24 @@ fn prepare_transactions(
             return Err(at(format!("at most {} refunds", limits::REFUNDS_MAX)));
         }
         let mut refunds = Vec::with_capacity(t.refunds.len());
+        if !t.refunds.is_empty() && t.settled_at_ms.is_none() {
+            return Err(at("refunds of a transaction that was never settled".into()));
+        }
         for r in t.refunds {
-            check_text("refund_key", &r.refund_key, 256).map_err(at)?;
-            if let Some(reason) = &r.reason {
-                check_text("a refund's reason", reason, 1024).map_err(at)?;
+            if !crate::charges::is_refund_key(&r.refund_key) {
+                return Err(at(format!(
+                    "refund_key '{}' may contain only letters, digits, - and _ (at most {})",
+                    r.refund_key.escape_debug(),
+                    crate::charges::REFUND_KEY_MAX_LEN
+                )));
+            }
+            if let Some(reason) = &r.reason
+                && reason.chars().count() > crate::charges::REASON_MAX_CHARS
+            {
+                return Err(at(format!(
+                    "a refund's reason must be at most {} characters",
+                    crate::charges::REASON_MAX_CHARS
+                )));
             }
             check_time("a refund's created_at_ms", r.created_at_ms).map_err(at)?;
             refunds.push(Refund {
@@ -371,6 +382,12 @@ fn prepare_transactions(
                 direct: r.direct,
                 created_at_ms: r.created_at_ms,
             });
+        }
+        let refunded = refunds.iter().fold(Amount::ZERO, |sum, r: &Refund| {
+            sum.saturating_add(r.refund_amount)
+        });
+        if refunded > gross_amount {
+            return Err(at("its refunds add up to more than its gross_amount".into()));
         }
         if let Some(NotifyTo::Override(urls) | NotifyTo::Append(urls)) = &t.notify_to {
             if urls.is_empty() || urls.len() > limits::NOTIFICATION_HEADER_URLS_MAX {

@@ -1063,3 +1063,76 @@ async fn an_import_head_without_a_body_holds_no_place() {
     let busy = export_answers(&app, 503).await;
     assert_eq!(busy.body["error"], "busy", "{}", busy.text);
 }
+
+/// A state document's transactions are held to the rules a charge and a refund are: an order id or
+/// refund key the API refuses, an overlong reason, refunds above the amount or of a transaction
+/// that was never settled make it a 400 that changes nothing.
+#[tokio::test]
+async fn an_imported_transaction_is_held_to_the_rules_of_the_api() {
+    let a = spawn_app();
+    let id = a.create_pending(KEY, "81200000033").await;
+    a.link(&id).await;
+    let token = a.wallet_token(KEY, &id).await;
+    let body = json!({
+        "payment_type": "gopay",
+        "gopay": {"account_id": id, "payment_option_token": token},
+        "transaction_details": {"order_id": "rules-1", "gross_amount": 1000}
+    });
+    let charged = a
+        .request(
+            Method::POST,
+            "/v2/charge",
+            Some(KEY),
+            Some(body.to_string()),
+        )
+        .await;
+    assert_eq!(
+        charged.body["transaction_status"], "settlement",
+        "{}",
+        charged.text
+    );
+    let tx = charged.body["transaction_id"].as_str().unwrap().to_string();
+    let refund = json!({"amount": 100, "refund_key": "r-1", "reason": "too many"});
+    let refunded = a
+        .request(
+            Method::POST,
+            &format!("/v2/{tx}/refund"),
+            Some(KEY),
+            Some(refund.to_string()),
+        )
+        .await;
+    assert_eq!(refunded.body["status_code"], "200", "{}", refunded.text);
+    let exported = a.admin(Method::GET, "/__admin/state", None).await.body;
+    let b = spawn_app();
+    type Change = fn(&mut Value);
+    let cases: [(Change, &str); 5] = [
+        (
+            |t| t["order_id"] = json!("<b>x</b> /?#%"),
+            "order_id may contain only",
+        ),
+        (
+            |t| t["refunds"][0]["refund_key"] = json!("k ey/<>"),
+            "refund_key 'k ey/<>'",
+        ),
+        (
+            |t| t["refunds"][0]["reason"] = json!("r".repeat(256)),
+            "reason must be at most 255 characters",
+        ),
+        (
+            |t| t["refunds"][0]["refund_amount"] = json!("1000.01"),
+            "add up to more than its gross_amount",
+        ),
+        (|t| t["settled_at_ms"] = Value::Null, "never settled"),
+    ];
+    for (change, expected) in cases {
+        let mut bad = exported.clone();
+        change(&mut bad["transactions"]["items"][0]);
+        let r = b.admin(Method::PUT, "/__admin/state", Some(bad)).await;
+        assert_eq!(r.status, 400, "{expected}: {}", r.text);
+        let message = r.body["message"].as_str().unwrap();
+        assert!(message.contains(expected), "{expected}: {message}");
+    }
+    assert_eq!(b.transaction_count().await, 0, "nothing was imported");
+    let r = b.admin(Method::PUT, "/__admin/state", Some(exported)).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+}
