@@ -100,11 +100,44 @@ enum DurationValue {
 }
 
 impl DurationValue {
+    /// The duration; one above 0 but under a millisecond (the mock clock's step) is refused, as it
+    /// would count as 0, which for a TTL means "never".
     fn parse(&self, what: &str) -> Result<Duration, String> {
+        let (d, above_zero) = match self {
+            Self::Seconds(s) => {
+                let d = Duration::try_from_secs_f64(*s).map_err(|_| {
+                    format!("{what} must be a non-negative number of seconds, got {s}")
+                })?;
+                (d, *s > 0.0)
+            }
+            Self::Text(t) => {
+                let d = parse_duration(t).map_err(|e| format!("{what}: {e}"))?;
+                (d, !d.is_zero())
+            }
+        };
+        if above_zero && d < Duration::from_millis(1) {
+            return Err(format!("{what} must be 0 or at least 1ms"));
+        }
+        Ok(d)
+    }
+}
+
+/// Whole IDR, as a number or as the amount text `GET /__admin/config` shows (`"100000.00"`).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum WholeIdr {
+    Number(u64),
+    Text(String),
+}
+
+impl WholeIdr {
+    fn units(&self, what: &str) -> Result<u64, String> {
         match self {
-            Self::Seconds(s) => Duration::try_from_secs_f64(*s)
-                .map_err(|_| format!("{what} must be a non-negative number of seconds, got {s}")),
-            Self::Text(t) => parse_duration(t).map_err(|e| format!("{what}: {e}")),
+            Self::Number(n) => Ok(*n),
+            Self::Text(t) => Amount::parse(t)
+                .filter(|a| a.hundredths() % 100 == 0)
+                .map(|a| a.hundredths() / 100)
+                .ok_or_else(|| format!("{what} must be whole IDR, got '{}'", t.escape_debug())),
         }
     }
 }
@@ -133,8 +166,7 @@ pub struct ConfigPatch {
     /// Per server key; a `null` value removes the key's own URL.
     payment_notification_urls: Option<HashMap<String, Option<String>>>,
     gopay_merchant_id: Option<String>,
-    /// Whole IDR.
-    pin_threshold: Option<u64>,
+    pin_threshold: Option<WholeIdr>,
     verification_link_ttl: Option<DurationValue>,
     transaction_ttl: Option<DurationValue>,
     pre_auth_hold: Option<DurationValue>,
@@ -180,7 +212,12 @@ impl ConfigPatch {
         if let Some(id) = &patch.gopay_merchant_id {
             check_merchant_id("gopay_merchant_id", id).map_err(bad)?;
         }
-        if let Some(n) = patch.pin_threshold {
+        let pin_threshold = patch
+            .pin_threshold
+            .as_ref()
+            .map(|n| n.units("pin_threshold"))
+            .transpose()?;
+        if let Some(n) = pin_threshold {
             let (min, max) = limits::PIN_THRESHOLD;
             if !(min..=max).contains(&n) {
                 return Err(bad(format!(
@@ -303,7 +340,7 @@ impl ConfigPatch {
         if let Some(id) = patch.gopay_merchant_id {
             settings.gopay_merchant_id = id.into();
         }
-        if let Some(n) = patch.pin_threshold {
+        if let Some(n) = pin_threshold {
             settings.pin_threshold = crate::money::Amount::from_units(n);
         }
         if let Some(d) = link_ttl {

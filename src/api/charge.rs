@@ -27,6 +27,21 @@ use crate::payments::{self, ChangeError, ChargeError, ChargeRequest, Charged};
 /// A `custom_expiry` shorter than this is refused (reference 2.1).
 pub const CUSTOM_EXPIRY_MIN: Duration = Duration::from_secs(20);
 
+/// Why a `gross_amount` that is not an amount was refused: too large (15 digits before the point
+/// at most), or anything else.
+fn amount_problem(value: &serde_json::Value) -> &'static str {
+    let number = match value {
+        serde_json::Value::Number(n) => n.as_f64(),
+        serde_json::Value::String(s) => s.trim().parse::<f64>().ok(),
+        _ => None,
+    };
+    if number.is_some_and(|n| n >= 1e15) {
+        "transaction_details.gross_amount must be at most 999999999999999.99"
+    } else {
+        "transaction_details.gross_amount must be greater than or equal to 0.01"
+    }
+}
+
 pub async fn charge(
     state: web::Data<AppState>,
     ServerKey(server_key): ServerKey,
@@ -167,15 +182,16 @@ pub fn read_charge(body: &[u8], headers: &HeaderMap) -> Result<ChargeRequest, Ap
             errors.push("transaction_details.gross_amount is required".into());
             Amount::ZERO
         }
-        Some(raw) => match Amount::from_json(&fields::value(raw)) {
-            Some(a) if !a.is_zero() => a,
-            _ => {
-                errors.push(
-                    "transaction_details.gross_amount must be greater than or equal to 0.01".into(),
-                );
-                Amount::ZERO
+        Some(raw) => {
+            let value = fields::value(raw);
+            match Amount::from_json(&value) {
+                Some(a) if !a.is_zero() => a,
+                _ => {
+                    errors.push(amount_problem(&value).into());
+                    Amount::ZERO
+                }
             }
-        },
+        }
     };
     let currency = match leaf(currency.or(top_currency)) {
         Leaf::Absent => "IDR",

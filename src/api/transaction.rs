@@ -193,6 +193,13 @@ async fn refund_with(
     direct: bool,
 ) -> Result<HttpResponse, ApiError> {
     let body = read_body(&state, &req, payload).await?;
+    // An unknown transaction is a 404 whatever the body says, as for the other changes.
+    if !state
+        .transactions
+        .with(|book| book.find(Some(&server_key), path_id(&req)).is_some())
+    {
+        return Err(ApiError::TransactionNotFound);
+    }
     let request = read_refund(&body, direct)?;
     let (t, r) =
         payments::refund(&state, &server_key, path_id(&req), request).map_err(|e| match e {

@@ -491,6 +491,19 @@ async fn charge_requests_are_validated() {
             &["transaction_details.gross_amount must be greater than or equal to 0.01"],
         );
     }
+    for (amount, order) in [
+        (json!(1_000_000_000_000_000u64), "d"),
+        (json!(999_999_999_999_999.99), "e"),
+        (json!("1000000000000000.00"), "f"),
+    ] {
+        let mut body = charge_body(&account, wallet, order, 1);
+        body["transaction_details"]["gross_amount"] = amount;
+        let r = app.charge(KEY, &body).await;
+        assert_validation(
+            &r,
+            &["transaction_details.gross_amount must be at most 999999999999999.99"],
+        );
+    }
     let r = app
         .charge(KEY, &charge_body(&account, wallet, &"x".repeat(51), 1))
         .await;
@@ -598,6 +611,13 @@ async fn status_cancel_expire_and_their_errors() {
     // Unknown ids, another merchant's, and the empty id of `GET /v2//status`.
     for id in ["nope", ""] {
         let r = app.tx(KEY, id, "status", None).await;
+        assert_envelope(&r, 200, "404", "Transaction doesn't exist.");
+    }
+    // An unknown transaction is a 404 before anything its body says.
+    for action in ["refund", "refund/online/direct"] {
+        let r = app
+            .tx(KEY, "nope", action, Some(json!({"amount": -1})))
+            .await;
         assert_envelope(&r, 200, "404", "Transaction doesn't exist.");
     }
     // The Python client's notification() puts its headers into the query string.

@@ -110,6 +110,10 @@ async fn durations_from_the_control_api_are_checked_and_change_nothing_when_bad(
         json!({"activation_ttl": "9999999999"}),
         json!({"activation_ttl": 1e300}),
         json!({"activation_ttl": -5}),
+        // Above 0 but under the clock's step: it would count as 0, "never".
+        json!({"activation_ttl": 1e-12}),
+        json!({"activation_ttl": "1ns"}),
+        json!({"pin_threshold": "100.50"}),
         json!({"retry_schedule": "1s,99999999999999"}),
         json!({"retry_schedule": [1, "8d"]}),
         json!({"retry_schedule": vec!["1s"; 21]}),
@@ -126,6 +130,21 @@ async fn durations_from_the_control_api_are_checked_and_change_nothing_when_bad(
     // A new account still gets the configured TTL, not one wrapped into the past.
     let id = app.create_pending(KEY, "81234567891").await;
     assert_eq!(app.get(KEY, &id).await.body["account_status"], "PENDING");
+    // What GET shows, PATCH takes back (`pin_threshold` is shown as an amount, "100000.00").
+    let r = app
+        .admin(Method::PATCH, "/__admin/config", Some(before.clone()))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(config(&app).await, before);
+    let r = app
+        .admin(
+            Method::PATCH,
+            "/__admin/config",
+            Some(json!({"pin_threshold": "2500.00"})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(config(&app).await["pin_threshold"], "2500.00");
 }
 
 // 2. Unbounded outbound deliveries.
