@@ -263,7 +263,7 @@ impl Entry {
 }
 
 /// An entry as the control API shows it, written straight from the entry: its bodies go in as the
-/// text they came as ([`JsonOrText`]), not rebuilt as trees of values first, which took tens of
+/// text they came as, not rebuilt as trees of values first, which took tens of
 /// times their size (a page of large bodies took gigabytes).
 pub struct EntryView<'a>(&'a Entry);
 
