@@ -46,7 +46,7 @@ pub struct Started {
 /// read with [`read_rest`], within what is left of `timeout`.
 ///
 /// # Errors
-/// [`BodyError::Timeout`] or [`BodyError::Broken`].
+/// [`BodyError`]: declared too large, nothing in time, or broken.
 pub async fn first_chunk(
     req: &HttpRequest,
     payload: &mut web::Payload,

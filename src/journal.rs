@@ -256,7 +256,8 @@ impl Entry {
         EntryView(self)
     }
 
-    /// [`Entry::view`] as a value (tests).
+    /// [`Entry::view`] as a value.
+    #[cfg(test)]
     pub fn to_json(&self) -> Value {
         serde_json::to_value(self.view()).unwrap_or_default()
     }

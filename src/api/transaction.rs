@@ -193,14 +193,18 @@ async fn refund_with(
     direct: bool,
 ) -> Result<HttpResponse, ApiError> {
     let body = read_body(&state, &req, payload).await?;
-    // An unknown transaction is a 404 whatever the body says, as for the other changes.
-    if !state
-        .transactions
-        .with(|book| book.find(Some(&server_key), path_id(&req)).is_some())
-    {
-        return Err(ApiError::TransactionNotFound);
-    }
-    let request = read_refund(&body, direct)?;
+    // An unknown transaction is a 404 whatever the body says, as for the other changes; a body
+    // that is fine leaves the lookup to the refund itself.
+    let request = read_refund(&body, direct).map_err(|e| {
+        let known = state
+            .transactions
+            .with(|book| book.find(Some(&server_key), path_id(&req)).is_some());
+        if known {
+            e
+        } else {
+            ApiError::TransactionNotFound
+        }
+    })?;
     let (t, r) =
         payments::refund(&state, &server_key, path_id(&req), request).map_err(|e| match e {
             RefundError::NotFound => ApiError::TransactionNotFound,
@@ -248,12 +252,16 @@ fn read_refund(body: &[u8], direct: bool) -> Result<RefundRequest, ApiError> {
     };
     let refund_key = match v.get("refund_key") {
         None | Some(Value::Null) => None,
-        Some(Value::String(k)) if crate::charges::is_refund_key(k) => Some(k.clone()),
-        Some(_) => {
-            errors.push(
-                "refund_key may contain only letters, digits, - and _ (at most 50)".to_string(),
-            );
-            None
+        Some(k) => {
+            // Anything but text is refused as an empty key is.
+            let k = k.as_str().unwrap_or_default();
+            match crate::charges::check_refund_key(k) {
+                Ok(()) => Some(k.to_string()),
+                Err(e) => {
+                    errors.push(e);
+                    None
+                }
+            }
         }
     };
     let reason = match v.get("reason") {

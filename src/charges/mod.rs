@@ -167,13 +167,24 @@ pub fn check_order_id(id: &str) -> Result<(), String> {
     }
 }
 
-/// Whether `key` is a `refund_key` a refund takes.
-pub fn is_refund_key(key: &str) -> bool {
-    !key.is_empty()
+/// What is wrong with a `refund_key`, if anything, as a refund and an imported state document
+/// check it.
+///
+/// # Errors
+/// Empty, too long, or a character other than a letter, a digit, `-` or `_`.
+pub fn check_refund_key(key: &str) -> Result<(), String> {
+    let fine = !key.is_empty()
         && key.len() <= REFUND_KEY_MAX_LEN
         && key
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if fine {
+        Ok(())
+    } else {
+        Err(format!(
+            "refund_key may contain only letters, digits, - and _ (at most {REFUND_KEY_MAX_LEN})"
+        ))
+    }
 }
 
 /// One refund of a settled transaction.

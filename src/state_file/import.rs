@@ -357,13 +357,8 @@ fn prepare_transactions(
             return Err(at("refunds of a transaction that was never settled".into()));
         }
         for r in t.refunds {
-            if !crate::charges::is_refund_key(&r.refund_key) {
-                return Err(at(format!(
-                    "refund_key '{}' may contain only letters, digits, - and _ (at most {})",
-                    r.refund_key.escape_debug(),
-                    crate::charges::REFUND_KEY_MAX_LEN
-                )));
-            }
+            crate::charges::check_refund_key(&r.refund_key)
+                .map_err(|e| at(format!("refund_key '{}': {e}", r.refund_key.escape_debug())))?;
             if let Some(reason) = &r.reason
                 && reason.chars().count() > crate::charges::REASON_MAX_CHARS
             {
