@@ -126,6 +126,10 @@ pub fn check_count(what: &str, n: usize, (min, max): (usize, usize)) -> Result<u
 
 /// A duration in its largest whole unit (`365d`, `10m`, `100ms`), as the flags write them.
 pub fn show(d: Duration) -> String {
+    if !d.subsec_nanos().is_multiple_of(1_000_000) {
+        // Below a millisecond: every unit, so that "7d 1ns" is not shown as the "7d" it exceeds.
+        return humantime::format_duration(d).to_string();
+    }
     let ms = d.as_millis();
     for (unit, size) in [
         ("d", 86_400_000),
@@ -138,8 +142,7 @@ pub fn show(d: Duration) -> String {
         }
     }
     match ms {
-        0 if d.is_zero() => "0".into(),
-        0 => humantime::format_duration(d).to_string(),
+        0 => "0".into(),
         ms => format!("{ms}ms"),
     }
 }
@@ -214,6 +217,15 @@ mod tests {
             (Duration::from_secs(3600), "1h"),
             (ACTIVATION_TTL_MAX, "365d"),
             (Duration::from_nanos(5), "5ns"),
+            // Past a range's end by less than a millisecond: shown whole, not rounded to the end.
+            (
+                Duration::from_secs(7 * 86_400) + Duration::from_nanos(1),
+                "7days 1ns",
+            ),
+            (
+                Duration::from_millis(1) + Duration::from_micros(1),
+                "1ms 1us",
+            ),
         ] {
             assert_eq!(show(d), shown);
         }

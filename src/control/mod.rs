@@ -259,8 +259,15 @@ pub(crate) async fn read_json<T: serde::de::DeserializeOwned + Default>(
     payload: web::Payload,
 ) -> Result<T, ControlError> {
     let body = body::read(req, payload, state.max_body_bytes, state.body_timeout).await?;
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(T::default());
+    match body.iter().find(|b| !b.is_ascii_whitespace()) {
+        None => return Ok(T::default()),
+        // serde would take a struct from an array too, field by field in order.
+        Some(b'{') => {}
+        Some(_) => {
+            return Err(ControlError::BadRequest(
+                "invalid JSON body: expected a JSON object".into(),
+            ));
+        }
     }
     serde_json::from_slice(&body)
         .map_err(|e| ControlError::BadRequest(format!("invalid JSON body: {e}")))

@@ -34,6 +34,10 @@ pub fn parse(bytes: &[u8]) -> Result<Document, String> {
         format: Option<String>,
         version: Option<u32>,
     }
+    // serde would take a struct from an array too, field by field in order.
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err("not a state document: expected a JSON object".into());
+    }
     let head: Head =
         serde_json::from_slice(bytes).map_err(|e| format!("not a state document: {e}"))?;
     if head.format.as_deref() != Some(FORMAT) {
@@ -120,7 +124,7 @@ pub fn prepare(app: &AppState, doc: Document) -> Result<Prepared, String> {
     );
     crate::scenarios::check_runtime(&scenarios).map_err(|e| format!("phone_numbers: {e}"))?;
     let accounts = prepare_accounts(app, doc.accounts)?;
-    let transactions = prepare_transactions(app, doc.transactions.items)?;
+    let transactions = prepare_transactions(app, doc.transactions.items, &accounts)?;
     let last_refund_id = check_counter(
         "transactions.last_refund_id",
         doc.transactions.last_refund_id,
@@ -300,7 +304,10 @@ fn amount(what: &str, s: &str) -> Result<Amount, String> {
 fn prepare_transactions(
     app: &AppState,
     saved: Vec<SavedTransaction>,
+    accounts: &[Account],
 ) -> Result<Vec<Transaction>, String> {
+    let accounts: std::collections::HashMap<&uuid::Uuid, &Account> =
+        accounts.iter().map(|a| (&a.id, a)).collect();
     let max = app.transactions.with(|book| book.limit());
     if saved.len() > max {
         return Err(format!(
@@ -321,6 +328,28 @@ fn prepare_transactions(
             return Err(at("payment_option must not be empty".into()));
         }
         check_text("payment_option", &t.payment_option, 64).map_err(at)?;
+        // A charge is made on a linked account of its own key, with one of its options; money
+        // moved later (a settle, a refund) goes to that option.
+        let account = accounts
+            .get(&t.account_id)
+            .ok_or_else(|| at(format!("account {} is not in the document", t.account_id)))?;
+        if account.owner.as_deref().is_some_and(|o| o != t.server_key) {
+            return Err(at(format!(
+                "account {} belongs to another server_key",
+                t.account_id
+            )));
+        }
+        if !account
+            .payment_options
+            .iter()
+            .any(|o| *o.name == *t.payment_option)
+        {
+            return Err(at(format!(
+                "account {} has no payment option '{}'",
+                t.account_id,
+                t.payment_option.escape_debug()
+            )));
+        }
         let gross_amount = amount("gross_amount", &t.gross_amount).map_err(at)?;
         if let Some(url) = &t.callback_url {
             check_text("callback_url", url, limits::URL_MAX_LEN).map_err(at)?;

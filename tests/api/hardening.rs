@@ -127,6 +127,33 @@ async fn durations_from_the_control_api_are_checked_and_change_nothing_when_bad(
         assert_control_error(&r, 400, "bad_request");
         assert_eq!(config(&app).await, before, "{patch}");
     }
+    // Past a range by less than a millisecond, and told so, not shown as the end it exceeds.
+    let r = app
+        .admin(
+            Method::PATCH,
+            "/__admin/config",
+            Some(json!({"retry_schedule": "1s,7d 1ns"})),
+        )
+        .await;
+    assert_control_error(&r, 400, "bad_request");
+    assert!(r.text.contains("got 7days 1ns"), "{}", r.text);
+    // A control body is an object: an array of the right length is not taken field by field.
+    let nulls = serde_json::Value::Array(vec![serde_json::Value::Null; 14]);
+    for path in [
+        "/__admin/config",
+        "/__admin/clock/advance",
+        "/__admin/faults",
+    ] {
+        let r = app.admin(Method::POST, path, Some(nulls.clone())).await;
+        let r = if r.status == 405 {
+            app.admin(Method::PATCH, path, Some(nulls.clone())).await
+        } else {
+            r
+        };
+        assert_control_error(&r, 400, "bad_request");
+        assert!(r.text.contains("a JSON object"), "{path}: {}", r.text);
+    }
+    assert_eq!(config(&app).await, before);
     // A new account still gets the configured TTL, not one wrapped into the past.
     let id = app.create_pending(KEY, "81234567891").await;
     assert_eq!(app.get(KEY, &id).await.body["account_status"], "PENDING");

@@ -365,6 +365,11 @@ fn a_corrupt_truncated_or_newer_file_refuses_to_start_and_is_left_untouched() {
         ),
         ("newer.json", newer, "newer pay-account-mock"),
         (
+            "array.json",
+            r#"["pay-account-mock-state", 1]"#.to_string(),
+            "expected a JSON object",
+        ),
+        (
             "foreign.json",
             r#"{"accounts": []}"#.to_string(),
             "\"format\" must be",
@@ -1105,7 +1110,7 @@ async fn an_imported_transaction_is_held_to_the_rules_of_the_api() {
     let exported = a.admin(Method::GET, "/__admin/state", None).await.body;
     let b = spawn_app();
     type Change = fn(&mut Value);
-    let cases: [(Change, &str); 5] = [
+    let cases: [(Change, &str); 8] = [
         (
             |t| t["order_id"] = json!("<b>x</b> /?#%"),
             "order_id may contain only",
@@ -1123,6 +1128,18 @@ async fn an_imported_transaction_is_held_to_the_rules_of_the_api() {
             "add up to more than its gross_amount",
         ),
         (|t| t["settled_at_ms"] = Value::Null, "never settled"),
+        (
+            |t| t["payment_option"] = json!("CREDIT_CARD"),
+            "has no payment option 'CREDIT_CARD'",
+        ),
+        (
+            |t| t["account_id"] = json!(uuid::Uuid::nil()),
+            "is not in the document",
+        ),
+        (
+            |t| t["server_key"] = json!("SB-Mid-server-someone-else"),
+            "belongs to another server_key",
+        ),
     ];
     for (change, expected) in cases {
         let mut bad = exported.clone();
