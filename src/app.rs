@@ -5,7 +5,7 @@ use std::time::Duration;
 use parking_lot::RwLock;
 use thin_vec::ThinVec;
 
-use crate::accounts::{Account, AccountStatus, Filling, PaymentOption, Store};
+use crate::accounts::{Account, AccountStatus, CountryCode, Filling, PaymentOption, Store};
 use crate::accounts::{Balance, Token};
 use crate::charges::TransactionStore;
 use crate::clock::Clock;
@@ -205,7 +205,7 @@ impl AppState {
                 self.ids.uuid(),
                 AccountStatus::Enabled,
                 &format!("899{i:08}"),
-                "62",
+                CountryCode::INDONESIA,
                 None,
                 now,
             );
@@ -236,11 +236,20 @@ impl AppState {
     /// The fixture accounts. Fixture PENDING accounts never expire by themselves.
     fn load_fixture_accounts(&self, filling: &mut Filling, now: u64) {
         for f in self.fixtures.accounts.iter() {
+            // Checked when read from a file; fixtures built in Rust code are checked only here.
+            let Some(country_code) = CountryCode::new(&f.country_code) else {
+                tracing::warn!(
+                    account_id = %f.account_id,
+                    country_code = %f.country_code.escape_debug(),
+                    "fixture account left out: its country_code must be 1 to 3 digits"
+                );
+                continue;
+            };
             let mut account = Account::new(
                 f.account_id,
                 f.account_status,
                 &f.phone_number,
-                &f.country_code,
+                country_code,
                 f.redirect_url.as_deref(),
                 now,
             );

@@ -224,6 +224,7 @@ impl Config {
     /// # Errors
     /// The first value out of range, named by its flag.
     pub fn validate(&self) -> Result<(), String> {
+        self.fixtures.check()?;
         for key in &self.server_keys {
             check_server_key("--server-key", key)?;
         }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::accounts::AccountStatus;
+use crate::accounts::{AccountStatus, CountryCode};
 use crate::money::is_amount;
 
 const PHONE_NUMBERS: &str = include_str!("../fixtures/phone_numbers.json");
@@ -244,6 +244,16 @@ impl Fixtures {
         })
     }
 
+    /// Checks fixtures built in code as those read from files are checked.
+    ///
+    /// # Errors
+    /// The first invalid entry, named by its list and entry.
+    pub fn check(&self) -> Result<(), String> {
+        check_phone_numbers(&self.phone_numbers).map_err(|e| format!("fixtures: {e}"))?;
+        check_accounts(&self.accounts).map_err(|e| format!("fixtures: {e}"))?;
+        check_options(&self.payment_options).map_err(|e| format!("fixtures: payment options: {e}"))
+    }
+
     /// The scenario for a phone number, if any; an entry with a country code wins over one without.
     pub fn scenario(&self, phone_number: &str, country_code: &str) -> Option<&PhoneScenario> {
         pick(self.phone_numbers.iter(), phone_number, country_code)
@@ -306,14 +316,9 @@ pub(crate) fn check_phone(phone: &str) -> Result<(), String> {
     Ok(())
 }
 
-pub(crate) fn check_country_code(cc: &str) -> Result<(), String> {
-    if cc.is_empty() || cc.len() > 3 || !cc.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(format!(
-            "country_code '{}' must be 1 to 3 digits",
-            cc.escape_debug()
-        ));
-    }
-    Ok(())
+pub(crate) fn check_country_code(cc: &str) -> Result<CountryCode, String> {
+    CountryCode::new(cc)
+        .ok_or_else(|| format!("country_code '{}' must be 1 to 3 digits", cc.escape_debug()))
 }
 
 fn check_phone_numbers(scenarios: &[PhoneScenario]) -> Result<(), String> {

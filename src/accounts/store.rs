@@ -22,9 +22,10 @@ use parking_lot::{RwLock, RwLockWriteGuard};
 use thin_vec::ThinVec;
 use uuid::Uuid;
 
-use super::{Account, AccountStatus, PaymentOption, Transition};
+use super::{Account, AccountStatus, CountryCode, PaymentOption, Transition};
 use crate::by_id::ById;
 use crate::chunked::{ChunkedVec, MinHeap};
+use crate::clock::OptionalMs;
 use crate::money::Amount;
 use crate::paging::{self, Order};
 use crate::shared_text::{LastText, SharedText};
@@ -59,7 +60,7 @@ pub struct NewAccount<'a> {
     pub draw_id: &'a dyn Fn() -> (Uuid, Option<Uuid>),
     pub owner: &'a str,
     pub phone_number: CompactString,
-    pub country_code: CompactString,
+    pub country_code: CountryCode,
     pub redirect_url: Option<String>,
     pub now_ms: u64,
     pub expires_at_ms: Option<u64>,
@@ -182,7 +183,7 @@ impl State {
         let stored = accounts.insert_new(Box::new(account))?;
         *next_seq = seq;
         let (id, status) = (stored.id, stored.status);
-        if let Some(at) = stored.expires_at_ms {
+        if let Some(at) = stored.expires_at_ms.get() {
             expiries.push((at, id));
         }
         order.push(id);
@@ -429,14 +430,13 @@ impl Store {
         let mut account = Account {
             owner: Some(owner.key.clone()),
             phone_number: new.phone_number,
-            country_code: new.country_code,
             redirect_url,
-            expires_at_ms: new.expires_at_ms,
+            expires_at_ms: new.expires_at_ms.into(),
             ..Account::new(
                 Uuid::nil(),
                 AccountStatus::Pending,
                 "",
-                "",
+                new.country_code,
                 None,
                 new.now_ms,
             )
@@ -528,7 +528,7 @@ impl Store {
         account.status = transition.to_status();
         account.updated_at_ms = now_ms;
         if transition == Transition::Link {
-            account.expires_at_ms = None;
+            account.expires_at_ms = OptionalMs::NONE;
             if account.payment_options.is_empty() {
                 account.payment_options = options(account);
             }
@@ -755,7 +755,7 @@ mod tests {
             draw_id: &|| (Uuid::new_v4(), None),
             owner,
             phone_number: phone.into(),
-            country_code: "62".into(),
+            country_code: CountryCode::INDONESIA,
             redirect_url: None,
             now_ms: 1_000,
             expires_at_ms: expires,
@@ -773,7 +773,7 @@ mod tests {
                 draw_id: &|| (Uuid::new_v4(), None),
                 owner,
                 phone_number: "81".into(),
-                country_code: "62".into(),
+                country_code: CountryCode::INDONESIA,
                 redirect_url: url.map(str::to_string),
                 now_ms: 1_000,
                 expires_at_ms: None,
@@ -828,7 +828,14 @@ mod tests {
             store.refill(now, reuse, |f| {
                 fills.set(fills.get() + 1);
                 f.insert(
-                    Account::new(fixture, AccountStatus::Pending, "81", "62", None, now),
+                    Account::new(
+                        fixture,
+                        AccountStatus::Pending,
+                        "81",
+                        CountryCode::INDONESIA,
+                        None,
+                        now,
+                    ),
                     None,
                 );
             });
@@ -1002,7 +1009,7 @@ mod tests {
                 draw_id,
                 owner: "k",
                 phone_number: "82".into(),
-                country_code: "62".into(),
+                country_code: CountryCode::INDONESIA,
                 redirect_url: None,
                 now_ms: 3,
                 expires_at_ms: Some(10),
@@ -1053,7 +1060,7 @@ mod tests {
             draw_id: &|| (Uuid::new_v4(), None),
             owner: "k",
             phone_number: "81".into(),
-            country_code: "62".into(),
+            country_code: CountryCode::INDONESIA,
             redirect_url: None,
             now_ms: 3,
             expires_at_ms: None,
@@ -1091,7 +1098,7 @@ mod tests {
                 draw_id: &|| (Uuid::new_v4(), None),
                 owner: "k",
                 phone_number: format!("8{i}").into(),
-                country_code: "62".into(),
+                country_code: CountryCode::INDONESIA,
                 redirect_url: None,
                 now_ms: 4,
                 expires_at_ms: None,

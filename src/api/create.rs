@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::{AccountBody, ServerKey, read_body};
 use crate::accounts::store::NewAccount;
-use crate::accounts::{AccountStatus, CreateOutcome, link_id_of};
+use crate::accounts::{AccountStatus, CountryCode, CreateOutcome, link_id_of};
 use crate::activation::{self, Flow};
 use crate::app::AppState;
 use crate::clock;
@@ -20,6 +20,7 @@ use crate::fixtures::Outcome;
 /// The exact wording Midtrans uses (checked by the official Python test suite).
 pub const MSG_PHONE: &str =
     "gopay_partner.phone_number must be numeric digits and must not begin with 0";
+const MSG_COUNTRY_CODE: &str = "gopay_partner.country_code must be 1 to 3 numeric digits";
 
 pub async fn create(
     state: web::Data<AppState>,
@@ -192,7 +193,7 @@ impl ChannelFailure {
 #[derive(Debug, PartialEq)]
 pub struct CreateRequest {
     pub phone_number: CompactString,
-    pub country_code: CompactString,
+    pub country_code: CountryCode,
     pub redirect_url: Option<String>,
 }
 
@@ -218,10 +219,14 @@ pub fn validate(body: &[u8]) -> Result<CreateRequest, ApiError> {
                 Digits::Ok(p) if !p.starts_with('0') => phone_number = Some(p),
                 _ => errors.push(MSG_PHONE.into()),
             }
-            match digits(partner.country_code) {
-                Digits::Missing => errors.push("gopay_partner.country_code is required".into()),
-                Digits::Ok(c) if c.len() <= 3 => country_code = Some(c),
-                _ => errors.push("gopay_partner.country_code must be 1 to 3 numeric digits".into()),
+            let code = match digits(partner.country_code) {
+                Digits::Missing => Err("gopay_partner.country_code is required"),
+                Digits::Ok(c) => CountryCode::new(&c).ok_or(MSG_COUNTRY_CODE),
+                _ => Err(MSG_COUNTRY_CODE),
+            };
+            match code {
+                Ok(code) => country_code = Some(code),
+                Err(e) => errors.push(e.into()),
             }
             match partner.redirect_url {
                 None | Some(Field::Null) => {}
@@ -556,7 +561,7 @@ mod tests {
                 draw_id: &|| (id, None),
                 owner: "k",
                 phone_number: "812".into(),
-                country_code: "62".into(),
+                country_code: CountryCode::INDONESIA,
                 redirect_url: None,
                 now_ms: 0,
                 expires_at_ms: None,
@@ -661,7 +666,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(r.phone_number, "874567446788");
-        assert_eq!(r.country_code, "62");
+        assert_eq!(r.country_code, CountryCode::INDONESIA);
     }
 
     #[test]

@@ -348,7 +348,7 @@ mod tests {
                     Uuid::from_u128(rng.r#gen()),
                     status,
                     "81212345678",
-                    "62",
+                    crate::accounts::CountryCode::INDONESIA,
                     None,
                     0,
                 );

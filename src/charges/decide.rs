@@ -95,7 +95,14 @@ mod tests {
     use uuid::Uuid;
 
     fn account(balance: &str, active: bool) -> Account {
-        let mut a = Account::new(Uuid::nil(), AccountStatus::Enabled, "81", "62", None, 0);
+        let mut a = Account::new(
+            Uuid::nil(),
+            AccountStatus::Enabled,
+            "81",
+            crate::accounts::CountryCode::INDONESIA,
+            None,
+            0,
+        );
         a.payment_options = thin_vec::thin_vec![PaymentOption {
             name: Arc::from("GOPAY_WALLET"),
             active,

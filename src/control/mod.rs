@@ -314,7 +314,7 @@ impl<'a> AccountView<'a> {
             created_at: account.created_at_ms,
             updated_at: account.updated_at_ms,
             expires_at: match account.status {
-                AccountStatus::Pending => account.expires_at_ms,
+                AccountStatus::Pending => account.expires_at_ms.get(),
                 _ => None,
             },
             activation_links: ActivationLinks { url, app: app_link },

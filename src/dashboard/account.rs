@@ -95,7 +95,7 @@ pub(super) async fn page(
             dt { "Phone" } dd { "+" (account.country_code) " " (account.phone_number) }
             dt { "Created" } dd { (rfc3339(account.created_at_ms)) }
             dt { "Last change" } dd { (rfc3339(account.updated_at_ms)) }
-            @if let (AccountStatus::Pending, Some(at)) = (status, account.expires_at_ms) {
+            @if let (AccountStatus::Pending, Some(at)) = (status, account.expires_at_ms.get()) {
                 dt { "Links expire" } dd { (rfc3339(at)) }
             }
             dt { "Redirect URL" }

@@ -30,7 +30,7 @@ pub(super) fn account_row(state: &AppState, back: &Back, token: &str, account: &
             td data-label="Phone" class="nowrap" { (account.masked_phone()) }
             td data-label="Created" class="nowrap" {
                 (rfc3339(account.created_at_ms))
-                @if let (AccountStatus::Pending, Some(at)) = (status, account.expires_at_ms) {
+                @if let (AccountStatus::Pending, Some(at)) = (status, account.expires_at_ms.get()) {
                     br; small { "expires " (rfc3339(at)) }
                 }
             }

@@ -366,7 +366,7 @@ fn saved_account(a: &Account) -> SavedAccount {
         web_link_used: a.web_link_used,
         created_at_ms: a.created_at_ms,
         updated_at_ms: a.updated_at_ms,
-        expires_at_ms: a.expires_at_ms,
+        expires_at_ms: a.expires_at_ms.get(),
         payment_options: a
             .payment_options
             .iter()
@@ -533,7 +533,7 @@ mod tests {
     fn create(app: &AppState, number: &str) -> Opened {
         let request = CreateRequest {
             phone_number: number.into(),
-            country_code: "62".into(),
+            country_code: crate::accounts::CountryCode::INDONESIA,
             redirect_url: None,
         };
         open_account(app, "SB-Mid-server-k", request)

@@ -230,7 +230,7 @@ fn prepare_accounts(app: &AppState, saved: Vec<SavedAccount>) -> Result<Vec<Acco
             limits::check_server_key("server_key", key).map_err(at)?;
         }
         crate::fixtures::check_phone(&a.phone_number).map_err(at)?;
-        crate::fixtures::check_country_code(&a.country_code).map_err(at)?;
+        let country_code = crate::fixtures::check_country_code(&a.country_code).map_err(at)?;
         if let Some(url) = &a.redirect_url {
             check_text("redirect_url", url, limits::URL_MAX_LEN).map_err(at)?;
         }
@@ -279,13 +279,13 @@ fn prepare_accounts(app: &AppState, saved: Vec<SavedAccount>) -> Result<Vec<Acco
             owner: a.server_key.map(SharedText::from),
             status: a.account_status,
             phone_number: a.phone_number.into(),
-            country_code: a.country_code.into(),
+            country_code,
             redirect_url: a.redirect_url.map(SharedText::from),
             web_link_used: a.web_link_used,
             seq: 0,
             created_at_ms: a.created_at_ms,
             updated_at_ms: a.updated_at_ms,
-            expires_at_ms: a.expires_at_ms,
+            expires_at_ms: a.expires_at_ms.into(),
             payment_options: options.into(),
         });
     }

@@ -143,6 +143,28 @@ async fn two_hundred_parallel_tests_each_with_their_own_mock_see_no_cross_talk()
     }
 }
 
+/// Fixtures built in code are held to the rules of the fixture files.
+#[tokio::test]
+async fn fixtures_built_in_code_are_checked_at_start() {
+    let mut fixtures = pay_account_mock::fixtures::Fixtures::default();
+    let mut accounts = fixtures.accounts.to_vec();
+    accounts[0].country_code = "abcd".into();
+    fixtures.accounts = accounts.into();
+    let err = start(Config {
+        port: 0,
+        fixtures,
+        ..Config::default()
+    })
+    .err()
+    .expect("refused");
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    assert!(
+        err.to_string()
+            .contains("country_code 'abcd' must be 1 to 3 digits"),
+        "{err}"
+    );
+}
+
 #[tokio::test]
 async fn a_pooled_server_comes_back_as_after_a_reset() {
     // A config no other test uses, so the server handed back here is the one given back.
