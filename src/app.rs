@@ -236,7 +236,8 @@ impl AppState {
     /// The fixture accounts. Fixture PENDING accounts never expire by themselves.
     fn load_fixture_accounts(&self, filling: &mut Filling, now: u64) {
         for f in self.fixtures.accounts.iter() {
-            // Checked when read from a file; fixtures built in Rust code are checked only here.
+            // `start` refuses fixtures with a bad country code (`Config::validate`); this only
+            // keeps a state built without it from panicking.
             let Some(country_code) = CountryCode::new(&f.country_code) else {
                 tracing::warn!(
                     account_id = %f.account_id,
