@@ -157,14 +157,21 @@ async fn import(
     let app = state.clone();
     let counts = web::block(move || -> Result<_, String> {
         let _place = place;
-        let doc = state_file::parse(&body)?;
-        let prepared = state_file::prepare(&app, doc)?;
-        state_file::import(&app, prepared);
-        Ok((
-            app.store.len(),
-            app.transactions.len(),
-            app.notifications.len(),
-        ))
+        let large = body.len() >= state_file::GIVE_BACK_FROM_BYTES;
+        let imported = state_file::parse(&body).and_then(|doc| {
+            let prepared = state_file::prepare(&app, doc)?;
+            state_file::import(&app, prepared);
+            Ok((
+                app.store.len(),
+                app.transactions.len(),
+                app.notifications.len(),
+            ))
+        });
+        drop(body);
+        if large {
+            state_file::give_back_memory();
+        }
+        imported
     })
     .await
     .map_err(|e| ControlError::Internal(format!("the import failed: {e}")))?
