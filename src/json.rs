@@ -1,7 +1,8 @@
 //! JSON written by hand, field by field, for the few bodies `make bench` showed were worth it (a
 //! charge's answer, its payment notification, and the account body): a `serde_json::Map` or a
 //! derived `Serialize` cost several times as much. Every use has a test that pins its output to
-//! the serde_json version.
+//! the serde_json version. Also the one check made on JSON text before serde reads it
+//! ([`first_byte`]).
 
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use serde_json::Value;
@@ -13,6 +14,13 @@ pub fn content_type() -> (HeaderName, HeaderValue) {
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     )
+}
+
+/// The first byte of `text` that is not whitespace: `{` when it is an object, `None` when it is
+/// blank. Bodies that must be objects check it first, as serde fills a struct from an array too,
+/// field by field in order.
+pub fn first_byte(text: &[u8]) -> Option<u8> {
+    text.iter().copied().find(|b| !b.is_ascii_whitespace())
 }
 
 /// A JSON object written field by field, in the order given; nested objects go into the same

@@ -395,9 +395,6 @@ impl Account {
 mod tests {
     use super::*;
 
-    /// Every create keeps an account, and the memory it touches fresh is most of what a create
-    /// costs beyond the limit's at c32 (BENCHMARKS.md). At 136 bytes an account is a 144-byte
-    /// allocation (glibc adds 8 and rounds to 16); at 168 it was 176.
     #[test]
     fn a_country_code_is_one_to_three_ascii_digits() {
         for code in ["1", "62", "999"] {
@@ -412,6 +409,9 @@ mod tests {
         assert_eq!(CountryCode::new("62"), Some(CountryCode::INDONESIA));
     }
 
+    /// Every create keeps an account, and the memory it touches fresh is most of what a create
+    /// costs beyond the limit's at c32 (BENCHMARKS.md). At 104 bytes an account is a 112-byte
+    /// allocation (glibc adds 8 and rounds to 16); at 136 it was 144.
     #[test]
     fn an_account_stays_small() {
         assert!(std::mem::size_of::<Account>() <= 104);

@@ -234,7 +234,7 @@ async fn refund_with(
 /// `{"refund_key"?, "amount"?, "reason"?}`; an empty body refunds what is left, and a body that is
 /// not a JSON object (`5000`, `null`, a list) is malformed, never "everything".
 fn read_refund(body: &[u8], direct: bool) -> Result<RefundRequest, ApiError> {
-    let v: Value = if body.iter().all(u8::is_ascii_whitespace) {
+    let v: Value = if crate::json::first_byte(body).is_none() {
         Value::Null
     } else {
         match serde_json::from_slice(body) {

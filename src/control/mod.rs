@@ -259,9 +259,8 @@ pub(crate) async fn read_json<T: serde::de::DeserializeOwned + Default>(
     payload: web::Payload,
 ) -> Result<T, ControlError> {
     let body = body::read(req, payload, state.max_body_bytes, state.body_timeout).await?;
-    match body.iter().find(|b| !b.is_ascii_whitespace()) {
+    match crate::json::first_byte(&body) {
         None => return Ok(T::default()),
-        // serde would take a struct from an array too, field by field in order.
         Some(b'{') => {}
         Some(_) => {
             return Err(ControlError::BadRequest(

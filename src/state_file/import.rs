@@ -34,8 +34,7 @@ pub fn parse(bytes: &[u8]) -> Result<Document, String> {
         format: Option<String>,
         version: Option<u32>,
     }
-    // serde would take a struct from an array too, field by field in order.
-    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+    if crate::json::first_byte(bytes) != Some(b'{') {
         return Err("not a state document: expected a JSON object".into());
     }
     let head: Head =
