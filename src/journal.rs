@@ -304,13 +304,15 @@ impl Serialize for Headers<'_> {
     }
 }
 
-/// A body as the JSON it is, when it is JSON, else as text (invalid UTF-8 replaced).
+/// A body as the JSON it is, when it is JSON whose numbers fit a double, else as text (invalid
+/// UTF-8 replaced), so that one body cannot make the whole page unreadable to a strict parser.
 struct JsonOrText<'a>(&'a [u8]);
 
 impl Serialize for JsonOrText<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let raw = std::str::from_utf8(self.0)
             .ok()
+            .filter(|text| crate::json::numbers_fit(text))
             .and_then(|text| serde_json::from_str::<&RawValue>(text).ok());
         match raw {
             Some(raw) => raw.serialize(serializer),

@@ -23,6 +23,15 @@ pub fn first_byte(text: &[u8]) -> Option<u8> {
     text.iter().copied().find(|b| !b.is_ascii_whitespace())
 }
 
+/// Whether every number in the JSON text `text` fits a double. JSON has no bound on numbers, but
+/// most readers (serde_json, Go's, Java's) fail on a whole document over one such as `1e400`, so
+/// text that is kept and shown again (a charge's metadata, the journal's bodies) is held to it.
+pub fn numbers_fit(text: &str) -> bool {
+    // Read as a `Value`: serde_json checks a number's range only when it converts it, which
+    // `IgnoredAny` and `RawValue` skip.
+    serde_json::from_str::<Value>(text).is_ok()
+}
+
 /// A JSON object written field by field, in the order given; nested objects go into the same
 /// buffer.
 pub struct Object {
@@ -117,5 +126,24 @@ pub fn push_str(out: &mut String, s: &str) {
         out.push('"');
     } else {
         out.push_str(&Value::from(s).to_string());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::numbers_fit;
+
+    #[test]
+    fn numbers_fit_a_double_or_the_text_is_refused() {
+        for ok in [
+            "{}",
+            r#"{"a":[1,-2.5e300,1e-400,123456789012345678901234567890],"b":"1e400"}"#,
+            "1.7976931348623157e308",
+        ] {
+            assert!(numbers_fit(ok), "{ok}");
+        }
+        for bad in [r#"{"a":1e400}"#, "[-1e400]", "1.8e308", r#"{"a":1,}"#, ""] {
+            assert!(!numbers_fit(bad), "{bad}");
+        }
     }
 }

@@ -227,6 +227,8 @@ pub fn read_charge(body: &[u8], headers: &HeaderMap) -> Result<ChargeRequest, Ap
             "metadata must be at most {} bytes of JSON",
             limits::METADATA_MAX_BYTES
         ));
+    } else if metadata.is_some_and(|m| !crate::json::numbers_fit(m.get())) {
+        errors.push("metadata must not hold a number too large for a double".into());
     }
     let expiry = match custom_expiry_field.filter(|r| r.get() != "null") {
         None => None,

@@ -169,7 +169,7 @@ async fn import(
         });
         drop(body);
         if large {
-            state_file::give_back_memory();
+            crate::app::give_back_memory();
         }
         imported
     })

@@ -355,6 +355,11 @@ fn prepare_transactions(
         }
         if let Some(m) = &t.metadata {
             check_text("metadata", m.get(), limits::METADATA_MAX_BYTES).map_err(at)?;
+            if !crate::json::numbers_fit(m.get()) {
+                return Err(at(
+                    "metadata must not hold a number too large for a double".into()
+                ));
+            }
         }
         let deny_reason = match t.deny_code.as_deref() {
             None => None,

@@ -240,20 +240,8 @@ fn lower_priority() {
     }
 }
 
-/// Documents from this size up are followed by [`give_back_memory`].
+/// Documents from this size up are followed by [`crate::app::give_back_memory`].
 pub const GIVE_BACK_FROM_BYTES: usize = 16 << 20;
-
-/// Returns the memory that an import of a large document freed to the system. glibc keeps freed
-/// memory in its arenas for later allocations, and the parsed document and the state it replaced
-/// are several small allocations per account: ten imports of a 175 MB document left 850 MB
-/// resident where the state took about 150 (see BENCHMARKS.md). Elsewhere than glibc, nothing.
-pub fn give_back_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim takes a plain integer and only releases free memory of the arenas.
-    unsafe {
-        libc::malloc_trim(0);
-    }
-}
 
 #[cfg(test)]
 mod tests {

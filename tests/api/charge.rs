@@ -1297,6 +1297,16 @@ async fn metadata_and_refunds_are_bounded() {
     body["metadata"] = json!({"note": "x".repeat(4096)});
     let r = app.charge(KEY, &body).await;
     assert_validation(&r, &["metadata must be at most 4096 bytes of JSON"]);
+    // A number no double holds would make the status answer unreadable to most parsers.
+    body["metadata"] = json!({"n": "HUGE"});
+    let text = body.to_string().replace(r#""HUGE""#, "-1e400");
+    let r = app
+        .request(Method::POST, "/v2/charge", Some(KEY), Some(text))
+        .await;
+    assert_validation(
+        &r,
+        &["metadata must not hold a number too large for a double"],
+    );
     body["metadata"] = json!({"note": "kept"});
     let r = app.charge(KEY, &body).await;
     assert_eq!(r.body["status_code"], "200", "{}", r.text);

@@ -76,6 +76,24 @@ async fn every_midtrans_request_is_recorded_with_its_answer() {
     assert!(post["id"].as_u64().unwrap() < get["id"].as_u64().unwrap());
 }
 
+/// JSON allows numbers no double holds; most parsers (serde_json among them) then fail on the
+/// whole document, so such a body is shown as text and the page stays readable.
+#[tokio::test]
+async fn a_body_with_a_number_too_large_for_a_double_is_kept_as_text() {
+    let app = spawn_app();
+    let text = r#"{"payment_type":"gopay","extra":{"n":1e400}}"#;
+    app.request(
+        Method::POST,
+        "/v2/pay/account",
+        Some(KEY),
+        Some(text.into()),
+    )
+    .await;
+    let found = find(&app, json!({"path": "/v2/pay/account"})).await;
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0]["body"], text);
+}
+
 #[tokio::test]
 async fn bodies_that_are_not_json_are_kept_as_text_and_errors_are_recorded() {
     let app = spawn_app();

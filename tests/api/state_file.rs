@@ -1149,6 +1149,20 @@ async fn an_imported_transaction_is_held_to_the_rules_of_the_api() {
         let message = r.body["message"].as_str().unwrap();
         assert!(message.contains(expected), "{expected}: {message}");
     }
+    // A number no double holds, which a `Value` cannot carry: changed in the text.
+    let mut bad = exported.clone();
+    bad["transactions"]["items"][0]["metadata"] = json!({"n": "HUGE"});
+    let text = bad.to_string().replace(r#""HUGE""#, "1e400");
+    let r = b
+        .request(Method::PUT, "/__admin/state", None, Some(text))
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert!(
+        r.text
+            .contains("metadata must not hold a number too large for a double"),
+        "{}",
+        r.text
+    );
     assert_eq!(b.transaction_count().await, 0, "nothing was imported");
     let r = b.admin(Method::PUT, "/__admin/state", Some(exported)).await;
     assert_eq!(r.status, 200, "{}", r.text);
