@@ -404,8 +404,10 @@ impl Store {
                 return;
             }
         }
-        // The old accounts go first, so that two sets are never held at once.
-        drop(std::mem::take(&mut *self.write()));
+        // The old accounts go first, so that two sets are never held at once; freed after the
+        // lock is released, as a million of them take a while.
+        let old = std::mem::take(&mut *self.write());
+        drop(old);
         let mut filling = Filling(State::default());
         fill(&mut filling);
         // Whatever wrote to the emptied store meanwhile is replaced, as a reset replaces it.

@@ -120,19 +120,31 @@ struct ResetQuery {
 
 /// `POST /__admin/reset`: everything back to how the server started (see [`AppState::reset`]);
 /// `?server_key=K`: that merchant's accounts, notifications and own notification URL removed.
-async fn reset(state: web::Data<AppState>, query: web::Query<ResetQuery>) -> HttpResponse {
-    match &query.server_key {
+async fn reset(
+    state: web::Data<AppState>,
+    query: web::Query<ResetQuery>,
+) -> Result<HttpResponse, ControlError> {
+    let key = query.into_inner().server_key;
+    let app = state.clone();
+    // On the blocking pool: a server with a million generated accounts takes seconds to rebuild
+    // them, which would stall every connection of this worker.
+    let (key, removed) = web::block(move || match key {
         Some(key) => {
-            let removed = state.reset_key(key);
-            HttpResponse::Ok().json(
-                json!({"reset": "server_key", "server_key": key, "accounts_removed": removed}),
-            )
+            let removed = app.reset_key(&key);
+            (Some(key), removed)
         }
         None => {
-            state.reset();
-            HttpResponse::Ok().json(json!({"reset": "all", "accounts": state.store.len()}))
+            app.reset();
+            (None, app.store.len())
         }
-    }
+    })
+    .await
+    .map_err(|e| ControlError::Internal(format!("the reset failed: {e}")))?;
+    Ok(match key {
+        Some(key) => HttpResponse::Ok()
+            .json(json!({"reset": "server_key", "server_key": key, "accounts_removed": removed})),
+        None => HttpResponse::Ok().json(json!({"reset": "all", "accounts": removed})),
+    })
 }
 
 async fn health(state: web::Data<AppState>) -> HttpResponse {

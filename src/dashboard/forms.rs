@@ -225,12 +225,23 @@ pub(super) async fn reset(
             pages::page(Look::Dashboard, "Reset? pay-account-mock", content),
         ));
     }
-    match &key {
+    // On the blocking pool, as `POST /__admin/reset` does.
+    let app = state.clone();
+    web::block(move || match &key {
         Some(key) => {
-            state.reset_key(key);
+            app.reset_key(key);
         }
-        None => state.reset(),
-    }
+        None => app.reset(),
+    })
+    .await
+    .map_err(|e| {
+        PageError::new(
+            Look::Dashboard,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Reset failed",
+            format!("The reset did not finish: {e}"),
+        )
+    })?;
     Ok(see_other(&form.filter.url()))
 }
 

@@ -447,6 +447,34 @@ async fn the_store_stops_at_its_limit_and_a_reset_frees_it() {
     app.create_pending(KEY, "81234567893").await;
 }
 
+/// A reset rebuilds every generated account, which takes a while for many of them; Midtrans
+/// requests to the same server thread are answered meanwhile (the reset runs on the blocking pool).
+#[tokio::test]
+async fn midtrans_requests_are_answered_while_a_large_reset_runs() {
+    let app = spawn_app_with(|c| c.generate_accounts = 100_000);
+    // A store written since it was filled is rebuilt (an untouched one keeps its accounts).
+    app.create_pending(KEY, "81234567890").await;
+    let reset = {
+        let client = app.client.clone();
+        let url = format!("{}/__admin/reset", app.url);
+        tokio::spawn(async move { client.post(url).send().await.expect("reset sent").status() })
+    };
+    let mut answered_during = 0;
+    while !reset.is_finished() {
+        let r = app.get(KEY, "00000269-7836-49e5-bc65-e592afafec14").await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        if !reset.is_finished() {
+            answered_during += 1;
+        }
+    }
+    assert_eq!(reset.await.unwrap(), 200);
+    assert!(
+        answered_during >= 3,
+        "{answered_during} GETs answered during the reset"
+    );
+    assert_eq!(app.account_count().await, 100_004);
+}
+
 // 6. Cross-site requests and DNS rebinding.
 
 #[tokio::test]
