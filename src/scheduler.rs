@@ -35,7 +35,7 @@ async fn due_work(app: web::Data<AppState>) {
         tokio::pin!(woken);
         woken.as_mut().enable();
         let now = app.clock.now_ms();
-        let expired = app.store.expire_due(now).len() + crate::payments::expire_due(&app, now);
+        let expired = app.store.expire_due(now, 0).count + crate::payments::expire_due(&app, now);
         if expired > 0 {
             app.changed();
         }
@@ -121,10 +121,11 @@ async fn attempt(app: &AppState, due: Due) {
 }
 
 /// What moving the clock forward sets off at once: due expiries of accounts and transactions, and a
-/// wake-up for the retries that fell due. Returns the accounts that expired.
-pub fn clock_moved(state: &AppState) -> Vec<crate::accounts::Account> {
+/// wake-up for the retries that fell due. Returns the accounts that expired, with the ids of the
+/// first `keep_ids`.
+pub fn clock_moved(state: &AppState, keep_ids: usize) -> crate::accounts::Expired {
     let now = state.clock.now_ms();
-    let expired = state.store.expire_due(now);
+    let expired = state.store.expire_due(now, keep_ids);
     crate::payments::expire_due(state, now);
     state.notifications.wake.notify_one();
     expired

@@ -21,7 +21,9 @@ use crate::clock::OptionalMs;
 use crate::money::Amount;
 use crate::shared_text::SharedText;
 
-pub use store::{AccountPage, Counts, CreateOutcome, Filling, Owner, Store, TransitionError};
+pub use store::{
+    AccountPage, Counts, CreateOutcome, Expired, Filling, Owner, Store, TransitionError,
+};
 
 /// `account_status` as Midtrans spells it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

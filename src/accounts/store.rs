@@ -75,6 +75,20 @@ pub enum Owner<'a> {
     Shared,
 }
 
+/// Expiries recorded per hold of the store's write lock: a million PENDING accounts falling due at
+/// once (the clock moved past a load test's accounts) would otherwise hold every request up for
+/// the whole sweep. Readers meanwhile see the accounts not yet recorded as EXPIRED already
+/// ([`Account::status_at`]).
+pub const EXPIRE_BATCH: usize = 1024;
+
+/// What [`Store::expire_due`] recorded.
+#[derive(Debug, Default)]
+pub struct Expired {
+    pub count: usize,
+    /// The first of them, as many as were asked for.
+    pub ids: Vec<Uuid>,
+}
+
 /// Accounts by status, in the order of [`AccountStatus::ALL`].
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Counts(pub [usize; 4]);
@@ -295,22 +309,25 @@ impl State {
     }
 
     /// Records the expiry of a PENDING account whose time has come; the account if it changed.
-    fn settle_expiry(&mut self, id: &Uuid, now_ms: u64) -> Option<Account> {
-        let account = self.accounts.get_mut(id)?;
+    /// Whether the account was PENDING past its time and is now EXPIRED.
+    fn settle_expiry(&mut self, id: &Uuid, now_ms: u64) -> bool {
+        let Some(account) = self.accounts.get_mut(id) else {
+            return false;
+        };
         if account.status == AccountStatus::Pending
             && account.status_at(now_ms) == AccountStatus::Expired
         {
             account.status = AccountStatus::Expired;
             account.updated_at_ms = now_ms;
-            let expired = Account::clone(account);
+            let owner = account.owner.clone();
             self.recount(
-                expired.owner.as_deref(),
+                owner.as_deref(),
                 AccountStatus::Pending,
                 AccountStatus::Expired,
             );
-            return Some(expired);
+            return true;
         }
-        None
+        false
     }
 }
 
@@ -585,27 +602,35 @@ impl Store {
         Some(new)
     }
 
-    /// Records every expiry that is due and returns the accounts that expired.
-    pub fn expire_due(&self, now_ms: u64) -> Vec<Account> {
-        let mut expired = Vec::new();
-        {
-            let state = self.state.read();
-            match state.expiries.peek() {
-                Some((at, _)) if *at <= now_ms => {}
-                _ => return expired,
+    /// Records every expiry that is due, [`EXPIRE_BATCH`] at a time under the lock; returns how
+    /// many accounts expired, and the ids of the first `keep_ids`.
+    pub fn expire_due(&self, now_ms: u64, keep_ids: usize) -> Expired {
+        let mut expired = Expired::default();
+        loop {
+            {
+                let state = self.state.read();
+                match state.expiries.peek() {
+                    Some((at, _)) if *at <= now_ms => {}
+                    _ => return expired,
+                }
+            }
+            let mut state = self.write();
+            for _ in 0..EXPIRE_BATCH {
+                let Some((at, id)) = state.expiries.peek().copied() else {
+                    return expired;
+                };
+                if at > now_ms {
+                    return expired;
+                }
+                state.expiries.pop();
+                if state.settle_expiry(&id, now_ms) {
+                    expired.count += 1;
+                    if expired.ids.len() < keep_ids {
+                        expired.ids.push(id);
+                    }
+                }
             }
         }
-        let mut state = self.write();
-        while let Some((at, id)) = state.expiries.peek().copied() {
-            if at > now_ms {
-                break;
-            }
-            state.expiries.pop();
-            if let Some(a) = state.settle_expiry(&id, now_ms) {
-                expired.push(a);
-            }
-        }
-        expired
     }
 
     /// When the next PENDING account expires, if any.
@@ -856,7 +881,7 @@ mod tests {
         // Reads write nothing: the accounts stay, only their times move.
         let _ = store.get(&fixture, None, 2);
         let _ = store.page(Owner::Any, None, None, 10, Order::OldestFirst, 2);
-        let _ = store.expire_due(2);
+        let _ = store.expire_due(2, 0);
         refill(&store, 3, true);
         assert_eq!(fills.get(), 1);
         fresh(&store, 3);
@@ -916,7 +941,7 @@ mod tests {
                 Box::new(|s| {
                     let a = new_account(s, "k", "83", Some(2));
                     refill_marker(s);
-                    assert_eq!(s.expire_due(5).len(), 1, "{a:?}");
+                    assert_eq!(s.expire_due(5, 0).count, 1, "{a:?}");
                 }),
             ),
             (
@@ -960,6 +985,27 @@ mod tests {
         );
     }
 
+    /// The sweep records every due expiry however many there are, a batch per hold of the lock,
+    /// and names as many as it is asked to.
+    #[test]
+    fn a_sweep_past_many_batches_expires_them_all_and_names_the_first() {
+        let store = Store::with_limit(10_000);
+        let n = EXPIRE_BATCH * 2 + 7;
+        for i in 0..n {
+            new_account(&store, "k", &format!("8{i:09}"), Some(2_000));
+        }
+        let later = new_account(&store, "k", "899", Some(9_000));
+        let expired = store.expire_due(5_000, 10);
+        assert_eq!(expired.count, n);
+        assert_eq!(expired.ids.len(), 10);
+        assert_eq!(store.counts(Owner::Key("k")).get(AccountStatus::Expired), n);
+        assert_eq!(
+            store.get(&later.id, None, 5_000).unwrap().status,
+            AccountStatus::Pending
+        );
+        assert_eq!(store.expire_due(5_000, 10).count, 0, "nothing left due");
+    }
+
     #[test]
     fn pending_accounts_expire_lazily_and_by_the_sweeper() {
         let store = Store::new();
@@ -981,18 +1027,11 @@ mod tests {
             }
         );
         assert!(
-            store.expire_due(7_000).is_empty(),
+            store.expire_due(7_000, 1).ids.is_empty(),
             "already settled by the transition"
         );
         let b = new_account(&store, "k", "82", Some(8_000));
-        assert_eq!(
-            store
-                .expire_due(8_000)
-                .iter()
-                .map(|a| a.id)
-                .collect::<Vec<_>>(),
-            vec![b.id]
-        );
+        assert_eq!(store.expire_due(8_000, 1).ids, vec![b.id]);
     }
 
     /// A drawn id that names an account is drawn again: the account that has it stays as it was

@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use super::{ControlError, method_not_allowed, read_json};
 use crate::app::AppState;
 use crate::clock::{self, rfc3339};
+use crate::paging;
 use crate::routing;
 use crate::settings::ConfigPatch;
 
@@ -59,7 +60,8 @@ struct Advance {
     ms: Option<u64>,
 }
 
-/// Moves the mock clock forward. Expiries are applied before the answer; retries that came due are
+/// Moves the mock clock forward. Expiries are applied before the answer, which names the first
+/// [`paging::MAX_LIMIT`] accounts that expired and counts them all; retries that came due are
 /// started at once (wait for them with `/__admin/notifications/wait`). The clock moves at most
 /// [`clock::MAX_OFFSET`] in all; past that the answer is a 400 and nothing moves.
 async fn advance(
@@ -86,12 +88,14 @@ async fn advance(
             humantime::format_duration(e.remaining)
         ))
     })?;
-    let expired: Vec<String> = crate::scheduler::clock_moved(&state)
-        .iter()
-        .map(|a| a.id.to_string())
-        .collect();
+    // On the blocking pool: a million accounts may fall due at once.
+    let app = state.clone();
+    let expired = web::block(move || crate::scheduler::clock_moved(&app, paging::MAX_LIMIT))
+        .await
+        .map_err(|e| ControlError::Internal(format!("the expiries failed: {e}")))?;
     let mut body = clock_json(&state);
-    body["expired"] = json!(expired);
+    body["expired"] = json!(expired.ids);
+    body["expired_count"] = json!(expired.count);
     Ok(HttpResponse::Ok().json(body))
 }
 

@@ -53,7 +53,8 @@ pub(super) async fn advance_clock(
             humantime::format_duration(e.remaining)
         ))
     })?;
-    crate::scheduler::clock_moved(&state);
+    let app = state.clone();
+    off_the_worker(move || crate::scheduler::clock_moved(&app, 0)).await?;
     Ok(see_other(&form.filter.url()))
 }
 
@@ -225,24 +226,31 @@ pub(super) async fn reset(
             pages::page(Look::Dashboard, "Reset? pay-account-mock", content),
         ));
     }
-    // On the blocking pool, as `POST /__admin/reset` does.
     let app = state.clone();
-    web::block(move || match &key {
+    off_the_worker(move || match &key {
         Some(key) => {
             app.reset_key(key);
         }
         None => app.reset(),
     })
-    .await
-    .map_err(|e| {
+    .await?;
+    Ok(see_other(&form.filter.url()))
+}
+
+/// Runs `work` on the blocking pool, as the control API does for the same work: a reset or a move
+/// of the clock can take seconds with a million accounts, and would stall every connection of this
+/// worker.
+async fn off_the_worker<R: Send + 'static>(
+    work: impl FnOnce() -> R + Send + 'static,
+) -> Result<R, PageError> {
+    web::block(work).await.map_err(|e| {
         PageError::new(
             Look::Dashboard,
             StatusCode::INTERNAL_SERVER_ERROR,
-            "Reset failed",
-            format!("The reset did not finish: {e}"),
+            "Not done",
+            format!("The server could not finish this: {e}"),
         )
-    })?;
-    Ok(see_other(&form.filter.url()))
+    })
 }
 
 impl Form for NewAccountForm {

@@ -99,6 +99,41 @@ async fn unknown_accounts_and_actions_are_404_json() {
     assert_eq!(r.status, 404);
 }
 
+/// However many accounts a move of the clock expires, its answer names at most a page of them.
+#[tokio::test]
+async fn a_clock_move_that_expires_many_accounts_names_a_page_and_counts_them_all() {
+    let app = std::sync::Arc::new(spawn_app());
+    let mut creates = tokio::task::JoinSet::new();
+    for i in 0..1_001 {
+        let app = app.clone();
+        creates.spawn(async move { app.create_pending(KEY, &format!("8120{i:07}")).await });
+    }
+    let mut ids = std::collections::HashSet::new();
+    while let Some(id) = creates.join_next().await {
+        ids.insert(id.unwrap());
+    }
+    let r = app
+        .admin(
+            Method::POST,
+            "/__admin/clock/advance",
+            Some(json!({"seconds": 3600})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["expired_count"], 1_001);
+    let named = r.body["expired"].as_array().unwrap();
+    assert_eq!(named.len(), 1_000);
+    assert!(named.iter().all(|id| ids.contains(id.as_str().unwrap())));
+    let pending = app
+        .admin(
+            Method::GET,
+            &format!("/__admin/accounts?status=PENDING&server_key={KEY}"),
+            None,
+        )
+        .await;
+    assert_eq!(pending.body["accounts"], json!([]), "{}", pending.text);
+}
+
 #[tokio::test]
 async fn pending_accounts_expire_when_the_clock_passes_their_ttl() {
     let app = spawn_app_with(|c| c.activation_ttl = std::time::Duration::from_secs(60));
@@ -116,6 +151,7 @@ async fn pending_accounts_expire_when_the_clock_passes_their_ttl() {
         )
         .await;
     assert_eq!(r.body["expired"], json!([]));
+    assert_eq!(r.body["expired_count"], 0);
     assert_eq!(app.get(KEY, &id).await.body["account_status"], "PENDING");
     let r = app
         .admin(
@@ -126,6 +162,7 @@ async fn pending_accounts_expire_when_the_clock_passes_their_ttl() {
         .await;
 
     assert_eq!(r.body["expired"], json!([id]));
+    assert_eq!(r.body["expired_count"], 1);
     assert_eq!(r.body["offset_ms"], 60_000);
     assert_eq!(app.get(KEY, &id).await.body["account_status"], "EXPIRED");
     assert_eq!(app.act(&id, "link").await.status, 409);
