@@ -428,7 +428,8 @@ impl Store {
         let mut filling = Filling(State::default());
         fill(&mut filling);
         // Whatever wrote to the emptied store meanwhile is replaced, as a reset replaces it.
-        *self.state.write() = filling.0;
+        let meanwhile = std::mem::replace(&mut *self.state.write(), filling.0);
+        drop(meanwhile);
     }
 
     /// Creates a PENDING account, unless the merchant already linked this number.
@@ -721,7 +722,9 @@ impl Store {
             let _ = state.insert(account);
         }
         state.written = true;
-        *self.state.write() = state;
+        // The old accounts are freed after the lock is released.
+        let old = std::mem::replace(&mut *self.state.write(), state);
+        drop(old);
     }
 
     /// Removes the accounts one server key owns; returns how many.
@@ -730,16 +733,21 @@ impl Store {
         let Some(owner) = state.owners.remove(server_key) else {
             return 0;
         };
+        // Freed after the lock is released, as a key may own a great many.
+        let mut removed = Vec::with_capacity(owner.ids.len());
         for id in owner.ids.iter() {
             if let Some(account) = state.accounts.remove(id) {
                 state.unlink(&account);
                 state.counts.sub(account.status);
+                removed.push(account);
             }
         }
         let State {
             order, accounts, ..
         } = &mut *state;
         order.retain(|id| accounts.contains_key(id));
+        drop(state);
+        drop(removed);
         owner.ids.len()
     }
 
