@@ -399,14 +399,21 @@ pub fn refund(
 
 /// Expires every pending transaction and lapses every hold whose time has come.
 pub fn expire_due(app: &AppState, now_ms: u64) -> usize {
-    let due = app.transactions.with(|book| book.take_due(now_ms));
     let mut expired = 0;
-    for id in due {
-        if change(app, None, &id.to_string(), TxChange::Expire).is_ok() {
-            expired += 1;
+    loop {
+        // A batch at a time: a move of the clock can make every pending transaction due at once.
+        let due = app
+            .transactions
+            .with(|book| book.take_due(now_ms, crate::accounts::store::EXPIRE_BATCH));
+        if due.is_empty() {
+            return expired;
+        }
+        for id in due {
+            if change(app, None, &id.to_string(), TxChange::Expire).is_ok() {
+                expired += 1;
+            }
         }
     }
-    expired
 }
 
 /// Uses up the one-time web PIN link; false if it already was.
@@ -485,4 +492,38 @@ pub fn account_enabled(app: &AppState, t: &Transaction) -> bool {
     app.store
         .get(&t.account_id, None, app.clock.now_ms())
         .is_some_and(|a| a.status == AccountStatus::Enabled)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::accounts::store::EXPIRE_BATCH;
+    use crate::charges::TxStatus;
+
+    /// The sweep takes the due transactions a batch at a time and goes on until none is left, so
+    /// that a move of the clock has expired them all by its answer.
+    #[test]
+    fn every_due_transaction_expires_past_one_batch() {
+        let app = AppState::new(
+            &crate::Config::default(),
+            "http://127.0.0.1:1".into(),
+            "127.0.0.1",
+        )
+        .unwrap();
+        let n = EXPIRE_BATCH * 2 + 3;
+        app.transactions.with(|book| {
+            for i in 0..n {
+                book.insert(Transaction {
+                    id: Uuid::from_u128(i as u128 + 1),
+                    order_id: format!("o-{i}").into(),
+                    expires_at_ms: 100,
+                    ..Transaction::sample(TxStatus::Pending)
+                })
+                .unwrap();
+            }
+        });
+        assert_eq!(expire_due(&app, 1_000), n);
+        assert_eq!(app.transactions.with(|book| book.next_due()), None);
+        assert_eq!(expire_due(&app, 1_000), 0);
+    }
 }

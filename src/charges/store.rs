@@ -220,11 +220,11 @@ impl Book {
         }
     }
 
-    /// The ids of the transactions due to expire at `now_ms`, taken off the queue.
-    pub fn take_due(&mut self, now_ms: u64) -> Vec<Uuid> {
+    /// The ids of the first `most` transactions due to expire at `now_ms`, taken off the queue.
+    pub fn take_due(&mut self, now_ms: u64, most: usize) -> Vec<Uuid> {
         let mut ids = Vec::new();
         while let Some(&(at, id)) = self.due.first() {
-            if at > now_ms {
+            if at > now_ms || ids.len() >= most {
                 break;
             }
             self.due.pop_first();
@@ -495,6 +495,7 @@ mod tests {
             .insert(transaction(8, "second", TxStatus::Settlement))
             .unwrap();
         assert_eq!(next.seq, 2, "the refused insert took no seq");
-        assert_eq!(book.take_due(1_000), vec![Uuid::from_u128(7)]);
+        assert!(book.take_due(1_000, 0).is_empty(), "at most none taken");
+        assert_eq!(book.take_due(1_000, 10), vec![Uuid::from_u128(7)]);
     }
 }

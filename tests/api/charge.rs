@@ -901,6 +901,55 @@ async fn a_pre_auth_hold_is_captured_or_released() {
     assert_eq!(app.balance(KEY, &account, WALLET).await, "960000.00");
 }
 
+/// A move of the clock past more pending charges than one batch of the sweep expires them all.
+#[tokio::test]
+async fn a_clock_move_past_many_pending_charges_expires_every_one() {
+    let app = std::sync::Arc::new(spawn_app());
+    let (account, options) = linked(&app, KEY, "81230000019").await;
+    let wallet = token(&options, WALLET).to_string();
+    let mut charges = tokio::task::JoinSet::new();
+    for i in 0..1_100 {
+        let (app, account, wallet) = (app.clone(), account.clone(), wallet.clone());
+        charges.spawn(async move {
+            let r = app
+                .charge(
+                    KEY,
+                    &charge_body(&account, &wallet, &format!("many-{i}"), 500_000),
+                )
+                .await;
+            assert_eq!(r.body["transaction_status"], "pending", "{}", r.text);
+        });
+    }
+    while let Some(done) = charges.join_next().await {
+        done.unwrap();
+    }
+    let pending = |app: std::sync::Arc<TestApp>| async move {
+        let r = app
+            .admin(
+                Method::GET,
+                &format!("/__admin/transactions?server_key={KEY}&status=pending&limit=1"),
+                None,
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        r.body["transactions"].as_array().unwrap().len()
+    };
+    assert_eq!(pending(app.clone()).await, 1);
+    let r = app
+        .admin(
+            Method::POST,
+            "/__admin/clock/advance",
+            Some(json!({"seconds": 901})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(pending(app.clone()).await, 0);
+    for i in [0, 549, 1_099] {
+        let r = app.tx(KEY, &format!("many-{i}"), "status", None).await;
+        assert_eq!(r.body["transaction_status"], "expire", "{}", r.text);
+    }
+}
+
 #[tokio::test]
 async fn a_pending_charge_expires_on_the_mock_clock_and_frees_its_order_id() {
     let receiver = receiver(200).await;
