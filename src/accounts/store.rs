@@ -308,8 +308,7 @@ impl State {
         self.linked.remove(hash, |e| e.id == account.id);
     }
 
-    /// Records the expiry of a PENDING account whose time has come; the account if it changed.
-    /// Whether the account was PENDING past its time and is now EXPIRED.
+    /// Records the expiry of a PENDING account whose time has come; whether it changed.
     fn settle_expiry(&mut self, id: &Uuid, now_ms: u64) -> bool {
         let Some(account) = self.accounts.get_mut(id) else {
             return false;

@@ -132,7 +132,7 @@ async fn reset(
     let app = state.clone();
     // On the blocking pool: a server with a million generated accounts takes seconds to rebuild
     // them, which would stall every connection of this worker.
-    let (key, removed) = web::block(move || match key {
+    let (key, accounts) = web::block(move || match key {
         Some(key) => {
             let removed = app.reset_key(&key);
             (Some(key), removed)
@@ -146,8 +146,8 @@ async fn reset(
     .map_err(|e| ControlError::Internal(format!("the reset failed: {e}")))?;
     Ok(match key {
         Some(key) => HttpResponse::Ok()
-            .json(json!({"reset": "server_key", "server_key": key, "accounts_removed": removed})),
-        None => HttpResponse::Ok().json(json!({"reset": "all", "accounts": removed})),
+            .json(json!({"reset": "server_key", "server_key": key, "accounts_removed": accounts})),
+        None => HttpResponse::Ok().json(json!({"reset": "all", "accounts": accounts})),
     })
 }
 
