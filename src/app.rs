@@ -168,7 +168,8 @@ impl AppState {
             + self.transactions.len()
             + self.notifications.len()
             + self.journal.len();
-        self.transactions.with(|book| book.clear(None));
+        let cleared = self.transactions.with(|book| book.clear(None));
+        drop(cleared);
         self.notifications.clear(None);
         self.deliveries.cancel_all();
         self.journal.reset();
@@ -187,7 +188,8 @@ impl AppState {
     /// accounts went.
     pub fn reset_key(&self, server_key: &str) -> usize {
         let removed = self.store.remove_owned_by(server_key);
-        self.transactions.with(|book| book.clear(Some(server_key)));
+        let cleared = self.transactions.with(|book| book.clear(Some(server_key)));
+        drop(cleared);
         self.notifications.clear(Some(server_key));
         self.journal.clear(Some(server_key));
         self.faults.clear(Some(server_key));

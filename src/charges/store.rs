@@ -279,7 +279,8 @@ impl Book {
         transactions: Vec<Transaction>,
         last_refund_id: u64,
     ) -> Result<(), NotStored> {
-        self.clear(None);
+        // Under the lock the import holds for its inserts anyway.
+        drop(self.clear(None));
         self.next_refund_id = last_refund_id;
         for t in transactions {
             self.insert(t)?;
@@ -374,15 +375,23 @@ impl Book {
         (found, None)
     }
 
-    /// Forgets every transaction, or those of one server key.
-    pub fn clear(&mut self, owner: Option<&str>) {
+    /// Forgets every transaction, or those of one server key. What went is handed back, to be
+    /// freed after the book's lock is released: a million transactions take a while.
+    pub fn clear(&mut self, owner: Option<&str>) -> Cleared {
         match owner {
             None => {
                 let limit = self.limit;
-                *self = Self {
-                    limit,
-                    ..Self::default()
-                };
+                let old = std::mem::replace(
+                    self,
+                    Self {
+                        limit,
+                        ..Self::default()
+                    },
+                );
+                Cleared {
+                    _book: Some(Box::new(old)),
+                    _transactions: Vec::new(),
+                }
             }
             Some(key) => {
                 let gone: Vec<Uuid> = self
@@ -391,19 +400,32 @@ impl Book {
                     .filter(|(_, t)| *t.owner == *key)
                     .map(|(id, _)| *id)
                     .collect();
+                let mut removed = Vec::with_capacity(gone.len());
                 for id in &gone {
                     if let Some((_, t)) = self.by_id.remove(id) {
                         let hash = self.order_hasher.hash_one((&*t.owner, &*t.order_id));
                         self.by_order.remove(hash, |e| e.id == t.id);
                         self.due.remove(&(t.expires_at_ms, t.id));
+                        removed.push(t);
                     }
                 }
                 self.order.retain(|id| self.by_id.contains_key(id));
                 self.replays.retain(|(o, _), _| **o != *key);
                 self.replay_order.retain(|(_, o, _)| **o != *key);
+                Cleared {
+                    _book: None,
+                    _transactions: removed,
+                }
             }
         }
     }
+}
+
+/// What [`Book::clear`] took out of the book.
+#[must_use = "drop it after the book's lock is released"]
+pub struct Cleared {
+    _book: Option<Box<Book>>,
+    _transactions: Vec<Arc<Transaction>>,
 }
 
 pub struct TransactionStore {
