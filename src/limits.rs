@@ -64,6 +64,10 @@ pub const REFUNDS_MAX: usize = 100;
 /// Exports and imports of the whole state (`/__admin/state`) under way at once: each holds a whole
 /// document in memory.
 pub const STATE_TRANSFERS: usize = 2;
+/// Expiries (accounts, transactions) recorded per hold of their store's lock: a million falling
+/// due at once (the clock moved past a load test's accounts) would otherwise hold every request
+/// up for the whole sweep.
+pub const EXPIRE_BATCH: usize = 1024;
 /// `--state-save-interval`.
 pub const STATE_SAVE_INTERVAL: (Duration, Duration) =
     (Duration::from_millis(100), Duration::from_secs(3600));

@@ -404,7 +404,7 @@ pub fn expire_due(app: &AppState, now_ms: u64) -> usize {
         // A batch at a time: a move of the clock can make every pending transaction due at once.
         let due = app
             .transactions
-            .with(|book| book.take_due(now_ms, crate::accounts::store::EXPIRE_BATCH));
+            .with(|book| book.take_due(now_ms, crate::limits::EXPIRE_BATCH));
         if due.is_empty() {
             return expired;
         }
@@ -497,8 +497,8 @@ pub fn account_enabled(app: &AppState, t: &Transaction) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::accounts::store::EXPIRE_BATCH;
     use crate::charges::TxStatus;
+    use crate::limits::EXPIRE_BATCH;
 
     /// The sweep takes the due transactions a batch at a time and goes on until none is left, so
     /// that a move of the clock has expired them all by its answer.

@@ -26,6 +26,7 @@ use super::{Account, AccountStatus, CountryCode, PaymentOption, Transition};
 use crate::by_id::ById;
 use crate::chunked::{ChunkedVec, MinHeap};
 use crate::clock::OptionalMs;
+use crate::limits::EXPIRE_BATCH;
 use crate::money::Amount;
 use crate::paging::{self, Order};
 use crate::shared_text::{LastText, SharedText};
@@ -74,12 +75,6 @@ pub enum Owner<'a> {
     /// The shared fixture accounts, which no key owns.
     Shared,
 }
-
-/// Expiries recorded per hold of the store's write lock: a million PENDING accounts falling due at
-/// once (the clock moved past a load test's accounts) would otherwise hold every request up for
-/// the whole sweep. Readers meanwhile see the accounts not yet recorded as EXPIRED already
-/// ([`Account::status_at`]).
-pub const EXPIRE_BATCH: usize = 1024;
 
 /// What [`Store::expire_due`] recorded.
 #[derive(Debug, Default)]
@@ -602,8 +597,9 @@ impl Store {
         Some(new)
     }
 
-    /// Records every expiry that is due, [`EXPIRE_BATCH`] at a time under the lock; returns how
-    /// many accounts expired, and the ids of the first `keep_ids`.
+    /// Records every expiry that is due, [`EXPIRE_BATCH`] at a time under the lock (readers
+    /// meanwhile see the accounts not yet recorded as EXPIRED already: [`Account::status_at`]);
+    /// returns how many accounts expired, and the ids of the first `keep_ids`.
     pub fn expire_due(&self, now_ms: u64, keep_ids: usize) -> Expired {
         let mut expired = Expired::default();
         loop {

@@ -222,13 +222,8 @@ pub fn read_charge(body: &[u8], headers: &HeaderMap) -> Result<ChargeRequest, Ap
         }
     };
     let metadata = metadata.filter(|m| m.get() != "null");
-    if metadata.is_some_and(|m| m.get().len() > limits::METADATA_MAX_BYTES) {
-        errors.push(format!(
-            "metadata must be at most {} bytes of JSON",
-            limits::METADATA_MAX_BYTES
-        ));
-    } else if metadata.is_some_and(|m| !crate::json::numbers_fit(m.get())) {
-        errors.push("metadata must not hold a number too large for a double".into());
+    if let Some(Err(e)) = metadata.map(|m| crate::charges::check_metadata(m.get())) {
+        errors.push(e);
     }
     let expiry = match custom_expiry_field.filter(|r| r.get() != "null") {
         None => None,

@@ -14,6 +14,7 @@ use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::limits;
 use crate::money::Amount;
 use crate::shared_text::SharedText;
 
@@ -165,6 +166,25 @@ pub fn check_order_id(id: &str) -> Result<(), String> {
     } else {
         Ok(())
     }
+}
+
+/// What is wrong with a charge's `metadata` (JSON text), if anything, as the charge and an
+/// imported state document check it: it is kept and echoed in every status answer and
+/// notification, so it is bounded, and holds no number that most JSON readers cannot take.
+///
+/// # Errors
+/// Over [`limits::METADATA_MAX_BYTES`], or a number no double holds (such as `1e400`).
+pub fn check_metadata(json: &str) -> Result<(), String> {
+    if json.len() > limits::METADATA_MAX_BYTES {
+        return Err(format!(
+            "metadata must be at most {} bytes of JSON",
+            limits::METADATA_MAX_BYTES
+        ));
+    }
+    if !crate::json::numbers_fit(json) {
+        return Err("metadata must not hold a number too large for a double".into());
+    }
+    Ok(())
 }
 
 /// What is wrong with a `refund_key`, if anything, as a refund and an imported state document

@@ -354,12 +354,7 @@ fn prepare_transactions(
             check_text("callback_url", url, limits::URL_MAX_LEN).map_err(at)?;
         }
         if let Some(m) = &t.metadata {
-            check_text("metadata", m.get(), limits::METADATA_MAX_BYTES).map_err(at)?;
-            if !crate::json::numbers_fit(m.get()) {
-                return Err(at(
-                    "metadata must not hold a number too large for a double".into()
-                ));
-            }
+            crate::charges::check_metadata(m.get()).map_err(at)?;
         }
         let deny_reason = match t.deny_code.as_deref() {
             None => None,
