@@ -497,9 +497,10 @@ impl Journal {
     pub fn clear(&self, server_key: Option<&str>) -> usize {
         let mut inner = self.inner.lock();
         let before = inner.entries.len();
+        let mut taken = VecDeque::new();
         match server_key {
             None => {
-                inner.entries.clear();
+                taken = std::mem::take(&mut inner.entries);
                 inner.bytes = 0;
             }
             Some(key) => {
@@ -509,15 +510,21 @@ impl Journal {
                 inner.bytes = inner.entries.iter().map(|e| e.size()).sum();
             }
         }
-        before - inner.entries.len()
+        let cleared = before - inner.entries.len();
+        // A full journal is a great many entries: freed after the lock is released.
+        drop(inner);
+        drop(taken);
+        cleared
     }
 
     /// Empty, with ids from 1 again (a full reset).
     pub fn reset(&self) {
         let mut inner = self.inner.lock();
-        inner.entries.clear();
+        let taken = std::mem::take(&mut inner.entries);
         inner.bytes = 0;
         inner.next_id = 1;
+        drop(inner);
+        drop(taken);
     }
 
     pub fn len(&self) -> usize {

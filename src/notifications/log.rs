@@ -388,7 +388,7 @@ impl Notifications {
         notifications.sort_by_key(|n| n.id);
         notifications.dedup_by_key(|n| n.id);
         let mut log = self.log.lock();
-        log.clear_all();
+        let old = log.take_all();
         // The import checks that no id is above `last_id`; new ids must stay above every kept one.
         log.next_id = last_id.max(notifications.last().map_or(0, |n| n.id));
         for n in notifications {
@@ -400,6 +400,7 @@ impl Notifications {
         log.changes.clear();
         log.changes_end += 1;
         drop(log);
+        drop(old);
         self.signal();
     }
 
@@ -411,15 +412,19 @@ impl Notifications {
     /// Forgets everything, or one merchant's notifications.
     pub fn clear(&self, server_key: Option<&str>) {
         let mut log = self.log.lock();
-        match server_key {
-            None => log.clear_all(),
-            Some(key) => log.remove_key(key),
-        }
+        let old = match server_key {
+            None => Some(log.take_all()),
+            Some(key) => {
+                log.remove_key(key);
+                None
+            }
+        };
         // Every waiter rescans.
         log.changes.clear();
         log.changes_end += 1;
         drop(log);
         self.changed.notify_waiters();
+        drop(old);
     }
 
     /// Waits until `count` notifications match `filter`, or the timeout passes; returns the ids that
@@ -594,11 +599,15 @@ impl Log {
         }
     }
 
-    fn clear_all(&mut self) {
-        self.entries.clear();
-        self.by_account = ById::default();
-        self.by_key.clear();
-        self.due.clear();
+    /// Empties the log and hands back what it held, to be freed after the lock is released (a
+    /// full log is a great many allocations).
+    fn take_all(&mut self) -> impl Sized + use<> {
+        (
+            std::mem::take(&mut self.entries),
+            std::mem::take(&mut self.by_account),
+            std::mem::take(&mut self.by_key),
+            std::mem::take(&mut self.due),
+        )
     }
 
     /// Forgets one merchant's notifications: one pass over the log, and one over each index list
