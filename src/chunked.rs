@@ -139,9 +139,15 @@ impl<T> ChunkedVec<T> {
 
     /// Keeps the elements for which `keep` is true, in order, in place: the kept ones move down
     /// over those dropped, and the tail is popped.
-    pub fn retain(&mut self, mut keep: impl FnMut(&T) -> bool) {
-        let mut write = 0;
-        for read in 0..self.len {
+    pub fn retain(&mut self, keep: impl FnMut(&T) -> bool) {
+        self.retain_from(0, keep);
+    }
+
+    /// As [`Self::retain`], for the elements from `start` on: those before it are kept unread.
+    pub fn retain_from(&mut self, start: usize, mut keep: impl FnMut(&T) -> bool) {
+        let start = start.min(self.len);
+        let mut write = start;
+        for read in start..self.len {
             if self.get(read).is_some_and(&mut keep) {
                 self.swap(read, write);
                 write += 1;
@@ -429,6 +435,18 @@ mod tests {
         vec.retain(|v| v % 3 != 0);
         assert_eq!(list.len(), vec.len());
         assert_eq!(list.iter().copied().collect::<Vec<_>>(), vec);
+        // From an index on: those before it stay even where `keep` would drop them.
+        let start = CHUNK + 5;
+        list.retain_from(start, |v| v % 4 != 0);
+        let (head, tail) = vec.split_at(start);
+        vec = head
+            .iter()
+            .chain(tail.iter().filter(|v| *v % 4 != 0))
+            .copied()
+            .collect();
+        assert_eq!(list.iter().copied().collect::<Vec<_>>(), vec);
+        list.retain_from(vec.len() + 10, |_| false);
+        assert_eq!(list.len(), vec.len());
         let full = list.chunks.len() - 1;
         assert!(list.chunks[..full].iter().all(|c| c.len() == CHUNK));
         while let Some(v) = list.pop() {

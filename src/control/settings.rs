@@ -117,18 +117,45 @@ async fn patch_config(
     Ok(HttpResponse::Ok().json(&*settings))
 }
 
-#[derive(Deserialize)]
-struct ResetQuery {
+/// Which merchant a reset is for, from the query string or the body; unknown fields are refused,
+/// so that a misspelt `server_key` cannot turn a reset of one merchant into a reset of everything.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct ResetScope {
     server_key: Option<String>,
 }
 
+impl ResetScope {
+    /// The one server key that `query` and `body` name between them, if any.
+    fn key(query: Self, body: Self) -> Result<Option<String>, ControlError> {
+        let key = match (query.server_key, body.server_key) {
+            (Some(q), Some(b)) if q != b => {
+                return Err(ControlError::BadRequest(format!(
+                    "server_key is '{q}' in the query string and '{b}' in the body: send one"
+                )));
+            }
+            (q, b) => q.or(b),
+        };
+        if key.as_deref() == Some("") {
+            return Err(ControlError::BadRequest(
+                "server_key must not be empty (leave it out to reset everything)".into(),
+            ));
+        }
+        Ok(key)
+    }
+}
+
 /// `POST /__admin/reset`: everything back to how the server started (see [`AppState::reset`]);
-/// `?server_key=K`: that merchant's accounts, notifications and own notification URL removed.
+/// with a `server_key` (`?server_key=K`, or `{"server_key": "K"}` as the body): that merchant's
+/// accounts, transactions, notifications and the rest of its own (see [`AppState::reset_key`]).
 async fn reset(
     state: web::Data<AppState>,
-    query: web::Query<ResetQuery>,
+    req: HttpRequest,
+    query: web::Query<ResetScope>,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ControlError> {
-    let key = query.into_inner().server_key;
+    let body: ResetScope = read_json(&state, &req, payload).await?;
+    let key = ResetScope::key(query.into_inner(), body)?;
     let app = state.clone();
     // On the blocking pool: a server with a million generated accounts takes seconds to rebuild
     // them, which would stall every connection of this worker.

@@ -421,6 +421,75 @@ async fn reset_by_server_key_removes_only_that_merchants_data() {
 }
 
 #[tokio::test]
+async fn a_reset_names_its_key_in_the_query_or_the_body_and_never_guesses() {
+    let app = spawn_app();
+    let mine = app.create_pending(KEY, "81234567891").await;
+    let theirs = app.create_pending(OTHER_KEY, "81234567891").await;
+
+    // Each of these would have been a reset of everything had the key it meant been ignored.
+    let refused = [
+        (format!("/__admin/reset?serverkey={KEY}"), None, "serverkey"),
+        (
+            "/__admin/reset?server_key=".to_string(),
+            None,
+            "must not be empty",
+        ),
+        (
+            "/__admin/reset".to_string(),
+            Some(b"{\"serverKey\": \"x\"}".to_vec()),
+            "serverKey",
+        ),
+        (
+            "/__admin/reset".to_string(),
+            Some(format!("server_key={KEY}").into_bytes()),
+            "JSON object",
+        ),
+        (
+            format!("/__admin/reset?server_key={OTHER_KEY}"),
+            Some(format!("{{\"server_key\": \"{KEY}\"}}").into_bytes()),
+            "send one",
+        ),
+    ];
+    for (path, body, says) in refused {
+        let r = app.raw(Method::POST, &path, &[], body).await;
+        assert_eq!(r.status, 400, "{path}: {}", r.text);
+        assert_eq!(r.body["error"], "bad_request", "{path}");
+        assert!(
+            r.body["message"].as_str().unwrap().contains(says),
+            "{path}: {}",
+            r.text
+        );
+    }
+    assert_eq!(app.get(KEY, &mine).await.body["status_code"], "201");
+    assert_eq!(app.get(OTHER_KEY, &theirs).await.body["status_code"], "201");
+
+    // The key in a JSON body (as `curl -d`, whose form type is not read), or in both places alike.
+    let r = app
+        .raw(
+            Method::POST,
+            "/__admin/reset",
+            &[("content-type", "application/x-www-form-urlencoded")],
+            Some(format!("{{\"server_key\": \"{KEY}\"}}").into_bytes()),
+        )
+        .await;
+    assert_eq!(
+        r.body,
+        json!({"reset": "server_key", "server_key": KEY, "accounts_removed": 1})
+    );
+    assert_eq!(app.get(KEY, &mine).await.body["status_code"], "404");
+    assert_eq!(app.get(OTHER_KEY, &theirs).await.body["status_code"], "201");
+    let r = app
+        .admin(
+            Method::POST,
+            &format!("/__admin/reset?server_key={OTHER_KEY}"),
+            Some(json!({"server_key": OTHER_KEY})),
+        )
+        .await;
+    assert_eq!(r.body["accounts_removed"], 1);
+    assert_eq!(app.get(OTHER_KEY, &theirs).await.body["status_code"], "404");
+}
+
+#[tokio::test]
 async fn reset_puts_back_everything_the_server_started_with() {
     let app = spawn_app_with(|c| c.seed = Some(3));
     let first = app.create_pending(KEY, "81234567891").await;
