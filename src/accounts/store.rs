@@ -1253,6 +1253,11 @@ mod tests {
             let listed = all(&store);
             let ids: Vec<Uuid> = listed.iter().map(|(id, _)| *id).collect();
             assert_eq!(ids, expected, "after removing {gone}");
+            assert_eq!(
+                store.state.read().order.len(),
+                expected.len(),
+                "no id left behind"
+            );
             // Cursors still work on what is left: a page after the middle one starts right after it.
             let middle = listed.len() / 2;
             if middle + 1 < listed.len() {
