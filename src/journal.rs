@@ -662,6 +662,37 @@ mod tests {
     }
 
     #[test]
+    fn a_clear_of_one_key_takes_its_entries_only_and_their_bytes() {
+        let j = Journal::new(1000);
+        let mut b = headers();
+        // "key-b:"
+        b.insert(
+            header::AUTHORIZATION,
+            header::HeaderValue::from_static("Basic a2V5LWI6"),
+        );
+        let mut kept = Vec::new();
+        for i in 0..60u64 {
+            if i % 3 == 0 {
+                record_in(&j, &format!("/v2/b/{i}"), &b, "{}", "{}");
+            } else {
+                record(&j, &format!("/v2/a/{i}"), &"x".repeat(i as usize), "{}");
+                kept.push(i + 1);
+            }
+        }
+        assert_eq!(j.clear(Some("key-b")), 20);
+        assert_eq!(j.clear(Some("key-b")), 0);
+        let (found, _) = j.find(&Matcher::default(), None, 1000);
+        let mut ids: Vec<u64> = found.iter().map(|e| e.id).collect();
+        ids.reverse();
+        assert_eq!(ids, kept);
+        let inner = j.inner.lock();
+        assert_eq!(
+            inner.bytes,
+            inner.entries.iter().map(|e| e.size()).sum::<usize>()
+        );
+    }
+
+    #[test]
     fn bytes_are_bounded_too() {
         let j = Journal::new(1_000_000);
         let big = "x".repeat(1024 * 1024);
