@@ -754,13 +754,8 @@ impl Store {
             order, accounts, ..
         } = &mut *state;
         let mut theirs = owner.ids.iter().peekable();
-        order.retain_from(start, |id| {
-            let mine = theirs.peek() != Some(&id);
-            if !mine {
-                theirs.next();
-            }
-            mine
-        });
+        // Kept unless it is the next of the key's.
+        order.retain_from(start, |id| theirs.next_if_eq(&id).is_none());
         debug_assert!(
             theirs.peek().is_none(),
             "a key's list left the creation order"

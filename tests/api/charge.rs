@@ -888,13 +888,7 @@ async fn a_pre_auth_hold_is_captured_or_released() {
     app.tx(KEY, "h-2", "cancel", None).await;
     assert_eq!(app.balance(KEY, &account, WALLET).await, "960000.00");
     app.charge(KEY, &pre_auth("h-3", 10_000)).await;
-    let r = app
-        .admin(
-            Method::POST,
-            "/__admin/clock/advance",
-            Some(json!({"seconds": 61})),
-        )
-        .await;
+    let r = app.advance_clock(61).await;
     assert_eq!(r.status, 200);
     let r = app.tx(KEY, "h-3", "status", None).await;
     assert_eq!(r.body["transaction_status"], "expire");
@@ -935,13 +929,7 @@ async fn a_clock_move_past_many_pending_charges_expires_every_one() {
         r.body["transactions"].as_array().unwrap().len()
     };
     assert_eq!(pending(app.clone()).await, 1);
-    let r = app
-        .admin(
-            Method::POST,
-            "/__admin/clock/advance",
-            Some(json!({"seconds": 901})),
-        )
-        .await;
+    let r = app.advance_clock(901).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(pending(app.clone()).await, 0);
     for i in [0, 549, 1_099] {
@@ -962,12 +950,7 @@ async fn a_pending_charge_expires_on_the_mock_clock_and_frees_its_order_id() {
     let web = r.body["actions"][0]["url"].as_str().unwrap().to_string();
 
     // The links die after 5 minutes, the transaction after 15.
-    app.admin(
-        Method::POST,
-        "/__admin/clock/advance",
-        Some(json!({"seconds": 301})),
-    )
-    .await;
+    app.advance_clock(301).await;
     let page = app.client.get(&web).send().await.unwrap();
     assert_eq!(page.status(), 410);
     assert!(page.text().await.unwrap().contains("expired"));
@@ -975,12 +958,7 @@ async fn a_pending_charge_expires_on_the_mock_clock_and_frees_its_order_id() {
         app.tx(KEY, "e-1", "status", None).await.body["transaction_status"],
         "pending"
     );
-    app.admin(
-        Method::POST,
-        "/__admin/clock/advance",
-        Some(json!({"seconds": 600})),
-    )
-    .await;
+    app.advance_clock(600).await;
     let r = app.tx(KEY, "e-1", "status", None).await;
     assert_eq!(r.body["status_code"], "407");
     let n = wait_for(

@@ -112,13 +112,7 @@ async fn a_clock_move_that_expires_many_accounts_names_a_page_and_counts_them_al
     while let Some(id) = creates.join_next().await {
         ids.insert(id.unwrap());
     }
-    let r = app
-        .admin(
-            Method::POST,
-            "/__admin/clock/advance",
-            Some(json!({"seconds": 3600})),
-        )
-        .await;
+    let r = app.advance_clock(3600).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body["expired_count"], 1_001);
     let named = r.body["expired"].as_array().unwrap();
@@ -143,23 +137,11 @@ async fn pending_accounts_expire_when_the_clock_passes_their_ttl() {
         .await;
     assert!(view.body["expires_at"].is_string());
 
-    let r = app
-        .admin(
-            Method::POST,
-            "/__admin/clock/advance",
-            Some(json!({"seconds": 59})),
-        )
-        .await;
+    let r = app.advance_clock(59).await;
     assert_eq!(r.body["expired"], json!([]));
     assert_eq!(r.body["expired_count"], 0);
     assert_eq!(app.get(KEY, &id).await.body["account_status"], "PENDING");
-    let r = app
-        .admin(
-            Method::POST,
-            "/__admin/clock/advance",
-            Some(json!({"seconds": 1})),
-        )
-        .await;
+    let r = app.advance_clock(1).await;
 
     assert_eq!(r.body["expired"], json!([id]));
     assert_eq!(r.body["expired_count"], 1);
@@ -199,12 +181,7 @@ async fn a_short_real_ttl_expires_without_touching_the_clock() {
 async fn a_zero_ttl_never_expires() {
     let app = spawn_app_with(|c| c.activation_ttl = std::time::Duration::ZERO);
     let id = app.create_pending(KEY, "81234567891").await;
-    app.admin(
-        Method::POST,
-        "/__admin/clock/advance",
-        Some(json!({"seconds": 864000})),
-    )
-    .await;
+    app.advance_clock(864000).await;
     assert_eq!(app.get(KEY, &id).await.body["account_status"], "PENDING");
 }
 
@@ -503,12 +480,7 @@ async fn reset_puts_back_everything_the_server_started_with() {
         ),
     )
     .await;
-    app.admin(
-        Method::POST,
-        "/__admin/clock/advance",
-        Some(json!({"seconds": 3600})),
-    )
-    .await;
+    app.advance_clock(3600).await;
     app.act("00000269-7836-49e5-bc65-e592afafec14", "unbind")
         .await;
 

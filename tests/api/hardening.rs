@@ -56,26 +56,14 @@ async fn the_clock_refuses_moves_that_would_wrap_or_leave_the_calendar() {
         );
     }
     // As far as it may go, everything still answers and formats.
-    let r = app
-        .admin(
-            Method::POST,
-            "/__admin/clock/advance",
-            Some(json!({"seconds": 100u64 * 365 * 24 * 3600 - 1})),
-        )
-        .await;
+    let r = app.advance_clock(100 * 365 * 24 * 3600 - 1).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert!(
         r.body["now"].as_str().unwrap().starts_with("21"),
         "{}",
         r.text
     );
-    let r = app
-        .admin(
-            Method::POST,
-            "/__admin/clock/advance",
-            Some(json!({"seconds": 2})),
-        )
-        .await;
+    let r = app.advance_clock(2).await;
     assert_control_error(&r, 400, "bad_request");
     let id = app.create_pending(KEY, "81234567891").await;
     let linked = app.act(&id, "link").await;

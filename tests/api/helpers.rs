@@ -158,6 +158,16 @@ impl TestApp {
             .await
     }
 
+    /// Moves the mock clock forward by `seconds` (`POST /__admin/clock/advance`).
+    pub async fn advance_clock(&self, seconds: u64) -> Reply {
+        self.admin(
+            Method::POST,
+            "/__admin/clock/advance",
+            Some(serde_json::json!({ "seconds": seconds })),
+        )
+        .await
+    }
+
     /// A request with exactly these headers and this body: nothing is added.
     pub async fn raw(
         &self,

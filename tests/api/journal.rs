@@ -221,13 +221,7 @@ async fn list_filters_by_key_method_path_code_and_time() {
     assert_eq!(r.body["requests"].as_array().unwrap().len(), 1);
     assert!(r.body["next_cursor"].is_string());
     // `since` on the mock clock: move it a day on, and nothing is that recent.
-    let r = app
-        .admin(
-            Method::POST,
-            "/__admin/clock/advance",
-            Some(json!({"seconds": 86_400})),
-        )
-        .await;
+    let r = app.advance_clock(86_400).await;
     let now = r.body["now"].as_str().unwrap().to_string();
     let r = app
         .admin(Method::GET, &format!("/__admin/requests?since={now}"), None)

@@ -315,12 +315,7 @@ async fn the_real_retry_schedule_runs_on_the_mock_clock() {
     assert_eq!(receiver.received_requests().await.unwrap().len(), 1);
 
     // Act: 119 s is not enough; 2 min is.
-    app.admin(
-        Method::POST,
-        "/__admin/clock/advance",
-        Some(json!({"seconds": 119})),
-    )
-    .await;
+    app.advance_clock(119).await;
     let short = app
         .admin(
             Method::POST,
@@ -330,12 +325,7 @@ async fn the_real_retry_schedule_runs_on_the_mock_clock() {
         .await;
     assert_eq!(short.status, 408, "{}", short.text);
     assert_eq!(receiver.received_requests().await.unwrap().len(), 1);
-    app.admin(
-        Method::POST,
-        "/__admin/clock/advance",
-        Some(json!({"seconds": 1})),
-    )
-    .await;
+    app.advance_clock(1).await;
 
     // Assert
     let done = wait_for(&app, json!({"account_id": id, "state": "failed"}), 1).await;
@@ -413,12 +403,7 @@ async fn each_retry_goes_to_the_url_of_the_moment_and_a_manual_retry_waits_for_i
         Some(json!({"notification_url": url})),
     )
     .await;
-    app.admin(
-        Method::POST,
-        "/__admin/clock/advance",
-        Some(json!({"seconds": 120})),
-    )
-    .await;
+    app.advance_clock(120).await;
     let delivered = wait_for(&app, json!({"account_id": id}), 1).await;
     assert_eq!(delivered.status, 200, "{}", delivered.text);
     let n = &delivered.body["notifications"][0];
