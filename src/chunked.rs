@@ -157,6 +157,25 @@ impl<T> ChunkedVec<T> {
             self.pop();
         }
     }
+
+    /// Takes the elements of `theirs` out of this list, sorted by `pos` (one server key's list out
+    /// of a store's creation order, which orders them alike): a binary search for the first, then
+    /// one walk beside `theirs`, with no lookup per element. False when some of `theirs` were not
+    /// met in that order (the lists disagree; what was met is gone, nothing else).
+    pub fn remove_in_order(&mut self, theirs: &Self, pos: impl Fn(&T) -> u64) -> bool
+    where
+        T: PartialEq,
+    {
+        let Some(first) = theirs.get(0) else {
+            return true;
+        };
+        let first = pos(first);
+        let start = self.partition_point(|t| pos(t) < first);
+        let mut theirs = theirs.iter().peekable();
+        // Kept unless it is the next of theirs.
+        self.retain_from(start, |t| theirs.next_if_eq(&t).is_none());
+        theirs.peek().is_none()
+    }
 }
 
 impl<T> FromIterator<T> for ChunkedVec<T> {
@@ -458,6 +477,48 @@ mod tests {
         assert_eq!(list.get(0), None);
         list.push(1);
         assert_eq!(list.get(0), Some(&1));
+    }
+
+    /// A key's list out of a store's order: exactly its elements go, wherever they start and
+    /// across chunks; a list the order does not hold in that order is told, and only elements of
+    /// it ever go.
+    #[test]
+    fn a_sublist_in_the_same_order_is_taken_out_in_one_walk() {
+        let n = 3 * CHUNK + 7;
+        let pos = |v: &usize| *v as u64;
+        let whole: Vec<usize> = (0..n).collect();
+        for (from, step) in [
+            (0, 1),
+            (0, 5),
+            (CHUNK - 1, 3),
+            (n - 1, 1),
+            (2 * CHUNK, 4096),
+        ] {
+            let mut list: ChunkedVec<usize> = whole.iter().copied().collect();
+            let theirs: ChunkedVec<usize> = (from..n).step_by(step).collect();
+            assert!(list.remove_in_order(&theirs, pos));
+            let left: Vec<usize> = whole
+                .iter()
+                .copied()
+                .filter(|v| *v < from || (v - from) % step != 0)
+                .collect();
+            assert_eq!(
+                list.iter().copied().collect::<Vec<_>>(),
+                left,
+                "{from} {step}"
+            );
+            assert_eq!(list.len(), left.len());
+        }
+        let mut list: ChunkedVec<usize> = whole.iter().copied().collect();
+        assert!(list.remove_in_order(&ChunkedVec::default(), pos));
+        assert_eq!(list.len(), n);
+        // 11 is not there (the list holds 10 and 12 only around it): 10 goes, and the walk then
+        // waits for 11 in vain, so 12 and 13 stay.
+        let mut list: ChunkedVec<usize> = whole.iter().copied().filter(|v| *v != 11).collect();
+        let theirs: ChunkedVec<usize> = [10, 11, 12, 13].into_iter().collect();
+        assert!(!list.remove_in_order(&theirs, pos));
+        assert_eq!(list.len(), n - 2);
+        assert_eq!(list.get(10), Some(&12));
     }
 
     /// A chunked queue agrees with a `VecDeque` through a log's life: filling past several chunks,

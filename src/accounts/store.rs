@@ -731,16 +731,19 @@ impl Store {
         // The creation order is walked from the key's oldest account on (a key a test made a moment
         // ago is near the end), beside the key's own list, which is in the same order: no lookup
         // per account, which at millions of accounts held the lock for a good part of a second.
-        let start = {
-            let State {
-                order, accounts, ..
-            } = &*state;
-            let seq = |id: &Uuid| accounts.get(id).map_or(0, |a| a.seq);
-            owner.ids.get(0).map_or(0, |oldest| {
-                let oldest = seq(oldest);
-                order.partition_point(|id| seq(id) < oldest)
-            })
-        };
+        let State {
+            order, accounts, ..
+        } = &mut *state;
+        let whole = order.remove_in_order(&owner.ids, |id| accounts.get(id).map_or(0, |a| a.seq));
+        debug_assert!(whole, "a key's list left the creation order");
+        if !whole {
+            // The two lists disagree, which no write makes them do: the slow way, to be sure.
+            order.retain(|id| {
+                accounts
+                    .get(id)
+                    .is_some_and(|a| a.owner.as_deref() != Some(server_key))
+            });
+        }
         // Freed after the lock is released, as a key may own a great many.
         let mut removed = Vec::with_capacity(owner.ids.len());
         for id in owner.ids.iter() {
@@ -749,20 +752,6 @@ impl Store {
                 state.counts.sub(account.status);
                 removed.push(account);
             }
-        }
-        let State {
-            order, accounts, ..
-        } = &mut *state;
-        let mut theirs = owner.ids.iter().peekable();
-        // Kept unless it is the next of the key's.
-        order.retain_from(start, |id| theirs.next_if_eq(&id).is_none());
-        debug_assert!(
-            theirs.peek().is_none(),
-            "a key's list left the creation order"
-        );
-        if theirs.peek().is_some() {
-            // The two lists disagree, which no write makes them do: the slow way, to be sure.
-            order.retain(|id| accounts.contains_key(id));
         }
         drop(state);
         drop(removed);

@@ -77,6 +77,10 @@ pub struct Book {
     order_hasher: RandomState,
     /// Every transaction id, in creation order.
     order: ChunkedVec<Uuid>,
+    /// Per server key, its transactions' ids in creation order: a key's reset and its pages read
+    /// its own, not every transaction. Keyed by server keys from requests: hashed with a random
+    /// key of its own, so that keys crafted to collide cannot slow every charge.
+    by_owner: hashbrown::HashMap<String, ChunkedVec<Uuid>, RandomState>,
     /// Pending transactions and authorizations by the time they expire.
     due: BTreeSet<(u64, Uuid)>,
     next_seq: u64,
@@ -210,6 +214,7 @@ impl Book {
             }
         }
         self.order.push(id);
+        self.by_owner.entry_ref(&*new.owner).or_default().push(id);
         Ok(new)
     }
 
@@ -349,18 +354,25 @@ impl Book {
         self.limit
     }
 
-    /// Up to `limit` transactions matching `keep`, after the cursor `after`, in `order`.
+    /// Up to `limit` transactions of `owner` (of every key if `None`) matching `keep`, after the
+    /// cursor `after`, in `order`.
     pub fn page(
         &self,
+        owner: Option<&str>,
         after: Option<u64>,
         limit: usize,
         order: Order,
         keep: impl Fn(&Transaction) -> bool,
     ) -> (Vec<Transaction>, Option<u64>) {
+        let none = ChunkedVec::default();
+        let list = match owner {
+            Some(key) => self.by_owner.get(key).unwrap_or(&none),
+            None => &self.order,
+        };
         let seq = |id: &Uuid| self.tx(id).map_or(0, |t| t.seq);
         let mut found = Vec::new();
         let mut last = None;
-        for (scanned, id) in paging::after(&self.order, after, order, seq).enumerate() {
+        for (scanned, id) in paging::after(list, after, order, seq).enumerate() {
             if found.len() >= limit || scanned >= paging::SCAN_BUDGET {
                 return (found, last);
             }
@@ -394,25 +406,17 @@ impl Book {
                 }
             }
             Some(key) => {
-                let gone: rustc_hash::FxHashSet<Uuid> = self
-                    .by_id
-                    .values()
-                    .filter(|(_, t)| *t.owner == *key)
-                    .map(|(id, _)| *id)
-                    .collect();
-                // The creation order from the key's oldest transaction on, checked against the
-                // ids that go (not looked up one by one in the table, a random read each).
-                let oldest = gone
-                    .iter()
-                    .filter_map(|id| self.tx(id))
-                    .map(|t| t.seq)
-                    .min();
-                let start = oldest.map_or(self.order.len(), |oldest| {
-                    self.order
-                        .partition_point(|id| self.tx(id).map_or(0, |t| t.seq) < oldest)
-                });
-                let mut removed = Vec::with_capacity(gone.len());
-                for id in &gone {
+                let ids = self.by_owner.remove(key).unwrap_or_default();
+                let Self { order, by_id, .. } = self;
+                let whole =
+                    order.remove_in_order(&ids, |id| by_id.get(id).map_or(0, |(_, t)| t.seq));
+                debug_assert!(whole, "a key's list left the creation order");
+                if !whole {
+                    // The two lists disagree, which no write makes them do: the slow way.
+                    order.retain(|id| by_id.get(id).is_some_and(|(_, t)| *t.owner != *key));
+                }
+                let mut removed = Vec::with_capacity(ids.len());
+                for id in ids.iter() {
                     if let Some((_, t)) = self.by_id.remove(id) {
                         let hash = self.order_hasher.hash_one((&*t.owner, &*t.order_id));
                         self.by_order.remove(hash, |e| e.id == t.id);
@@ -420,7 +424,6 @@ impl Book {
                         removed.push(t);
                     }
                 }
-                self.order.retain_from(start, |id| !gone.contains(id));
                 self.replays.retain(|(o, _), _| **o != *key);
                 self.replay_order.retain(|(_, o, _)| **o != *key);
                 Cleared {
@@ -492,7 +495,7 @@ mod tests {
     }
 
     fn listed(book: &Book) -> Vec<(Uuid, String)> {
-        let (page, _) = book.page(None, 100, Order::OldestFirst, |_| true);
+        let (page, _) = book.page(None, None, 100, Order::OldestFirst, |_| true);
         page.into_iter()
             .map(|t| (t.id, t.order_id.to_string()))
             .collect()
@@ -558,7 +561,7 @@ mod tests {
             let mut found = Vec::new();
             let mut after = None;
             loop {
-                let (page, next) = book.page(after, 1000, Order::OldestFirst, |_| true);
+                let (page, next) = book.page(None, after, 1000, Order::OldestFirst, |_| true);
                 found.extend(page.iter().map(|t| (t.id, t.seq)));
                 match next {
                     Some(next) => after = Some(next),
@@ -579,12 +582,60 @@ mod tests {
                 expected.len(),
                 "no id left behind in the order"
             );
+            for key in ["a", "b", "c"] {
+                let (page, next) = book.page(Some(key), None, 1000, Order::OldestFirst, |_| true);
+                let theirs: Vec<Uuid> = made
+                    .iter()
+                    .filter(|(k, _)| *k == key)
+                    .take(1000)
+                    .map(|(_, id)| *id)
+                    .collect();
+                assert_eq!(page.iter().map(|t| t.id).collect::<Vec<_>>(), theirs);
+                assert_eq!(
+                    next.is_some(),
+                    theirs.len() == 1000,
+                    "{key} after clearing {gone}"
+                );
+            }
             let middle = listed.len() / 2;
             if middle + 1 < listed.len() {
-                let (page, _) = book.page(Some(listed[middle].1), 1, Order::OldestFirst, |_| true);
+                let (page, _) =
+                    book.page(None, Some(listed[middle].1), 1, Order::OldestFirst, |_| {
+                        true
+                    });
                 assert_eq!(page[0].id, listed[middle + 1].0);
             }
         }
         assert!(book.is_empty());
+        assert!(book.by_owner.is_empty());
+    }
+
+    /// A key's page reads the key's own transactions: a key with a few among a great many of
+    /// another's gets them in one page, where a filter over every transaction stops at the scan
+    /// budget with nothing found.
+    #[test]
+    fn a_key_s_page_reads_only_its_own_transactions() {
+        let mut book = Book {
+            limit: 100_000,
+            ..Book::default()
+        };
+        let busy = paging::SCAN_BUDGET as u128 + 10;
+        for i in 0..busy + 3 {
+            let owner = if i < busy { "busy" } else { "quiet" };
+            let t = Transaction {
+                owner: SharedText::from(owner),
+                ..transaction(i + 1, &format!("order-{i}"), TxStatus::Settlement)
+            };
+            book.insert(t).unwrap();
+        }
+        for order in [Order::OldestFirst, Order::NewestFirst] {
+            let (page, next) = book.page(Some("quiet"), None, 10, order, |_| true);
+            assert_eq!(page.len(), 3);
+            assert_eq!(next, None);
+        }
+        let (page, next) = book.page(Some("nobody"), None, 10, Order::OldestFirst, |_| true);
+        assert!(page.is_empty() && next.is_none());
+        let (page, next) = book.page(None, None, 10, Order::OldestFirst, |t| *t.owner == *"quiet");
+        assert!(page.is_empty() && next.is_some(), "the scan budget");
     }
 }

@@ -129,11 +129,16 @@ async fn list(
     let (limit, after) =
         paging::request(q.limit, q.cursor.as_deref()).map_err(ControlError::BadRequest)?;
     let (page, next) = state.transactions.with(|book| {
-        book.page(after, limit, Order::OldestFirst, |t| {
-            q.server_key.as_deref().is_none_or(|k| *t.owner == *k)
-                && q.account_id.is_none_or(|a| t.account_id == a)
-                && q.status.is_none_or(|s| t.status == s)
-        })
+        book.page(
+            q.server_key.as_deref(),
+            after,
+            limit,
+            Order::OldestFirst,
+            |t| {
+                q.account_id.is_none_or(|a| t.account_id == a)
+                    && q.status.is_none_or(|s| t.status == s)
+            },
+        )
     });
     let views: Vec<_> = page
         .iter()

@@ -68,6 +68,7 @@ pub(super) async fn page(
     };
     let (transactions, transactions_next) = state.transactions.with(|book| {
         book.page(
+            None,
             paging::parse_cursor(query.transactions_after.as_deref()).unwrap_or(None),
             ROWS,
             Order::NewestFirst,

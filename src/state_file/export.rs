@@ -194,7 +194,7 @@ impl<'a> Live<'a> {
             let (found, next) = self
                 .app
                 .transactions
-                .with(|book| book.page(after, CHUNK, Order::OldestFirst, |t| t.seq <= end));
+                .with(|book| book.page(None, after, CHUNK, Order::OldestFirst, |t| t.seq <= end));
             let items: Vec<SavedTransaction> = found.iter().map(saved_transaction).collect();
             let highest = items
                 .iter()
