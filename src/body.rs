@@ -138,7 +138,12 @@ async fn collect(
     let mut joined = web::BytesMut::new();
     while let Some(chunk) = std::future::poll_fn(|cx| Pin::new(&mut payload).poll_next(cx)).await {
         let chunk = chunk.map_err(|_| BodyError::Broken)?;
-        let so_far = first.as_ref().map_or(0, web::Bytes::len) + joined.len();
+        // `joined` starts as a copy of `first`: counted once.
+        let so_far = if joined.is_empty() {
+            first.as_ref().map_or(0, web::Bytes::len)
+        } else {
+            joined.len()
+        };
         if so_far.saturating_add(chunk.len()) > limit {
             return Err(BodyError::TooLarge);
         }
