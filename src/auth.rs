@@ -55,7 +55,7 @@ thread_local! {
         const { std::cell::RefCell::new(None) };
 }
 
-/// The username of a `Basic` credential, if it is well-formed and not empty ([`decode_basic`],
+/// The username of a `Basic` credential, if it is well-formed and a possible key ([`decode_basic`],
 /// remembered for the last credential seen on the thread).
 pub(crate) fn parse_basic(value: &str) -> Option<String> {
     LAST.with_borrow_mut(|last| match last {
@@ -68,7 +68,9 @@ pub(crate) fn parse_basic(value: &str) -> Option<String> {
     })
 }
 
-/// The username of a `Basic` credential, if it is well-formed and not empty.
+/// The username of a `Basic` credential, if it is well-formed and a key as
+/// [`crate::limits::check_server_key`] has it: not blank, no surrounding spaces or control
+/// characters, at most [`crate::limits::SERVER_KEY_MAX_LEN`] long.
 fn decode_basic(value: &str) -> Option<String> {
     let (scheme, encoded) = value.trim().split_once(' ')?;
     if !scheme.eq_ignore_ascii_case("basic") {
@@ -81,7 +83,10 @@ fn decode_basic(value: &str) -> Option<String> {
     let colon = decoded.iter().position(|&b| b == b':')?;
     decoded.truncate(colon);
     let user = String::from_utf8(decoded).ok()?;
-    (!user.is_empty()).then_some(user)
+    // A key the server could not save with what it made (the state file refuses it) is one
+    // Midtrans would not know either.
+    crate::limits::check_server_key("", &user).ok()?;
+    Some(user)
 }
 
 #[cfg(test)]
@@ -99,6 +104,25 @@ mod tests {
             parse_basic("basic U0ItTWlkLXNlcnZlci1URVNUS0VZMTIzOg==").as_deref(),
             Some("SB-Mid-server-TESTKEY123")
         );
+    }
+
+    #[test]
+    fn a_key_the_state_file_would_refuse_is_no_key() {
+        let basic = |user: &str| {
+            let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{user}:"));
+            parse_basic(&format!("Basic {encoded}"))
+        };
+        let longest = "k".repeat(crate::limits::SERVER_KEY_MAX_LEN);
+        assert_eq!(basic(&longest), Some(longest.clone()));
+        for refused in [
+            format!("{longest}k"),
+            " SB-Mid-server-x".into(),
+            "SB-Mid-server-x ".into(),
+            "SB-Mid\u{1}server".into(),
+            "   ".into(),
+        ] {
+            assert_eq!(basic(&refused), None, "{refused:?}");
+        }
     }
 
     #[test]

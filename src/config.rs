@@ -321,6 +321,18 @@ impl Config {
             self.generate_accounts,
             (0, limits::GENERATE_ACCOUNTS_MAX.min(self.max_accounts)),
         )?;
+        // The store holds the fixture accounts too: a state saved with them must load again.
+        let accounts = self
+            .generate_accounts
+            .saturating_add(self.fixtures.accounts.len());
+        if accounts > self.max_accounts {
+            return Err(format!(
+                "--max-accounts ({}) is less than the {} fixture accounts plus --generate-accounts ({})",
+                self.max_accounts,
+                self.fixtures.accounts.len(),
+                self.generate_accounts
+            ));
+        }
         for host in &self.allowed_hosts {
             if host != "*" && !is_host_name(host) {
                 return Err(format!(
@@ -363,6 +375,22 @@ mod tests {
         );
         assert!(parse_retry_schedule("").is_err());
         assert!(parse_retry_schedule("soon").is_err());
+    }
+
+    #[test]
+    fn the_fixture_accounts_count_against_max_accounts() {
+        let fixtures = Config::default().fixtures.accounts.len();
+        assert!(fixtures > 1);
+        let with = |max_accounts, generate_accounts| Config {
+            max_accounts,
+            generate_accounts,
+            ..Config::default()
+        };
+        assert!(with(fixtures, 0).validate().is_ok());
+        assert!(with(fixtures + 2, 2).validate().is_ok());
+        let err = with(fixtures - 1, 0).validate().unwrap_err();
+        assert!(err.contains("--max-accounts"), "{err}");
+        assert!(with(fixtures + 1, 2).validate().is_err());
     }
 
     #[test]

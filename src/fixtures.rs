@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::accounts::{AccountStatus, CountryCode};
+use crate::limits::PHONE_NUMBER_MAX_DIGITS;
 use crate::money::is_amount;
 
 const PHONE_NUMBERS: &str = include_str!("../fixtures/phone_numbers.json");
@@ -291,8 +292,6 @@ const FILES: [&str; 3] = [
 pub const MAX_ENTRIES: usize = 100_000;
 /// Payment options one account or scenario may have.
 pub const MAX_OPTIONS: usize = 16;
-/// A phone number's digits, at most.
-const MAX_PHONE_DIGITS: usize = 20;
 
 fn check_count<T>(what: &str, items: &[T], max: usize) -> Result<(), String> {
     if items.len() > max {
@@ -304,12 +303,12 @@ fn check_count<T>(what: &str, items: &[T], max: usize) -> Result<(), String> {
 /// A phone number as create accepts it: digits, not starting with 0.
 pub(crate) fn check_phone(phone: &str) -> Result<(), String> {
     if phone.is_empty()
-        || phone.len() > MAX_PHONE_DIGITS
+        || phone.len() > PHONE_NUMBER_MAX_DIGITS
         || !phone.bytes().all(|b| b.is_ascii_digit())
         || phone.starts_with('0')
     {
         return Err(format!(
-            "phone_number '{}' must be 1 to {MAX_PHONE_DIGITS} digits, not starting with 0",
+            "phone_number '{}' must be 1 to {PHONE_NUMBER_MAX_DIGITS} digits, not starting with 0",
             phone.escape_debug()
         ));
     }

@@ -40,6 +40,10 @@ pub const MAX_ACCOUNTS: (usize, usize) = (1, 50_000_000);
 /// A merchant id, server key, phone number or country code is short; these bound what is kept.
 pub const MERCHANT_ID_MAX_LEN: usize = 64;
 pub const SERVER_KEY_MAX_LEN: usize = 256;
+/// A phone number's digits. Midtrans documents 9 to 12, which its sandbox did not enforce (its
+/// own examples link 14): a create takes any length up to this, so that what it keeps a fixture
+/// file and a state document take too.
+pub const PHONE_NUMBER_MAX_DIGITS: usize = 64;
 /// A notification or redirect URL.
 pub const URL_MAX_LEN: usize = 2048;
 /// Per server key notification URLs.
@@ -61,6 +65,10 @@ pub const NOTIFICATION_HEADER_URLS_MAX: usize = 3;
 pub const METADATA_MAX_BYTES: usize = 4096;
 /// Refunds one transaction can have: each adds an entry to every later notification of it.
 pub const REFUNDS_MAX: usize = 100;
+/// A notification's body, as a state document may hold it: above the largest this server writes
+/// (a payment notification with [`REFUNDS_MAX`] refunds whose reasons are escaped character by
+/// character, and the largest metadata; a unit test builds it).
+pub const NOTIFICATION_PAYLOAD_MAX_BYTES: usize = 256 * 1024;
 /// Exports and imports of the whole state (`/__admin/state`) under way at once: each holds a whole
 /// document in memory.
 pub const STATE_TRANSFERS: usize = 2;

@@ -46,11 +46,19 @@ pub struct Scenarios {
 /// control API.
 ///
 /// # Errors
-/// The first entry out of range, or more than [`MAX_RUNTIME`] entries.
+/// The first entry out of range, more than [`MAX_RUNTIME`] added, or more hidden than a fixture
+/// file can hold.
 pub fn check_runtime((added, hidden): &RuntimeChanges) -> Result<(), String> {
-    if added.len().saturating_add(hidden.len()) > MAX_RUNTIME {
+    if added.len() > MAX_RUNTIME {
         return Err(format!(
             "at most {MAX_RUNTIME} phone scenarios can be added"
+        ));
+    }
+    // Each fixture number is hidden once at most, whatever was added.
+    if hidden.len() > crate::fixtures::MAX_ENTRIES {
+        return Err(format!(
+            "at most {} fixture phone numbers can be hidden",
+            crate::fixtures::MAX_ENTRIES
         ));
     }
     for (key, s) in added {
@@ -81,12 +89,6 @@ struct Runtime {
     added: Vec<(Option<String>, PhoneScenario)>,
     /// Fixture scenarios removed until the next reset: (phone number, country code).
     hidden: Vec<(String, Option<String>)>,
-}
-
-impl Runtime {
-    fn len(&self) -> usize {
-        self.added.len() + self.hidden.len()
-    }
 }
 
 fn same(a: &PhoneScenario, number: &str, country_code: Option<&str>) -> bool {
@@ -173,7 +175,7 @@ impl Scenarios {
                 false
             }
             None => {
-                if rt.len() >= MAX_RUNTIME {
+                if rt.added.len() >= MAX_RUNTIME {
                     return Err(format!(
                         "{MAX_RUNTIME} scenarios were added already: remove some, or reset"
                     ));
@@ -405,5 +407,31 @@ mod tests {
                 .unwrap();
         }
         assert!(s.put(None, scenario("9", None, Outcome::Pending)).is_err());
+    }
+
+    /// Hiding fixture numbers when the added ones are at their bound is a removal, not an addition:
+    /// it happens, and what it leaves is a state a state document may hold.
+    #[test]
+    fn hiding_fixtures_at_the_bound_leaves_a_state_that_can_be_restored() {
+        let file: Arc<[PhoneScenario]> = (0..3)
+            .map(|i| scenario(&format!("7{i}"), None, Outcome::Pending))
+            .collect();
+        let s = Scenarios::new(file);
+        for i in 0..MAX_RUNTIME {
+            s.put(
+                Some("k".into()),
+                scenario(&format!("8{i}"), None, Outcome::Pending),
+            )
+            .unwrap();
+        }
+        for i in 0..3 {
+            assert_eq!(s.remove(None, &format!("7{i}"), None), 1);
+        }
+        let saved = s.runtime();
+        assert_eq!((saved.0.len(), saved.1.len()), (MAX_RUNTIME, 3));
+        check_runtime(&saved).unwrap();
+        let other = Scenarios::new(Arc::from([]));
+        other.restore(saved).unwrap();
+        assert_eq!(other.runtime().1.len(), 3);
     }
 }

@@ -16,6 +16,7 @@ use crate::app::AppState;
 use crate::clock;
 use crate::error::ApiError;
 use crate::fixtures::Outcome;
+use crate::limits;
 
 /// The exact wording Midtrans uses (checked by the official Python test suite).
 pub const MSG_PHONE: &str =
@@ -216,7 +217,11 @@ pub fn validate(body: &[u8]) -> Result<CreateRequest, ApiError> {
         Some(Partner::Object(partner)) => {
             match digits(partner.phone_number) {
                 Digits::Missing => errors.push("gopay_partner.phone_number is required".into()),
-                Digits::Ok(p) if !p.starts_with('0') => phone_number = Some(p),
+                Digits::Ok(p)
+                    if !p.starts_with('0') && p.len() <= limits::PHONE_NUMBER_MAX_DIGITS =>
+                {
+                    phone_number = Some(p);
+                }
                 _ => errors.push(MSG_PHONE.into()),
             }
             let code = match digits(partner.country_code) {
@@ -230,7 +235,9 @@ pub fn validate(body: &[u8]) -> Result<CreateRequest, ApiError> {
             }
             match partner.redirect_url {
                 None | Some(Field::Null) => {}
-                Some(Field::Str(url)) => redirect_url = Some(url.into_owned()),
+                Some(Field::Str(url)) if url.len() <= limits::URL_MAX_LEN => {
+                    redirect_url = Some(url.into_owned());
+                }
                 Some(_) => errors.push("gopay_partner.redirect_url is invalid".into()),
             }
         }
@@ -535,6 +542,19 @@ mod tests {
         for (body, expected) in cases {
             assert_eq!(messages(body), expected, "{body}");
         }
+        // A redirect URL is kept with the account: at most as long as the state file takes one.
+        let with_url = |len: usize| {
+            let url = format!("https://shop.example/{}", "x".repeat(len - 21));
+            assert_eq!(url.len(), len);
+            format!(
+                r#"{{"payment_type":"gopay","gopay_partner":{{"phone_number":"812","country_code":"62","redirect_url":"{url}"}}}}"#
+            )
+        };
+        assert!(validate(with_url(limits::URL_MAX_LEN).as_bytes()).is_ok());
+        assert_eq!(
+            messages(&with_url(limits::URL_MAX_LEN + 1)),
+            vec!["gopay_partner.redirect_url is invalid"]
+        );
     }
 
     #[test]
@@ -649,6 +669,7 @@ mod tests {
             ("-812", MSG_PHONE),
             ("8.12", MSG_PHONE),
             ("99999999999999999999999", MSG_PHONE),
+            (&format!("\"{}\"", "8".repeat(65)), MSG_PHONE),
             ("{}", MSG_PHONE),
             ("\"\"", "gopay_partner.phone_number is required"),
         ] {

@@ -181,7 +181,9 @@ impl Deliveries {
                     .headers()
                     .get(LOCATION)
                     .and_then(|l| l.to_str().ok())
-                    .and_then(|l| response.url().join(l).ok());
+                    .and_then(|l| response.url().join(l).ok())
+                    // Kept with the attempt: no longer than a notification URL may be.
+                    .filter(|next| next.as_str().len() <= crate::limits::URL_MAX_LEN);
                 if let Some(next) = next {
                     current = next.to_string();
                     redirects += 1;

@@ -310,6 +310,46 @@ mod tests {
         assert!(Arc::ptr_eq(&payload.get(), &copy.get()));
     }
 
+    /// The largest payment notification this server can write fits what a state document may
+    /// hold: every refund there can be, each reason as long as it is kept and escaped at every
+    /// character, the longest order id and merchant id likewise, and metadata whose numbers
+    /// grow when written again (`9e15` is written `9000000000000000.0`).
+    #[test]
+    fn the_largest_payment_body_fits_the_state_file() {
+        let mut t = Transaction::sample(TxStatus::Settlement);
+        t.status = TxStatus::PartialRefund;
+        t.order_id = "\u{1}".repeat(crate::charges::ORDER_ID_MAX_LEN).into();
+        let mut metadata = String::from("[9e15");
+        while metadata.len() + 6 <= crate::limits::METADATA_MAX_BYTES {
+            metadata.push_str(",9e15");
+        }
+        metadata.push(']');
+        t.extras = crate::charges::Extras {
+            metadata: serde_json::value::RawValue::from_string(metadata).ok(),
+            ..Default::default()
+        }
+        .boxed();
+        for i in 0..crate::limits::REFUNDS_MAX {
+            t.refunds.push(Refund {
+                refund_chargeback_id: crate::limits::COUNTER_MAX - i as u64,
+                refund_chargeback_uuid: Uuid::new_v4(),
+                refund_key: "k".repeat(crate::charges::REFUND_KEY_MAX_LEN).into(),
+                refund_amount: Amount::from_units(999_999_999_999),
+                reason: Some("\u{1}".repeat(crate::charges::REASON_MAX_CHARS).into()),
+                direct: true,
+                created_at_ms: 1_637_144_000_000,
+            });
+        }
+        let merchant_id: Arc<str> = "\"".repeat(crate::limits::MERCHANT_ID_MAX_LEN).into();
+        let (written, _) = super::transaction(&Arc::new(t), merchant_id, true);
+        let len = written.get().len();
+        assert!(len > 150_000, "the worst case is built: {len}");
+        assert!(
+            len <= crate::limits::NOTIFICATION_PAYLOAD_MAX_BYTES,
+            "{len} bytes"
+        );
+    }
+
     #[test]
     fn the_written_payload_is_the_sorted_map() {
         let pending = Transaction::sample(TxStatus::Pending);

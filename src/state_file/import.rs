@@ -19,8 +19,6 @@ use crate::notifications::{Attempt, DeliveryState, Notification, Payload, Target
 use crate::settings::{ConfigPatch, Settings};
 use crate::shared_text::SharedText;
 
-/// The largest notification payload kept (a payload is a few hundred bytes).
-const MAX_PAYLOAD_BYTES: usize = 64 * 1024;
 /// The body `status_code`s a notification can carry.
 const STATUS_CODES: [&str; 8] = ["200", "201", "202", "204", "407", "410", "412", "500"];
 
@@ -500,11 +498,12 @@ fn prepare_notifications(
             }
             (_, None) => None,
         };
-        if n.payload.len() > MAX_PAYLOAD_BYTES
+        if n.payload.len() > limits::NOTIFICATION_PAYLOAD_MAX_BYTES
             || serde_json::from_str::<&RawValue>(&n.payload).is_err()
         {
             return Err(at(format!(
-                "payload must be JSON text of at most {MAX_PAYLOAD_BYTES} bytes"
+                "payload must be JSON text of at most {} bytes",
+                limits::NOTIFICATION_PAYLOAD_MAX_BYTES
             )));
         }
         if n.attempts.len() > crate::notifications::log::ATTEMPTS_KEPT {

@@ -244,7 +244,7 @@ async fn numeric_phone_numbers_and_country_codes_are_accepted() {
 async fn phone_length_is_not_enforced_and_redirect_url_is_optional() {
     let app = spawn_app();
     // The account keeps short numbers inline and long ones on the heap: both come back whole.
-    let long = "8".repeat(60);
+    let long = "8".repeat(64);
     for phone in [
         "8",
         "812",
@@ -262,6 +262,14 @@ async fn phone_length_is_not_enforced_and_redirect_url_is_optional() {
         assert_eq!(r.body["phone_number"], phone, "{}", r.text);
         assert_eq!(r.body["country_code"], "62");
     }
+    // Past 64 digits the number is refused, as one that is not digits is.
+    let r = app
+        .create(KEY, &partner(json!("8".repeat(65)), json!("62")))
+        .await;
+    assert_validation(
+        &r,
+        &["gopay_partner.phone_number must be numeric digits and must not begin with 0"],
+    );
 }
 
 #[tokio::test]

@@ -303,6 +303,40 @@ async fn a_307_redirect_is_followed_with_post_and_the_same_body() {
     assert_eq!(attempt["url"], format!("{}/moved", receiver.uri()));
 }
 
+/// A redirect to a URL longer than a notification URL may be is not followed (it would be kept
+/// with the attempt, where a saved state could no longer be loaded): the attempt ends with the 307.
+#[tokio::test]
+async fn a_redirect_to_an_overlong_url_is_not_followed() {
+    let receiver = own_server().await;
+    let long = format!("/{}", "x".repeat(3000));
+    Mock::given(method("POST"))
+        .and(path("/notify"))
+        .respond_with(ResponseTemplate::new(307).insert_header("Location", long.as_str()))
+        .mount(&receiver)
+        .await;
+    let app = app_notifying(&receiver);
+
+    let seen = attempts_until_final(&app, "failed").await;
+
+    assert!(
+        !seen.is_empty() && seen.iter().all(|s| *s == json!(307)),
+        "{seen:?}"
+    );
+    let requests = receiver.received_requests().await.unwrap();
+    assert!(requests.iter().all(|r| r.url.path() == "/notify"));
+    let log = app.admin(Method::GET, "/__admin/notifications", None).await;
+    let attempt = &log.body["notifications"][0]["attempts"][0];
+    assert_eq!(attempt["redirects"], 0);
+    assert_eq!(attempt["url"], format!("{}/notify", receiver.uri()));
+    // What the server keeps, it loads again.
+    let saved = app.admin(Method::GET, "/__admin/state", None).await;
+    assert_eq!(saved.status, 200);
+    let loaded = app
+        .admin(Method::PUT, "/__admin/state", Some(saved.body))
+        .await;
+    assert_eq!(loaded.status, 200, "{}", loaded.text);
+}
+
 #[tokio::test]
 async fn the_real_retry_schedule_runs_on_the_mock_clock() {
     // Arrange: Midtrans' own schedule (2 min before the first retry) and a receiver that fails.

@@ -168,7 +168,7 @@ async fn bad_scenarios_get_a_clear_400() {
         (
             "0812",
             json!({"outcome": "pending"}),
-            "must be 1 to 20 digits",
+            "must be 1 to 64 digits",
         ),
         (
             "81299990006",

@@ -1167,3 +1167,36 @@ async fn an_imported_transaction_is_held_to_the_rules_of_the_api() {
     let r = b.admin(Method::PUT, "/__admin/state", Some(exported)).await;
     assert_eq!(r.status, 200, "{}", r.text);
 }
+
+/// What a request may make, the state file takes back: the longest phone number, redirect URL and
+/// server key a create accepts survive an export and an import.
+#[tokio::test]
+async fn the_largest_values_a_create_accepts_load_again() {
+    let app = spawn_app();
+    let key = "k".repeat(256);
+    let phone = "8".repeat(64);
+    let url = format!("https://shop.example/{}", "x".repeat(2048 - 21));
+    let body = json!({
+        "payment_type": "gopay",
+        "gopay_partner": {"phone_number": phone, "country_code": "62", "redirect_url": url},
+    });
+    let created = app.create(&key, &body).await;
+    assert_eq!(created.body["status_code"], "201", "{}", created.text);
+    let id = created.body["account_id"].as_str().unwrap().to_string();
+    let saved = app.admin(Method::GET, "/__admin/state", None).await;
+    assert_eq!(saved.status, 200);
+    let other = spawn_app();
+    let loaded = other
+        .admin(Method::PUT, "/__admin/state", Some(saved.body))
+        .await;
+    assert_eq!(loaded.status, 200, "{}", loaded.text);
+    let got = other.get(&key, &id).await;
+    assert_eq!(got.body["account_status"], "PENDING", "{}", got.text);
+    // One character more of each is refused at the create, not kept.
+    let mut longer = body.clone();
+    longer["gopay_partner"]["redirect_url"] = json!(format!("{url}x"));
+    let r = app.create(&key, &longer).await;
+    assert_eq!(r.body["status_code"], "400", "{}", r.text);
+    let r = app.create(&format!("{key}k"), &body).await;
+    assert_eq!(r.body["status_code"], "401", "{}", r.text);
+}
