@@ -222,48 +222,48 @@ async fn a_chunked_body_over_the_limit_gets_http_413() {
     );
 }
 
-/// A body that comes in several chunks and several reads is read whole (one chunk is taken as it
-/// is, more are joined), and the journal records all of it.
+/// A create whose body is sent chunked, `piece` bytes per chunk and `pause` apart, on a connection
+/// of its own; what the server answered.
+async fn create_in_pieces(app: &TestApp, body: &str, piece: usize, pause: Duration) -> String {
+    let addr = app.server.addr();
+    let auth = basic(KEY);
+    let mut pieces = vec![format!(
+        "POST /v2/pay/account HTTP/1.1\r\nHost: {addr}\r\nAuthorization: {auth}\r\n\
+         Content-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    )];
+    for piece in body.as_bytes().chunks(piece) {
+        let piece = String::from_utf8(piece.to_vec()).unwrap();
+        pieces.push(format!("{:x}\r\n{piece}\r\n", piece.len()));
+    }
+    pieces.push("0\r\n\r\n".into());
+    let pieces: Vec<&[u8]> = pieces.iter().map(|p| p.as_bytes()).collect();
+    app.exchange(&pieces, pause).await
+}
+
 /// A body just under the limit, in five pieces, is read and answered: each byte counts once
 /// however many pieces it came in.
 #[tokio::test]
 async fn a_body_under_the_limit_in_many_pieces_is_not_refused_as_too_large() {
     let body = format!("{}{}", gopay("81277700002"), " ".repeat(150));
     let app = spawn_app_with(|c| c.max_body_bytes = body.len() + 10);
-    let addr = app.server.addr();
-    let auth = basic(KEY);
-    let mut pieces = vec![format!(
-        "POST /v2/pay/account HTTP/1.1\r\nHost: {addr}\r\nAuthorization: {auth}\r\n\
-         Content-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
-    )];
-    for piece in body.as_bytes().chunks(body.len().div_ceil(5)) {
-        let piece = String::from_utf8(piece.to_vec()).unwrap();
-        pieces.push(format!("{:x}\r\n{piece}\r\n", piece.len()));
-    }
-    pieces.push("0\r\n\r\n".into());
-    let pieces: Vec<&[u8]> = pieces.iter().map(|p| p.as_bytes()).collect();
-    let raw = app.exchange(&pieces, Duration::from_millis(20)).await;
+    let raw = create_in_pieces(
+        &app,
+        &body,
+        body.len().div_ceil(5),
+        Duration::from_millis(20),
+    )
+    .await;
     assert!(raw.starts_with("HTTP/1.1 200"), "{raw}");
     assert!(raw.contains(r#""status_code":"201""#), "{raw}");
 }
 
+/// A body that comes in several chunks and several reads is read whole (one chunk is taken as it
+/// is, more are joined), and the journal records all of it.
 #[tokio::test]
 async fn a_body_sent_in_pieces_is_read_whole() {
     let app = spawn_app();
-    let addr = app.server.addr();
-    let auth = basic(KEY);
     let body = gopay("81277700001").to_string();
-    let mut pieces = vec![format!(
-        "POST /v2/pay/account HTTP/1.1\r\nHost: {addr}\r\nAuthorization: {auth}\r\n\
-         Content-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
-    )];
-    for piece in body.as_bytes().chunks(20) {
-        let piece = String::from_utf8(piece.to_vec()).unwrap();
-        pieces.push(format!("{:x}\r\n{piece}\r\n", piece.len()));
-    }
-    pieces.push("0\r\n\r\n".into());
-    let pieces: Vec<&[u8]> = pieces.iter().map(|p| p.as_bytes()).collect();
-    let raw = app.exchange(&pieces, Duration::from_millis(5)).await;
+    let raw = create_in_pieces(&app, &body, 20, Duration::from_millis(5)).await;
     assert!(raw.starts_with("HTTP/1.1 200"), "{raw}");
     assert!(raw.contains(r#""status_code":"201""#), "{raw}");
     let journal = app

@@ -152,6 +152,16 @@ impl TestApp {
         .await
     }
 
+    /// This server's state (`GET /__admin/state`) put into `other` (`PUT /__admin/state`, which may
+    /// be this one); the put's answer.
+    pub async fn export_into(&self, other: &TestApp) -> Reply {
+        let saved = self.admin(Method::GET, "/__admin/state", None).await;
+        assert_eq!(saved.status, 200, "{}", saved.text);
+        other
+            .admin(Method::PUT, "/__admin/state", Some(saved.body))
+            .await
+    }
+
     /// A control API call (no Midtrans auth).
     pub async fn admin(&self, method: Method, path: &str, body: Option<Value>) -> Reply {
         self.request(method, path, None, body.map(|b| b.to_string()))

@@ -329,11 +329,7 @@ async fn a_redirect_to_an_overlong_url_is_not_followed() {
     assert_eq!(attempt["redirects"], 0);
     assert_eq!(attempt["url"], format!("{}/notify", receiver.uri()));
     // What the server keeps, it loads again.
-    let saved = app.admin(Method::GET, "/__admin/state", None).await;
-    assert_eq!(saved.status, 200);
-    let loaded = app
-        .admin(Method::PUT, "/__admin/state", Some(saved.body))
-        .await;
+    let loaded = app.export_into(&app).await;
     assert_eq!(loaded.status, 200, "{}", loaded.text);
 }
 

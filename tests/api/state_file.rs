@@ -834,12 +834,8 @@ async fn a_transaction_comes_back_from_an_import_with_what_its_charge_sent() {
         assert_eq!(r["status_code"], "200", "{r}");
         charged.push(r["transaction_id"].as_str().unwrap().to_string());
     }
-    let exported = a.admin(Method::GET, "/__admin/state", None).await;
-    assert_eq!(exported.status, 200);
     let b = spawn_app();
-    let imported = b
-        .admin(Method::PUT, "/__admin/state", Some(exported.body))
-        .await;
+    let imported = a.export_into(&b).await;
     assert_eq!(imported.status, 200, "{}", imported.text);
     for tx in &charged {
         let view = format!("/__admin/transactions/{tx}");
@@ -1183,12 +1179,8 @@ async fn the_largest_values_a_create_accepts_load_again() {
     let created = app.create(&key, &body).await;
     assert_eq!(created.body["status_code"], "201", "{}", created.text);
     let id = created.body["account_id"].as_str().unwrap().to_string();
-    let saved = app.admin(Method::GET, "/__admin/state", None).await;
-    assert_eq!(saved.status, 200);
     let other = spawn_app();
-    let loaded = other
-        .admin(Method::PUT, "/__admin/state", Some(saved.body))
-        .await;
+    let loaded = app.export_into(&other).await;
     assert_eq!(loaded.status, 200, "{}", loaded.text);
     let got = other.get(&key, &id).await;
     assert_eq!(got.body["account_status"], "PENDING", "{}", got.text);
