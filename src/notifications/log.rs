@@ -450,31 +450,55 @@ impl Notifications {
             let changed = self.changed.notified();
             tokio::pin!(changed);
             changed.as_mut().enable();
+            let rescan = {
+                let log = self.log.lock();
+                seen.is_none_or(|s| log.changes_since(s).is_none())
+            };
+            // A scan that stopped at `count` left later candidates unread.
+            let mut stopped_full = false;
+            let since = if rescan {
+                // A first look, or one that fell behind the change feed: every candidate, a scan
+                // budget's worth per hold of the lock, so that a filter that matches little in a
+                // long log does not hold up every create and charge (which record here) for a
+                // whole pass. What changed meanwhile is checked again below.
+                matched.clear();
+                let mut began = None;
+                let mut after = None;
+                loop {
+                    let next = {
+                        let log = self.log.lock();
+                        began.get_or_insert(log.changes_end);
+                        log.scan_piece(filter, after, count, &mut matched)
+                    };
+                    match next {
+                        Some(next) => after = Some(next),
+                        None => break,
+                    }
+                    tokio::task::yield_now().await;
+                }
+                stopped_full = matched.len() >= count;
+                began.unwrap_or_default()
+            } else {
+                seen.unwrap_or_default()
+            };
             {
                 let log = self.log.lock();
-                match seen.and_then(|s| log.changes_since(s)) {
-                    Some(ids) => {
-                        for id in ids {
-                            if log.get(id).is_some_and(|n| filter.matches(n)) {
-                                matched.insert(id);
-                            } else {
-                                matched.remove(&id);
-                            }
+                // Ids changed since `since`: they match as they are now, or not at all. (When the
+                // feed no longer reaches back so far, the next change starts a new scan.)
+                seen = None;
+                if let Some(ids) = log.changes_since(since) {
+                    for id in ids {
+                        if log.get(id).is_some_and(|n| filter.matches(n)) {
+                            matched.insert(id);
+                        } else {
+                            matched.remove(&id);
                         }
                     }
-                    None => {
-                        matched.clear();
-                        for id in log.candidates(filter, None, Order::OldestFirst) {
-                            if matched.len() >= count {
-                                break;
-                            }
-                            if log.get(id).is_some_and(|n| filter.matches(n)) {
-                                matched.insert(id);
-                            }
-                        }
+                    // Some of those it found changed since: the unread ones may match now.
+                    if !stopped_full || matched.len() >= count {
+                        seen = Some(log.changes_end);
                     }
                 }
-                seen = Some(log.changes_end);
             }
             if matched.len() >= count {
                 let mut ids: Vec<u64> = matched.into_iter().collect();
@@ -529,6 +553,35 @@ impl Log {
         }
         self.changes.push_back(id);
         self.changes_end += 1;
+    }
+
+    /// Adds to `matched` the ids that match `filter`, after `after`, until it holds `count`; looks
+    /// at [`SCAN_BUDGET`] candidates at most, and returns the last one looked at when it stopped
+    /// there with more to look at.
+    fn scan_piece(
+        &self,
+        filter: &Filter,
+        after: Option<u64>,
+        count: usize,
+        matched: &mut HashSet<u64>,
+    ) -> Option<u64> {
+        let mut last = None;
+        for (scanned, id) in self
+            .candidates(filter, after, Order::OldestFirst)
+            .enumerate()
+        {
+            if matched.len() >= count {
+                return None;
+            }
+            if scanned >= SCAN_BUDGET {
+                return last;
+            }
+            last = Some(id);
+            if self.get(id).is_some_and(|n| filter.matches(n)) {
+                matched.insert(id);
+            }
+        }
+        None
     }
 
     /// The ids changed since `seen` (a former `changes_end`), or `None` if the feed no longer reaches
@@ -926,6 +979,43 @@ mod tests {
         assert_eq!(n.attempts.len(), ATTEMPTS_KEPT);
         assert_eq!(n.attempts_total, ATTEMPTS_KEPT as u32 + 5);
         assert_eq!(n.attempts.back().unwrap().number, n.attempts_total);
+    }
+
+    /// A wait's first look reads the log a scan budget at a time (the lock is let go between the
+    /// pieces), and finds what matches past the first piece.
+    #[tokio::test]
+    async fn a_wait_reads_a_long_log_in_pieces() {
+        let pending = SCAN_BUDGET * 2 + 10;
+        let log = Arc::new(Notifications::new(pending + 10));
+        for _ in 0..pending {
+            record(&log, "k", Uuid::new_v4(), Some("http://x.test/"));
+        }
+        let filter = Filter {
+            state: Some(DeliveryState::Undelivered),
+            ..Filter::default()
+        };
+        let first = record(&log, "k", Uuid::new_v4(), None);
+        {
+            let inner = log.log.lock();
+            let mut matched = HashSet::new();
+            let stop = inner.scan_piece(&filter, None, 2, &mut matched);
+            assert_eq!(stop, Some(SCAN_BUDGET as u64), "one budget read");
+            assert!(matched.is_empty());
+            let stop = inner.scan_piece(&filter, stop, 2, &mut matched);
+            assert_eq!(stop, Some(2 * SCAN_BUDGET as u64));
+            assert_eq!(inner.scan_piece(&filter, stop, 2, &mut matched), None);
+            assert_eq!(matched, HashSet::from([first]));
+        }
+        let waiter = {
+            let log = log.clone();
+            let filter = filter.clone();
+            tokio::spawn(async move { log.wait(&filter, 2, Duration::from_secs(10)).await })
+        };
+        tokio::task::yield_now().await;
+        let second = record(&log, "k", Uuid::new_v4(), None);
+        let (ids, done) = waiter.await.unwrap().unwrap();
+        assert!(done);
+        assert_eq!(ids, [first, second]);
     }
 
     #[tokio::test]
