@@ -319,7 +319,7 @@ impl Config {
         check_count(
             "--generate-accounts",
             self.generate_accounts,
-            (0, limits::GENERATE_ACCOUNTS_MAX.min(self.max_accounts)),
+            (0, limits::GENERATE_ACCOUNTS_MAX),
         )?;
         // The store holds the fixture accounts too: a state saved with them must load again.
         let accounts = self

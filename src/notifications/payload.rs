@@ -343,6 +343,10 @@ mod tests {
         let merchant_id: Arc<str> = "\"".repeat(crate::limits::MERCHANT_ID_MAX_LEN).into();
         let (written, _) = super::transaction(&Arc::new(t), merchant_id, true);
         let len = written.get().len();
+        assert!(
+            written.get().contains(",9000000000000000.0,"),
+            "metadata grown"
+        );
         assert!(len > 150_000, "the worst case is built: {len}");
         assert!(
             len <= crate::limits::NOTIFICATION_PAYLOAD_MAX_BYTES,
