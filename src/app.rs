@@ -8,6 +8,7 @@ use thin_vec::ThinVec;
 use crate::accounts::{Account, AccountStatus, CountryCode, Filling, PaymentOption, Store};
 use crate::accounts::{Balance, Token};
 use crate::charges::TransactionStore;
+use crate::charges::store::Book;
 use crate::clock::Clock;
 use crate::config::{Config, HttpStatusMode};
 use crate::fixtures::{Fixtures, PaymentOptionFixture};
@@ -115,7 +116,9 @@ impl AppState {
                 crate::limits::STATE_TRANSFERS,
             )),
         };
-        state.fill_store(false);
+        if let Some(accounts) = state.fill_store(false) {
+            drop(state.store.install(accounts));
+        }
         Ok(state)
     }
 
@@ -178,10 +181,28 @@ impl AppState {
         *self.settings.write() = self.initial_settings.clone();
         self.clock.reset();
         self.ids.reseed(self.seed);
-        self.fill_store(true);
+        if let Some(accounts) = self.fill_store(true) {
+            self.replace_accounts_and_transactions(accounts, None);
+        }
         if records >= GIVE_BACK_FROM_RECORDS {
             give_back_memory();
         }
+    }
+
+    /// Puts `accounts` and `book` (`None`: no transactions) in place of the accounts and the
+    /// transactions at once, under the book's lock. A charge holds that lock from reading its
+    /// account to recording its transaction, so none is left naming an account the swap took
+    /// out (one charged while a reset refilled the store, say). What was there is freed after the
+    /// locks are released.
+    pub(crate) fn replace_accounts_and_transactions(&self, accounts: Filling, book: Option<Book>) {
+        let replaced = self.transactions.with(|current| {
+            let book = book.unwrap_or_else(|| current.emptied());
+            (
+                std::mem::replace(current, book),
+                self.store.install(accounts),
+            )
+        });
+        drop(replaced);
     }
 
     /// One merchant's accounts, notifications and own notification URL removed; returns how many
@@ -233,13 +254,14 @@ impl AppState {
     /// reset (`reuse`) keeps the accounts of the last fill if nothing has changed them since:
     /// rebuilt, they would differ only in their random tokens. With `--seed` they are rebuilt, as
     /// building them draws from the id sequence that the seed makes reproducible.
-    fn fill_store(&self, reuse: bool) {
+    /// `None` when the store kept its accounts.
+    fn fill_store(&self, reuse: bool) -> Option<Filling> {
         let now = self.clock.now_ms();
         self.store
             .refill(now, reuse && self.seed.is_none(), |filling| {
                 self.load_fixture_accounts(filling, now);
                 self.generate_accounts(filling, now);
-            });
+            })
     }
 
     /// The fixture accounts. Fixture PENDING accounts never expire by themselves.

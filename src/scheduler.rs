@@ -120,13 +120,22 @@ async fn attempt(app: &AppState, due: Due) {
         .finish(due.id, outcome, &schedule, app.clock.now_ms());
 }
 
-/// What moving the clock forward sets off at once: due expiries of accounts and transactions, and a
-/// wake-up for the retries that fell due. Returns the accounts that expired, with the ids of the
-/// first `keep_ids`.
-pub fn clock_moved(state: &AppState, keep_ids: usize) -> crate::accounts::Expired {
+/// Moves the clock forward `by`, and what that sets off at once: due expiries of accounts and
+/// transactions, and a wake-up for the retries that fell due. Returns the accounts that expired,
+/// with the ids of the first `keep_ids`. Callers run it whole on the blocking pool: a pool that
+/// cannot take it leaves the clock where it was, never moved without its expiries.
+///
+/// # Errors
+/// [`TooFar`](crate::clock::TooFar): past [`MAX_OFFSET`](crate::clock::MAX_OFFSET); nothing moved.
+pub fn advance_clock(
+    state: &AppState,
+    by: std::time::Duration,
+    keep_ids: usize,
+) -> Result<crate::accounts::Expired, crate::clock::TooFar> {
+    state.clock.advance(by)?;
     let now = state.clock.now_ms();
     let expired = state.store.expire_due(now, keep_ids);
     crate::payments::expire_due(state, now);
     state.notifications.wake.notify_one();
-    expired
+    Ok(expired)
 }

@@ -22,7 +22,7 @@ use crate::money::Amount;
 use crate::shared_text::SharedText;
 
 pub use store::{
-    AccountPage, Counts, CreateOutcome, Expired, Filling, Owner, Store, TransitionError,
+    AccountPage, Counts, CreateOutcome, Expired, Filling, Owner, Replaced, Store, TransitionError,
 };
 
 /// `account_status` as Midtrans spells it.

@@ -13,7 +13,7 @@
 //! (owner, country code, phone number). Each is changed in the same place as the account it follows,
 //! so none can disagree with the accounts.
 
-use std::collections::BinaryHeap;
+use std::collections::BTreeSet;
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
 
@@ -125,17 +125,50 @@ struct OwnerIndex {
     counts: Counts,
 }
 
-/// The owner index of `key` in `owners`, made on first use.
-fn owner_index<'a>(
-    owners: &'a mut hashbrown::HashMap<String, OwnerIndex, RandomState>,
-    key: &str,
-) -> &'a mut OwnerIndex {
-    owners.entry_ref(key).or_insert_with(|| OwnerIndex {
-        key: SharedText::from(key),
-        redirect_url: LastText::default(),
-        ids: ChunkedVec::default(),
-        counts: Counts::default(),
-    })
+/// The server keys that own accounts, each with its index.
+#[derive(Default)]
+struct Owners {
+    /// Keyed by server keys, which come from requests: hashed with a random key of its own, so
+    /// that keys crafted to collide cannot make every create probe all of them.
+    by_key: hashbrown::HashMap<String, OwnerIndex, RandomState>,
+    /// The same keys in order: the dashboard offers the first few, and reading every key for them
+    /// held the store's lock for as long as there were keys. Changed only when a key comes or goes.
+    sorted: BTreeSet<SharedText>,
+}
+
+impl Owners {
+    /// The index of `key`, made on first use.
+    fn index(&mut self, key: &str) -> &mut OwnerIndex {
+        let sorted = &mut self.sorted;
+        self.by_key.entry_ref(key).or_insert_with(|| {
+            let key = SharedText::from(key);
+            sorted.insert(key.clone());
+            OwnerIndex {
+                key,
+                redirect_url: LastText::default(),
+                ids: ChunkedVec::default(),
+                counts: Counts::default(),
+            }
+        })
+    }
+
+    fn get(&self, key: &str) -> Option<&OwnerIndex> {
+        self.by_key.get(key)
+    }
+
+    fn get_mut(&mut self, key: &str) -> Option<&mut OwnerIndex> {
+        self.by_key.get_mut(key)
+    }
+
+    fn remove(&mut self, key: &str) -> Option<OwnerIndex> {
+        self.sorted.remove(key);
+        self.by_key.remove(key)
+    }
+
+    /// The first `limit` keys in alphabetical order.
+    fn first(&self, limit: usize) -> impl Iterator<Item = &str> {
+        self.sorted.iter().take(limit).map(|k| &**k)
+    }
 }
 
 /// Memory: accounts are boxed so that the table's empty slots (up to half of it after a resize)
@@ -155,9 +188,7 @@ struct State {
     /// PENDING accounts by expiry time; entries for accounts that left PENDING are skipped when due.
     expiries: MinHeap<(u64, Uuid)>,
     /// Per server key: its accounts in creation order and their counts.
-    /// Keyed by server keys, which come from requests: hashed with a random key of its own, so
-    /// that keys crafted to collide cannot make every create probe all of them.
-    owners: hashbrown::HashMap<String, OwnerIndex, RandomState>,
+    owners: Owners,
     /// Every account's id, in creation order.
     order: ChunkedVec<Uuid>,
     next_seq: u64,
@@ -170,7 +201,7 @@ struct State {
 impl State {
     /// The owner index of `key`, made on first use.
     fn owner(&mut self, key: &str) -> &mut OwnerIndex {
-        owner_index(&mut self.owners, key)
+        self.owners.index(key)
     }
 
     /// Adds `account` and its index entries; gives it back, and changes nothing, if an account
@@ -199,7 +230,7 @@ impl State {
         counts.add(status);
         match stored.owner.as_deref() {
             Some(key) => {
-                let owner = owner_index(owners, key);
+                let owner = owners.index(key);
                 owner.ids.push(id);
                 owner.counts.add(status);
             }
@@ -364,10 +395,28 @@ impl Default for Store {
     }
 }
 
-/// The accounts a [`Store::refill`] puts in the store, gathered before it takes them.
+/// Accounts gathered outside the store's lock (a [`Store::refill`], a state file's accounts),
+/// for [`Store::install`] to put in place at once.
 pub struct Filling(State);
 
+/// What an [`Store::install`] took out: dropped by the caller after its locks are released, as a
+/// million accounts take a while to free.
+#[must_use = "dropped after the locks are released"]
+pub struct Replaced(#[allow(dead_code)] State);
+
 impl Filling {
+    /// Every account of a state file, in creation order, with its indexes.
+    pub fn of(accounts: Vec<Account>) -> Self {
+        let mut state = State::default();
+        for mut account in accounts {
+            account.owner = account.owner.map(|k| state.owner(&k).key.clone());
+            // Not refused: the state file's import refuses a document that repeats an id.
+            let _ = state.insert(account);
+        }
+        state.written = true;
+        Self(state)
+    }
+
     /// Adds an account as is; replaces one with the same id.
     pub fn insert(&mut self, mut account: Account, owner: Option<&str>) {
         let state = &mut self.0;
@@ -400,11 +449,19 @@ impl Store {
         state
     }
 
-    /// Replaces every account with those `fill` adds (fixtures, generated bench data), made at
-    /// `now_ms`. With `reuse`, a store that nothing has written to since it was last filled keeps
-    /// its accounts, only their times moved to `now_ms`: `fill` must then add the same accounts
-    /// every time. Rebuilding them was most of a pooled server's reset (see BENCHMARKS.md).
-    pub fn refill(&self, now_ms: u64, reuse: bool, fill: impl FnOnce(&mut Filling)) {
+    /// The accounts `fill` adds (fixtures, generated bench data), made at `now_ms`, for
+    /// [`Store::install`]; meanwhile the store is empty, so that two sets are never held at once.
+    /// With `reuse`, a store that nothing has written to since it was last filled keeps its
+    /// accounts, only their times moved to `now_ms`, and the answer is `None`: `fill` must then add
+    /// the same accounts every time. Rebuilding them was most of a pooled server's reset (see
+    /// BENCHMARKS.md).
+    #[must_use = "the accounts go in with Store::install"]
+    pub fn refill(
+        &self,
+        now_ms: u64,
+        reuse: bool,
+        fill: impl FnOnce(&mut Filling),
+    ) -> Option<Filling> {
         if reuse {
             let mut state = self.state.write();
             if !state.written {
@@ -412,18 +469,21 @@ impl Store {
                     account.created_at_ms = now_ms;
                     account.updated_at_ms = now_ms;
                 }
-                return;
+                return None;
             }
         }
-        // The old accounts go first, so that two sets are never held at once; freed after the
-        // lock is released, as a million of them take a while.
+        // Freed after the lock is released, as a million of them take a while.
         let old = std::mem::take(&mut *self.write());
         drop(old);
         let mut filling = Filling(State::default());
         fill(&mut filling);
-        // Whatever wrote to the emptied store meanwhile is replaced, as a reset replaces it.
-        let meanwhile = std::mem::replace(&mut *self.state.write(), filling.0);
-        drop(meanwhile);
+        Some(filling)
+    }
+
+    /// Puts `accounts` in place of every account, under one hold of the lock; whatever was
+    /// written meanwhile (a create while a reset refilled) is replaced with the rest.
+    pub fn install(&self, accounts: Filling) -> Replaced {
+        Replaced(std::mem::replace(&mut *self.state.write(), accounts.0))
     }
 
     /// Creates a PENDING account, unless the merchant already linked this number.
@@ -695,31 +755,7 @@ impl Store {
     /// The first `limit` server keys that own accounts, in alphabetical order.
     pub fn keys(&self, limit: usize) -> Vec<String> {
         let state = self.state.read();
-        // A bounded max-heap keeps the `limit` smallest keys without sorting them all.
-        let mut heap: BinaryHeap<&str> = BinaryHeap::with_capacity(limit + 1);
-        for key in state.owners.keys() {
-            heap.push(key);
-            if heap.len() > limit {
-                heap.pop();
-            }
-        }
-        let mut keys: Vec<String> = heap.into_iter().map(str::to_string).collect();
-        keys.sort();
-        keys
-    }
-
-    /// Replaces every account (the state file), in creation order, under one lock.
-    pub fn replace_all(&self, accounts: Vec<Account>) {
-        let mut state = State::default();
-        for mut account in accounts {
-            account.owner = account.owner.map(|k| state.owner(&k).key.clone());
-            // Not refused: the state file's import refuses a document that repeats an id.
-            let _ = state.insert(account);
-        }
-        state.written = true;
-        // The old accounts are freed after the lock is released.
-        let old = std::mem::replace(&mut *self.state.write(), state);
-        drop(old);
+        state.owners.first(limit).map(str::to_string).collect()
     }
 
     /// Removes the accounts one server key owns; returns how many.
@@ -787,8 +823,8 @@ mod tests {
         let (a, b) = (State::default(), State::default());
         let key = "SB-Mid-server-x";
         assert_ne!(
-            a.owners.hasher().hash_one(key),
-            b.owners.hasher().hash_one(key)
+            a.owners.by_key.hasher().hash_one(key),
+            b.owners.by_key.hasher().hash_one(key)
         );
     }
 
@@ -867,7 +903,7 @@ mod tests {
         let fixture = Uuid::from_u128(1);
         let fills = Cell::new(0);
         let refill = |store: &Store, now: u64, reuse: bool| {
-            store.refill(now, reuse, |f| {
+            let filled = store.refill(now, reuse, |f| {
                 fills.set(fills.get() + 1);
                 f.insert(
                     Account::new(
@@ -881,6 +917,9 @@ mod tests {
                     None,
                 );
             });
+            if let Some(filled) = filled {
+                drop(store.install(filled));
+            }
         };
         let fresh = |store: &Store, now: u64| {
             let a = store
@@ -967,7 +1006,10 @@ mod tests {
                     assert_eq!(s.remove_owned_by("k"), 1);
                 }),
             ),
-            ("replace_all", Box::new(|s| s.replace_all(Vec::new()))),
+            (
+                "install",
+                Box::new(|s| drop(s.install(Filling::of(Vec::new())))),
+            ),
         ];
         for (name, write) in &writes {
             let before = fills.get();
@@ -1201,6 +1243,38 @@ mod tests {
         assert_eq!(ids(&all), mine);
         assert_eq!(store.counts(Owner::Any).total(), 5);
         assert_eq!(store.keys(10), ["a"]);
+    }
+
+    #[test]
+    fn the_key_list_is_the_first_keys_that_own_accounts_in_order() {
+        let store = Store::new();
+        let mut model = BTreeSet::new();
+        // Keys arrive out of order, some more than once; some go with their accounts.
+        for i in 0..300u32 {
+            let key = format!("k{:03}", (i * 37) % 101);
+            new_account(&store, &key, &format!("81{i}"), None);
+            model.insert(key);
+            if i % 50 == 49 {
+                let gone = format!("k{:03}", (i * 11) % 101);
+                store.remove_owned_by(&gone);
+                model.remove(&gone);
+            }
+        }
+        let first = |n: usize| model.iter().take(n).cloned().collect::<Vec<_>>();
+        assert_eq!(store.keys(5), first(5));
+        assert_eq!(store.keys(1000), first(1000));
+        // A fixture account replaced by id, the last of its key's: the key goes too.
+        let lone = new_account(&store, "a-lone", "89", None);
+        assert_eq!(store.keys(1), ["a-lone"]);
+        store.write().remove(&lone.id);
+        assert_eq!(store.keys(5), first(5));
+        // A state file's accounts bring their keys with them.
+        let moved = Filling::of(vec![Account {
+            owner: Some("z".into()),
+            ..lone
+        }]);
+        drop(store.install(moved));
+        assert_eq!(store.keys(5), ["z"]);
     }
 
     #[test]

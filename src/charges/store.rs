@@ -273,24 +273,34 @@ impl Book {
         self.next_seq
     }
 
-    /// Replaces every transaction (the state file), in creation order; idempotency replays are
-    /// forgotten.
+    /// A book of at most `limit` transactions holding `transactions` (the state file's), in
+    /// creation order, built outside the book's lock; idempotency replays start empty.
     ///
     /// # Errors
-    /// [`NotStored`]: more transactions than `--max-transactions`, or one id twice (the state
-    /// file's import refuses both before it gets here); the book then holds those before it.
-    pub fn restore(
-        &mut self,
+    /// [`NotStored`]: more transactions than `limit`, or one id twice (the state file's import
+    /// refuses both before it gets here).
+    pub fn restored(
+        limit: usize,
         transactions: Vec<Transaction>,
         last_refund_id: u64,
-    ) -> Result<(), NotStored> {
-        // Under the lock the import holds for its inserts anyway.
-        drop(self.clear(None));
-        self.next_refund_id = last_refund_id;
+    ) -> Result<Self, NotStored> {
+        let mut book = Self {
+            limit,
+            next_refund_id: last_refund_id,
+            ..Self::default()
+        };
         for t in transactions {
-            self.insert(t)?;
+            book.insert(t)?;
         }
-        Ok(())
+        Ok(book)
+    }
+
+    /// An empty book that keeps this one's limit.
+    pub fn emptied(&self) -> Self {
+        Self {
+            limit: self.limit,
+            ..Self::default()
+        }
     }
 
     /// The next refund's `refund_chargeback_id`.
@@ -392,14 +402,7 @@ impl Book {
     pub fn clear(&mut self, owner: Option<&str>) -> Cleared {
         match owner {
             None => {
-                let limit = self.limit;
-                let old = std::mem::replace(
-                    self,
-                    Self {
-                        limit,
-                        ..Self::default()
-                    },
-                );
+                let old = std::mem::replace(self, self.emptied());
                 Cleared {
                     _book: Some(Box::new(old)),
                     _transactions: Vec::new(),

@@ -81,18 +81,18 @@ async fn advance(
         (None, Some(ms)) => Duration::from_millis(ms),
         _ => return Err(bad()),
     };
-    state.clock.advance(by).map_err(|e| {
-        ControlError::BadRequest(format!(
-            "the clock moves at most {} in all (reset to start over); it can move {} more",
-            humantime::format_duration(clock::MAX_OFFSET),
-            humantime::format_duration(e.remaining)
-        ))
-    })?;
     // On the blocking pool: a million accounts may fall due at once.
     let app = state.clone();
-    let expired = web::block(move || crate::scheduler::clock_moved(&app, paging::MAX_LIMIT))
+    let expired = web::block(move || crate::scheduler::advance_clock(&app, by, paging::MAX_LIMIT))
         .await
-        .map_err(|e| ControlError::Internal(format!("the expiries failed: {e}")))?;
+        .map_err(|e| ControlError::Internal(format!("the clock could not move: {e}")))?
+        .map_err(|e| {
+            ControlError::BadRequest(format!(
+                "the clock moves at most {} in all (reset to start over); it can move {} more",
+                humantime::format_duration(clock::MAX_OFFSET),
+                humantime::format_duration(e.remaining)
+            ))
+        })?;
     let mut body = clock_json(&state);
     body["expired"] = json!(expired.ids);
     body["expired_count"] = json!(expired.count);

@@ -46,15 +46,16 @@ pub(super) async fn advance_clock(
         .back_to(form.filter.url())
     };
     let by = crate::config::parse_duration(&form.by).map_err(refused)?;
-    state.clock.advance(by).map_err(|e| {
-        refused(format!(
-            "The clock moves at most {} in all (a reset puts it back); it can move {} more.",
-            humantime::format_duration(crate::clock::MAX_OFFSET),
-            humantime::format_duration(e.remaining)
-        ))
-    })?;
     let app = state.clone();
-    off_the_worker(move || crate::scheduler::clock_moved(&app, 0)).await?;
+    off_the_worker(move || crate::scheduler::advance_clock(&app, by, 0))
+        .await?
+        .map_err(|e| {
+            refused(format!(
+                "The clock moves at most {} in all (a reset puts it back); it can move {} more.",
+                humantime::format_duration(crate::clock::MAX_OFFSET),
+                humantime::format_duration(e.remaining)
+            ))
+        })?;
     Ok(see_other(&form.filter.url()))
 }
 

@@ -8,8 +8,9 @@ use serde_json::value::RawValue;
 
 use super::document::*;
 use super::{FORMAT, VERSION};
-use crate::accounts::{Account, Balance, PaymentOption, Token};
+use crate::accounts::{Account, Balance, Filling, PaymentOption, Token};
 use crate::app::AppState;
+use crate::charges::store::Book;
 use crate::charges::{Extras, INSUFFICIENT_BALANCE, NotifyTo, Refund, Transaction};
 use crate::clock::{self, MAX_MS};
 use crate::fixtures::PaymentOptionFixture;
@@ -568,11 +569,12 @@ fn prepare_notifications(
 pub fn import(app: &AppState, prepared: Prepared) {
     let _replacing = app.replacing();
     app.deliveries.cancel_all();
-    app.store.replace_all(prepared.accounts);
+    // Both built before either goes in: the swap holds the book's lock, which charges wait for.
+    let accounts = Filling::of(prepared.accounts);
+    let limit = app.transactions.with(|book| book.limit());
     // The count was checked against the limit, and the ids for repeats: this cannot fail.
-    let _ = app
-        .transactions
-        .with(|book| book.restore(prepared.transactions, prepared.last_refund_id));
+    let book = Book::restored(limit, prepared.transactions, prepared.last_refund_id).ok();
+    app.replace_accounts_and_transactions(accounts, book);
     let _ = app.scenarios.restore(prepared.scenarios);
     *app.settings.write() = prepared.settings;
     let _ = app.clock.set_offset(prepared.offset);

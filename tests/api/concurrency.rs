@@ -3,6 +3,8 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
+use serde_json::json;
+
 use crate::helpers::*;
 
 const KEYS: usize = 8;
@@ -103,4 +105,51 @@ async fn parallel_unbinds_of_one_account_succeed_once() {
         19,
         "{codes:?}"
     );
+}
+
+/// A full reset empties the store, refills it, then swaps the new accounts in. A charge made
+/// meanwhile (on an account created and linked meanwhile) goes with the swap: before, its
+/// transaction stayed, naming an account the swap dropped, and the server's own state document
+/// no longer imported.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_charge_made_while_a_reset_refills_the_store_goes_with_the_reset() {
+    const FIXTURE: &str = "00000269-7836-49e5-bc65-e592afafec14";
+    let app = spawn_app_with(|c| c.generate_accounts = 20_000);
+    // A store written since it was filled is rebuilt (an untouched one keeps its accounts).
+    app.create_pending(KEY, "81234567890").await;
+    let reset = {
+        let client = app.client.clone();
+        let url = format!("{}/__admin/reset", app.url);
+        tokio::spawn(async move { client.post(url).send().await.expect("reset sent").status() })
+    };
+    // The refill has begun when the fixture account is gone.
+    while app.get(KEY, FIXTURE).await.body["status_code"] != "404" {
+        assert!(
+            !reset.is_finished(),
+            "the reset ended before its refill was seen"
+        );
+    }
+    let id = app.create_pending(KEY, "81234567891").await;
+    app.link(&id).await;
+    let token = app.wallet_token(KEY, &id).await;
+    let charged = app
+        .charge(
+            KEY,
+            &json!({
+                "payment_type": "gopay",
+                "gopay": {"account_id": id, "payment_option_token": token},
+                "transaction_details": {"gross_amount": 1000, "order_id": "during-reset"}
+            }),
+        )
+        .await;
+    assert_eq!(charged.body["status_code"], "200", "{}", charged.text);
+    assert!(
+        !reset.is_finished(),
+        "the reset ended before the charge: this test needs the charge inside the refill"
+    );
+    assert_eq!(reset.await.unwrap(), 200);
+    assert_eq!(app.get(KEY, &id).await.body["status_code"], "404");
+    assert_eq!(app.transaction_count().await, 0);
+    let put = app.export_into(&app).await;
+    assert_eq!(put.status, 200, "{}", put.text);
 }
