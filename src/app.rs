@@ -208,8 +208,12 @@ impl AppState {
     /// One merchant's accounts, notifications and own notification URL removed; returns how many
     /// accounts went.
     pub fn reset_key(&self, server_key: &str) -> usize {
-        let removed = self.store.remove_owned_by(server_key);
-        let cleared = self.transactions.with(|book| book.clear(Some(server_key)));
+        // Both under the book's lock, as a full reset swaps them: no charge lands between, and an
+        // export reading the transactions sees the key's accounts and transactions both or neither.
+        let (removed, cleared) = self.transactions.with(|book| {
+            let cleared = book.clear(Some(server_key));
+            (self.store.remove_owned_by(server_key), cleared)
+        });
         drop(cleared);
         self.notifications.clear(Some(server_key));
         self.journal.clear(Some(server_key));

@@ -5,7 +5,9 @@
 //! Each piece is the state of its items when it was read: a save under load is not a snapshot.
 //! Three rules keep the document loadable and its counters ahead of what it holds:
 //! - Each list ends where it ended when its reading began; what is made later goes into the next
-//!   save, and a reading under creates ends.
+//!   save, and a reading under creates ends. The transactions end where they ended when the
+//!   accounts' reading began: a charge made later may be on an account made later, or linked
+//!   after it was written, and the document must hold every transaction's account and option.
 //! - The counters come after the lists (`last_refund_id` after the transactions, `ids` last), read
 //!   when those are written: a server that goes on from them never draws an id the document holds,
 //!   including those drawn for its items meanwhile (a link's tokens, a refund's ids).
@@ -111,11 +113,14 @@ struct Live<'a> {
     interrupted: Cell<bool>,
     /// The highest `refund_chargeback_id` written.
     highest_refund: Cell<u64>,
+    /// The newest transaction's `seq` at the start, before the accounts' end is read.
+    transactions_end: u64,
 }
 
 impl<'a> Live<'a> {
     fn begin(app: &'a AppState) -> Self {
         let replacements = app.settled_replacements();
+        let transactions_end = app.transactions.with(|book| book.last_seq());
         let settings = app.settings.read().clone();
         let (added, hidden) = app.scenarios.runtime();
         let now_ms = app.clock.now_ms();
@@ -147,6 +152,7 @@ impl<'a> Live<'a> {
             written: Cell::default(),
             interrupted: Cell::new(false),
             highest_refund: Cell::new(0),
+            transactions_end,
         }
     }
 
@@ -188,8 +194,9 @@ impl<'a> Live<'a> {
         })
     }
 
+    /// The transactions there when the export began (see the module's documentation).
     fn transactions(&self) -> impl Iterator<Item = Vec<SavedTransaction>> + '_ {
-        let end = self.app.transactions.with(|book| book.last_seq());
+        let end = self.transactions_end;
         pieces(end, move |after| {
             let (found, next) = self
                 .app
@@ -577,6 +584,54 @@ mod tests {
             Opened::Created(id) => assert_eq!(id, app.ids.uuid()),
             _ => panic!("the restored server did not create"),
         }
+    }
+
+    /// An account made while the accounts are read waits for the next save; a charge on it made
+    /// before the transactions are read must wait too, or the document names an account it does
+    /// not hold and no server loads it.
+    #[test]
+    fn a_charge_on_an_account_made_during_an_export_waits_for_the_next() {
+        let app = seeded(3 * CHUNK);
+        let at = into_accounts(&app, 2_000);
+        let charged = Cell::new(false);
+        let mut out = Hooked {
+            out: Vec::new(),
+            at,
+            hook: Some(|| {
+                let Opened::Created(id) = create(&app, "81234567003") else {
+                    panic!("not created")
+                };
+                let (account, _) =
+                    crate::transitions::apply(&app, &id, None, crate::accounts::Transition::Link)
+                        .unwrap();
+                let request = crate::payments::ChargeRequest {
+                    order_id: "made-during-an-export".into(),
+                    gross_amount: crate::money::Amount::from_units(1000),
+                    currency: "IDR",
+                    account_id: Some(id),
+                    token: account.payment_options[0].token_text().to_string(),
+                    callback_url: None,
+                    pre_auth: false,
+                    recurring: false,
+                    metadata: None,
+                    expiry: None,
+                    notify_to: Default::default(),
+                };
+                crate::payments::charge(&app, "SB-Mid-server-k", request, None, |_| Vec::new())
+                    .unwrap();
+                charged.set(true);
+            }),
+        };
+        export(&app, &mut out).unwrap();
+        assert!(charged.get(), "the hook did not charge");
+        let doc: Document = serde_json::from_slice(&out.out).unwrap();
+        assert!(
+            doc.transactions.items.is_empty(),
+            "{:?}",
+            doc.transactions.items.len()
+        );
+        let restored = seeded(0);
+        super::super::prepare(&restored, doc).expect("the document loads");
     }
 
     #[test]
