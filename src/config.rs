@@ -267,6 +267,7 @@ impl Config {
             Duration::ZERO,
             limits::ACTIVATION_TTL_MAX,
         )?;
+        limits::check_step("--activation-ttl", self.activation_ttl)?;
         check_retry_schedule(&self.retry_schedule).map_err(|e| format!("--retry-schedule: {e}"))?;
         let (min, max) = limits::NOTIFICATION_TIMEOUT;
         check_duration(

@@ -7,6 +7,9 @@ use std::time::Duration;
 const DAY: u64 = 24 * 3600;
 /// `--activation-ttl` and `activation_ttl`: 0 (never) up to a year.
 pub const ACTIVATION_TTL_MAX: Duration = Duration::from_secs(365 * DAY);
+/// The mock clock's step. A TTL or a retry interval above 0 but under it would count as 0 (for a
+/// TTL, "never"), so it is refused wherever one comes from: a flag, the control API, the state file.
+pub const CLOCK_STEP: Duration = Duration::from_millis(1);
 /// One retry interval: up to a week (Midtrans' longest is 3.5 hours).
 pub const RETRY_INTERVAL_MAX: Duration = Duration::from_secs(7 * DAY);
 /// Intervals in a retry schedule.
@@ -98,8 +101,21 @@ pub fn check_retry_schedule(schedule: &[Duration]) -> Result<(), String> {
     }
     for d in schedule {
         check_duration("a retry interval", *d, Duration::ZERO, RETRY_INTERVAL_MAX)?;
+        check_step("a retry interval", *d)?;
     }
     Ok(())
+}
+
+/// `d` unless it is above 0 but under [`CLOCK_STEP`].
+///
+/// # Errors
+/// The message naming `what`.
+pub fn check_step(what: &str, d: Duration) -> Result<Duration, String> {
+    if d.is_zero() || d >= CLOCK_STEP {
+        Ok(d)
+    } else {
+        Err(format!("{what} must be 0 or at least 1ms"))
+    }
 }
 
 /// `d` if it lies in `min..=max`.

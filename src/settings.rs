@@ -115,10 +115,13 @@ impl DurationValue {
                 (d, !d.is_zero())
             }
         };
-        if above_zero && d < Duration::from_millis(1) {
-            return Err(format!("{what} must be 0 or at least 1ms"));
-        }
-        Ok(d)
+        // A number of seconds so small that it is 0 as a duration is still above 0.
+        let d = if above_zero && d.is_zero() {
+            Duration::from_nanos(1)
+        } else {
+            d
+        };
+        limits::check_step(what, d)
     }
 }
 

@@ -59,6 +59,17 @@ fn bad_values_name_the_flag_or_the_variable_they_came_from() {
             &[("PAY_ACCOUNT_MOCK_RETRY_SCHEDULE", "99999999999")],
             "PAY_ACCOUNT_MOCK_RETRY_SCHEDULE: a retry interval must be between 0 and 7d",
         ),
+        // Under the clock's step: the state file could not hold them, so a restart would fail.
+        (
+            &["--retry-schedule", "1s,500us"],
+            &[],
+            "a retry interval must be 0 or at least 1ms",
+        ),
+        (
+            &["--activation-ttl", "500us"],
+            &[],
+            "--activation-ttl must be 0 or at least 1ms",
+        ),
     ] {
         let stderr = refused(args, env);
         assert!(stderr.contains(expected), "{args:?} {env:?}: {stderr}");

@@ -333,6 +333,12 @@ async fn config_can_be_read_and_changed_at_run_time() {
         json!({"verification_link_ttl": 0}),
         json!({"gopay_merchant_id": ""}),
         json!({"payment_notification_url": "ftp://x"}),
+        // Under the clock's step, in each form a value can take.
+        json!({"retry_schedule": "1s,500us"}),
+        json!({"retry_schedule": ["1s", "500us"]}),
+        json!({"retry_schedule": [1, 0.0005]}),
+        json!({"activation_ttl": "500us"}),
+        json!({"activation_ttl": 1e-12}),
     ] {
         let r = app
             .admin(Method::PATCH, "/__admin/config", Some(bad.clone()))
