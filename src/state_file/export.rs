@@ -338,6 +338,9 @@ impl Serialize for Live<'_> {
             seed,
             position: seed.map(|_| self.app.ids.position().to_string()),
         };
+        // A reset or an import since the lists were read rewinds or moves the generator: its
+        // place would then not be past the ids the lists hold.
+        self.still_one_state()?;
         doc.serialize_field("ids", &ids)?;
         doc.end()
     }
@@ -667,6 +670,22 @@ mod tests {
                 let prepared = super::super::prepare(&app, doc).unwrap();
                 super::super::import(&app, prepared);
             }),
+        };
+        assert!(matches!(export(&app, &mut out), Err(Interrupted)));
+
+        // One after the last list is read and before the generator's place is: the place would be
+        // the reset's, behind ids the lists hold.
+        let at_ids = {
+            let mut plain = Vec::new();
+            export(&app, &mut plain).unwrap();
+            let text = String::from_utf8(plain).unwrap();
+            // The notifications' list and object close just before the generator's field.
+            text.find(",\"ids\":").unwrap() - 2
+        };
+        let mut out = Hooked {
+            out: Vec::new(),
+            at: at_ids,
+            hook: Some(|| app.reset()),
         };
         assert!(matches!(export(&app, &mut out), Err(Interrupted)));
 
