@@ -66,6 +66,9 @@ pub const PIN_THRESHOLD: (u64, u64) = (0, 999_999_999_999_999);
 pub const NOTIFICATION_HEADER_URLS_MAX: usize = 3;
 /// A charge's `metadata`, kept with the transaction and echoed in every notification: its JSON text.
 pub const METADATA_MAX_BYTES: usize = 4096;
+/// A notification attempt's error text, as kept and saved (an HTTP client's message can repeat a
+/// long URL, escaped).
+pub const ATTEMPT_ERROR_MAX_BYTES: usize = 4096;
 /// Refunds one transaction can have: each adds an entry to every later notification of it.
 pub const REFUNDS_MAX: usize = 100;
 /// A notification's body, as a state document may hold it: above the largest this server writes

@@ -249,8 +249,20 @@ fn describe(e: &reqwest::Error) -> String {
             msg = format!("{msg}: {s}");
             source = s.source();
         }
-        msg
+        shortened(msg, crate::limits::ATTEMPT_ERROR_MAX_BYTES)
     }
+}
+
+/// `text` cut to at most `max` bytes, at a character's start.
+fn shortened(mut text: String, max: usize) -> String {
+    if text.len() > max {
+        let mut end = max;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+    }
+    text
 }
 
 /// How many retries a failure of this kind gets in total.
@@ -281,6 +293,15 @@ mod tests {
             duration: Duration::ZERO,
             loop_refused: false,
         }
+    }
+
+    #[test]
+    fn an_error_text_is_cut_at_a_character_within_the_bound() {
+        let long = "é".repeat(crate::limits::ATTEMPT_ERROR_MAX_BYTES);
+        let cut = shortened(long, crate::limits::ATTEMPT_ERROR_MAX_BYTES - 1);
+        assert_eq!(cut.len(), crate::limits::ATTEMPT_ERROR_MAX_BYTES - 2);
+        assert!(cut.chars().all(|c| c == 'é'));
+        assert_eq!(shortened("short".into(), 5), "short");
     }
 
     #[test]

@@ -523,7 +523,7 @@ fn prepare_notifications(
         for a in n.attempts {
             check_text("an attempt's url", &a.url, limits::URL_MAX_LEN).map_err(at)?;
             if let Some(e) = &a.error {
-                check_text("an attempt's error", e, 4096).map_err(at)?;
+                check_text("an attempt's error", e, limits::ATTEMPT_ERROR_MAX_BYTES).map_err(at)?;
             }
             check_time("an attempt's at_ms", a.at_ms).map_err(at)?;
             if !a.duration_ms.is_finite() || a.duration_ms < 0.0 {
