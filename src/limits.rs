@@ -31,9 +31,12 @@ pub const NOTIFICATION_LOG_SIZE: (usize, usize) = (1, 1_000_000);
 /// A page of the journal (`GET /__admin/requests`, `find`) ends, with a cursor, at about this much
 /// JSON, whatever its `limit`.
 pub const JOURNAL_PAGE_BYTES: usize = 8 * 1024 * 1024;
-/// Ids that count up (notification ids, refunds' `refund_chargeback_id`), as a state document may
-/// set them: the largest integer JavaScript reads exactly, far from where adding one wraps.
+/// Ids that count up (notification ids, refunds' `refund_chargeback_id`) never pass the largest
+/// integer JavaScript reads exactly, far from where adding one wraps.
 pub const COUNTER_MAX: u64 = (1 << 53) - 1;
+/// What a state document may set them to: half of [`COUNTER_MAX`], so that counting on from there
+/// (2^52 more ids) never passes it, and a document saved later loads again.
+pub const COUNTER_IMPORT_MAX: u64 = COUNTER_MAX / 2;
 /// `--journal-size`: 0 turns the journal off.
 pub const JOURNAL_SIZE: (usize, usize) = (0, 1_000_000);
 /// `--generate-accounts` (about 600 bytes each).

@@ -188,8 +188,11 @@ fn check_time(what: &str, ms: u64) -> Result<u64, String> {
 
 /// A counter that goes on counting from the document's value.
 fn check_counter(what: &str, n: u64) -> Result<u64, String> {
-    if n > limits::COUNTER_MAX {
-        return Err(format!("{what} must be at most {}", limits::COUNTER_MAX));
+    if n > limits::COUNTER_IMPORT_MAX {
+        return Err(format!(
+            "{what} must be at most {}",
+            limits::COUNTER_IMPORT_MAX
+        ));
     }
     Ok(n)
 }
