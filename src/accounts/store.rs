@@ -413,6 +413,21 @@ impl Filling {
             // Not refused: the state file's import refuses a document that repeats an id.
             let _ = state.insert(account);
         }
+        // The linked index again, in the order the accounts were linked (an ENABLED account's
+        // `updated_at_ms` is its link), not created: of several ENABLED accounts of one key and
+        // number, the one linked last answers a create, after a restart too.
+        state.linked = GrowingTable::default();
+        state.next_link = 0;
+        let mut enabled: Vec<(u64, u64, Uuid)> = state
+            .accounts
+            .values()
+            .filter(|a| a.status == AccountStatus::Enabled)
+            .map(|a| (a.updated_at_ms, a.seq, a.id))
+            .collect();
+        enabled.sort_unstable();
+        for (_, _, id) in enabled {
+            state.link(&id);
+        }
         state.written = true;
         Self(state)
     }
@@ -841,6 +856,39 @@ mod tests {
             CreateOutcome::Created(id) => store.get(&id, None, 1_000).unwrap(),
             other => panic!("{other:?}"),
         }
+    }
+
+    /// Of two ENABLED accounts of one key and number, the one linked last answers a create; a
+    /// state file's accounts come in creation order, and the answer must not change with them.
+    #[test]
+    fn the_account_linked_last_answers_a_create_after_a_state_file_too() {
+        let store = Store::new();
+        let older = new_account(&store, "k", "81", None);
+        let newer = new_account(&store, "k", "81", None);
+        let link = |id: &Uuid, at: u64| {
+            store
+                .transition(id, None, Transition::Link, at, |_| ThinVec::new())
+                .expect("linked");
+        };
+        link(&newer.id, 2_000);
+        link(&older.id, 3_000);
+        let answer = |store: &Store| match store.create(NewAccount {
+            draw_id: &|| (Uuid::new_v4(), None),
+            owner: "k",
+            phone_number: "81".into(),
+            country_code: CountryCode::INDONESIA,
+            redirect_url: None,
+            now_ms: 4_000,
+            expires_at_ms: None,
+        }) {
+            CreateOutcome::AlreadyLinked(a) => a.id,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(answer(&store), older.id);
+        let saved = store.page(Owner::Any, None, None, 10, Order::OldestFirst, 4_000);
+        let restored = Store::new();
+        drop(restored.install(Filling::of(saved.accounts)));
+        assert_eq!(answer(&restored), older.id);
     }
 
     #[test]
