@@ -116,8 +116,8 @@ impl DurationValue {
             }
         };
         // A number of seconds so small that it is 0 as a duration is still above 0.
-        let d = if above_zero && d.is_zero() {
-            Duration::from_nanos(1)
+        let d = if above_zero {
+            d.max(Duration::from_nanos(1))
         } else {
             d
         };

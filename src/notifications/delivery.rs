@@ -218,12 +218,14 @@ pub struct AttemptResult {
 }
 
 impl AttemptResult {
-    /// An attempt that got no usable answer.
+    /// An attempt that got no usable answer. The error is kept to
+    /// [`ATTEMPT_ERROR_MAX_BYTES`](crate::limits::ATTEMPT_ERROR_MAX_BYTES), as the state file holds
+    /// it: an HTTP client's message can repeat a long URL, escaped.
     pub fn failed(url: String, error: String) -> Self {
         Self {
             final_url: url,
             status: None,
-            error: Some(error),
+            error: Some(shortened(error, crate::limits::ATTEMPT_ERROR_MAX_BYTES)),
             redirects: 0,
             duration: Duration::ZERO,
             loop_refused: false,
@@ -249,7 +251,7 @@ fn describe(e: &reqwest::Error) -> String {
             msg = format!("{msg}: {s}");
             source = s.source();
         }
-        shortened(msg, crate::limits::ATTEMPT_ERROR_MAX_BYTES)
+        msg
     }
 }
 
@@ -302,6 +304,9 @@ mod tests {
         assert_eq!(cut.len(), crate::limits::ATTEMPT_ERROR_MAX_BYTES - 2);
         assert!(cut.chars().all(|c| c == 'é'));
         assert_eq!(shortened("short".into(), 5), "short");
+        let long = "x".repeat(2 * crate::limits::ATTEMPT_ERROR_MAX_BYTES);
+        let kept = AttemptResult::failed(String::new(), long).error.unwrap();
+        assert_eq!(kept.len(), crate::limits::ATTEMPT_ERROR_MAX_BYTES);
     }
 
     #[test]

@@ -117,11 +117,7 @@ async fn a_charge_made_while_a_reset_refills_the_store_goes_with_the_reset() {
     let app = spawn_app_with(|c| c.generate_accounts = 20_000);
     // A store written since it was filled is rebuilt (an untouched one keeps its accounts).
     app.create_pending(KEY, "81234567890").await;
-    let reset = {
-        let client = app.client.clone();
-        let url = format!("{}/__admin/reset", app.url);
-        tokio::spawn(async move { client.post(url).send().await.expect("reset sent").status() })
-    };
+    let reset = app.reset_in_background();
     // The refill has begun when the fixture account is gone.
     while app.get(KEY, FIXTURE).await.body["status_code"] != "404" {
         assert!(

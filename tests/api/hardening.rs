@@ -442,11 +442,7 @@ async fn midtrans_requests_are_answered_while_a_large_reset_runs() {
     let app = spawn_app_with(|c| c.generate_accounts = 100_000);
     // A store written since it was filled is rebuilt (an untouched one keeps its accounts).
     app.create_pending(KEY, "81234567890").await;
-    let reset = {
-        let client = app.client.clone();
-        let url = format!("{}/__admin/reset", app.url);
-        tokio::spawn(async move { client.post(url).send().await.expect("reset sent").status() })
-    };
+    let reset = app.reset_in_background();
     let mut answered_during = 0;
     while !reset.is_finished() {
         let r = app.get(KEY, "00000269-7836-49e5-bc65-e592afafec14").await;

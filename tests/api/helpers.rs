@@ -162,6 +162,13 @@ impl TestApp {
             .await
     }
 
+    /// `POST /__admin/reset` on a task of its own, to act while it runs; the reset's status.
+    pub fn reset_in_background(&self) -> tokio::task::JoinHandle<reqwest::StatusCode> {
+        let client = self.client.clone();
+        let url = format!("{}/__admin/reset", self.url);
+        tokio::spawn(async move { client.post(url).send().await.expect("reset sent").status() })
+    }
+
     /// A control API call (no Midtrans auth).
     pub async fn admin(&self, method: Method, path: &str, body: Option<Value>) -> Reply {
         self.request(method, path, None, body.map(|b| b.to_string()))
