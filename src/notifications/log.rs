@@ -450,17 +450,20 @@ impl Notifications {
             let changed = self.changed.notified();
             tokio::pin!(changed);
             changed.as_mut().enable();
-            let rescan = {
+            // What changed since the last look, under the same hold of the lock that finds it can
+            // still be read; `None` when the feed no longer reaches back so far (or on the first
+            // look): then a scan of every candidate.
+            let caught_up = seen.and_then(|s| {
                 let log = self.log.lock();
-                seen.is_none_or(|s| log.changes_since(s).is_none())
-            };
-            // A scan that stopped at `count` left later candidates unread.
-            let mut stopped_full = false;
-            let since = if rescan {
-                // A first look, or one that fell behind the change feed: every candidate, a scan
-                // budget's worth per hold of the lock, so that a filter that matches little in a
-                // long log does not hold up every create and charge (which record here) for a
-                // whole pass. What changed meanwhile is checked again below.
+                log.apply_changes(s, filter, &mut matched)
+            });
+            if caught_up.is_some() {
+                seen = caught_up;
+            } else {
+                // Every candidate, a scan budget's worth per hold of the lock, so that a filter
+                // that matches little in a long log does not hold up every create and charge
+                // (which record here) for a whole pass. What changed meanwhile is checked again
+                // below.
                 matched.clear();
                 let mut began = None;
                 let mut after = None;
@@ -476,29 +479,14 @@ impl Notifications {
                     }
                     tokio::task::yield_now().await;
                 }
-                stopped_full = matched.len() >= count;
-                began.unwrap_or_default()
-            } else {
-                seen.unwrap_or_default()
-            };
-            {
-                let log = self.log.lock();
-                // Ids changed since `since`: they match as they are now, or not at all. (When the
-                // feed no longer reaches back so far, the next change starts a new scan.)
-                seen = None;
-                if let Some(ids) = log.changes_since(since) {
-                    for id in ids {
-                        if log.get(id).is_some_and(|n| filter.matches(n)) {
-                            matched.insert(id);
-                        } else {
-                            matched.remove(&id);
-                        }
-                    }
-                    // Some of those it found changed since: the unread ones may match now.
-                    if !stopped_full || matched.len() >= count {
-                        seen = Some(log.changes_end);
-                    }
-                }
+                // A scan that stopped at `count` left later candidates unread.
+                let stopped_full = matched.len() >= count;
+                let caught_up =
+                    self.log
+                        .lock()
+                        .apply_changes(began.unwrap_or_default(), filter, &mut matched);
+                // Some of those it found changed since: the unread ones may match now.
+                seen = caught_up.filter(|_| !stopped_full || matched.len() >= count);
             }
             if matched.len() >= count {
                 let mut ids: Vec<u64> = matched.into_iter().collect();
@@ -586,6 +574,25 @@ impl Log {
 
     /// The ids changed since `seen` (a former `changes_end`), or `None` if the feed no longer reaches
     /// back that far.
+    /// Brings `matched` up to date with the ids changed since `since`: they match as they are
+    /// now, or not at all. Returns where the next look starts, or `None` when the feed no longer
+    /// reaches back to `since` (the next look scans again).
+    fn apply_changes(
+        &self,
+        since: u64,
+        filter: &Filter,
+        matched: &mut HashSet<u64>,
+    ) -> Option<u64> {
+        for id in self.changes_since(since)? {
+            if self.get(id).is_some_and(|n| filter.matches(n)) {
+                matched.insert(id);
+            } else {
+                matched.remove(&id);
+            }
+        }
+        Some(self.changes_end)
+    }
+
     fn changes_since(&self, seen: u64) -> Option<impl Iterator<Item = u64> + '_> {
         let start = self.changes_end - self.changes.len() as u64;
         let skip = usize::try_from(seen.checked_sub(start)?).ok()?;
