@@ -206,7 +206,19 @@ impl State {
 
     /// Adds `account` and its index entries; gives it back, and changes nothing, if an account
     /// with its id is there already.
-    fn insert(&mut self, mut account: Account) -> Result<(), Box<Account>> {
+    fn insert(&mut self, account: Account) -> Result<(), Box<Account>> {
+        let (id, status) = self.insert_unlinked(account)?;
+        if status == AccountStatus::Enabled {
+            self.link(&id);
+        }
+        Ok(())
+    }
+
+    /// [`State::insert`] but for the linked index, which the caller fills.
+    fn insert_unlinked(
+        &mut self,
+        mut account: Account,
+    ) -> Result<(Uuid, AccountStatus), Box<Account>> {
         let seq = self.next_seq + 1;
         account.seq = seq;
         let State {
@@ -236,10 +248,7 @@ impl State {
             }
             None => shared_counts.add(status),
         }
-        if status == AccountStatus::Enabled {
-            self.link(&id);
-        }
-        Ok(())
+        Ok((id, status))
     }
 
     /// Removes one account and its index entries (fixtures replaced by id; O(n), rare).
@@ -411,13 +420,11 @@ impl Filling {
         for mut account in accounts {
             account.owner = account.owner.map(|k| state.owner(&k).key.clone());
             // Not refused: the state file's import refuses a document that repeats an id.
-            let _ = state.insert(account);
+            let _ = state.insert_unlinked(account);
         }
-        // The linked index again, in the order the accounts were linked (an ENABLED account's
+        // The linked index in the order the accounts were linked (an ENABLED account's
         // `updated_at_ms` is its link), not created: of several ENABLED accounts of one key and
         // number, the one linked last answers a create, after a restart too.
-        state.linked = GrowingTable::default();
-        state.next_link = 0;
         let mut enabled: Vec<(u64, u64, Uuid)> = state
             .accounts
             .values()
