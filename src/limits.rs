@@ -85,6 +85,9 @@ pub const STATE_TRANSFERS: usize = 2;
 /// due at once (the clock moved past a load test's accounts) would otherwise hold every request
 /// up for the whole sweep.
 pub const EXPIRE_BATCH: usize = 1024;
+/// How many removals ahead a key's reset has the CPU fetch the next account's or transaction's
+/// place in its table: each is a random place, and waiting for them one by one was most of a reset.
+pub const REMOVE_AHEAD: usize = 8;
 /// `--state-save-interval`.
 pub const STATE_SAVE_INTERVAL: (Duration, Duration) =
     (Duration::from_millis(100), Duration::from_secs(3600));
