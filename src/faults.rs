@@ -28,7 +28,7 @@ pub const DEFAULT_STALL: Duration = Duration::from_secs(30);
 const MAX_HEADERS: usize = 32;
 /// Longest matcher text (path, method, key, description).
 const MAX_TEXT: usize = 2048;
-/// Largest free-form answer body, serialised.
+/// Largest free-form answer: its body, serialised, and its headers' names and values.
 const MAX_BODY: usize = 256 * 1024;
 
 /// A ready-made answer for a documented Midtrans failure.
@@ -211,6 +211,12 @@ impl RuleSpec {
                 return Err(format!("{name} must be at most {max_ms}"));
             }
         }
+        let longest_delay = self.delay_max_ms.or(self.delay_ms).unwrap_or(0);
+        if longest_delay.saturating_add(self.stall_ms.unwrap_or(0)) > max_ms {
+            return Err(format!(
+                "a delay and a stall together must be at most {max_ms} ms (the longest delay plus stall_ms)"
+            ));
+        }
         match (self.delay_ms, self.delay_max_ms) {
             (None, Some(_)) => {
                 return Err("delay_max_ms needs delay_ms (the shortest delay)".into());
@@ -286,6 +292,16 @@ impl RuleSpec {
         if body.len() > MAX_BODY {
             return Err(format!("the answer body must be at most {MAX_BODY} bytes"));
         }
+        if self
+            .body
+            .as_ref()
+            .is_some_and(|b| !crate::json::numbers_fit(b.as_str()))
+        {
+            return Err(
+                "body holds a number no double holds (such as 1e400), which most JSON readers refuse"
+                    .into(),
+            );
+        }
         let headers: Vec<(String, String)> = self
             .headers
             .iter()
@@ -294,6 +310,14 @@ impl RuleSpec {
             .collect();
         if headers.len() > MAX_HEADERS {
             return Err(format!("at most {MAX_HEADERS} headers"));
+        }
+        let size = headers
+            .iter()
+            .fold(body.len(), |n, (k, v)| n.saturating_add(k.len() + v.len()));
+        if size > MAX_BODY {
+            return Err(format!(
+                "the answer's body and headers must be at most {MAX_BODY} bytes together"
+            ));
         }
         for (name, value) in &headers {
             let ok = actix_web::http::header::HeaderName::from_bytes(name.as_bytes()).is_ok()
@@ -492,13 +516,16 @@ impl Faults {
         Ok(view)
     }
 
-    /// The rules, oldest first, of one server key (those without a key are everybody's).
+    /// The rules, oldest first; with a server key, the rules that apply to it: its own and
+    /// everybody's (those without a key).
     pub fn list(&self, server_key: Option<&str>) -> Vec<Box<RawValue>> {
         self.inner
             .lock()
             .rules
             .iter()
-            .filter(|r| server_key.is_none_or(|k| r.spec.server_key.as_deref() == Some(k)))
+            .filter(|r| {
+                server_key.is_none_or(|k| r.spec.server_key.as_deref().is_none_or(|own| own == k))
+            })
             .map(Rule::view)
             .collect()
     }

@@ -273,14 +273,18 @@ impl Scenarios {
         check_runtime(&changes)?;
         let (added, hidden) = changes;
         let changed = !added.is_empty() || !hidden.is_empty();
-        *self.runtime.write() = Runtime { added, hidden };
+        let mut rt = self.runtime.write();
+        *rt = Runtime { added, hidden };
+        // Under the lock: a scenario added just after it must not find the flag cleared.
         self.changed.store(changed, Ordering::Release);
         Ok(())
     }
 
     /// Back to the fixtures' scenarios only.
     pub fn reset(&self) {
-        *self.runtime.write() = Runtime::default();
+        let mut rt = self.runtime.write();
+        *rt = Runtime::default();
+        // Under the lock, as in `restore`.
         self.changed.store(false, Ordering::Release);
     }
 

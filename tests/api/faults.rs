@@ -292,14 +292,32 @@ async fn rules_are_isolated_per_key_listed_and_removed() {
     assert_eq!(mine["server_key"], KEY);
     assert_eq!(mine["fired"], 0);
     assert_eq!(mine["remaining"], Value::Null);
-    let r = app
-        .admin(
-            Method::GET,
-            &format!("/__admin/faults?server_key={KEY}"),
-            None,
-        )
-        .await;
-    assert_eq!(r.body["faults"].as_array().unwrap().len(), 1);
+    // Everybody's rule applies to every key: a key's list shows it beside the key's own.
+    add(&app, json!({"path": "/nowhere", "preset": "unavailable"})).await;
+    let listed = |key: &'static str| {
+        let app = &app;
+        async move {
+            let r = app
+                .admin(
+                    Method::GET,
+                    &format!("/__admin/faults?server_key={key}"),
+                    None,
+                )
+                .await;
+            let ids: Vec<u64> = r.body["faults"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| f["id"].as_u64().unwrap())
+                .collect();
+            ids
+        }
+    };
+    assert_eq!(listed(KEY).await, [1, 3]);
+    assert_eq!(listed(OTHER_KEY).await, [2, 3]);
+    let r = app.admin(Method::GET, "/__admin/faults", None).await;
+    assert_eq!(r.body["faults"].as_array().unwrap().len(), 3);
+    // A key's delete takes its own only.
     let r = app
         .admin(
             Method::DELETE,
@@ -326,7 +344,7 @@ async fn rules_are_isolated_per_key_listed_and_removed() {
     )
     .await;
     let r = app.admin(Method::GET, "/__admin/faults", None).await;
-    assert_eq!(r.body["faults"].as_array().unwrap().len(), 1);
+    assert_eq!(r.body["faults"].as_array().unwrap().len(), 2);
     app.admin(Method::POST, "/__admin/reset", None).await;
     let r = app.admin(Method::GET, "/__admin/faults", None).await;
     assert_eq!(r.body["faults"], json!([]));
@@ -344,6 +362,10 @@ async fn bad_rules_get_a_clear_400() {
             json!({"times": 0, "preset": "unavailable"}),
             "times must be at least 1",
         ),
+        (
+            json!({"delay_ms": 300_000, "delay_max_ms": 400_000, "stall_ms": 200_001}),
+            "together must be at most 600000",
+        ),
     ] {
         let r = app
             .admin(Method::POST, "/__admin/faults", Some(rule.clone()))
@@ -355,6 +377,17 @@ async fn bad_rules_get_a_clear_400() {
             r.text
         );
     }
+    // A number no double holds would make the rule's listing unreadable to most JSON readers.
+    let r = app
+        .raw(
+            Method::POST,
+            "/__admin/faults",
+            &[("content-type", "application/json")],
+            Some(br#"{"status": 200, "body": {"n": [1, 1e400]}}"#.to_vec()),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert!(r.text.contains("no double holds"), "{}", r.text);
     for _ in 0..1000 {
         add(&app, json!({"path": "/nowhere", "preset": "unavailable"})).await;
     }
@@ -405,4 +438,31 @@ async fn a_rule_body_is_kept_as_the_json_text_it_came_as() {
     let r = app.get(KEY, "00000269-7836-49e5-bc65-e592afafec14").await;
     assert_eq!(r.status, 502);
     assert_eq!(r.text, given);
+}
+
+#[tokio::test]
+async fn a_rules_answer_is_bounded_headers_included() {
+    let app = spawn_app_with(|c| c.max_body_bytes = 1024 * 1024);
+    let rule = |body: usize, header: usize| json!({"status": 200, "body_text": "b".repeat(body), "headers": {"x-big": "h".repeat(header)}});
+    add(&app, rule(200 * 1024, 56 * 1024 - 5)).await;
+    let r = app
+        .admin(
+            Method::POST,
+            "/__admin/faults",
+            Some(rule(200 * 1024, 56 * 1024)),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert!(
+        r.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("body and headers must be at most 262144 bytes together"),
+        "{}",
+        r.text
+    );
+    let r = app
+        .admin(Method::POST, "/__admin/faults", Some(rule(0, 300 * 1024)))
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text);
 }
