@@ -5,7 +5,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use actix_web::body::{BodySize, BoxBody, EitherBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
@@ -40,6 +40,47 @@ impl ConnectionFd {
             std::mem::ManuallyDrop::new(unsafe { std::net::TcpStream::from_raw_fd(self.0) });
         let _ = stream.shutdown(std::net::Shutdown::Both);
     }
+
+    /// Whether the client has closed its end (its read gives the end of the stream), without
+    /// reading anything the connection would. A client that half-closes to wait for its answer
+    /// reads as gone too, as nginx takes it: nothing tells the two apart without writing.
+    fn peer_left(self) -> bool {
+        use std::os::fd::FromRawFd;
+        // SAFETY: as in `cut`: the connection is open while its request is served, and
+        // `ManuallyDrop` leaves the descriptor to it. The socket is non-blocking (tokio's).
+        let stream =
+            std::mem::ManuallyDrop::new(unsafe { std::net::TcpStream::from_raw_fd(self.0) });
+        let mut byte = [0u8; 1];
+        match stream.peek(&mut byte) {
+            Ok(0) => true,
+            Ok(_) => false,
+            Err(e) => e.kind() != std::io::ErrorKind::WouldBlock,
+        }
+    }
+}
+
+/// How often a rule's delay or stall looks whether its client is still there.
+const PEER_CHECK: Duration = Duration::from_millis(250);
+
+/// Sleeps `length`, or until the client of `fd` leaves: a rule's delay or stall must not hold a
+/// connection (and its descriptor) for minutes after a client that timed out. Returns whether it
+/// left.
+async fn sleep_while_there(fd: Option<ConnectionFd>, length: Duration) -> bool {
+    let Some(fd) = fd else {
+        tokio::time::sleep(length).await;
+        return false;
+    };
+    let end = tokio::time::Instant::now() + length;
+    loop {
+        let now = tokio::time::Instant::now();
+        if now >= end {
+            return false;
+        }
+        tokio::time::sleep_until(end.min(now + PEER_CHECK)).await;
+        if fd.peer_left() {
+            return true;
+        }
+    }
 }
 
 /// The fault rules, the route, `--http-status mirror`, and the journal, for one Midtrans request.
@@ -67,8 +108,17 @@ pub async fn midtrans<B: MessageBody + 'static>(
         let response = next.call(req).await?.map_into_left_body();
         return Ok(finish(state, response, arrived, None));
     };
-    if !fired.delay.is_zero() {
-        tokio::time::sleep(fired.delay).await;
+    let fd = req.conn_data::<ConnectionFd>().copied();
+    if !fired.delay.is_zero() && sleep_while_there(fd, fired.delay).await {
+        // Nobody to answer: the route is not run (nothing changes that no one hears of), and the
+        // journal shows no answer, as for a dropped connection.
+        drop_connection(&req);
+        let gone = Fired {
+            effect: Effect::Drop,
+            ..fired
+        };
+        let response = answered(req, HttpResponse::new(StatusCode::INTERNAL_SERVER_ERROR));
+        return Ok(finish(state, response, arrived, Some(&gone)));
     }
     let response = match &fired.effect {
         Effect::Delay => next.call(req).await?.map_into_left_body(),
@@ -78,8 +128,9 @@ pub async fn midtrans<B: MessageBody + 'static>(
             answered(req, HttpResponse::new(StatusCode::INTERNAL_SERVER_ERROR))
         }
         Effect::Stall(answer, stall) => {
-            let response = respond(answer)
-                .set_body(BoxBody::new(Stalled(Box::pin(tokio::time::sleep(*stall)))));
+            let response = respond(answer).set_body(BoxBody::new(Stalled(Box::pin(
+                sleep_while_there(fd, *stall),
+            ))));
             answered(req, response)
         }
     };
@@ -177,8 +228,9 @@ fn drop_connection(req: &ServiceRequest) {
     }
 }
 
-/// A body that sends nothing until its time is up, then breaks the connection.
-struct Stalled(Pin<Box<tokio::time::Sleep>>);
+/// A body that sends nothing until its time is up (or its client leaves), then breaks the
+/// connection.
+struct Stalled(Pin<Box<dyn Future<Output = bool>>>);
 
 impl MessageBody for Stalled {
     type Error = std::io::Error;
@@ -193,7 +245,7 @@ impl MessageBody for Stalled {
     ) -> Poll<Option<Result<Bytes, Self::Error>>> {
         match self.0.as_mut().poll(cx) {
             Poll::Pending => Poll::Pending,
-            Poll::Ready(()) => Poll::Ready(Some(Err(std::io::Error::other(
+            Poll::Ready(_) => Poll::Ready(Some(Err(std::io::Error::other(
                 "a fault rule stalled this answer",
             )))),
         }
@@ -269,9 +321,7 @@ mod tests {
             .build()
             .unwrap();
         rt.block_on(async {
-            let body = Stalled(Box::pin(tokio::time::sleep(
-                std::time::Duration::from_millis(1),
-            )));
+            let body = Stalled(Box::pin(sleep_while_there(None, Duration::from_millis(1))));
             assert_eq!(body.size(), BodySize::Stream);
             let mut body = std::pin::pin!(body);
             let next = std::future::poll_fn(|cx| body.as_mut().poll_next(cx)).await;

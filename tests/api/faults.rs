@@ -466,3 +466,76 @@ async fn a_rules_answer_is_bounded_headers_included() {
         .await;
     assert_eq!(r.status, 400, "{}", r.text);
 }
+
+/// The journal's entries that got no answer (a dropped connection), polled for up to 10 s.
+async fn unanswered_within_10s(app: &TestApp, what: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let r = app
+            .admin(
+                Method::POST,
+                "/__admin/requests/find",
+                Some(json!({"status": 0})),
+            )
+            .await;
+        if !r.body["requests"].as_array().unwrap().is_empty() {
+            return r.body["requests"][0].clone();
+        }
+        assert!(Instant::now() < deadline, "{what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_client_that_leaves_during_a_delay_is_let_go_and_its_request_not_run() {
+    let app = spawn_app();
+    add(
+        &app,
+        json!({"method": "POST", "path": "/v2/pay/account", "delay_ms": 60_000}),
+    )
+    .await;
+    let before = app.account_count().await;
+    let impatient = reqwest::Client::builder()
+        .timeout(Duration::from_millis(500))
+        .build()
+        .unwrap();
+    let err = impatient
+        .post(format!("{}/v2/pay/account", app.url))
+        .basic_auth(KEY, Some(""))
+        .json(&gopay("81234567890"))
+        .send()
+        .await
+        .expect_err("the client gives up first");
+    assert!(err.is_timeout(), "{err:?}");
+    // Within seconds, not the rule's minute: the connection is closed, and shown unanswered.
+    let entry = unanswered_within_10s(&app, "the delay held on after its client left").await;
+    assert_eq!(entry["fault"], 1, "{entry}");
+    assert_eq!(entry["path"], "/v2/pay/account");
+    assert_eq!(app.account_count().await, before, "the create ran");
+}
+
+#[tokio::test]
+async fn a_client_that_leaves_during_a_stall_is_let_go() {
+    let app = spawn_app();
+    add(&app, json!({"stall_ms": 60_000, "status": 200})).await;
+    // The head comes; then the client closes its end, as one that timed out does.
+    let mut stream = tokio::net::TcpStream::connect(app.url.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let head = format!(
+        "GET /v2/pay/account/{ENABLED} HTTP/1.1\r\nHost: {}\r\nAuthorization: {}\r\n\r\n",
+        app.url.trim_start_matches("http://"),
+        basic(KEY)
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut got = vec![0u8; 4096];
+    let n = stream.read(&mut got).await.unwrap();
+    assert!(got[..n].starts_with(b"HTTP/1.1 200"), "{:?}", &got[..n]);
+    stream.shutdown().await.unwrap();
+    // The server closes its end too, within seconds rather than the stall's minute.
+    let rest = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut got))
+        .await
+        .expect("the stall held the connection after its client left");
+    assert!(matches!(rest, Ok(0) | Err(_)), "{rest:?}");
+}
