@@ -8,10 +8,12 @@
 //! effects are applied around the route in `intercept.rs`.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use actix_web::http::StatusCode;
+use actix_web::web::Bytes;
 use parking_lot::Mutex;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
@@ -146,7 +148,7 @@ pub enum Answer {
     Preset(Preset),
     Custom {
         status: StatusCode,
-        body: Vec<u8>,
+        body: Bytes,
         json: bool,
         headers: Vec<(String, String)>,
     },
@@ -157,7 +159,8 @@ pub enum Answer {
 pub struct Fired {
     pub rule: u64,
     pub delay: Duration,
-    pub effect: Effect,
+    /// Shared with the rule: a free-form answer is up to 256 KiB, and a rule fires under the lock.
+    pub effect: Arc<Effect>,
 }
 
 /// A rule checked and ready to match.
@@ -165,7 +168,7 @@ pub struct Fired {
 struct Rule {
     id: u64,
     spec: RuleSpec,
-    effect: Effect,
+    effect: Arc<Effect>,
     remaining: Option<u64>,
     fired: u64,
 }
@@ -243,7 +246,7 @@ impl RuleSpec {
             (answer, false, Some(ms)) => Effect::Stall(
                 answer.unwrap_or(Answer::Custom {
                     status: StatusCode::OK,
-                    body: Vec::new(),
+                    body: Bytes::new(),
                     json: true,
                     headers: Vec::new(),
                 }),
@@ -285,9 +288,9 @@ impl RuleSpec {
             ))?;
         let (body, json) = match (&self.body, &self.body_text) {
             (Some(_), Some(_)) => return Err("give body (JSON) or body_text, not both".into()),
-            (Some(v), None) => (v.as_str().as_bytes().to_vec(), true),
-            (None, Some(t)) => (t.clone().into_bytes(), false),
-            (None, None) => (Vec::new(), true),
+            (Some(v), None) => (Bytes::copy_from_slice(v.as_str().as_bytes()), true),
+            (None, Some(t)) => (Bytes::copy_from_slice(t.as_bytes()), false),
+            (None, None) => (Bytes::new(), true),
         };
         if body.len() > MAX_BODY {
             return Err(format!("the answer body must be at most {MAX_BODY} bytes"));
@@ -465,7 +468,7 @@ impl Faults {
                     id,
                     remaining: spec.times,
                     spec: spec.clone(),
-                    effect,
+                    effect: Arc::new(effect),
                     fired: 0,
                 });
             }
@@ -475,7 +478,11 @@ impl Faults {
 
     fn recount(&self, inner: &Inner) {
         self.count.store(inner.rules.len(), Ordering::Relaxed);
-        let phone = inner.rules.iter().filter(|r| r.spec.wants_phone()).count();
+        let phone = inner
+            .rules
+            .iter()
+            .filter(|r| r.spec.wants_phone() && r.remaining != Some(0))
+            .count();
         self.phone_rules.store(phone, Ordering::Relaxed);
     }
 
@@ -507,7 +514,7 @@ impl Faults {
             id,
             remaining: spec.times,
             spec,
-            effect,
+            effect: Arc::new(effect),
             fired: 0,
         };
         let view = rule.view();
@@ -578,6 +585,10 @@ impl Faults {
             rule.fired = rule.fired.saturating_add(1);
             if let Some(left) = &mut rule.remaining {
                 *left = left.saturating_sub(1);
+                if *left == 0 && rule.spec.wants_phone() {
+                    // Used up: creates no longer need their body read before the route for it.
+                    self.phone_rules.fetch_sub(1, Ordering::Relaxed);
+                }
             }
             let delay = match (rule.spec.delay_ms, rule.spec.delay_max_ms) {
                 (Some(min), Some(max)) if max > min => rng.gen_range(min..=max),
@@ -587,7 +598,7 @@ impl Faults {
             return Some(Fired {
                 rule: rule.id,
                 delay: Duration::from_millis(delay),
-                effect: rule.effect.clone(),
+                effect: Arc::clone(&rule.effect),
             });
         }
         None

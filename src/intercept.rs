@@ -114,13 +114,13 @@ pub async fn midtrans<B: MessageBody + 'static>(
         // journal shows no answer, as for a dropped connection.
         drop_connection(&req);
         let gone = Fired {
-            effect: Effect::Drop,
+            effect: std::sync::Arc::new(Effect::Drop),
             ..fired
         };
         let response = answered(req, HttpResponse::new(StatusCode::INTERNAL_SERVER_ERROR));
         return Ok(finish(state, response, arrived, Some(&gone)));
     }
-    let response = match &fired.effect {
+    let response = match &*fired.effect {
         Effect::Delay => next.call(req).await?.map_into_left_body(),
         Effect::Answer(answer) => answered(req, respond(answer)),
         Effect::Drop => {
@@ -144,7 +144,8 @@ fn answered<B>(req: ServiceRequest, response: HttpResponse) -> ServiceResponse<E
 }
 
 /// The rule that fires on `req`, if any. Reads the body first when a rule matches on the phone
-/// number of a create, and puts it back for the route.
+/// number of a create, and puts it back for the route; only when the route would read it too, so
+/// that a request it refuses first (no key, a form) gets that answer, not the body's.
 async fn fire(state: &AppState, req: &mut ServiceRequest) -> Result<Option<Fired>, ApiError> {
     let server_key = req
         .headers()
@@ -154,6 +155,8 @@ async fn fire(state: &AppState, req: &mut ServiceRequest) -> Result<Option<Fired
     if state.faults.wants_phone()
         && req.method() == Method::POST
         && routed_path(req.request()) == "/v2/pay/account"
+        && crate::auth::server_key(req.request(), &state.server_keys).is_ok()
+        && crate::api::check_content_type(req.request()).is_ok()
     {
         let (http_req, payload) = req.parts_mut();
         let payload = web::Payload::from_request(http_req, payload)
@@ -266,12 +269,12 @@ fn finish<B: MessageBody + 'static>(
         return response;
     };
     let (req, res) = response.into_parts();
-    let status = match fired.map(|f| &f.effect) {
+    let status = match fired.map(|f| &*f.effect) {
         Some(Effect::Drop) => 0,
         _ => res.status().as_u16(),
     };
     let (res, body) = res.into_parts();
-    let stalled = matches!(fired.map(|f| &f.effect), Some(Effect::Stall(..)));
+    let stalled = matches!(fired.map(|f| &*f.effect), Some(Effect::Stall(..)));
     let answer = if stalled {
         Err(body)
     } else {

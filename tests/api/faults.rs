@@ -539,3 +539,42 @@ async fn a_client_that_leaves_during_a_stall_is_let_go() {
         .expect("the stall held the connection after its client left");
     assert!(matches!(rest, Ok(0) | Err(_)), "{rest:?}");
 }
+
+#[tokio::test]
+async fn a_phone_rule_leaves_the_routes_own_refusals_first() {
+    let app = spawn_app_with(|c| c.max_body_bytes = 256);
+    add(
+        &app,
+        json!({"phone_number": "81200000099", "preset": "unavailable", "times": 1}),
+    )
+    .await;
+    // No key and a body over the limit: the route answers 401 before it reads a body, and so
+    // must the rule's look for a phone number.
+    let big =
+        serde_json::to_vec(&json!({"gopay_partner": {"phone_number": "8".repeat(300)}})).unwrap();
+    let r = app
+        .raw(
+            Method::POST,
+            "/v2/pay/account",
+            &[("content-type", "application/json")],
+            Some(big.clone()),
+        )
+        .await;
+    assert_envelope(&r, 401, "401", "Unknown Merchant server_key/id");
+    // A form: the route's 415 comes before its body too.
+    let auth = basic(KEY);
+    let r = app
+        .raw(
+            Method::POST,
+            "/v2/pay/account",
+            &[
+                ("Authorization", auth.as_str()),
+                ("content-type", "application/x-www-form-urlencoded"),
+            ],
+            Some(big),
+        )
+        .await;
+    assert_eq!(r.status, 415, "{}", r.text);
+    // The rule still fires on its number.
+    assert_eq!(app.create(KEY, &gopay("81200000099")).await.status, 503);
+}
