@@ -9,7 +9,7 @@
 //! The journal holds at most `--journal-size` entries and [`MAX_BYTES`] of bodies and answers; past
 //! either, the oldest go.
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -345,7 +345,7 @@ impl Matcher {
             && self
                 .path
                 .as_deref()
-                .is_none_or(|p| path_matches(p, e.record.path()))
+                .is_none_or(|p| path_matches(p, &crate::routing::routed_form(e.record.path())))
             && self.since_ms.is_none_or(|t| e.at_ms >= t)
             && self.status.is_none_or(|s| s == e.status)
             && self
@@ -496,25 +496,41 @@ impl Journal {
     /// Forgets every entry, or those of one server key; returns how many went.
     pub fn clear(&self, server_key: Option<&str>) -> usize {
         let mut inner = self.inner.lock();
-        let before = inner.entries.len();
-        let mut taken = VecDeque::new();
-        match server_key {
+        let taken = match server_key {
             None => {
-                taken = std::mem::take(&mut inner.entries);
                 inner.bytes = 0;
+                std::mem::take(&mut inner.entries)
             }
             Some(key) => {
-                inner
-                    .entries
-                    .retain(|e| e.server_key().as_deref() != Some(key));
+                // Which entries are the key's is worked out without the lock (it decodes every
+                // entry's credentials, up to a million), then they are taken out by id; entries
+                // recorded meanwhile stay.
+                let entries: Vec<Arc<Entry>> = inner.entries.iter().cloned().collect();
+                drop(inner);
+                let ids: HashSet<u64> = entries
+                    .iter()
+                    .filter(|e| e.server_key().as_deref() == Some(key))
+                    .map(|e| e.id)
+                    .collect();
+                drop(entries);
+                inner = self.inner.lock();
+                let mut gone = Vec::with_capacity(ids.len());
+                inner.entries.retain(|e| {
+                    let keep = !ids.contains(&e.id);
+                    if !keep {
+                        gone.push(Arc::clone(e));
+                    }
+                    keep
+                });
                 inner.bytes = inner.entries.iter().map(|e| e.size()).sum();
+                drop(inner);
+                // Freed here, after the lock.
+                return gone.len();
             }
-        }
-        let cleared = before - inner.entries.len();
+        };
         // A full journal is a great many entries: freed after the lock is released.
         drop(inner);
-        drop(taken);
-        cleared
+        taken.len()
     }
 
     /// Empty, with ids from 1 again (a full reset).

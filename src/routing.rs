@@ -17,6 +17,18 @@ pub fn routed_path(req: &HttpRequest) -> &str {
     req.match_info().as_str()
 }
 
+/// A path as sent, as [`routed_path`] would give it: for a path kept as sent (the journal's), so
+/// that a filter finds `/v2/pay/%61ccount` as the route and the fault rules saw it.
+pub fn routed_form(path: &str) -> std::borrow::Cow<'_, str> {
+    if !path.contains('%') {
+        return path.into();
+    }
+    match actix_web::http::Uri::try_from(path) {
+        Ok(uri) => actix_web::dev::Url::new(uri).path().to_owned().into(),
+        Err(_) => path.into(),
+    }
+}
+
 /// A route for GET that answers HEAD the same way (without the body: the HTTP layer drops it).
 pub fn get() -> Route {
     web::route().guard(guard::fn_guard(|ctx| is_get(&ctx.head().method)))

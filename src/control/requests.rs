@@ -111,7 +111,7 @@ async fn off_worker<R: Send + 'static>(
 ) -> Result<R, ControlError> {
     let state = state.clone();
     web::block(move || query(&state)).await.map_err(|_| {
-        ControlError::BadRequest("the server is stopping: the journal query did not run".into())
+        ControlError::Internal("the server is stopping: the journal query did not run".into())
     })
 }
 
@@ -203,7 +203,12 @@ struct ForgetQuery {
 }
 
 /// `DELETE /__admin/requests[?server_key=]`.
-async fn forget(state: web::Data<AppState>, query: web::Query<ForgetQuery>) -> HttpResponse {
-    let deleted = state.journal.clear(query.server_key.as_deref());
-    HttpResponse::Ok().json(json!({ "deleted": deleted }))
+async fn forget(
+    state: web::Data<AppState>,
+    query: web::Query<ForgetQuery>,
+) -> Result<HttpResponse, ControlError> {
+    let key = query.into_inner().server_key;
+    // One key's entries are found by decoding every entry's credentials.
+    let deleted = off_worker(&state, move |s| s.journal.clear(key.as_deref())).await?;
+    Ok(HttpResponse::Ok().json(json!({ "deleted": deleted })))
 }

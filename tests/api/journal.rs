@@ -359,3 +359,31 @@ async fn pages_embed_bodies_as_sent_and_end_early_when_large() {
     assert_eq!(seen, 11, "every entry once");
     assert_eq!(pages, 2, "the first page ended early");
 }
+
+#[tokio::test]
+async fn a_path_filter_finds_a_request_as_it_was_routed_and_shows_it_as_sent() {
+    let app = spawn_app();
+    // `%61` is `a`: the route serves it as the account's GET.
+    let sent = format!("/v2/pay/%61ccount/{ENABLED}");
+    let auth = basic(KEY);
+    let r = app
+        .raw(
+            Method::GET,
+            &sent,
+            &[("Authorization", auth.as_str())],
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let routed = format!("/v2/pay/account/{ENABLED}");
+    assert_eq!(count(&app, json!({"path": routed})).await, 1);
+    assert_eq!(count(&app, json!({"path": "/v2/pay/account/*"})).await, 1);
+    let r = app
+        .admin(
+            Method::POST,
+            "/__admin/requests/find",
+            Some(json!({"path": routed})),
+        )
+        .await;
+    assert_eq!(r.body["requests"][0]["path"], sent, "{}", r.text);
+}
