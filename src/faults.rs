@@ -167,7 +167,8 @@ pub struct Fired {
 #[derive(Debug, Clone)]
 struct Rule {
     id: u64,
-    spec: RuleSpec,
+    /// Shared with the listings, which write it outside the rules' lock.
+    spec: Arc<RuleSpec>,
     effect: Arc<Effect>,
     remaining: Option<u64>,
     fired: u64,
@@ -386,9 +387,29 @@ impl Rule {
                 .is_none_or(|a| f.account_id().is_some_and(|id| id.eq_ignore_ascii_case(a)))
     }
 
-    /// The rule as the control API shows it: its id, what it was given, and its counts, as JSON
-    /// text (its body goes in as the text it came as).
-    fn view(&self) -> Box<RawValue> {
+    /// What a listing shows of it, taken under the lock and written after it.
+    fn snapshot(&self) -> RuleView {
+        RuleView {
+            id: self.id,
+            spec: Arc::clone(&self.spec),
+            fired: self.fired,
+            remaining: self.remaining,
+        }
+    }
+}
+
+/// A rule as the control API shows it: its id, what it was given, and its counts.
+#[derive(Debug)]
+pub struct RuleView {
+    pub id: u64,
+    spec: Arc<RuleSpec>,
+    fired: u64,
+    remaining: Option<u64>,
+}
+
+impl RuleView {
+    /// As JSON text (its body goes in as the text it came as).
+    pub fn to_json(&self) -> Box<RawValue> {
         #[derive(Serialize)]
         struct View<'a> {
             id: u64,
@@ -467,7 +488,7 @@ impl Faults {
                 inner.rules.push(Rule {
                     id,
                     remaining: spec.times,
-                    spec: spec.clone(),
+                    spec: Arc::new(spec.clone()),
                     effect: Arc::new(effect),
                     fired: 0,
                 });
@@ -500,7 +521,7 @@ impl Faults {
     ///
     /// # Errors
     /// The rule is invalid, or [`MAX_RULES`] are held.
-    pub fn add(&self, spec: RuleSpec) -> Result<Box<RawValue>, String> {
+    pub fn add(&self, spec: RuleSpec) -> Result<RuleView, String> {
         let effect = spec.check()?;
         let mut inner = self.inner.lock();
         if inner.rules.len() >= MAX_RULES {
@@ -513,37 +534,44 @@ impl Faults {
         let rule = Rule {
             id,
             remaining: spec.times,
-            spec,
+            spec: Arc::new(spec),
             effect: Arc::new(effect),
             fired: 0,
         };
-        let view = rule.view();
+        let view = rule.snapshot();
         inner.rules.push(rule);
         self.recount(&inner);
         Ok(view)
     }
 
-    /// The rules, oldest first; with a server key, the rules that apply to it: its own and
+    /// A page of the rules, oldest first, after the rule `after`: at most `limit`, and the id to go
+    /// on after when more follow. With a server key, the rules that apply to it: its own and
     /// everybody's (those without a key).
-    pub fn list(&self, server_key: Option<&str>) -> Vec<Box<RawValue>> {
-        self.inner
-            .lock()
-            .rules
-            .iter()
-            .filter(|r| {
-                server_key.is_none_or(|k| r.spec.server_key.as_deref().is_none_or(|own| own == k))
-            })
-            .map(Rule::view)
-            .collect()
+    pub fn list(
+        &self,
+        server_key: Option<&str>,
+        after: Option<u64>,
+        limit: usize,
+    ) -> (Vec<RuleView>, Option<u64>) {
+        let inner = self.inner.lock();
+        let mut listed = inner.rules.iter().filter(|r| {
+            after.is_none_or(|a| r.id > a)
+                && server_key
+                    .is_none_or(|k| r.spec.server_key.as_deref().is_none_or(|own| own == k))
+        });
+        let page: Vec<RuleView> = listed.by_ref().take(limit).map(Rule::snapshot).collect();
+        let more = listed.next().is_some();
+        let next = page.last().filter(|_| more).map(|r| r.id);
+        (page, next)
     }
 
-    pub fn get(&self, id: u64) -> Option<Box<RawValue>> {
+    pub fn get(&self, id: u64) -> Option<RuleView> {
         self.inner
             .lock()
             .rules
             .iter()
             .find(|r| r.id == id)
-            .map(Rule::view)
+            .map(Rule::snapshot)
     }
 
     /// Removes one rule; false if there was none.
@@ -670,7 +698,8 @@ mod tests {
         assert!(f.fire(&facts("GET", "/v2/pay/account/abc", None)).is_none());
         assert!(f.fire(&unbind).is_some());
         assert!(f.fire(&unbind).is_none());
-        let listed: serde_json::Value = serde_json::from_str(f.list(None)[0].get()).unwrap();
+        let listed: serde_json::Value =
+            serde_json::from_str(f.list(None, None, 10).0[0].to_json().get()).unwrap();
         assert_eq!(listed["fired"], 2);
         assert_eq!(listed["remaining"], 0);
     }
@@ -764,9 +793,9 @@ mod tests {
         assert!(f.fire(&facts("GET", "/", None)).is_some());
         f.add(spec(r#"{"delay_ms":1}"#)).unwrap();
         f.restore();
-        let listed = f.list(None);
-        assert_eq!(listed.len(), 1);
-        let listed: serde_json::Value = serde_json::from_str(listed[0].get()).unwrap();
+        let (listed, next) = f.list(None, None, 10);
+        assert_eq!((listed.len(), next), (1, None));
+        let listed: serde_json::Value = serde_json::from_str(listed[0].to_json().get()).unwrap();
         assert_eq!(listed["id"], 1);
         assert_eq!(listed["fired"], 0);
     }

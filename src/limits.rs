@@ -28,9 +28,9 @@ pub const WORKERS: (usize, usize) = (1, 128);
 pub const MAX_DELIVERIES: (usize, usize) = (1, 1024);
 /// `--notification-log-size`.
 pub const NOTIFICATION_LOG_SIZE: (usize, usize) = (1, 1_000_000);
-/// A page of the journal (`GET /__admin/requests`, `find`) ends, with a cursor, at about this much
-/// JSON, whatever its `limit`.
-pub const JOURNAL_PAGE_BYTES: usize = 8 * 1024 * 1024;
+/// A page of the journal (`GET /__admin/requests`, `find`) or of the fault rules ends, with a
+/// cursor, at about this much JSON, whatever its `limit`.
+pub const PAGE_BYTES: usize = 8 * 1024 * 1024;
 /// Ids that count up (notification ids, refunds' `refund_chargeback_id`) never pass the largest
 /// integer JavaScript reads exactly, far from where adding one wraps.
 pub const COUNTER_MAX: u64 = (1 << 53) - 1;

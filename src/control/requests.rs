@@ -116,7 +116,7 @@ async fn off_worker<R: Send + 'static>(
 }
 
 /// A page of entries, written as JSON on the blocking thread. It ends early, with a cursor, once it
-/// holds [`limits::JOURNAL_PAGE_BYTES`]: a thousand entries of large bodies would otherwise make one
+/// holds [`limits::PAGE_BYTES`]: a thousand entries of large bodies would otherwise make one
 /// answer of hundreds of megabytes.
 async fn page(
     state: &web::Data<AppState>,
@@ -133,7 +133,7 @@ async fn page(
                 out.push(b',');
             }
             serde_json::to_writer(&mut out, &entry.view())?;
-            if out.len() >= limits::JOURNAL_PAGE_BYTES && i + 1 < found.len() {
+            if out.len() >= limits::PAGE_BYTES && i + 1 < found.len() {
                 next = Some(entry.id);
                 break;
             }

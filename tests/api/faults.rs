@@ -401,6 +401,35 @@ async fn bad_rules_get_a_clear_400() {
     assert_eq!(r.status, 400);
     assert!(r.text.contains("1000 rules"), "{}", r.text);
     assert_eq!(app.get(KEY, ENABLED).await.status, 200);
+    // Listed in pages, as every control list: 100 unless asked, at most 1000.
+    let mut ids = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let r = app
+            .admin(
+                Method::GET,
+                &format!("/__admin/faults?cursor={cursor}"),
+                None,
+            )
+            .await;
+        let page = r.body["faults"].as_array().unwrap();
+        assert!(page.len() <= 100, "{}", page.len());
+        ids.extend(page.iter().map(|f| f["id"].as_u64().unwrap()));
+        match r.body["next_cursor"].as_str() {
+            Some(next) => cursor = next.to_string(),
+            None => break,
+        }
+    }
+    assert_eq!(ids, (1..=1000).collect::<Vec<u64>>());
+    let r = app
+        .admin(Method::GET, "/__admin/faults?limit=1000", None)
+        .await;
+    assert_eq!(r.body["faults"].as_array().unwrap().len(), 1000);
+    assert_eq!(r.body["next_cursor"], Value::Null);
+    let r = app
+        .admin(Method::GET, "/__admin/faults?limit=1001", None)
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text);
 }
 
 #[tokio::test]
