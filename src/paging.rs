@@ -65,6 +65,39 @@ pub fn request(
     Ok((limit(limit_asked)?, parse_cursor(cursor)?))
 }
 
+/// A page as JSON, `{"<name>": [...], "next_cursor": ...}`, that ends early, with a cursor after the
+/// last item written, once it holds [`crate::limits::PAGE_BYTES`]: a thousand large items would
+/// otherwise make one answer of hundreds of megabytes. `next` is the cursor when every item fits.
+///
+/// # Errors
+/// An item that fails to serialise.
+pub fn write_bounded<T>(
+    name: &str,
+    items: &[T],
+    mut next: Option<u64>,
+    position: impl Fn(&T) -> u64,
+    mut write: impl FnMut(&mut Vec<u8>, &T) -> Result<(), serde_json::Error>,
+) -> Result<Vec<u8>, serde_json::Error> {
+    let mut out = Vec::new();
+    out.extend_from_slice(b"{");
+    serde_json::to_writer(&mut out, name)?;
+    out.extend_from_slice(b":[");
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write(&mut out, item)?;
+        if out.len() >= crate::limits::PAGE_BYTES && i + 1 < items.len() {
+            next = Some(position(item));
+            break;
+        }
+    }
+    out.extend_from_slice(br#"],"next_cursor":"#);
+    serde_json::to_writer(&mut out, &cursor_string(next))?;
+    out.push(b'}');
+    Ok(out)
+}
+
 /// The positions of `items` (sorted by position) after `after` in `order`, at most [`SCAN_BUDGET`]
 /// of them; `pos` reads an item's position.
 pub fn after<T>(

@@ -8,7 +8,7 @@ use serde_json::json;
 use super::{ControlError, method_not_allowed, read_json};
 use crate::app::AppState;
 use crate::faults::RuleSpec;
-use crate::{limits, paging, routing};
+use crate::{paging, routing};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -53,8 +53,8 @@ struct ListQuery {
 
 /// `GET /__admin/faults[?server_key=&limit=&cursor=]`: a page of the rules, oldest first (the
 /// order they are tried in). Written outside the rules' lock, which every Midtrans request takes,
-/// and cut at [`limits::PAGE_BYTES`] as the journal's pages are: a thousand rules of 256 KiB
-/// answers would otherwise make one answer of a quarter of a gigabyte.
+/// and cut by size as the journal's pages are (a thousand rules of 256 KiB answers are a quarter
+/// of a gigabyte).
 async fn list(
     state: web::Data<AppState>,
     query: web::Query<ListQuery>,
@@ -62,23 +62,18 @@ async fn list(
     let q = query.into_inner();
     let (limit, after) =
         paging::request(q.limit, q.cursor.as_deref()).map_err(ControlError::BadRequest)?;
-    let (rules, mut next) = state.faults.list(q.server_key.as_deref(), after, limit);
-    let mut out = br#"{"faults":["#.to_vec();
-    for (i, rule) in rules.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        out.extend_from_slice(rule.to_json().get().as_bytes());
-        if out.len() >= limits::PAGE_BYTES && i + 1 < rules.len() {
-            next = Some(rule.id);
-            break;
-        }
-    }
-    out.extend_from_slice(br#"],"next_cursor":"#);
-    let cursor = serde_json::to_vec(&paging::cursor_string(next))
-        .map_err(|e| ControlError::Internal(format!("the page could not be written: {e}")))?;
-    out.extend_from_slice(&cursor);
-    out.push(b'}');
+    let (rules, next) = state.faults.list(q.server_key.as_deref(), after, limit);
+    let out = paging::write_bounded(
+        "faults",
+        &rules,
+        next,
+        |r| r.id,
+        |out, r| {
+            out.extend_from_slice(r.to_json().get().as_bytes());
+            Ok(())
+        },
+    )
+    .map_err(|e| ControlError::Internal(format!("the page could not be written: {e}")))?;
     Ok(HttpResponse::Ok()
         .content_type("application/json")
         .body(out))

@@ -8,8 +8,8 @@ use serde_json::{Value, json};
 use super::{ControlError, method_not_allowed, read_json};
 use crate::app::AppState;
 use crate::journal::Matcher;
+use crate::paging;
 use crate::routing;
-use crate::{limits, paging};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -116,7 +116,7 @@ async fn off_worker<R: Send + 'static>(
 }
 
 /// A page of entries, written as JSON on the blocking thread. It ends early, with a cursor, once it
-/// holds [`limits::PAGE_BYTES`]: a thousand entries of large bodies would otherwise make one
+/// holds [`crate::limits::PAGE_BYTES`]: a thousand entries of large bodies would otherwise make one
 /// answer of hundreds of megabytes.
 async fn page(
     state: &web::Data<AppState>,
@@ -126,22 +126,14 @@ async fn page(
 ) -> Result<HttpResponse, ControlError> {
     let (limit, before) = paging::request(limit, cursor).map_err(ControlError::BadRequest)?;
     let body = off_worker(state, move |s| {
-        let (found, mut next) = s.journal.find(&matcher, before, limit);
-        let mut out = br#"{"requests":["#.to_vec();
-        for (i, entry) in found.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            serde_json::to_writer(&mut out, &entry.view())?;
-            if out.len() >= limits::PAGE_BYTES && i + 1 < found.len() {
-                next = Some(entry.id);
-                break;
-            }
-        }
-        out.extend_from_slice(br#"],"next_cursor":"#);
-        serde_json::to_writer(&mut out, &paging::cursor_string(next))?;
-        out.push(b'}');
-        Ok::<_, serde_json::Error>(out)
+        let (found, next) = s.journal.find(&matcher, before, limit);
+        paging::write_bounded(
+            "requests",
+            &found,
+            next,
+            |e| e.id,
+            |out, e| serde_json::to_writer(out, &e.view()),
+        )
     })
     .await?
     .map_err(|e| ControlError::Internal(format!("the page could not be written: {e}")))?;
