@@ -241,8 +241,11 @@ impl Cli {
             None => Fixtures::default(),
         };
         let faults = match &self.faults {
-            Some(path) => std::fs::read_to_string(path)
+            Some(path) => crate::limits::read_at_most(path, crate::faults::MAX_FILE_BYTES)
                 .map_err(|e| e.to_string())
+                .and_then(|bytes| {
+                    String::from_utf8(bytes).map_err(|_| "it is not UTF-8 text".into())
+                })
                 .and_then(|text| crate::faults::parse_file(&text))
                 .map_err(|e| format!("{} ({}): {e}", self.source("--faults"), path.display()))?,
             None => Vec::new(),

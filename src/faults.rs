@@ -22,6 +22,8 @@ use serde_json::value::RawValue;
 
 /// Rules one server holds at most.
 pub const MAX_RULES: usize = 1000;
+/// The largest `--faults` file: room for [`MAX_RULES`] rules of the largest answers.
+pub const MAX_FILE_BYTES: u64 = 320 * 1024 * 1024;
 /// Longest delay or stall a rule may ask for.
 pub const MAX_DELAY: Duration = Duration::from_secs(600);
 /// How long a stall lasts when the rule does not say.

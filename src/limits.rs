@@ -239,6 +239,26 @@ pub fn check_server_key(what: &str, key: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Reads the file at `path`, refusing one larger than `max` bytes without reading more than one
+/// byte past it: a file named at start (`--faults`, the state file) could be `/dev/zero`.
+///
+/// # Errors
+/// The file cannot be read (`NotFound` as such), or is larger than `max` (`FileTooLarge`).
+pub fn read_at_most(path: &std::path::Path, max: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(max.saturating_add(1))
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > max {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::FileTooLarge,
+            format!("it is larger than {max} bytes"),
+        ));
+    }
+    Ok(bytes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -266,5 +286,23 @@ mod tests {
         ] {
             assert_eq!(show(d), shown);
         }
+    }
+
+    #[test]
+    fn a_file_past_its_bound_is_refused_without_reading_it_all() {
+        let dir = std::env::temp_dir().join(format!("read-at-most-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("f");
+        std::fs::write(&path, b"12345").unwrap();
+        assert_eq!(read_at_most(&path, 5).unwrap(), b"12345");
+        let err = read_at_most(&path, 4).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::FileTooLarge);
+        assert!(err.to_string().contains("larger than 4 bytes"), "{err}");
+        let missing = read_at_most(&dir.join("none"), 4).unwrap_err();
+        assert_eq!(missing.kind(), std::io::ErrorKind::NotFound);
+        // An endless file stops one byte past the bound.
+        let err = read_at_most(std::path::Path::new("/dev/zero"), 1024).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::FileTooLarge);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

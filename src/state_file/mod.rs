@@ -77,14 +77,12 @@ impl StateFile {
 /// It cannot be read, or is not a valid document; the message names the problem (the caller names
 /// the file).
 pub fn read(path: &Path) -> Result<Option<Document>, String> {
-    let bytes = match std::fs::read(path) {
+    let bytes = match crate::limits::read_at_most(path, MAX_BYTES) {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) if e.kind() == std::io::ErrorKind::FileTooLarge => return Err(e.to_string()),
         Err(e) => return Err(format!("cannot read it: {e}")),
     };
-    if bytes.len() as u64 > MAX_BYTES {
-        return Err(format!("it is larger than {MAX_BYTES} bytes"));
-    }
     parse(&bytes).map(Some)
 }
 

@@ -165,6 +165,12 @@ fn a_faults_file_is_in_effect_from_the_start_and_a_bad_one_is_named() {
         stderr.contains("--faults (") && stderr.contains("bad.json"),
         "{stderr}"
     );
+    // An endless file is refused once past the bound, not read until memory runs out.
+    let stderr = refused(&["--faults", "/dev/zero"], &[]);
+    assert!(
+        stderr.contains("--faults (/dev/zero)") && stderr.contains("larger than 335544320 bytes"),
+        "{stderr}"
+    );
     let wrong = dir.join("wrong.json");
     std::fs::write(&wrong, r#"{"faults":[{"times":0,"preset":"unavailable"}]}"#).unwrap();
     let stderr = refused(&[], &[("PAY_ACCOUNT_MOCK_FAULTS", wrong.to_str().unwrap())]);
