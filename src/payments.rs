@@ -16,7 +16,6 @@ use serde_json::value::RawValue;
 use smallvec::SmallVec;
 use uuid::Uuid;
 
-use crate::accounts::AccountStatus;
 use crate::app::AppState;
 use crate::charges::decide::{self, Ask, Decision, Facts};
 use crate::charges::store::{Book, NotStored, OrderHash};
@@ -292,7 +291,8 @@ pub fn change(
         let (account_id, option, amount) = (t.account_id, t.payment_option.clone(), t.gross_amount);
         let mut deny = None;
         match (change, current) {
-            // The PIN settles by debiting; a balance that no longer suffices denies.
+            // The PIN settles by debiting; a balance that no longer suffices denies, and so does
+            // an account unbound (or an option deactivated) since the charge.
             (TxChange::Settle, TxStatus::Pending) if !debit(app, &account_id, &option, amount) => {
                 to = TxStatus::Deny;
                 deny = Some(&INSUFFICIENT_BALANCE);
@@ -428,9 +428,7 @@ pub fn use_web_link(app: &AppState, id: &Uuid) -> bool {
 }
 
 fn debit(app: &AppState, account: &Uuid, option: &str, amount: Amount) -> bool {
-    app.store
-        .change_balance(account, option, |b| b.checked_sub(amount))
-        .is_some()
+    app.store.debit_enabled(account, option, amount)
 }
 
 /// Gives money back to the option; an account or option that is gone gets nothing.
@@ -485,13 +483,6 @@ fn targets(to: &NotifyTo) -> impl Iterator<Item = Target> + '_ {
         .then_some(Target::Payment)
         .into_iter()
         .chain(urls.iter().map(|u| Target::Url(Arc::from(u.as_str()))))
-}
-
-/// Whether the account behind a transaction is still ENABLED (the PIN page says so if not).
-pub fn account_enabled(app: &AppState, t: &Transaction) -> bool {
-    app.store
-        .get(&t.account_id, None, app.clock.now_ms())
-        .is_some_and(|a| a.status == AccountStatus::Enabled)
 }
 
 #[cfg(test)]

@@ -679,6 +679,34 @@ impl Store {
         Some(new)
     }
 
+    /// Takes `amount` from the active option `option` of an ENABLED account, under the write lock
+    /// (a charge settled by its PIN after the account was unbound, or the option deactivated, must
+    /// not pay). False when the account is not ENABLED, the option is gone or inactive, or its
+    /// balance is short; nothing changes then.
+    pub fn debit_enabled(&self, id: &Uuid, option: &str, amount: Amount) -> bool {
+        let mut state = self.write();
+        let Some(account) = state.accounts.get_mut(id) else {
+            return false;
+        };
+        if account.status != AccountStatus::Enabled {
+            return false;
+        }
+        let Some(o) = account
+            .payment_options
+            .iter_mut()
+            .find(|o| *o.name == *option && o.active)
+        else {
+            return false;
+        };
+        match o.balance.value.checked_sub(amount) {
+            Some(left) => {
+                o.balance.value = left;
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Records every expiry that is due, [`EXPIRE_BATCH`] at a time under the lock (readers
     /// meanwhile see the accounts not yet recorded as EXPIRED already: [`Account::status_at`]);
     /// returns how many accounts expired, and the ids of the first `keep_ids`.

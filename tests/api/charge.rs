@@ -1374,3 +1374,57 @@ async fn metadata_and_refunds_are_bounded() {
     assert_eq!(status.body["refunds"].as_array().unwrap().len(), 100);
     assert_eq!(status.body["refund_amount"], "100.00");
 }
+
+#[tokio::test]
+async fn a_pin_sent_after_the_account_was_unbound_denies_and_pays_nothing() {
+    let app = spawn_app();
+    let (account, options) = linked(&app, KEY, "81230000003").await;
+    let r = app
+        .charge(
+            KEY,
+            &charge_body(&account, token(&options, WALLET), "order-unbound", 100_000),
+        )
+        .await;
+    assert_eq!(r.body["transaction_status"], "pending", "{}", r.text);
+    let web = r.body["actions"][0]["url"].as_str().unwrap().to_string();
+    let page = app
+        .client
+        .get(&web)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let form_token = page
+        .split("name=\"token\" value=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect("form token")
+        .to_string();
+    assert_eq!(app.unbind(KEY, &account).await.body["status_code"], "204");
+
+    let paid = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .post(&web)
+        .form(&[("token", form_token.as_str()), ("pin", "112233")])
+        .send()
+        .await
+        .unwrap();
+    assert!(paid.status().is_success() || paid.status().is_redirection());
+
+    let status = app.tx(KEY, "order-unbound", "status", None).await;
+    assert_eq!(status.body["transaction_status"], "deny", "{}", status.text);
+    let kept = app.accounts_of(KEY).await;
+    let kept = kept
+        .iter()
+        .find(|a| a["account_id"] == account.as_str())
+        .expect("the account");
+    assert_eq!(kept["account_status"], "DISABLED");
+    assert_eq!(
+        kept["payment_options"][0]["balance"]["value"], "1000000.00",
+        "the unbound account paid"
+    );
+}
