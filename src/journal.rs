@@ -503,29 +503,28 @@ impl Journal {
             }
             Some(key) => {
                 // Which entries are the key's is worked out without the lock (it decodes every
-                // entry's credentials, up to a million), then they are taken out by id; entries
-                // recorded meanwhile stay.
+                // entry's credentials, up to a million), then those entries are taken out; entries
+                // recorded meanwhile stay. They are told apart by address, not id: a full reset
+                // meanwhile starts the ids again, and the entries held here keep their addresses
+                // from being reused.
                 let entries: Vec<Arc<Entry>> = inner.entries.iter().cloned().collect();
                 drop(inner);
-                let ids: HashSet<u64> = entries
-                    .iter()
+                let mine: Vec<Arc<Entry>> = entries
+                    .into_iter()
                     .filter(|e| e.server_key().as_deref() == Some(key))
-                    .map(|e| e.id)
                     .collect();
-                drop(entries);
+                let addresses: HashSet<*const Entry> = mine.iter().map(Arc::as_ptr).collect();
                 inner = self.inner.lock();
-                let mut gone = Vec::with_capacity(ids.len());
-                inner.entries.retain(|e| {
-                    let keep = !ids.contains(&e.id);
-                    if !keep {
-                        gone.push(Arc::clone(e));
-                    }
-                    keep
-                });
+                let before = inner.entries.len();
+                inner
+                    .entries
+                    .retain(|e| !addresses.contains(&Arc::as_ptr(e)));
                 inner.bytes = inner.entries.iter().map(|e| e.size()).sum();
+                let cleared = before - inner.entries.len();
                 drop(inner);
                 // Freed here, after the lock.
-                return gone.len();
+                drop(mine);
+                return cleared;
             }
         };
         // A full journal is a great many entries: freed after the lock is released.

@@ -1387,33 +1387,16 @@ async fn a_pin_sent_after_the_account_was_unbound_denies_and_pays_nothing() {
         .await;
     assert_eq!(r.body["transaction_status"], "pending", "{}", r.text);
     let web = r.body["actions"][0]["url"].as_str().unwrap().to_string();
-    let page = app
-        .client
-        .get(&web)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let form_token = page
-        .split("name=\"token\" value=\"")
-        .nth(1)
-        .and_then(|s| s.split('"').next())
-        .expect("form token")
-        .to_string();
+    let form_token = crate::pages::token(&crate::pages::open(&app, &web).await);
     assert_eq!(app.unbind(KEY, &account).await.body["status_code"], "204");
 
-    let paid = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-        .post(&web)
-        .form(&[("token", form_token.as_str()), ("pin", "112233")])
-        .send()
-        .await
-        .unwrap();
-    assert!(paid.status().is_success() || paid.status().is_redirection());
+    let paid = crate::pages::post_form(
+        &app,
+        &web,
+        &[("token", form_token.as_str()), ("pin", "112233")],
+    )
+    .await;
+    assert!(paid.status.is_success() || paid.status.is_redirection());
 
     let status = app.tx(KEY, "order-unbound", "status", None).await;
     assert_eq!(status.body["transaction_status"], "deny", "{}", status.text);
