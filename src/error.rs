@@ -1,5 +1,6 @@
 //! The one error type of the Midtrans API routes, rendered as the Midtrans error envelope:
-//! `{"status_code": "...", "status_message": "...", ["validation_messages": [...],] "id": "<uuid>"}`.
+//! `{"status_code": "...", "status_message": "...", ["validation_messages": [...],] "id": "<uuid>"}`
+//! (no `id` on the malformed-body `"413"`, as documented).
 //!
 //! The HTTP status line follows what the real API does (reference section 6): 400 for validation,
 //! 401 for auth, and HTTP 200 for the other API answers ("404", "410", "412", "413"), which the
@@ -163,7 +164,8 @@ struct Envelope<'a> {
     status_message: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     validation_messages: Option<&'a [String]>,
-    id: Uuid,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<Uuid>,
 }
 
 impl ResponseError for ApiError {
@@ -187,7 +189,8 @@ impl ResponseError for ApiError {
             status_code: code,
             status_message: message,
             validation_messages,
-            id: Uuid::new_v4(),
+            // The one verified "413" body (GoPay 902, malformed JSON) has no id.
+            id: (*self != Self::Malformed).then(Uuid::new_v4),
         })
         .unwrap_or_default();
         HttpResponse::build(status)

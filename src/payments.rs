@@ -276,7 +276,7 @@ pub fn change(
     change: TxChange,
 ) -> Result<Arc<Transaction>, ChangeError> {
     let now = app.clock.now_ms();
-    let t = app.transactions.with(|book| {
+    app.transactions.with(|book| {
         let t = book.find(owner, id).ok_or(ChangeError::NotFound)?;
         let current = t.status;
         // Past its expiry, only the expiry itself applies (the scheduler records it at once).
@@ -317,10 +317,11 @@ pub fn change(
         let id = t.id;
         let t = book.shared(&id).ok_or(ChangeError::NotFound)?;
         book.settled(&t);
+        // Under the book's lock, as the charge does: a reset of the key that takes the
+        // transaction out then takes this notification out too.
+        notify(app, &t, false);
         Ok(t)
-    })?;
-    notify(app, &t, false);
-    Ok(t)
+    })
 }
 
 /// A pending transaction past its expiry is expired, even before the scheduler got to it.
@@ -343,7 +344,7 @@ pub fn refund(
     req: RefundRequest,
 ) -> Result<(Arc<Transaction>, Refund), RefundError> {
     let now = app.clock.now_ms();
-    let (t, r) = app.transactions.with(|book| {
+    app.transactions.with(|book| {
         let t = book.find(Some(owner), id).ok_or(RefundError::NotFound)?;
         if !matches!(t.status, TxStatus::Settlement | TxStatus::PartialRefund)
             || t.refunds.len() >= crate::limits::REFUNDS_MAX
@@ -390,11 +391,10 @@ pub fn refund(
         t.updated_at_ms = now;
         let id = t.id;
         let t = book.shared(&id).ok_or(RefundError::NotFound)?;
+        notify(app, &t, false);
+        notify(app, &t, true);
         Ok((t, refund))
-    })?;
-    notify(app, &t, false);
-    notify(app, &t, true);
-    Ok((t, r))
+    })
 }
 
 /// Expires every pending transaction and lapses every hold whose time has come.
@@ -516,5 +516,49 @@ mod tests {
         assert_eq!(expire_due(&app, 1_000), n);
         assert_eq!(app.transactions.with(|book| book.next_due()), None);
         assert_eq!(expire_due(&app, 1_000), 0);
+    }
+
+    /// A change records its notification before it lets go of the book, so a reset of its key
+    /// either comes first (nothing to change) or takes the notification with the transaction:
+    /// none is left about a transaction the reset removed. The change is held where it writes the
+    /// notification (it reads the settings there) while the reset runs.
+    #[test]
+    fn a_key_reset_never_leaves_a_notification_of_a_transaction_it_removed() {
+        let app = Arc::new(
+            AppState::new(
+                &crate::Config::default(),
+                "http://127.0.0.1:1".into(),
+                "127.0.0.1",
+            )
+            .unwrap(),
+        );
+        let pending = Transaction {
+            expires_at_ms: app.clock.now_ms() + 3_600_000,
+            ..Transaction::sample(TxStatus::Pending)
+        };
+        let (id, key) = (pending.id.to_string(), pending.owner.to_string());
+        app.transactions.with(|book| book.insert(pending)).unwrap();
+
+        let settings = app.settings.write();
+        let denying = {
+            let app = app.clone();
+            std::thread::spawn(move || change(&app, None, &id, TxChange::Deny).is_ok())
+        };
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        let resetting = {
+            let app = app.clone();
+            std::thread::spawn(move || app.reset_key(&key))
+        };
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        drop(settings);
+        assert!(denying.join().unwrap(), "the deny came first");
+        resetting.join().unwrap();
+
+        assert_eq!(app.transactions.len(), 0);
+        assert_eq!(
+            app.notifications.len(),
+            0,
+            "the reset took the deny's notification"
+        );
     }
 }

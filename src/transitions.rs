@@ -4,8 +4,11 @@
 //! right key.
 //!
 //! The store applies the change atomically; the notification is recorded right after, before the
-//! caller answers, so a change never happens without its notification. Delivery is the scheduler's
-//! job (`scheduler.rs`); nothing here waits for it.
+//! caller answers, so a change never happens without its notification. Both happen under the
+//! transaction book's lock, which a reset of a merchant's key holds while it takes out the key's
+//! accounts (then it clears their notifications): a change either comes before the reset, and its
+//! notification goes with the account, or finds no account. Delivery is the scheduler's job
+//! (`scheduler.rs`); nothing here waits for it.
 
 use uuid::Uuid;
 
@@ -31,17 +34,37 @@ pub fn apply(
     acting_key: Option<&str>,
     transition: Transition,
 ) -> Result<(Account, Option<u64>), TransitionError> {
-    let account = app
-        .store
-        .transition(id, acting_key, transition, app.clock.now_ms(), |a| {
-            app.default_payment_options(a)
+    app.transactions.with(|_| {
+        let account =
+            app.store
+                .transition(id, acting_key, transition, app.clock.now_ms(), |a| {
+                    app.default_payment_options(a)
+                })?;
+        let silent = transition == Transition::Unbind && !app.settings.read().unbind_notification;
+        let notification = match Event::for_transition(transition) {
+            Some(event) if !silent => notify(app, &account, event, acting_key),
+            _ => None,
+        };
+        Ok((account, notification))
+    })
+}
+
+/// Records again the notification of the account's current status (the control API's `notify`).
+///
+/// # Errors
+/// The account is not found, or its status sends no notification.
+pub fn notify_again(app: &AppState, id: &Uuid) -> Result<(Account, Option<u64>), TransitionError> {
+    app.transactions.with(|_| {
+        let account = app
+            .store
+            .get(id, None, app.clock.now_ms())
+            .ok_or(TransitionError::NotFound)?;
+        let event = Event::for_status(account.status).ok_or(TransitionError::Invalid {
+            current: account.status,
         })?;
-    let silent = transition == Transition::Unbind && !app.settings.read().unbind_notification;
-    let notification = match Event::for_transition(transition) {
-        Some(event) if !silent => notify(app, &account, event, acting_key),
-        _ => None,
-    };
-    Ok((account, notification))
+        let notification = notify(app, &account, event, None);
+        Ok((account, notification))
+    })
 }
 
 /// Records a notification of `event` about `account` for its merchant, and queues its delivery.
@@ -87,4 +110,62 @@ pub fn signing_key(app: &AppState, account: &Account, acting_key: Option<&str>) 
             .or(app.server_keys.first().map(String::as_str))
             .unwrap_or(SHARED_ACCOUNT_KEY),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::accounts::{AccountStatus, CountryCode, Filling};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    /// A change and its notification are one step for a reset of the merchant's key: here the
+    /// link is held where it writes its notification (it reads the settings there) while the
+    /// reset runs, and the reset still takes that notification with the account.
+    #[test]
+    fn a_key_reset_never_leaves_a_notification_of_an_account_it_removed() {
+        const KEY: &str = "SB-Mid-server-RESETRACE";
+        let app = Arc::new(
+            AppState::new(
+                &crate::Config::default(),
+                "http://127.0.0.1:1".into(),
+                "127.0.0.1",
+            )
+            .unwrap(),
+        );
+        let id = Uuid::new_v4();
+        let account = Account::new(
+            id,
+            AccountStatus::Pending,
+            "81234567890",
+            CountryCode::INDONESIA,
+            None,
+            app.clock.now_ms(),
+        );
+        let mut filling = Filling::of(Vec::new());
+        filling.insert(account, Some(KEY));
+        drop(app.store.install(filling));
+
+        let settings = app.settings.write();
+        let linking = {
+            let app = app.clone();
+            std::thread::spawn(move || apply(&app, &id, None, Transition::Link).is_ok())
+        };
+        std::thread::sleep(Duration::from_millis(200));
+        let resetting = {
+            let app = app.clone();
+            std::thread::spawn(move || app.reset_key(KEY))
+        };
+        std::thread::sleep(Duration::from_millis(200));
+        drop(settings);
+        assert!(linking.join().unwrap(), "the link came first");
+        assert_eq!(resetting.join().unwrap(), 1);
+
+        assert!(app.store.get(&id, None, app.clock.now_ms()).is_none());
+        assert_eq!(
+            app.notifications.len(),
+            0,
+            "the reset took the link's notification"
+        );
+    }
 }

@@ -72,6 +72,14 @@ impl TxStatus {
         }
     }
 
+    /// Whether a notification about this status names the option charged. The documentation
+    /// lists settlement, expire, refund and partial refund; its cancel sample has it too, and its
+    /// pending and deny samples do not (reference 6.1). Authorize is not documented: it has the
+    /// option it holds.
+    pub fn notifies_payment_option(self) -> bool {
+        !matches!(self, Self::Pending | Self::Deny)
+    }
+
     /// The `status_code` of `GET /v2/{id}/status` in this status (reference 4): `"407"` for an
     /// expired transaction, which every official client treats as a success.
     pub fn status_code(self) -> &'static str {

@@ -13,7 +13,7 @@ use crate::accounts::{
     Account, AccountStatus, OptionChange, Owner, Transition, TransitionError, change_options,
 };
 use crate::app::AppState;
-use crate::notifications::{Event, Notification};
+use crate::notifications::Notification;
 use crate::paging::{self, Order};
 use crate::routing;
 use crate::transitions;
@@ -137,19 +137,7 @@ async fn act(
     let (account, notification) = match (action, Transition::from_name(action)) {
         (_, Some(t)) => transition(&state, &id, t)?,
         ("notify", None) => {
-            let account = state
-                .store
-                .get(&id, None, state.clock.now_ms())
-                .ok_or(ControlError::NotFound("account"))?;
-            let event = Event::for_status(account.status).ok_or_else(|| {
-                ControlError::InvalidTransition {
-                    account_id: id.to_string(),
-                    action: "notify about",
-                    current: account.status,
-                }
-            })?;
-            let n = transitions::notify(&state, &account, event, None);
-            (account, n)
+            transitions::notify_again(&state, &id).map_err(|e| refused(&id, "notify about", e))?
         }
         _ => return Err(ControlError::NotFound("action")),
     };
@@ -169,14 +157,18 @@ fn transition(
     id: &Uuid,
     t: Transition,
 ) -> Result<(Account, Option<u64>), ControlError> {
-    transitions::apply(state, id, None, t).map_err(|e| match e {
+    transitions::apply(state, id, None, t).map_err(|e| refused(id, t.name(), e))
+}
+
+fn refused(id: &Uuid, action: &'static str, e: TransitionError) -> ControlError {
+    match e {
         TransitionError::NotFound => ControlError::NotFound("account"),
         TransitionError::Invalid { current } => ControlError::InvalidTransition {
             account_id: id.to_string(),
-            action: t.name(),
+            action,
             current,
         },
-    })
+    }
 }
 
 /// The notification once it has more than `attempts` attempts (or is known to go nowhere).

@@ -172,7 +172,7 @@ fn write_transaction(t: &Transaction, merchant_id: &str, bank_confirmed: bool) -
         o.str("refund_amount", &t.refunded().to_string());
     }
     o.str("payment_type", "gopay");
-    if t.status != TxStatus::Pending {
+    if t.status.notifies_payment_option() {
         o.str("payment_option_type", &t.payment_option);
     }
     o.str("order_id", &t.order_id);
@@ -268,7 +268,7 @@ mod tests {
             put("settlement_time", clock::jakarta(at).into());
         }
         put("payment_type", "gopay".into());
-        if t.status != TxStatus::Pending {
+        if t.status.notifies_payment_option() {
             put("payment_option_type", (*t.payment_option).into());
         }
         put("order_id", (*t.order_id).into());

@@ -216,6 +216,46 @@ async fn a_charge_below_the_pin_threshold_settles_debits_and_notifies() {
 }
 
 #[tokio::test]
+async fn a_deny_notification_names_no_payment_option() {
+    // Arrange: the sandbox number whose balances are zero.
+    let receiver = receiver(200).await;
+    let app = app_paying_to(&receiver);
+    let (poor, options) = linked(&app, KEY, "8242014881").await;
+
+    // Act
+    let r = app
+        .charge(
+            KEY,
+            &charge_body(&poor, token(&options, WALLET), "o-poor", 10_000),
+        )
+        .await;
+    assert_eq!(r.body["transaction_status"], "deny", "{}", r.text);
+    wait_for(
+        &app,
+        json!({"order_id": "o-poor", "transaction_status": "deny"}),
+        1,
+    )
+    .await;
+
+    // Assert: as the documented deny sample, which has the channel's answer and no option.
+    let got = received(&receiver).await;
+    assert_eq!(got.len(), 1);
+    let body = &got[0].1;
+    assert_descending(body);
+    assert_eq!(body["status_code"], "202");
+    assert_eq!(body["channel_response_code"], "201");
+    assert_eq!(body["channel_response_message"], "Insufficient Balance");
+    assert!(body.get("payment_option_type").is_none(), "{body}");
+    // The status answer still names it ("only available for Gopay payment type").
+    let status = app.tx(KEY, "o-poor", "status", None).await;
+    assert_eq!(
+        status.body["payment_option_type"], WALLET,
+        "{}",
+        status.text
+    );
+}
+
+#[tokio::test]
 async fn a_charge_at_the_threshold_waits_for_the_pin_on_the_verification_page() {
     // Arrange
     let receiver = receiver(200).await;
@@ -555,7 +595,7 @@ async fn charge_requests_are_validated() {
     let r = app
         .request(Method::POST, "/v2/charge", Some(KEY), Some("{".into()))
         .await;
-    assert_envelope(&r, 200, "413", MALFORMED);
+    assert_malformed(&r, 200);
     let r = app
         .request(Method::POST, "/v2/charge", Some(KEY), Some("null".into()))
         .await;
@@ -703,7 +743,7 @@ async fn refunds_add_up_to_the_amount_and_credit_the_balance() {
         let r = app
             .request(Method::POST, "/v2/r-1/refund", Some(KEY), Some(body.into()))
             .await;
-        assert_envelope(&r, 200, "413", MALFORMED);
+        assert_malformed(&r, 200);
     }
     assert_eq!(app.balance(KEY, &account, WALLET).await, "970000.00");
 
@@ -851,7 +891,7 @@ async fn a_pre_auth_hold_is_captured_or_released() {
         let r = app
             .request(Method::POST, "/v2/capture", Some(KEY), Some(body.into()))
             .await;
-        assert_envelope(&r, 200, "413", MALFORMED);
+        assert_malformed(&r, 200);
     }
     let r = app
         .request(

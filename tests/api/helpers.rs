@@ -311,6 +311,17 @@ pub fn assert_envelope(r: &Reply, http: u16, code: &str, message: &str) {
     assert_eq!(r.body, expected);
 }
 
+/// The malformed-body `"413"`: exactly the documented body, which has no `id`.
+pub fn assert_malformed(r: &Reply, http: u16) {
+    assert_eq!(r.status.as_u16(), http, "{}", r.text);
+    assert_eq!(
+        r.body,
+        json!({"status_code": "413", "status_message": MALFORMED}),
+        "{}",
+        r.text
+    );
+}
+
 /// `Authorization` header value for a server key (Basic, empty password).
 pub fn basic(key: &str) -> String {
     use base64::Engine;
