@@ -78,6 +78,11 @@ pub const REFUNDS_MAX: usize = 100;
 /// (a payment notification with [`REFUNDS_MAX`] refunds whose reasons are escaped character by
 /// character, and the largest metadata; a unit test builds it).
 pub const NOTIFICATION_PAYLOAD_MAX_BYTES: usize = 256 * 1024;
+/// What the notification log may hold (its notifications' weight, [`crate::notifications::Notification::weight`]):
+/// past it the oldest go, even below `--notification-log-size`. Each refund of a transaction
+/// adds to every later notification of it, so a count alone let a few hundred refunded
+/// transactions fill gigabytes.
+pub const NOTIFICATION_LOG_BYTES: usize = 512 * 1024 * 1024;
 /// Exports and imports of the whole state (`/__admin/state`) under way at once: each holds a whole
 /// document in memory.
 pub const STATE_TRANSFERS: usize = 2;

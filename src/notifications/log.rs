@@ -126,6 +126,9 @@ impl Keyed for AccountIds {
 
 struct Log {
     capacity: usize,
+    /// The weight it may hold, and holds ([`Notification::weight`] of each as it was counted).
+    max_bytes: usize,
+    bytes: usize,
     next_id: u64,
     /// Oldest first: ids increase along it (with gaps where a merchant's were forgotten).
     entries: ChunkedDeque<Notification>,
@@ -154,9 +157,16 @@ pub struct Notifications {
 
 impl Notifications {
     pub fn new(capacity: usize) -> Self {
+        Self::with_max_bytes(capacity, crate::limits::NOTIFICATION_LOG_BYTES)
+    }
+
+    /// A log that keeps at most `capacity` notifications, and fewer past `max_bytes` of them.
+    pub(crate) fn with_max_bytes(capacity: usize, max_bytes: usize) -> Self {
         Self {
             log: Mutex::new(Log {
                 capacity: capacity.max(1),
+                max_bytes,
+                bytes: 0,
                 next_id: 0,
                 entries: ChunkedDeque::default(),
                 by_account: ById::default(),
@@ -172,7 +182,8 @@ impl Notifications {
     }
 
     /// Records a notification and queues its first attempt at `now_ms` (or records it undelivered
-    /// when there is no URL); returns its id. Past the capacity the oldest notification goes.
+    /// when there is no URL); returns its id. Past the capacity, or the weight the log may hold,
+    /// the oldest notifications go.
     pub fn record(&self, new: Recorded, now_ms: u64) -> u64 {
         let mut log = self.log.lock();
         log.next_id = log.next_id.saturating_add(1);
@@ -200,10 +211,9 @@ impl Notifications {
             retries: 0,
             in_flight: false,
             rerun: false,
+            weight: 0,
         });
-        while log.entries.len() > log.capacity {
-            log.evict_oldest();
-        }
+        log.shed();
         log.changed(id);
         drop(log);
         // The scheduler runs on a thread of its own: waking it costs a context switch, so it is
@@ -254,6 +264,7 @@ impl Notifications {
             return; // dropped from the log (capacity or reset) while the attempt ran
         };
         n.in_flight = false;
+        let counted = n.attempts_weight();
         let mut next = None;
         match outcome {
             Outcome::NoUrl => n.state = DeliveryState::Undelivered,
@@ -295,9 +306,16 @@ impl Notifications {
             next = Some(now_ms);
         }
         n.next_attempt_at = next;
+        let now_counted = n.attempts_weight();
+        n.weight = n.weight.saturating_sub(counted).saturating_add(now_counted);
+        log.bytes = log
+            .bytes
+            .saturating_sub(counted)
+            .saturating_add(now_counted);
         if let Some(at) = next {
             log.due.insert((at, id));
         }
+        log.shed();
         log.changed(id);
         drop(log);
         self.signal();
@@ -394,9 +412,7 @@ impl Notifications {
         for n in notifications {
             log.push(n);
         }
-        while log.entries.len() > log.capacity {
-            log.evict_oldest();
-        }
+        log.shed();
         log.changes.clear();
         log.changes_end += 1;
         drop(log);
@@ -610,8 +626,10 @@ impl Log {
     }
 
     /// Adds `n`, whose id is above every id in the log, with its index entries.
-    fn push(&mut self, n: Notification) {
+    fn push(&mut self, mut n: Notification) {
         let id = n.id;
+        n.weight = n.weight();
+        self.bytes = self.bytes.saturating_add(n.weight);
         debug_assert!(self.entries.back().is_none_or(|last| last.id < id));
         if let Some(at) = n.next_attempt_at {
             self.due.insert((at, id));
@@ -637,11 +655,22 @@ impl Log {
         self.entries.push_back(n);
     }
 
+    /// Drops the oldest notifications while there are more than the capacity, or while they weigh
+    /// more than the log may hold (the newest stays, whatever it weighs).
+    fn shed(&mut self) {
+        while self.entries.len() > self.capacity
+            || (self.bytes > self.max_bytes && self.entries.len() > 1)
+        {
+            self.evict_oldest();
+        }
+    }
+
     /// Drops the oldest notification: the oldest of its account's and its server key's too.
     fn evict_oldest(&mut self) {
         let Some(n) = self.entries.pop_front() else {
             return;
         };
+        self.bytes = self.bytes.saturating_sub(n.weight);
         if let Some(account) = self.by_account.get_mut(&n.account_id) {
             account.ids.pop_front();
             if account.ids.is_empty() {
@@ -662,6 +691,7 @@ impl Log {
     /// Empties the log and hands back what it held, to be freed after the lock is released (a
     /// full log is a great many allocations).
     fn take_all(&mut self) -> impl Sized + use<> {
+        self.bytes = 0;
         (
             std::mem::take(&mut self.entries),
             std::mem::take(&mut self.by_account),
@@ -679,10 +709,12 @@ impl Log {
         let gone: HashSet<u64> = ids.into_iter().collect();
         let mut accounts = HashSet::new();
         let due = &mut self.due;
+        let bytes = &mut self.bytes;
         self.entries.retain(|n| {
             if !gone.contains(&n.id) {
                 return true;
             }
+            *bytes = bytes.saturating_sub(n.weight);
             accounts.insert(n.account_id);
             if let Some(at) = n.next_attempt_at {
                 due.remove(&(at, n.id));
@@ -965,6 +997,86 @@ mod tests {
             let next = record(&log, "k1", accounts[0], None);
             assert!(model.iter().all(|&(id, _, _)| id < next));
         }
+    }
+
+    /// The log's count of its weight is the sum of what it holds, whatever went in or out.
+    fn weight_counted(log: &Notifications) -> (usize, usize) {
+        let inner = log.log.lock();
+        let held = inner.entries.iter().map(|n| n.weight).sum();
+        (inner.bytes, held)
+    }
+
+    fn record_heavy(log: &Notifications, key: &str, bytes: usize, url: Option<&str>) -> u64 {
+        log.record(
+            Recorded {
+                event: Event::Payment,
+                status_code: "200",
+                account_id: Uuid::new_v4(),
+                transaction: None,
+                server_key: SharedText::from(key),
+                payload: Payload::new(format!("\"{}\"", "x".repeat(bytes))),
+                target: Target::Payment,
+                url: url.map(str::to_string),
+            },
+            0,
+        )
+    }
+
+    #[test]
+    fn the_log_keeps_what_fits_its_weight_the_newest_always() {
+        let log = Notifications::with_max_bytes(1_000, 100_000);
+        let mut ids = Vec::new();
+        for i in 0..50 {
+            ids.push(record_heavy(&log, ["a", "b"][i % 2], 10_000, None));
+        }
+        // Far below the count: the weight decides, and the newest are the ones kept.
+        let kept = log.len();
+        assert!((8..=9).contains(&kept), "{kept}");
+        let (counted, held) = weight_counted(&log);
+        assert_eq!(counted, held);
+        assert!(counted <= 100_000, "{counted}");
+        assert!(log.get(ids[49]).is_some() && log.get(ids[49 - kept]).is_none());
+
+        // One merchant's go with their weight; the count is right after every kind of removal.
+        log.clear(Some("a"));
+        let (counted, held) = weight_counted(&log);
+        assert_eq!(counted, held);
+        assert!(counted > 0);
+        log.clear(None);
+        assert_eq!(weight_counted(&log), (0, 0));
+
+        // A notification heavier than the whole budget is kept alone: the newest always stays.
+        record_heavy(&log, "a", 10_000, None);
+        let huge = record_heavy(&log, "a", 200_000, None);
+        assert_eq!(log.len(), 1);
+        assert!(log.get(huge).is_some());
+    }
+
+    #[test]
+    fn attempts_count_in_the_weight_and_can_push_the_oldest_out() {
+        let log = Notifications::with_max_bytes(1_000, 60_000);
+        let first = record_heavy(&log, "k", 1_000, None);
+        let id = record_heavy(&log, "k", 1_000, Some("http://x.test/"));
+        let (before, _) = weight_counted(&log);
+        // Each failed attempt keeps its URL and its error (up to the kept attempts).
+        for i in 0..20u64 {
+            let due = log.take_due(i).expect("due");
+            let result = AttemptResult::failed("http://x.test/".into(), "e".repeat(4_000));
+            log.finish(
+                due.id,
+                Outcome::Sent { at_ms: i, result },
+                &[Duration::ZERO],
+                i,
+            );
+            log.retry(id, i);
+            let (counted, held) = weight_counted(&log);
+            assert_eq!(counted, held, "attempt {i}");
+        }
+        let (after, _) = weight_counted(&log);
+        assert!(after > 60_000, "{before} -> {after}");
+        assert!(log.get(first).is_none(), "the oldest made room");
+        assert_eq!(log.len(), 1, "the newest stays, whatever it weighs");
+        assert!(log.get(id).is_some());
     }
 
     #[test]

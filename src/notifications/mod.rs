@@ -90,6 +90,15 @@ impl Payload {
         text
     }
 
+    /// About how many bytes the body takes: its length once written; before, an estimate from the
+    /// transaction it will be written from.
+    pub fn weight(&self) -> usize {
+        match &*self.0.lock() {
+            Body::Written(text) => text.len(),
+            Body::Payment(snapshot) => snapshot.weight(),
+        }
+    }
+
     /// The body as a JSON value (tests and the control API).
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.get()).unwrap_or(serde_json::Value::Null)
@@ -184,4 +193,30 @@ pub struct Notification {
     /// A manual retry was asked for while an attempt was under way: it runs when that one ends.
     #[serde(skip)]
     pub(crate) rerun: bool,
+    /// Its [`Notification::weight`] as the log counted it (set when the log takes it).
+    #[serde(skip)]
+    pub(crate) weight: usize,
+}
+
+impl Notification {
+    /// About how many bytes it holds: itself, its body and its kept attempts. The log keeps
+    /// the sum under [`crate::limits::NOTIFICATION_LOG_BYTES`].
+    pub fn weight(&self) -> usize {
+        std::mem::size_of::<Self>()
+            .saturating_add(self.payload.weight())
+            .saturating_add(self.attempts_weight())
+    }
+
+    /// The part that changes with each attempt: the last URL and the kept attempts.
+    fn attempts_weight(&self) -> usize {
+        let attempts = self.attempts.iter().map(|a| {
+            std::mem::size_of::<Attempt>()
+                .saturating_add(a.url.len())
+                .saturating_add(a.error.as_ref().map_or(0, String::len))
+        });
+        self.url
+            .as_ref()
+            .map_or(0, String::len)
+            .saturating_add(attempts.fold(0, usize::saturating_add))
+    }
 }

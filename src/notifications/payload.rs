@@ -135,6 +135,24 @@ impl PaymentSnapshot {
     pub(super) fn write(&self) -> String {
         write_transaction(&self.transaction, &self.merchant_id, self.bank_confirmed)
     }
+
+    /// About the length it will be written at (escapes aside): the log counts it before it is
+    /// written. A test pins it to the written length.
+    pub(super) fn weight(&self) -> usize {
+        const FIXED: usize = 768;
+        const PER_REFUND: usize = 320;
+        let t = &self.transaction;
+        let refunds = t.refunds.iter().map(|r| {
+            PER_REFUND
+                .saturating_add(r.refund_key.len())
+                .saturating_add(r.reason.as_ref().map_or(0, |s| s.len()))
+        });
+        FIXED
+            .saturating_add(t.order_id.len())
+            .saturating_add(self.merchant_id.len())
+            .saturating_add(t.metadata().map_or(0, |m| m.get().len()))
+            .saturating_add(refunds.fold(0, usize::saturating_add))
+    }
 }
 
 /// Written straight into one string, keys in their (fixed) descending order: building a
@@ -352,6 +370,42 @@ mod tests {
             len <= crate::limits::NOTIFICATION_PAYLOAD_MAX_BYTES,
             "{len} bytes"
         );
+    }
+
+    /// The log counts a payment body before it is written: the estimate stays near the written
+    /// length, from a bare charge to one with every refund there can be.
+    #[test]
+    fn a_payment_body_s_weight_is_near_its_written_length() {
+        let mut t = Transaction::sample(TxStatus::Settlement);
+        t.settled_at_ms = Some(1_637_143_900_000);
+        for refunds in [0, 1, 10, crate::limits::REFUNDS_MAX] {
+            t.status = if refunds == 0 {
+                TxStatus::Settlement
+            } else {
+                TxStatus::PartialRefund
+            };
+            while t.refunds.len() < refunds {
+                t.refunds.push(Refund {
+                    refund_chargeback_id: t.refunds.len() as u64 + 1,
+                    refund_chargeback_uuid: Uuid::new_v4(),
+                    refund_key: "k".repeat(crate::charges::REFUND_KEY_MAX_LEN).into(),
+                    refund_amount: Amount::from_units(5),
+                    reason: Some("r".repeat(crate::charges::REASON_MAX_CHARS).into()),
+                    direct: false,
+                    created_at_ms: 1_637_144_000_000,
+                });
+            }
+            let snapshot = PaymentSnapshot {
+                transaction: Arc::new(t.clone()),
+                merchant_id: "G099098001".into(),
+                bank_confirmed: true,
+            };
+            let (estimate, written) = (snapshot.weight(), snapshot.write().len());
+            assert!(
+                estimate >= written / 2 && estimate <= written * 2,
+                "{refunds} refunds: {estimate} for {written}"
+            );
+        }
     }
 
     #[test]

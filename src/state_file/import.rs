@@ -562,6 +562,7 @@ fn prepare_notifications(
             retries: n.retries,
             in_flight: false,
             rerun: false,
+            weight: 0,
         });
     }
     Ok(out)
