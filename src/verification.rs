@@ -17,6 +17,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use maud::{Markup, html};
 use serde::Deserialize;
+use std::sync::Arc;
 use uuid::Uuid;
 
 use crate::activation::SANDBOX_PIN;
@@ -64,7 +65,7 @@ fn parse_link(segment: &str) -> Option<(Flow, Uuid)> {
         .map(|(flow, id)| (flow, transaction_id_of_link(&id)))
 }
 
-fn lookup(req: &HttpRequest, state: &AppState) -> Result<(Flow, Transaction), PageError> {
+fn lookup(req: &HttpRequest, state: &AppState) -> Result<(Flow, Arc<Transaction>), PageError> {
     req.match_info()
         .get("link")
         .and_then(parse_link)

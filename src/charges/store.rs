@@ -373,7 +373,7 @@ impl Book {
         limit: usize,
         order: Order,
         keep: impl Fn(&Transaction) -> bool,
-    ) -> (Vec<Transaction>, Option<u64>) {
+    ) -> (Vec<Arc<Transaction>>, Option<u64>) {
         let none = ChunkedVec::default();
         let list = match owner {
             Some(key) => self.by_owner.get(key).unwrap_or(&none),
@@ -391,7 +391,9 @@ impl Book {
             };
             last = Some(t.seq);
             if keep(t) {
-                found.push(Transaction::clone(t));
+                // Shared, not copied, under the lock: a page of transactions full of refunds is
+                // megabytes (a later change copies the store's own first).
+                found.push(Arc::clone(t));
             }
         }
         (found, None)
@@ -470,9 +472,12 @@ impl TransactionStore {
         f(&mut self.book.lock())
     }
 
-    /// A copy of a transaction by transaction or order id, as `owner` sees it (`None`: any).
-    pub fn find(&self, owner: Option<&str>, id: &str) -> Option<Transaction> {
-        self.book.lock().find(owner, id).cloned()
+    /// A transaction by transaction or order id, as `owner` sees it (`None`: any), as it is now
+    /// (shared: a later change copies the store's own first).
+    pub fn find(&self, owner: Option<&str>, id: &str) -> Option<Arc<Transaction>> {
+        let book = self.book.lock();
+        let t = book.find(owner, id)?;
+        book.shared(&t.id)
     }
 
     pub fn len(&self) -> usize {

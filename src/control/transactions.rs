@@ -6,6 +6,7 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use std::sync::Arc;
 use uuid::Uuid;
 
 use super::accounts::{WaitQuery, next_attempt};
@@ -148,7 +149,7 @@ async fn list(
         .json(json!({ "transactions": views, "next_cursor": paging::cursor_string(next) })))
 }
 
-fn find(state: &AppState, req: &HttpRequest) -> Result<Transaction, ControlError> {
+fn find(state: &AppState, req: &HttpRequest) -> Result<Arc<Transaction>, ControlError> {
     // Without an owner, only a transaction id finds one.
     let id = req.match_info().get("id").unwrap_or_default();
     state

@@ -2,6 +2,7 @@
 //! the buttons that make sense for it, and ids that link to their own pages.
 
 use maud::{Markup, html};
+use std::sync::Arc;
 
 use super::{Back, account_href, notification_href};
 use crate::accounts::{Account, AccountStatus, Transition};
@@ -99,7 +100,7 @@ pub(super) fn transactions_table(
     state: &AppState,
     back: &Back,
     token: &str,
-    transactions: &[Transaction],
+    transactions: &[Arc<Transaction>],
     empty: &str,
 ) -> Markup {
     html! {

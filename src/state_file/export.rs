@@ -202,7 +202,7 @@ impl<'a> Live<'a> {
                 .app
                 .transactions
                 .with(|book| book.page(None, after, CHUNK, Order::OldestFirst, |t| t.seq <= end));
-            let items: Vec<SavedTransaction> = found.iter().map(saved_transaction).collect();
+            let items: Vec<SavedTransaction> = found.iter().map(|t| saved_transaction(t)).collect();
             let highest = items
                 .iter()
                 .flat_map(|t| &t.refunds)
