@@ -10,6 +10,7 @@ use parking_lot::RwLock;
 use serde::Serialize;
 
 use crate::fixtures::{PhoneScenario, pick};
+use crate::paging::SCAN_BUDGET;
 
 /// Scenarios that may be added at run time, at most.
 pub const MAX_RUNTIME: usize = 10_000;
@@ -30,6 +31,32 @@ pub struct Listed {
     /// `null`: every merchant's.
     pub server_key: Option<String>,
     pub source: Source,
+}
+
+impl Listed {
+    fn added(a: &Added) -> Self {
+        Self {
+            scenario: a.scenario.clone(),
+            server_key: a.key.clone(),
+            source: Source::Runtime,
+        }
+    }
+
+    fn fixture(s: &PhoneScenario) -> Self {
+        Self {
+            scenario: s.clone(),
+            server_key: None,
+            source: Source::Fixtures,
+        }
+    }
+}
+
+/// The hidden fixture numbers as a set: one look each, not a scan (up to 10,000 x 100,000).
+fn hidden_set(hidden: &[(String, Option<String>)]) -> rustc_hash::FxHashSet<(&str, Option<&str>)> {
+    hidden
+        .iter()
+        .map(|(n, cc)| (n.as_str(), cc.as_deref()))
+        .collect()
 }
 
 pub struct Scenarios {
@@ -85,10 +112,50 @@ pub type RuntimeChanges = (
 
 #[derive(Default)]
 struct Runtime {
-    /// (server key, scenario).
-    added: Vec<(Option<String>, PhoneScenario)>,
+    /// In the order they were added (`seq` increasing).
+    added: Vec<Added>,
     /// Fixture scenarios removed until the next reset: (phone number, country code).
     hidden: Vec<(String, Option<String>)>,
+    /// The `seq` of the last one added.
+    last_seq: u64,
+}
+
+/// A scenario added at run time, for one server key or (`None`) everybody.
+struct Added {
+    /// Its place in the list's pages: kept when it is replaced, never reused, so that a cursor
+    /// stays good while scenarios come and go.
+    seq: u64,
+    key: Option<String>,
+    scenario: PhoneScenario,
+}
+
+/// Where the fixtures' entries start among the list's positions: added scenarios have theirs below
+/// (one per addition, which a server never makes 2^40 of), fixture `i` is at `FIXTURES_AT + i`.
+const FIXTURES_AT: u64 = 1 << 40;
+
+impl Runtime {
+    fn with_added(
+        added: Vec<(Option<String>, PhoneScenario)>,
+        hidden: Vec<(String, Option<String>)>,
+    ) -> Self {
+        let mut rt = Self {
+            hidden,
+            ..Self::default()
+        };
+        for (key, scenario) in added {
+            rt.push(key, scenario);
+        }
+        rt
+    }
+
+    fn push(&mut self, key: Option<String>, scenario: PhoneScenario) {
+        self.last_seq = (self.last_seq + 1).min(FIXTURES_AT - 1);
+        self.added.push(Added {
+            seq: self.last_seq,
+            key,
+            scenario,
+        });
+    }
 }
 
 fn same(a: &PhoneScenario, number: &str, country_code: Option<&str>) -> bool {
@@ -138,8 +205,8 @@ impl Scenarios {
             pick(
                 rt.added
                     .iter()
-                    .filter(|(k, _)| k.as_deref() == key)
-                    .map(|(_, s)| s),
+                    .filter(|a| a.key.as_deref() == key)
+                    .map(|a| &a.scenario),
                 phone_number,
                 country_code,
             )
@@ -166,12 +233,17 @@ impl Scenarios {
     /// [`MAX_RUNTIME`] scenarios are held already.
     pub fn put(&self, server_key: Option<String>, scenario: PhoneScenario) -> Result<bool, String> {
         let mut rt = self.runtime.write();
-        let existing = rt.added.iter_mut().find(|(k, s)| {
-            *k == server_key && same(s, &scenario.phone_number, scenario.country_code.as_deref())
+        let existing = rt.added.iter_mut().find(|a| {
+            a.key == server_key
+                && same(
+                    &a.scenario,
+                    &scenario.phone_number,
+                    scenario.country_code.as_deref(),
+                )
         });
         let new = match existing {
-            Some((_, s)) => {
-                *s = scenario;
+            Some(a) => {
+                a.scenario = scenario;
                 false
             }
             None => {
@@ -180,7 +252,7 @@ impl Scenarios {
                         "{MAX_RUNTIME} scenarios were added already: remove some, or reset"
                     ));
                 }
-                rt.added.push((server_key, scenario));
+                rt.push(server_key, scenario);
                 true
             }
         };
@@ -204,7 +276,7 @@ impl Scenarios {
         };
         let before = rt.added.len();
         rt.added
-            .retain(|(k, s)| !(k.as_deref() == server_key && matches(s)));
+            .retain(|a| !(a.key.as_deref() == server_key && matches(&a.scenario)));
         let mut removed = before - rt.added.len();
         if removed == 0 && server_key.is_none() {
             let hide: Vec<(String, Option<String>)> = self
@@ -220,49 +292,78 @@ impl Scenarios {
         removed
     }
 
-    /// Every scenario in effect, for one key (with everybody's and the fixtures'), or all.
-    pub fn list(&self, server_key: Option<&str>, number: Option<&str>) -> Vec<Listed> {
+    /// Up to `limit` scenarios in effect for `server_key` (`None`: all of them), added ones first,
+    /// then the fixtures' in file order, after position `after` (a cursor); with the position to
+    /// go on from when there may be more. A page looks at no more than [`SCAN_BUDGET`] entries.
+    pub fn page(
+        &self,
+        server_key: Option<&str>,
+        after: Option<u64>,
+        limit: usize,
+    ) -> (Vec<Listed>, Option<u64>) {
         let rt = self.runtime.read();
-        let mut out: Vec<Listed> = rt
-            .added
+        let after = after.unwrap_or(0);
+        let start = rt.added.partition_point(|a| a.seq <= after);
+        let added = rt.added[start..]
             .iter()
-            .filter(|(k, s)| {
-                (server_key.is_none() || k.is_none() || k.as_deref() == server_key)
-                    && number.is_none_or(|n| s.phone_number == n)
-            })
-            .map(|(k, s)| Listed {
-                scenario: s.clone(),
-                server_key: k.clone(),
-                source: Source::Runtime,
-            })
-            .collect();
-        // One set of the hidden ones, not a scan of them per fixture (up to 10,000 x 100,000).
-        let hidden: rustc_hash::FxHashSet<(&str, Option<&str>)> = rt
-            .hidden
+            .filter(|a| server_key.is_none() || a.key.is_none() || a.key.as_deref() == server_key)
+            .map(|a| (a.seq, Listed::added(a)));
+        let hidden = hidden_set(&rt.hidden);
+        // The first fixture after the cursor (all of them after a cursor among the added ones).
+        let from = match after.checked_sub(FIXTURES_AT) {
+            Some(i) => usize::try_from(i).map_or(usize::MAX, |i| i.saturating_add(1)),
+            None => 0,
+        };
+        let fixtures = self
+            .fixtures
             .iter()
-            .map(|(n, cc)| (n.as_str(), cc.as_deref()))
-            .collect();
-        out.extend(
-            self.fixtures
-                .iter()
-                .filter(|s| {
-                    number.is_none_or(|n| s.phone_number == n)
-                        && !hidden.contains(&(s.phone_number.as_str(), s.country_code.as_deref()))
-                })
-                .map(|s| Listed {
-                    scenario: s.clone(),
-                    server_key: None,
-                    source: Source::Fixtures,
-                }),
-        );
-        out
+            .enumerate()
+            .skip(from)
+            .map(|(i, s)| (FIXTURES_AT.saturating_add(i as u64), s))
+            .filter(|(_, s)| {
+                !hidden.contains(&(s.phone_number.as_str(), s.country_code.as_deref()))
+            })
+            .map(|(at, s)| (at, Listed::fixture(s)));
+        let mut found = Vec::new();
+        let mut last = None;
+        for (scanned, (at, listed)) in added.chain(fixtures).enumerate() {
+            if found.len() >= limit || scanned >= SCAN_BUDGET {
+                return (found, last);
+            }
+            last = Some(at);
+            found.push(listed);
+        }
+        (found, None)
+    }
+
+    /// The scenarios of one phone number in effect for `server_key` (`None`: all of them), added
+    /// ones first.
+    pub fn of_number(&self, server_key: Option<&str>, number: &str) -> Vec<Listed> {
+        let rt = self.runtime.read();
+        let hidden = hidden_set(&rt.hidden);
+        rt.added
+            .iter()
+            .filter(|a| {
+                (server_key.is_none() || a.key.is_none() || a.key.as_deref() == server_key)
+                    && a.scenario.phone_number == number
+            })
+            .map(Listed::added)
+            .chain(
+                self.fixtures_of(number)
+                    .filter(|s| {
+                        !hidden.contains(&(s.phone_number.as_str(), s.country_code.as_deref()))
+                    })
+                    .map(Listed::fixture),
+            )
+            .collect()
     }
 
     /// What was changed at run time: the scenarios added (with their key), and the fixtures' phone
     /// numbers hidden (with their country code).
     pub fn runtime(&self) -> RuntimeChanges {
         let rt = self.runtime.read();
-        (rt.added.clone(), rt.hidden.clone())
+        let added = rt.added.iter().map(|a| (a.key.clone(), a.scenario.clone()));
+        (added.collect(), rt.hidden.clone())
     }
 
     /// Replaces what was changed at run time (the state file).
@@ -274,7 +375,7 @@ impl Scenarios {
         let (added, hidden) = changes;
         let changed = !added.is_empty() || !hidden.is_empty();
         let mut rt = self.runtime.write();
-        *rt = Runtime { added, hidden };
+        *rt = Runtime::with_added(added, hidden);
         // Under the lock: a scenario added just after it must not find the flag cleared.
         self.changed.store(changed, Ordering::Release);
         Ok(())
@@ -293,7 +394,7 @@ impl Scenarios {
         self.runtime
             .write()
             .added
-            .retain(|(k, _)| k.as_deref() != Some(server_key));
+            .retain(|a| a.key.as_deref() != Some(server_key));
     }
 }
 
@@ -342,8 +443,8 @@ mod tests {
         );
         assert_eq!(outcome(&s, Some("a"), "811"), Some(Outcome::UserBlocked));
         assert_eq!(outcome(&s, Some("b"), "811"), Some(Outcome::Pending));
-        assert_eq!(s.list(Some("b"), None).len(), 2);
-        assert_eq!(s.list(None, Some("811")).len(), 3);
+        assert_eq!(s.page(Some("b"), None, 1000).0.len(), 2);
+        assert_eq!(s.of_number(None, "811").len(), 3);
         s.reset_key("a");
         assert_eq!(outcome(&s, Some("a"), "811"), Some(Outcome::Pending));
         assert_eq!(s.remove(None, "811", None), 1);
@@ -393,14 +494,73 @@ mod tests {
                 s.remove(None, number, None);
             }
         }
-        let listed = s.list(None, None);
+        let (listed, _) = s.page(None, None, 1000);
         assert_eq!(
             listed.len(),
             file.iter()
                 .filter(|f| !hidden.contains(&f.phone_number))
                 .count()
         );
-        assert!(s.list(None, Some("817")).is_empty(), "817 is hidden");
+        assert!(s.of_number(None, "817").is_empty(), "817 is hidden");
+    }
+
+    /// Pages follow the list as it changes between them: what stays from the first page to the
+    /// last is listed exactly once, in order (added ones, then the fixtures not hidden), and
+    /// what was removed before its page came is not.
+    #[test]
+    fn pages_list_each_scenario_once_while_scenarios_come_and_go() {
+        let file: Vec<PhoneScenario> = (0..25)
+            .map(|i| scenario(&format!("82{i:02}"), None, Outcome::Pending))
+            .collect();
+        let s = Scenarios::new(Arc::from(file));
+        for i in 0..20 {
+            let key = (i % 3 == 0).then(|| "a".to_string());
+            s.put(
+                key,
+                scenario(&format!("81{i:02}"), None, Outcome::UserBlocked),
+            )
+            .unwrap();
+        }
+        let mut seen: Vec<String> = Vec::new();
+        let mut after = None;
+        let mut pages = 0;
+        loop {
+            let (page, next) = s.page(None, after, 4);
+            seen.extend(page.iter().map(|l| l.scenario.phone_number.clone()));
+            pages += 1;
+            // Between pages: one replaced (keeps its place), one removed ahead of the cursor, one
+            // added at the end, and a fixture hidden ahead.
+            match pages {
+                1 => {
+                    s.put(None, scenario("8101", None, Outcome::Pending))
+                        .unwrap();
+                    assert_eq!(s.remove(None, "8110", None), 1);
+                    s.put(None, scenario("8199", None, Outcome::Pending))
+                        .unwrap();
+                }
+                2 => assert_eq!(s.remove(None, "8220", None), 1),
+                _ => {}
+            }
+            match next {
+                Some(n) => after = Some(n),
+                None => break,
+            }
+        }
+        let mut expected: Vec<String> = (0..20)
+            .filter(|i| *i != 10)
+            .map(|i| format!("81{i:02}"))
+            .collect();
+        expected.push("8199".into());
+        expected.extend((0..25).filter(|i| *i != 20).map(|i| format!("82{i:02}")));
+        assert_eq!(seen, expected);
+
+        // One key sees its own, everybody's and the fixtures', not another key's.
+        s.put(Some("b".into()), scenario("8300", None, Outcome::Pending))
+            .unwrap();
+        let (for_a, next) = s.page(Some("a"), None, 1000);
+        assert_eq!(next, None);
+        assert!(for_a.iter().all(|l| l.server_key.as_deref() != Some("b")));
+        assert_eq!(for_a.len(), expected.len());
     }
 
     #[test]

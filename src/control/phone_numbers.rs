@@ -10,7 +10,7 @@ use super::{ControlError, method_not_allowed, read_json};
 use crate::app::AppState;
 use crate::fixtures::{Outcome, PaymentOptionFixture, PhoneScenario, check_scenario};
 use crate::limits::check_server_key;
-use crate::routing;
+use crate::{paging, routing};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -54,11 +54,40 @@ fn number(req: &HttpRequest) -> String {
         .to_string()
 }
 
-/// `GET /__admin/phone-numbers[?server_key=]`: every scenario in effect (for that key: its own,
-/// everybody's and the fixtures'), added ones first.
-async fn list(state: web::Data<AppState>, query: web::Query<KeyQuery>) -> HttpResponse {
-    let listed = state.scenarios.list(query.server_key.as_deref(), None);
-    HttpResponse::Ok().json(json!({ "phone_numbers": listed }))
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    server_key: Option<String>,
+    /// Accepted and ignored, as before the list had pages.
+    #[allow(dead_code)]
+    country_code: Option<String>,
+    limit: Option<usize>,
+    cursor: Option<String>,
+}
+
+/// `GET /__admin/phone-numbers[?server_key=][&limit=][&cursor=]`: a page of the scenarios in effect
+/// (for that key: its own, everybody's and the fixtures'), added ones first.
+async fn list(
+    state: web::Data<AppState>,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, ControlError> {
+    let q = query.into_inner();
+    let (limit, after) =
+        paging::request(q.limit, q.cursor.as_deref()).map_err(ControlError::BadRequest)?;
+    Ok(page(&state, q.server_key.as_deref(), after, limit))
+}
+
+fn page(
+    state: &AppState,
+    server_key: Option<&str>,
+    after: Option<u64>,
+    limit: usize,
+) -> HttpResponse {
+    let (listed, next) = state.scenarios.page(server_key, after, limit);
+    HttpResponse::Ok().json(json!({
+        "phone_numbers": listed,
+        "next_cursor": paging::cursor_string(next),
+    }))
 }
 
 async fn show(
@@ -67,7 +96,7 @@ async fn show(
     query: web::Query<KeyQuery>,
 ) -> Result<HttpResponse, ControlError> {
     let n = number(&req);
-    let listed = state.scenarios.list(query.server_key.as_deref(), Some(&n));
+    let listed = state.scenarios.of_number(query.server_key.as_deref(), &n);
     if listed.is_empty() {
         return Err(ControlError::NotFound("phone number scenario"));
     }
@@ -146,6 +175,11 @@ async fn clear(state: web::Data<AppState>, query: web::Query<KeyQuery>) -> HttpR
         Some(key) => state.scenarios.reset_key(key),
         None => state.scenarios.reset(),
     }
-    HttpResponse::Ok()
-        .json(json!({ "phone_numbers": state.scenarios.list(query.server_key.as_deref(), None) }))
+    // What is in effect afterwards, as the list's first page.
+    page(
+        &state,
+        query.server_key.as_deref(),
+        None,
+        paging::DEFAULT_LIMIT,
+    )
 }

@@ -289,7 +289,10 @@ fn server_forms(filter: &Filter, token: &str) -> Markup {
 /// Creating an account as the merchant's backend would (`POST /v2/pay/account`), with the scripted
 /// sandbox numbers offered.
 fn create_form(state: &AppState, filter: &Filter, token: &str) -> Markup {
-    let numbers = state.scenarios.list(None, None);
+    // Offered, not listed: the first page is plenty (a fixture file may script 100,000).
+    let (numbers, _) = state
+        .scenarios
+        .page(None, None, crate::paging::DEFAULT_LIMIT);
     html! {
         details class="panel create" open[filter.server_key().is_none() && state.store.len() <= state.fixtures.accounts.len()] {
             summary { "Create an account" }
