@@ -33,14 +33,16 @@ pub struct TooFar {
 impl Clock {
     /// Now, in milliseconds since the epoch, on the mock's clock.
     pub fn now_ms(&self) -> u64 {
-        self.ms_at(SystemTime::now())
+        self.instant().ms()
     }
 
-    /// `at` (a wall time read earlier) on the mock's clock, in milliseconds since the epoch.
-    pub fn ms_at(&self, at: SystemTime) -> u64 {
-        wall_ms(at)
-            .saturating_add(self.offset_ms.load(Ordering::Relaxed))
-            .min(MAX_MS)
+    /// Now, on both clocks: the wall time (for durations) and the mock time as it is now, which a
+    /// later move of the clock does not change.
+    pub fn instant(&self) -> Instant {
+        Instant {
+            wall: SystemTime::now(),
+            offset_ms: self.offset_ms.load(Ordering::Relaxed),
+        }
     }
 
     /// Moves the clock forward, unless that takes the total offset past [`MAX_OFFSET`]; it never goes
@@ -83,6 +85,22 @@ impl Clock {
     /// Back to wall time (a full reset).
     pub fn reset(&self) {
         self.offset_ms.store(0, Ordering::Relaxed);
+    }
+}
+
+/// A moment read by [`Clock::instant`].
+#[derive(Debug, Clone, Copy)]
+pub struct Instant {
+    pub wall: SystemTime,
+    offset_ms: u64,
+}
+
+impl Instant {
+    /// On the mock's clock, in milliseconds since the epoch.
+    pub fn ms(&self) -> u64 {
+        wall_ms(self.wall)
+            .saturating_add(self.offset_ms)
+            .min(MAX_MS)
     }
 }
 

@@ -89,9 +89,10 @@ pub async fn midtrans<B: MessageBody + 'static>(
     mut req: ServiceRequest,
     next: Next<B>,
 ) -> Result<ServiceResponse<EitherBody<B>>, actix_web::Error> {
-    // When it arrived, for the journal; the rest of the request is copied with its answer. Wall
-    // time serves for the duration too: one clock read fewer on every request.
-    let arrived = state.journal.enabled().then(SystemTime::now);
+    // When it arrived, for the journal (on the mock clock as it was then: a rule's delay may see
+    // the clock moved); the rest of the request is copied with its answer. The same wall time
+    // serves for the duration: one clock read fewer on every request.
+    let arrived = state.journal.enabled().then(|| state.clock.instant());
     let fired = if state.faults.any() {
         match fire(state, &mut req).await {
             Ok(fired) => fired,
@@ -259,7 +260,7 @@ impl MessageBody for Stalled {
 fn finish<B: MessageBody + 'static>(
     state: &AppState,
     mut response: ServiceResponse<EitherBody<B>>,
-    arrived: Option<SystemTime>,
+    arrived: Option<crate::clock::Instant>,
     fired: Option<&Fired>,
 ) -> ServiceResponse<EitherBody<B>> {
     if state.http_status == HttpStatusMode::Mirror {
@@ -283,7 +284,7 @@ fn finish<B: MessageBody + 'static>(
     {
         let extensions = req.extensions();
         state.journal.record(Recording {
-            at_ms: state.clock.ms_at(arrived),
+            at_ms: arrived.ms(),
             method: req.method(),
             uri: req.uri(),
             headers: req.headers(),
@@ -291,7 +292,7 @@ fn finish<B: MessageBody + 'static>(
             response: answer.as_ref().map_or(&[][..], |b| &b[..]),
             status,
             duration: SystemTime::now()
-                .duration_since(arrived)
+                .duration_since(arrived.wall)
                 .unwrap_or_default(),
             fault: fired.map(|f| f.rule),
         });

@@ -607,3 +607,50 @@ async fn a_phone_rule_leaves_the_routes_own_refusals_first() {
     // The rule still fires on its number.
     assert_eq!(app.create(KEY, &gopay("81200000099")).await.status, 503);
 }
+
+/// The journal dates a request by its arrival on the mock clock: a move of the clock while a
+/// rule delays it does not move the request.
+#[tokio::test]
+async fn a_delayed_request_is_journaled_at_its_arrival_though_the_clock_moved_meanwhile() {
+    let app = spawn_app();
+    add(
+        &app,
+        json!({"path": "/v2/pay/account/*", "method": "GET", "delay_ms": 1_000}),
+    )
+    .await;
+    let slow = {
+        let client = app.client.clone();
+        let url = format!("{}/v2/pay/account/{ENABLED}", app.url);
+        tokio::spawn(async move {
+            let r = client.get(url).basic_auth(KEY, Some("")).send().await;
+            r.unwrap().status().as_u16()
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let r = app
+        .admin(
+            Method::POST,
+            "/__admin/clock/advance",
+            Some(json!({"seconds": 86_400})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(slow.await.unwrap(), 200);
+
+    let r = app
+        .admin(
+            Method::GET,
+            "/__admin/requests?method=GET&path=/v2/pay/account/*",
+            None,
+        )
+        .await;
+    let at = r.body["requests"][0]["at"].as_str().unwrap().to_string();
+    let at = humantime::parse_rfc3339(&at).unwrap();
+    let wall = std::time::SystemTime::now();
+    let ahead = at.duration_since(wall).unwrap_or_default();
+    assert!(
+        ahead < Duration::from_secs(3_600),
+        "dated a day ahead, at the clock's new time: {}",
+        r.text
+    );
+}
