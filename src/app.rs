@@ -182,7 +182,11 @@ impl AppState {
         self.clock.reset();
         self.ids.reseed(self.seed);
         if let Some(accounts) = self.fill_store(true) {
-            self.replace_accounts_and_transactions(accounts, None);
+            // The log is emptied again with the swap: a link or a charge on an old account since
+            // the first clearing goes with the account.
+            self.replace_accounts_and_transactions(accounts, None, || {
+                self.notifications.clear(None);
+            });
         }
         if records >= GIVE_BACK_FROM_RECORDS {
             give_back_memory();
@@ -190,17 +194,25 @@ impl AppState {
     }
 
     /// Puts `accounts` and `book` (`None`: no transactions) in place of the accounts and the
-    /// transactions at once, under the book's lock. A charge holds that lock from reading its
-    /// account to recording its transaction, so none is left naming an account the swap took
-    /// out (one charged while a reset refilled the store, say). What was there is freed after the
-    /// locks are released.
-    pub(crate) fn replace_accounts_and_transactions(&self, accounts: Filling, book: Option<Book>) {
+    /// transactions at once, under the book's lock, then runs `then` (the notification log's
+    /// part) under it too. A charge holds that lock from reading its account to recording its
+    /// transaction and notification, and so does an account's change, so none is left naming an
+    /// account the swap took out (one charged or linked while a reset refilled the store, say).
+    /// What was there is freed after the locks are released.
+    pub(crate) fn replace_accounts_and_transactions(
+        &self,
+        accounts: Filling,
+        book: Option<Book>,
+        then: impl FnOnce(),
+    ) {
         let replaced = self.transactions.with(|current| {
             let book = book.unwrap_or_else(|| current.emptied());
-            (
+            let replaced = (
                 std::mem::replace(current, book),
                 self.store.install(accounts),
-            )
+            );
+            then();
+            replaced
         });
         drop(replaced);
     }

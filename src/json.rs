@@ -114,6 +114,19 @@ impl Object {
     }
 }
 
+/// The most bytes `s` takes written as a JSON string's contents: a control character becomes at
+/// most six (`\u001f`), a quote or a backslash two.
+pub fn escaped_len_max(s: &str) -> usize {
+    let extra = s.bytes().fold(0usize, |n, b| {
+        n + match b {
+            0..0x20 => 5,
+            b'"' | b'\\' => 1,
+            _ => 0,
+        }
+    });
+    s.len().saturating_add(extra)
+}
+
 /// Appends `s` as a JSON string; only text that needs escaping goes through serde_json.
 pub fn push_str(out: &mut String, s: &str) {
     // A fold rather than `all`: no early exit, so the check runs over whole vectors of bytes.

@@ -486,7 +486,7 @@ fn targets(to: &NotifyTo) -> impl Iterator<Item = Target> + '_ {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::charges::TxStatus;
     use crate::limits::EXPIRE_BATCH;
@@ -518,6 +518,18 @@ mod tests {
         assert_eq!(expire_due(&app, 1_000), 0);
     }
 
+    /// Waits (up to 10 s) for `done`.
+    pub(crate) fn wait_until(done: impl Fn() -> bool) {
+        let started = std::time::Instant::now();
+        while !done() {
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(10),
+                "waited 10 s"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
+
     /// A change records its notification before it lets go of the book, so a reset of its key
     /// either comes first (nothing to change) or takes the notification with the transaction:
     /// none is left about a transaction the reset removed. The change is held where it writes the
@@ -544,7 +556,8 @@ mod tests {
             let app = app.clone();
             std::thread::spawn(move || change(&app, None, &id, TxChange::Deny).is_ok())
         };
-        std::thread::sleep(std::time::Duration::from_millis(200));
+        // The change holds the book while it waits to write its notification.
+        wait_until(|| app.transactions.is_locked());
         let resetting = {
             let app = app.clone();
             std::thread::spawn(move || app.reset_key(&key))

@@ -134,12 +134,15 @@ struct Added {
 const FIXTURES_AT: u64 = 1 << 40;
 
 impl Runtime {
+    /// Numbered after `last_seq`.
     fn with_added(
+        last_seq: u64,
         added: Vec<(Option<String>, PhoneScenario)>,
         hidden: Vec<(String, Option<String>)>,
     ) -> Self {
         let mut rt = Self {
             hidden,
+            last_seq,
             ..Self::default()
         };
         for (key, scenario) in added {
@@ -304,26 +307,26 @@ impl Scenarios {
         let rt = self.runtime.read();
         let after = after.unwrap_or(0);
         let start = rt.added.partition_point(|a| a.seq <= after);
+        let mine =
+            |a: &Added| server_key.is_none() || a.key.is_none() || a.key.as_deref() == server_key;
         let added = rt.added[start..]
             .iter()
-            .filter(|a| server_key.is_none() || a.key.is_none() || a.key.as_deref() == server_key)
-            .map(|a| (a.seq, Listed::added(a)));
+            .map(|a| (a.seq, mine(a).then_some(a).map(Listed::added)));
         let hidden = hidden_set(&rt.hidden);
         // The first fixture after the cursor (all of them after a cursor among the added ones).
         let from = match after.checked_sub(FIXTURES_AT) {
             Some(i) => usize::try_from(i).map_or(usize::MAX, |i| i.saturating_add(1)),
             None => 0,
         };
-        let fixtures = self
-            .fixtures
-            .iter()
-            .enumerate()
-            .skip(from)
-            .map(|(i, s)| (FIXTURES_AT.saturating_add(i as u64), s))
-            .filter(|(_, s)| {
-                !hidden.contains(&(s.phone_number.as_str(), s.country_code.as_deref()))
-            })
-            .map(|(at, s)| (at, Listed::fixture(s)));
+        let fixtures = self.fixtures.iter().enumerate().skip(from).map(|(i, s)| {
+            let shown = !hidden.contains(&(s.phone_number.as_str(), s.country_code.as_deref()));
+            (
+                FIXTURES_AT.saturating_add(i as u64),
+                shown.then(|| Listed::fixture(s)),
+            )
+        });
+        // Every entry looked at counts against the budget, listed or skipped (another key's, a
+        // hidden fixture), and moves the cursor past it.
         let mut found = Vec::new();
         let mut last = None;
         for (scanned, (at, listed)) in added.chain(fixtures).enumerate() {
@@ -331,7 +334,7 @@ impl Scenarios {
                 return (found, last);
             }
             last = Some(at);
-            found.push(listed);
+            found.extend(listed);
         }
         (found, None)
     }
@@ -375,7 +378,7 @@ impl Scenarios {
         let (added, hidden) = changes;
         let changed = !added.is_empty() || !hidden.is_empty();
         let mut rt = self.runtime.write();
-        *rt = Runtime::with_added(added, hidden);
+        *rt = Runtime::with_added(rt.last_seq, added, hidden);
         // Under the lock: a scenario added just after it must not find the flag cleared.
         self.changed.store(changed, Ordering::Release);
         Ok(())
@@ -384,7 +387,11 @@ impl Scenarios {
     /// Back to the fixtures' scenarios only.
     pub fn reset(&self) {
         let mut rt = self.runtime.write();
-        *rt = Runtime::default();
+        // Sequence numbers go on counting: a cursor from before never skips what comes after.
+        *rt = Runtime {
+            last_seq: rt.last_seq,
+            ..Runtime::default()
+        };
         // Under the lock, as in `restore`.
         self.changed.store(false, Ordering::Release);
     }
@@ -561,6 +568,39 @@ mod tests {
         assert_eq!(next, None);
         assert!(for_a.iter().all(|l| l.server_key.as_deref() != Some("b")));
         assert_eq!(for_a.len(), expected.len());
+    }
+
+    /// A page stops after a scan budget of entries looked at, skipped ones included (another
+    /// key's, hidden fixtures), and its cursor goes on past them.
+    #[test]
+    fn a_page_looks_at_no_more_than_its_budget() {
+        let file: Vec<PhoneScenario> = (0..12_000)
+            .map(|i| scenario(&format!("83{i:05}"), None, Outcome::Pending))
+            .collect();
+        let s = Scenarios::new(Arc::from(file));
+        let added = (0..MAX_RUNTIME)
+            .map(|i| {
+                let blocked = scenario(&format!("84{i:05}"), None, Outcome::UserBlocked);
+                (Some("b".to_string()), blocked)
+            })
+            .collect();
+        let hidden = (0..11_000).map(|i| (format!("83{i:05}"), None)).collect();
+        s.restore((added, hidden)).unwrap();
+
+        let (page, next) = s.page(Some("a"), None, 5);
+        assert!(page.is_empty(), "all of the budget went on skipped entries");
+        let mut after = next.expect("a cursor past them");
+        let mut listed = Vec::new();
+        loop {
+            let (page, next) = s.page(Some("a"), Some(after), 500);
+            listed.extend(page.into_iter().map(|l| l.scenario.phone_number));
+            match next {
+                Some(n) => after = n,
+                None => break,
+            }
+        }
+        let expected: Vec<String> = (11_000..12_000).map(|i| format!("83{i:05}")).collect();
+        assert_eq!(listed, expected);
     }
 
     #[test]

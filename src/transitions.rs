@@ -68,8 +68,9 @@ pub fn notify_again(app: &AppState, id: &Uuid) -> Result<(Account, Option<u64>),
 }
 
 /// Records a notification of `event` about `account` for its merchant, and queues its delivery.
-/// Returns its id; `None` for an event that is not about an account.
-pub fn notify(
+/// Returns its id; `None` for an event that is not about an account. Called under the book's lock
+/// (see the module's note).
+fn notify(
     app: &AppState,
     account: &Account,
     event: Event,
@@ -151,7 +152,8 @@ mod tests {
             let app = app.clone();
             std::thread::spawn(move || apply(&app, &id, None, Transition::Link).is_ok())
         };
-        std::thread::sleep(Duration::from_millis(200));
+        // The link holds the book while it waits to write its notification.
+        crate::payments::tests::wait_until(|| app.transactions.is_locked());
         let resetting = {
             let app = app.clone();
             std::thread::spawn(move || app.reset_key(KEY))

@@ -467,6 +467,12 @@ impl TransactionStore {
         }
     }
 
+    /// Whether someone holds the book's lock (tests that hold a change part-way).
+    #[cfg(test)]
+    pub(crate) fn is_locked(&self) -> bool {
+        self.book.is_locked()
+    }
+
     /// Runs `f` with the book under the lock.
     pub fn with<R>(&self, f: impl FnOnce(&mut Book) -> R) -> R {
         f(&mut self.book.lock())

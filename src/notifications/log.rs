@@ -1,8 +1,9 @@
 //! The notification log and the queue of due attempts.
 //!
 //! # Bounds and costs
-//! The log keeps at most `capacity` notifications (`--notification-log-size`); recording one more
-//! drops the oldest, pending or not. Each keeps its newest [`ATTEMPTS_KEPT`] attempts.
+//! The log keeps at most `capacity` notifications (`--notification-log-size`), and no more than
+//! [`crate::limits::NOTIFICATION_LOG_BYTES`] of them by weight; recording one more, or an attempt
+//! that makes one heavier, drops the oldest, pending or not (`shed`). Each keeps its newest [`ATTEMPTS_KEPT`] attempts.
 //! Notifications are kept oldest first, and so are the ids of each account's and each server key's:
 //! recording one and dropping the oldest only add and remove at the ends (no tree to rebalance, no
 //! notifications shifted; see BENCHMARKS.md, "Charges: what a charge costs"; the log itself in

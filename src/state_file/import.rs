@@ -578,14 +578,19 @@ pub fn import(app: &AppState, prepared: Prepared) {
     let limit = app.transactions.with(|book| book.limit());
     // The count was checked against the limit, and the ids for repeats: this cannot fail.
     let book = Book::restored(limit, prepared.transactions, prepared.last_refund_id).ok();
-    app.replace_accounts_and_transactions(accounts, book);
-    let _ = app.scenarios.restore(prepared.scenarios);
-    *app.settings.write() = prepared.settings;
-    let _ = app.clock.set_offset(prepared.offset);
-    if let Some(position) = prepared.position {
-        app.ids.seek(position);
-    }
-    app.notifications
-        .restore(prepared.last_notification_id, prepared.notifications);
+    // The old log is freed here, not under the book's lock below.
+    app.notifications.clear(None);
+    // The rest under the same hold of the book's lock: a change made meanwhile on an account of
+    // the document, and its notification, come after the whole document, never between.
+    app.replace_accounts_and_transactions(accounts, book, || {
+        let _ = app.scenarios.restore(prepared.scenarios);
+        *app.settings.write() = prepared.settings;
+        let _ = app.clock.set_offset(prepared.offset);
+        if let Some(position) = prepared.position {
+            app.ids.seek(position);
+        }
+        app.notifications
+            .restore(prepared.last_notification_id, prepared.notifications);
+    });
     app.changed();
 }

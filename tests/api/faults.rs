@@ -615,7 +615,7 @@ async fn a_delayed_request_is_journaled_at_its_arrival_though_the_clock_moved_me
     let app = spawn_app();
     add(
         &app,
-        json!({"path": "/v2/pay/account/*", "method": "GET", "delay_ms": 1_000}),
+        json!({"path": "/v2/pay/account/*", "method": "GET", "delay_ms": 4_000}),
     )
     .await;
     let slow = {
@@ -626,7 +626,8 @@ async fn a_delayed_request_is_journaled_at_its_arrival_though_the_clock_moved_me
             r.unwrap().status().as_u16()
         })
     };
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Well inside the delay, however slow the machine.
+    tokio::time::sleep(Duration::from_millis(1_000)).await;
     let r = app
         .admin(
             Method::POST,
