@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use crate::fixtures::{PhoneScenario, pick};
 use crate::paging::SCAN_BUDGET;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 /// Scenarios that may be added at run time, at most.
 pub const MAX_RUNTIME: usize = 10_000;
@@ -49,14 +50,6 @@ impl Listed {
             source: Source::Fixtures,
         }
     }
-}
-
-/// The hidden fixture numbers as a set: one look each, not a scan (up to 10,000 x 100,000).
-fn hidden_set(hidden: &[(String, Option<String>)]) -> rustc_hash::FxHashSet<(&str, Option<&str>)> {
-    hidden
-        .iter()
-        .map(|(n, cc)| (n.as_str(), cc.as_deref()))
-        .collect()
 }
 
 pub struct Scenarios {
@@ -116,6 +109,11 @@ struct Runtime {
     added: Vec<Added>,
     /// Fixture scenarios removed until the next reset: (phone number, country code).
     hidden: Vec<(String, Option<String>)>,
+    /// The positions in the fixtures of the hidden ones: a lookup, not a scan of `hidden`.
+    hidden_at: FxHashSet<usize>,
+    /// How many added scenarios each phone number has: a create for a number with none (the usual
+    /// case) looks at none of them.
+    numbers: FxHashMap<String, u32>,
     /// The `seq` of the last one added.
     last_seq: u64,
 }
@@ -134,6 +132,18 @@ struct Added {
 const FIXTURES_AT: u64 = 1 << 40;
 
 impl Runtime {
+    /// Keeps the added scenarios `keep` says to, and their count by number.
+    fn retain_added(&mut self, keep: impl Fn(&Added) -> bool) {
+        self.added.retain(|a| keep(a));
+        self.numbers.clear();
+        for a in &self.added {
+            *self
+                .numbers
+                .entry(a.scenario.phone_number.clone())
+                .or_default() += 1;
+        }
+    }
+
     /// Numbered after `last_seq`.
     fn with_added(
         last_seq: u64,
@@ -152,6 +162,10 @@ impl Runtime {
     }
 
     fn push(&mut self, key: Option<String>, scenario: PhoneScenario) {
+        *self
+            .numbers
+            .entry(scenario.phone_number.clone())
+            .or_default() += 1;
         self.last_seq = (self.last_seq + 1).min(FIXTURES_AT - 1);
         self.added.push(Added {
             seq: self.last_seq,
@@ -179,13 +193,33 @@ impl Scenarios {
 
     /// The fixtures' scenarios of one phone number, in file order.
     fn fixtures_of<'a>(&'a self, number: &'a str) -> impl Iterator<Item = &'a PhoneScenario> {
+        self.fixtures_at(number).map(|(_, s)| s)
+    }
+
+    /// The same, with their positions in the file.
+    fn fixtures_at<'a>(
+        &'a self,
+        number: &'a str,
+    ) -> impl Iterator<Item = (usize, &'a PhoneScenario)> {
         let at = |i: &usize| self.fixtures.get(*i);
         let start = self
             .by_number
             .partition_point(|i| at(i).is_some_and(|s| s.phone_number.as_str() < number));
         self.by_number[start..]
             .iter()
-            .map_while(move |i| at(i).filter(|s| s.phone_number == number))
+            .map_while(move |i| at(i).filter(|s| s.phone_number == number).map(|s| (*i, s)))
+    }
+
+    /// The positions of the fixture entries that `hidden` names.
+    fn positions_of(&self, hidden: &[(String, Option<String>)]) -> FxHashSet<usize> {
+        hidden
+            .iter()
+            .flat_map(|(n, cc)| {
+                self.fixtures_at(n)
+                    .filter(move |(_, s)| s.country_code == *cc)
+                    .map(|(i, _)| i)
+            })
+            .collect()
     }
 
     /// Calls `f` with the scenario for a phone number as `server_key` sees it.
@@ -204,7 +238,11 @@ impl Scenarios {
             ));
         }
         let rt = self.runtime.read();
+        let scripted = rt.numbers.contains_key(phone_number);
         let runtime_for = |key: Option<&str>| {
+            if !scripted {
+                return None;
+            }
             pick(
                 rt.added
                     .iter()
@@ -218,10 +256,10 @@ impl Scenarios {
             .and_then(|k| runtime_for(Some(k)))
             .or_else(|| runtime_for(None))
             .or_else(|| {
-                // The phone number first: only its own entries are checked against the hidden ones.
                 pick(
-                    self.fixtures_of(phone_number)
-                        .filter(|s| !rt.hidden.iter().any(|(n, cc)| same(s, n, cc.as_deref()))),
+                    self.fixtures_at(phone_number)
+                        .filter(|(i, _)| !rt.hidden_at.contains(i))
+                        .map(|(_, s)| s),
                     phone_number,
                     country_code,
                 )
@@ -278,18 +316,19 @@ impl Scenarios {
                 && country_code.is_none_or(|cc| s.country_code.as_deref() == Some(cc))
         };
         let before = rt.added.len();
-        rt.added
-            .retain(|a| !(a.key.as_deref() == server_key && matches(&a.scenario)));
+        rt.retain_added(|a| !(a.key.as_deref() == server_key && matches(&a.scenario)));
         let mut removed = before - rt.added.len();
         if removed == 0 && server_key.is_none() {
-            let hide: Vec<(String, Option<String>)> = self
-                .fixtures_of(number)
-                .filter(|s| matches(s))
-                .filter(|s| !rt.hidden.iter().any(|(n, cc)| same(s, n, cc.as_deref())))
-                .map(|s| (s.phone_number.clone(), s.country_code.clone()))
+            let hide: Vec<(usize, &PhoneScenario)> = self
+                .fixtures_at(number)
+                .filter(|(i, s)| matches(s) && !rt.hidden_at.contains(i))
                 .collect();
             removed = hide.len();
-            rt.hidden.extend(hide);
+            for (i, s) in hide {
+                rt.hidden_at.insert(i);
+                rt.hidden
+                    .push((s.phone_number.clone(), s.country_code.clone()));
+            }
         }
         self.changed.store(true, Ordering::Release);
         removed
@@ -312,14 +351,13 @@ impl Scenarios {
         let added = rt.added[start..]
             .iter()
             .map(|a| (a.seq, mine(a).then_some(a).map(Listed::added)));
-        let hidden = hidden_set(&rt.hidden);
         // The first fixture after the cursor (all of them after a cursor among the added ones).
         let from = match after.checked_sub(FIXTURES_AT) {
             Some(i) => usize::try_from(i).map_or(usize::MAX, |i| i.saturating_add(1)),
             None => 0,
         };
         let fixtures = self.fixtures.iter().enumerate().skip(from).map(|(i, s)| {
-            let shown = !hidden.contains(&(s.phone_number.as_str(), s.country_code.as_deref()));
+            let shown = !rt.hidden_at.contains(&i);
             (
                 FIXTURES_AT.saturating_add(i as u64),
                 shown.then(|| Listed::fixture(s)),
@@ -343,7 +381,6 @@ impl Scenarios {
     /// ones first.
     pub fn of_number(&self, server_key: Option<&str>, number: &str) -> Vec<Listed> {
         let rt = self.runtime.read();
-        let hidden = hidden_set(&rt.hidden);
         rt.added
             .iter()
             .filter(|a| {
@@ -352,11 +389,9 @@ impl Scenarios {
             })
             .map(Listed::added)
             .chain(
-                self.fixtures_of(number)
-                    .filter(|s| {
-                        !hidden.contains(&(s.phone_number.as_str(), s.country_code.as_deref()))
-                    })
-                    .map(Listed::fixture),
+                self.fixtures_at(number)
+                    .filter(|(i, _)| !rt.hidden_at.contains(i))
+                    .map(|(_, s)| Listed::fixture(s)),
             )
             .collect()
     }
@@ -377,8 +412,12 @@ impl Scenarios {
         check_runtime(&changes)?;
         let (added, hidden) = changes;
         let changed = !added.is_empty() || !hidden.is_empty();
+        let hidden_at = self.positions_of(&hidden);
         let mut rt = self.runtime.write();
-        *rt = Runtime::with_added(rt.last_seq, added, hidden);
+        *rt = Runtime {
+            hidden_at,
+            ..Runtime::with_added(rt.last_seq, added, hidden)
+        };
         // Under the lock: a scenario added just after it must not find the flag cleared.
         self.changed.store(changed, Ordering::Release);
         Ok(())
@@ -400,8 +439,7 @@ impl Scenarios {
     pub fn reset_key(&self, server_key: &str) {
         self.runtime
             .write()
-            .added
-            .retain(|a| a.key.as_deref() != Some(server_key));
+            .retain_added(|a| a.key.as_deref() != Some(server_key));
     }
 }
 
@@ -509,6 +547,105 @@ mod tests {
                 .count()
         );
         assert!(s.of_number(None, "817").is_empty(), "817 is hidden");
+    }
+
+    /// Lookups through the indexes (added numbers, hidden positions) agree with plain scans of
+    /// what was added and hidden, through random puts, removals, key resets and restores.
+    #[test]
+    fn lookups_agree_with_a_plain_model_through_changes() {
+        let outcomes = [
+            Outcome::Pending,
+            Outcome::UserNotFound,
+            Outcome::UserBlocked,
+        ];
+        let ccs = [None, Some("62"), Some("65")];
+        let keys = [None, Some("a"), Some("b")];
+        let mut rng = StdRng::seed_from_u64(11);
+        let file: Vec<PhoneScenario> = (0..200)
+            .map(|_| {
+                scenario(
+                    &format!("81{}", rng.gen_range(0..30)),
+                    ccs[rng.gen_range(0..3)],
+                    outcomes[rng.gen_range(0..3)],
+                )
+            })
+            .collect();
+        let s = Scenarios::new(Arc::from(file.clone()));
+        let mut added: Vec<(Option<String>, PhoneScenario)> = Vec::new();
+        let mut hidden: Vec<(String, Option<String>)> = Vec::new();
+        for step in 0..1_000 {
+            let number = format!("81{}", rng.gen_range(0..30));
+            let cc = ccs[rng.gen_range(0..3)];
+            let key = keys[rng.gen_range(0..3)];
+            match rng.gen_range(0..20) {
+                0..=8 => {
+                    let new = scenario(&number, cc, outcomes[rng.gen_range(0..3)]);
+                    let key = key.map(str::to_string);
+                    s.put(key.clone(), new.clone()).unwrap();
+                    match added
+                        .iter_mut()
+                        .find(|(k, a)| *k == key && same(a, &number, cc))
+                    {
+                        Some(entry) => entry.1 = new,
+                        None => added.push((key, new)),
+                    }
+                }
+                9..=16 => {
+                    let matches = |a: &PhoneScenario| {
+                        a.phone_number == number
+                            && cc.is_none_or(|cc| a.country_code.as_deref() == Some(cc))
+                    };
+                    let before = added.len();
+                    added.retain(|(k, a)| !(k.as_deref() == key && matches(a)));
+                    let mut removed = before - added.len();
+                    if removed == 0 && key.is_none() {
+                        // Each fixture entry not hidden before this removal.
+                        let before = hidden.clone();
+                        for f in file.iter().filter(|f| matches(f)) {
+                            let entry = (f.phone_number.clone(), f.country_code.clone());
+                            if !before.contains(&entry) {
+                                hidden.push(entry);
+                                removed += 1;
+                            }
+                        }
+                    }
+                    assert_eq!(s.remove(key, &number, cc), removed, "step {step}");
+                }
+                17 => {
+                    if let Some(key) = key {
+                        s.reset_key(key);
+                        added.retain(|(k, _)| k.as_deref() != Some(key));
+                    }
+                }
+                18 => s.restore(s.runtime()).unwrap(),
+                _ => {
+                    s.reset();
+                    added.clear();
+                    hidden.clear();
+                }
+            }
+            for n in 0..32 {
+                let number = format!("81{n}");
+                for asking in keys {
+                    for cc in ["62", "65", "1"] {
+                        let runtime_for = |k: Option<&str>| {
+                            let of_key = added.iter().filter(|(ak, _)| ak.as_deref() == k);
+                            pick(of_key.map(|(_, a)| a), &number, cc)
+                        };
+                        let shown = file
+                            .iter()
+                            .filter(|f| !hidden.iter().any(|(hn, hc)| same(f, hn, hc.as_deref())));
+                        let expected = asking
+                            .and_then(|k| runtime_for(Some(k)))
+                            .or_else(|| runtime_for(None))
+                            .or_else(|| pick(shown, &number, cc))
+                            .map(|f| f.outcome);
+                        let found = s.with(asking, &number, cc, |f| f.map(|f| f.outcome));
+                        assert_eq!(found, expected, "step {step}: {number} {cc} {asking:?}");
+                    }
+                }
+            }
+        }
     }
 
     /// Pages follow the list as it changes between them: what stays from the first page to the
