@@ -668,15 +668,31 @@ impl Store {
         option: &str,
         f: impl FnOnce(Amount) -> Option<Amount>,
     ) -> Option<Amount> {
+        self.with_option(
+            id,
+            |o| *o.name == *option,
+            |_, o| {
+                let new = f(o.balance.value)?;
+                o.balance.value = new;
+                Some(new)
+            },
+        )
+    }
+
+    /// Runs `f` on the first payment option of an account that `which` picks, with the account's
+    /// status, under the write lock; `None` when the account or such an option is gone, or `f`
+    /// gives none.
+    fn with_option<R>(
+        &self,
+        id: &Uuid,
+        which: impl Fn(&PaymentOption) -> bool,
+        f: impl FnOnce(AccountStatus, &mut PaymentOption) -> Option<R>,
+    ) -> Option<R> {
         let mut state = self.write();
         let account = state.accounts.get_mut(id)?;
-        let o = account
-            .payment_options
-            .iter_mut()
-            .find(|o| *o.name == *option)?;
-        let new = f(o.balance.value)?;
-        o.balance.value = new;
-        Some(new)
+        let status = account.status;
+        let o = account.payment_options.iter_mut().find(|o| which(o))?;
+        f(status, o)
     }
 
     /// Takes `amount` from the active option `option` of an ENABLED account, under the write lock
@@ -684,27 +700,15 @@ impl Store {
     /// not pay). False when the account is not ENABLED, the option is gone or inactive, or its
     /// balance is short; nothing changes then.
     pub fn debit_enabled(&self, id: &Uuid, option: &str, amount: Amount) -> bool {
-        let mut state = self.write();
-        let Some(account) = state.accounts.get_mut(id) else {
-            return false;
-        };
-        if account.status != AccountStatus::Enabled {
-            return false;
-        }
-        let Some(o) = account
-            .payment_options
-            .iter_mut()
-            .find(|o| *o.name == *option && o.active)
-        else {
-            return false;
-        };
-        match o.balance.value.checked_sub(amount) {
-            Some(left) => {
-                o.balance.value = left;
-                true
+        let active = |o: &PaymentOption| *o.name == *option && o.active;
+        self.with_option(id, active, |status, o| {
+            if status != AccountStatus::Enabled {
+                return None;
             }
-            None => false,
-        }
+            o.balance.value = o.balance.value.checked_sub(amount)?;
+            Some(())
+        })
+        .is_some()
     }
 
     /// Records every expiry that is due, [`EXPIRE_BATCH`] at a time under the lock (readers

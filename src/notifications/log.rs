@@ -3,7 +3,8 @@
 //! # Bounds and costs
 //! The log keeps at most `capacity` notifications (`--notification-log-size`), and no more than
 //! [`crate::limits::NOTIFICATION_LOG_BYTES`] of them by weight; recording one more, or an attempt
-//! that makes one heavier, drops the oldest, pending or not (`shed`). Each keeps its newest [`ATTEMPTS_KEPT`] attempts.
+//! that makes one heavier, drops the oldest, pending or not (`shed`). Each keeps its newest
+//! [`ATTEMPTS_KEPT`] attempts.
 //! Notifications are kept oldest first, and so are the ids of each account's and each server key's:
 //! recording one and dropping the oldest only add and remove at the ends (no tree to rebalance, no
 //! notifications shifted; see BENCHMARKS.md, "Charges: what a charge costs"; the log itself in
@@ -589,8 +590,6 @@ impl Log {
         None
     }
 
-    /// The ids changed since `seen` (a former `changes_end`), or `None` if the feed no longer reaches
-    /// back that far.
     /// Brings `matched` up to date with the ids changed since `since`: they match as they are
     /// now, or not at all. Returns where the next look starts, or `None` when the feed no longer
     /// reaches back to `since` (the next look scans again).
@@ -610,6 +609,8 @@ impl Log {
         Some(self.changes_end)
     }
 
+    /// The ids changed since `seen` (a former `changes_end`), or `None` if the feed no longer reaches
+    /// back that far.
     fn changes_since(&self, seen: u64) -> Option<impl Iterator<Item = u64> + '_> {
         let start = self.changes_end - self.changes.len() as u64;
         let skip = usize::try_from(seen.checked_sub(start)?).ok()?;
