@@ -220,14 +220,17 @@ impl AppState {
     /// One merchant's accounts, notifications and own notification URL removed; returns how many
     /// accounts went.
     pub fn reset_key(&self, server_key: &str) -> usize {
-        // Both under the book's lock, as a full reset swaps them: no charge lands between, and an
-        // export reading the transactions sees the key's accounts and transactions both or neither.
+        // All three under the book's lock, as a full reset swaps them: no charge lands between,
+        // an export reading the transactions sees the key's accounts and transactions both or
+        // neither, and a charge or link that comes right after keeps its notification (charges and
+        // changes record theirs under that lock).
         let (removed, cleared) = self.transactions.with(|book| {
             let cleared = book.clear(Some(server_key));
-            (self.store.remove_owned_by(server_key), cleared)
+            let removed = self.store.remove_owned_by(server_key);
+            self.notifications.clear(Some(server_key));
+            (removed, cleared)
         });
         drop(cleared);
-        self.notifications.clear(Some(server_key));
         self.journal.clear(Some(server_key));
         self.faults.clear(Some(server_key));
         self.scenarios.reset_key(server_key);

@@ -360,8 +360,22 @@ impl<T: Ord> MinHeap<T> {
         let last = self.items.len().checked_sub(1)?;
         self.items.swap(0, last);
         let smallest = self.items.pop();
+        self.sift_down(0);
+        smallest
+    }
+
+    /// Keeps the elements for which `keep` is true, and puts them back in heap order (bottom up:
+    /// linear in the length).
+    pub fn retain(&mut self, keep: impl FnMut(&T) -> bool) {
+        self.items.retain(keep);
+        for at in (0..self.items.len() / 2).rev() {
+            self.sift_down(at);
+        }
+    }
+
+    /// Moves the element at `at` down until neither child is smaller.
+    fn sift_down(&mut self, mut at: usize) {
         let len = self.items.len();
-        let mut at = 0;
         loop {
             let (left, right) = (2 * at + 1, 2 * at + 2);
             let mut least = at;
@@ -377,7 +391,6 @@ impl<T: Ord> MinHeap<T> {
             self.items.swap(at, least);
             at = least;
         }
-        smallest
     }
 }
 
@@ -639,7 +652,8 @@ mod tests {
         assert_eq!((list.chunks.len(), list.get(CHUNK)), (2, Some(&7)));
     }
 
-    /// The heap gives what `std`'s `BinaryHeap` of `Reverse` gives, in the same order.
+    /// The heap gives what `std`'s `BinaryHeap` of `Reverse` gives, in the same order, through
+    /// pushes, pops and retains.
     #[test]
     fn the_heap_agrees_with_std() {
         use std::cmp::Reverse;
@@ -654,6 +668,11 @@ mod tests {
             std_heap.push(Reverse((value, step)));
             if step % 3 == 0 {
                 assert_eq!(heap.pop(), std_heap.pop().map(|Reverse(v)| v));
+            }
+            if step % 997 == 0 {
+                let keep = |&(value, _): &(u64, usize)| value % 7 != step as u64 % 7;
+                heap.retain(keep);
+                std_heap.retain(|Reverse(v)| keep(v));
             }
             assert_eq!(heap.peek(), std_heap.peek().map(|Reverse(v)| v));
             assert_eq!(heap.len(), std_heap.len());

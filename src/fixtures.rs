@@ -383,8 +383,15 @@ fn check_accounts(accounts: &[AccountFixture]) -> Result<(), String> {
 
 pub(crate) fn check_options(options: &[PaymentOptionFixture]) -> Result<(), String> {
     check_count("payment options", options, MAX_OPTIONS)?;
-    for o in options {
+    for (i, o) in options.iter().enumerate() {
         let option = |e: String| format!("payment option {}: {e}", o.name.escape_debug());
+        // A charge finds its option by token and moves money by name: two options of one name
+        // would check one balance and debit the other.
+        if options[..i].iter().any(|earlier| earlier.name == o.name) {
+            return Err(option(
+                "names must differ between an account's options".into(),
+            ));
+        }
         if o.name.trim().is_empty() || o.name.len() > 64 {
             return Err(option("name must be 1 to 64 characters".into()));
         }

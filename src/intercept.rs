@@ -13,7 +13,6 @@ use actix_web::http::{Method, StatusCode, header};
 use actix_web::middleware::Next;
 use actix_web::web::Bytes;
 use actix_web::{FromRequest, HttpMessage, HttpResponse, web};
-use serde::Deserialize;
 use serde_json::json;
 
 use crate::app::AppState;
@@ -164,7 +163,7 @@ async fn fire(state: &AppState, req: &mut ServiceRequest) -> Result<Option<Fired
             .await
             .map_err(|_| ApiError::Malformed)?;
         let body = crate::api::read_body(state, req.request(), payload).await?;
-        phone_number = phone_of(&body);
+        phone_number = crate::api::create::phone_number_of(&body);
         req.set_payload(Payload::from(body));
     }
     Ok(state.faults.fire(&Facts {
@@ -173,21 +172,6 @@ async fn fire(state: &AppState, req: &mut ServiceRequest) -> Result<Option<Fired
         server_key: server_key.as_deref(),
         phone_number: phone_number.as_deref(),
     }))
-}
-
-/// `gopay_partner.phone_number` of a create body.
-fn phone_of(body: &[u8]) -> Option<String> {
-    #[derive(Deserialize)]
-    struct Create {
-        gopay_partner: Partner,
-    }
-    #[derive(Deserialize)]
-    struct Partner {
-        phone_number: String,
-    }
-    serde_json::from_slice::<Create>(body)
-        .ok()
-        .map(|c| c.gopay_partner.phone_number)
 }
 
 /// A rule's answer.
@@ -307,16 +291,6 @@ fn finish<B: MessageBody + 'static>(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn phone_numbers_are_read_from_create_bodies() {
-        assert_eq!(
-            phone_of(br#"{"payment_type":"gopay","gopay_partner":{"phone_number":"812","country_code":"62"}}"#).as_deref(),
-            Some("812")
-        );
-        assert_eq!(phone_of(b"{}"), None);
-        assert_eq!(phone_of(b"not json"), None);
-    }
 
     #[test]
     fn stalled_bodies_have_no_length() {

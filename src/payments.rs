@@ -251,6 +251,12 @@ fn insert_with_free_id(
             Ok(stored) => {
                 // Where the next charge's transaction goes.
                 book.prefetch(&next_id);
+                if matches!(stored.status, TxStatus::Pending | TxStatus::Authorize)
+                    && book.next_due() == Some(stored.expires_at_ms)
+                {
+                    // It expires sooner than what the scheduler sleeps until.
+                    app.notifications.wake.notify_one();
+                }
                 return Ok(stored);
             }
             Err(NotStored::Full) => return Err(ChargeError::Full),

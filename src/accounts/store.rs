@@ -32,11 +32,16 @@ use crate::paging::{self, Order};
 use crate::shared_text::{LastText, SharedText};
 use crate::table::{GrowingTable, Hashed};
 
+/// Expiry entries of accounts no longer PENDING that the queue may hold beyond twice the PENDING
+/// accounts before it is compacted.
+const EXPIRIES_SLACK: usize = 1024;
+
 /// The outcome of a create.
 #[derive(Debug)]
 pub enum CreateOutcome {
-    /// A new PENDING account, by id.
-    Created(Uuid),
+    /// A new PENDING account, by id; `expires_first` when no PENDING account expires before it
+    /// (the scheduler, asleep until the next expiry it knew of, is to be woken).
+    Created { id: Uuid, expires_first: bool },
     /// This merchant already has an ENABLED account for the number: Midtrans answers "200, account
     /// exists and is linked" with it instead of starting a new link.
     AlreadyLinked(Account),
@@ -235,7 +240,8 @@ impl State {
         let stored = accounts.insert_new(Box::new(account))?;
         *next_seq = seq;
         let (id, status) = (stored.id, stored.status);
-        if let Some(at) = stored.expires_at_ms.get() {
+        let expires = stored.expires_at_ms.get();
+        if let Some(at) = expires {
             expiries.push((at, id));
         }
         order.push(id);
@@ -248,7 +254,27 @@ impl State {
             }
             None => shared_counts.add(status),
         }
+        if expires.is_some() {
+            self.compact_expiries();
+        }
         Ok((id, status))
+    }
+
+    /// Drops the expiry entries of accounts that left PENDING or the store, once there are more
+    /// entries than twice the PENDING accounts and [`EXPIRIES_SLACK`]: a key's reset left its
+    /// accounts' entries until they fell due (an activation TTL may be a year), so the queue grew
+    /// past `--max-accounts`. Linear in the entries, at most once per as many stale ones.
+    fn compact_expiries(&mut self) {
+        let pending = self.counts.get(AccountStatus::Pending);
+        if self.expiries.len() <= pending.saturating_mul(2).saturating_add(EXPIRIES_SLACK) {
+            return;
+        }
+        let accounts = &self.accounts;
+        self.expiries.retain(|(at, id)| {
+            accounts.get(id).is_some_and(|a| {
+                a.status == AccountStatus::Pending && a.expires_at_ms.get() == Some(*at)
+            })
+        });
     }
 
     /// Removes one account and its index entries (fixtures replaced by id; O(n), rare).
@@ -544,7 +570,10 @@ impl Store {
                     if let Some(next) = next {
                         state.accounts.prefetch(&next);
                     }
-                    return CreateOutcome::Created(id);
+                    let expires_first = new
+                        .expires_at_ms
+                        .is_some_and(|at| state.expiries.peek() == Some(&(at, id)));
+                    return CreateOutcome::Created { id, expires_first };
                 }
                 Err(taken) => account = *taken,
             }
@@ -849,6 +878,7 @@ impl Store {
                 removed.push(account);
             }
         }
+        state.compact_expiries();
         drop(state);
         drop(removed);
         owner.ids.len()
@@ -898,7 +928,7 @@ mod tests {
             now_ms: 1_000,
             expires_at_ms: expires,
         }) {
-            CreateOutcome::Created(id) => store.get(&id, None, 1_000).unwrap(),
+            CreateOutcome::Created { id, .. } => store.get(&id, None, 1_000).unwrap(),
             other => panic!("{other:?}"),
         }
     }
@@ -949,7 +979,7 @@ mod tests {
                 now_ms: 1_000,
                 expires_at_ms: None,
             });
-            let CreateOutcome::Created(id) = outcome else {
+            let CreateOutcome::Created { id, .. } = outcome else {
                 panic!("{outcome:?}");
             };
             store.get(&id, None, 1_000).unwrap().redirect_url
@@ -1156,6 +1186,66 @@ mod tests {
         assert_eq!(store.expire_due(5_000, 10).count, 0, "nothing left due");
     }
 
+    /// Accounts that leave PENDING by a key's reset or a link leave no expiry entry behind for
+    /// long: the queue stays within twice the PENDING accounts and its slack, however many
+    /// come and go, and the accounts still PENDING expire when due.
+    #[test]
+    fn the_expiry_queue_stays_bounded_by_the_pending_accounts() {
+        let store = Store::with_limit(100_000);
+        let year = 365 * 24 * 3_600_000;
+        let kept = new_account(&store, "kept", "81", Some(year));
+        let bound = |store: &Store| {
+            let state = store.state.read();
+            let pending = state.counts.get(AccountStatus::Pending);
+            assert!(
+                state.expiries.len() <= 2 * pending + EXPIRIES_SLACK + 1,
+                "{} entries for {pending} PENDING accounts",
+                state.expiries.len()
+            );
+        };
+        for round in 0..20 {
+            for i in 0..1_000 {
+                new_account(&store, "reset", &format!("8{i:09}"), Some(year));
+            }
+            bound(&store);
+            assert_eq!(store.remove_owned_by("reset"), 1_000);
+            bound(&store);
+            for i in 0..500 {
+                let a = new_account(&store, "linked", &format!("8{round:02}{i:07}"), Some(year));
+                store
+                    .transition(&a.id, None, Transition::Link, 2_000, |_| ThinVec::new())
+                    .unwrap();
+            }
+            bound(&store);
+        }
+        assert!(store.state.read().expiries.len() < 3 * EXPIRIES_SLACK);
+        let expired = store.expire_due(year, 10);
+        assert_eq!((expired.count, expired.ids), (1, vec![kept.id]));
+    }
+
+    /// A create tells when its account expires before every other PENDING one, so that the
+    /// scheduler asleep until the next expiry it knew of can be woken.
+    #[test]
+    fn a_create_tells_when_its_account_expires_first() {
+        let store = Store::new();
+        let create = |phone: &str, expires: Option<u64>| match store.create(NewAccount {
+            draw_id: &|| (Uuid::new_v4(), None),
+            owner: "k",
+            phone_number: phone.into(),
+            country_code: CountryCode::INDONESIA,
+            redirect_url: None,
+            now_ms: 1_000,
+            expires_at_ms: expires,
+        }) {
+            CreateOutcome::Created { expires_first, .. } => expires_first,
+            other => panic!("{other:?}"),
+        };
+        assert!(create("81", Some(5_000)));
+        assert!(!create("82", Some(6_000)));
+        assert!(!create("83", None));
+        assert!(create("84", Some(4_000)));
+    }
+
     #[test]
     fn pending_accounts_expire_lazily_and_by_the_sweeper() {
         let store = Store::new();
@@ -1211,7 +1301,7 @@ mod tests {
             (if draws.get() < 3 { a.id } else { fresh }, None)
         });
         assert!(
-            matches!(outcome, CreateOutcome::Created(id) if id == fresh),
+            matches!(outcome, CreateOutcome::Created { id, .. } if id == fresh),
             "{outcome:?}"
         );
         assert_eq!(draws.get(), 3);
@@ -1296,7 +1386,7 @@ mod tests {
             });
             match outcome {
                 CreateOutcome::AlreadyLinked(a) => assert!(i % 2 == 1 && a.id == *id, "{i}"),
-                CreateOutcome::Created(_) => assert!(i % 2 == 0, "{i}"),
+                CreateOutcome::Created { .. } => assert!(i % 2 == 0, "{i}"),
                 CreateOutcome::Full | CreateOutcome::NoFreeId => panic!("{outcome:?}"),
             }
         }

@@ -94,7 +94,13 @@ pub fn open_account(state: &AppState, server_key: &str, request: CreateRequest) 
         expires_at_ms,
     });
     match outcome {
-        CreateOutcome::Created(id) => Opened::Created(id),
+        CreateOutcome::Created { id, expires_first } => {
+            if expires_first {
+                // Its expiry is sooner than what the scheduler sleeps until.
+                state.notifications.wake.notify_one();
+            }
+            Opened::Created(id)
+        }
         CreateOutcome::AlreadyLinked(account) => Opened::AlreadyLinked(account),
         CreateOutcome::Full => {
             tracing::warn!(
@@ -247,6 +253,20 @@ pub fn validate(body: &[u8]) -> Result<CreateRequest, ApiError> {
             redirect_url,
         }),
         _ => Err(ApiError::Validation(errors)),
+    }
+}
+
+/// The phone number of a create body as [`validate`] reads it (digits as a string or a JSON
+/// number, a repeated key's last value), whatever else the body gets wrong: what a fault rule
+/// matches on.
+pub fn phone_number_of(body: &[u8]) -> Option<CompactString> {
+    let root: Body = super::fields::deserialize(body, std::marker::PhantomData).ok()?;
+    match root.gopay_partner? {
+        Partner::Object(partner) => match digits(partner.phone_number) {
+            Digits::Ok(p) => Some(p),
+            Digits::Missing | Digits::Invalid => None,
+        },
+        Partner::Null | Partner::Other => None,
     }
 }
 
@@ -471,6 +491,44 @@ fn digits(value: Option<Field>) -> Digits {
 mod tests {
     use super::*;
 
+    /// A fault rule sees the phone number the create itself takes: as a string or a number, the
+    /// last of repeated keys, and in a body that fails on another field.
+    #[test]
+    fn phone_numbers_are_read_as_the_create_reads_them() {
+        for (body, want) in [
+            (
+                r#"{"payment_type":"gopay","gopay_partner":{"phone_number":"812","country_code":"62"}}"#,
+                Some("812"),
+            ),
+            (
+                r#"{"gopay_partner":{"phone_number":874567446788}}"#,
+                Some("874567446788"),
+            ),
+            (
+                r#"{"gopay_partner":{"phone_number":"811","phone_number":"812"}}"#,
+                Some("812"),
+            ),
+            (
+                r#"{"gopay_partner":{"phone_number":"1"},"gopay_partner":{"phone_number":"2"}}"#,
+                Some("2"),
+            ),
+            (
+                r#"{"payment_type":"card","gopay_partner":{"phone_number":"812"}}"#,
+                Some("812"),
+            ),
+            (r#"{"gopay_partner":{"phone_number":"81a"}}"#, None),
+            (r#"{"gopay_partner":{"phone_number":-812}}"#, None),
+            (r#"{"gopay_partner":null}"#, None),
+            ("{}", None),
+            ("not json", None),
+        ] {
+            assert_eq!(phone_number_of(body.as_bytes()).as_deref(), want, "{body}");
+            if let Ok(request) = validate(body.as_bytes()) {
+                assert_eq!(Some(&*request.phone_number), want);
+            }
+        }
+    }
+
     fn messages(body: &str) -> Vec<String> {
         match validate(body.as_bytes()) {
             Err(ApiError::Validation(m)) => m,
@@ -583,7 +641,7 @@ mod tests {
                 now_ms: 0,
                 expires_at_ms: None,
             }) {
-                CreateOutcome::Created(id) => state.store.get(&id, None, 0).unwrap(),
+                CreateOutcome::Created { id, .. } => state.store.get(&id, None, 0).unwrap(),
                 other => panic!("{other:?}"),
             };
             let (url, app) = (

@@ -12,7 +12,7 @@ use actix_web::http::header;
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::json;
-use tokio::sync::OwnedSemaphorePermit;
+use tokio::sync::{OwnedSemaphorePermit, oneshot};
 use tokio::time::Instant;
 
 use super::{ControlError, method_not_allowed};
@@ -69,10 +69,12 @@ async fn export(
             ))
         })?;
     let taken_at = Rc::new(Cell::new(Instant::now()));
+    let (gone_tx, gone) = oneshot::channel();
     if let Some(&fd) = req.conn_data::<ConnectionFd>() {
         actix_web::rt::spawn(cut_when_stalled(
             fd,
             Rc::downgrade(&taken_at),
+            gone,
             state.body_timeout,
         ));
     }
@@ -82,13 +84,21 @@ async fn export(
             rest: Bytes::from(body),
             taken_at,
             _place: place,
+            _gone: gone_tx,
         }))
 }
 
-/// Cuts the connection `fd` once its answer has lain untaken for `idle`, and ends when the answer
-/// is gone (sent, or dropped with its connection). It runs on the connection's own thread, so that
-/// nothing can close the connection between the check that the answer is still there and the cut.
-async fn cut_when_stalled(fd: ConnectionFd, taken_at: Weak<Cell<Instant>>, idle: Duration) {
+/// Cuts the connection `fd` once its answer has lain untaken for `idle`, and ends as soon as the
+/// answer is gone (sent, or dropped with its connection: `gone` closes), so that a client fetching
+/// small states in a loop leaves no task asleep for `idle` behind each. It runs on the
+/// connection's own thread, so that nothing can close the connection between the check that the
+/// answer is still there and the cut.
+async fn cut_when_stalled(
+    fd: ConnectionFd,
+    taken_at: Weak<Cell<Instant>>,
+    mut gone: oneshot::Receiver<()>,
+    idle: Duration,
+) {
     loop {
         let Some(at) = taken_at.upgrade().map(|t| t.get()) else {
             return;
@@ -104,7 +114,10 @@ async fn cut_when_stalled(fd: ConnectionFd, taken_at: Weak<Cell<Instant>>, idle:
             fd.cut();
             return;
         }
-        tokio::time::sleep_until(due).await;
+        tokio::select! {
+            _ = &mut gone => return,
+            () = tokio::time::sleep_until(due) => {}
+        }
     }
 }
 
@@ -114,6 +127,8 @@ struct Placed {
     /// When the connection last took a piece.
     taken_at: Rc<Cell<Instant>>,
     _place: OwnedSemaphorePermit,
+    /// Dropped with the answer, which ends its watch.
+    _gone: oneshot::Sender<()>,
 }
 
 /// What the connection takes at a time.
@@ -183,4 +198,35 @@ async fn import(
             "notifications": counts.2,
         }
     })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The watch of an export ends with its answer, not `--body-timeout` later: a client that
+    /// fetches small states in a loop would otherwise leave a sleeping task behind each.
+    #[test]
+    fn the_watch_ends_with_the_answer() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+            let fd = ConnectionFd(std::os::fd::AsRawFd::as_raw_fd(&socket));
+            let taken_at = Rc::new(Cell::new(Instant::now()));
+            let (gone_tx, gone) = oneshot::channel();
+            let watch = cut_when_stalled(
+                fd,
+                Rc::downgrade(&taken_at),
+                gone,
+                Duration::from_secs(3600),
+            );
+            drop(gone_tx);
+            tokio::time::timeout(Duration::from_secs(30), watch)
+                .await
+                .expect("the watch ended with its answer");
+        });
+    }
 }

@@ -1019,6 +1019,36 @@ async fn a_pending_charge_expires_on_the_mock_clock_and_frees_its_order_id() {
     );
 }
 
+/// A pending charge expires when its time comes on a server with nothing else due, whose
+/// scheduler sleeps its longest nap (a minute): the charge wakes it. No notification URL, so no
+/// attempt wakes it either.
+#[tokio::test]
+async fn a_pending_charge_expires_on_time_when_nothing_else_is_due() {
+    let app = spawn_app_with(|c| c.transaction_ttl = Duration::from_secs(1));
+    let (account, options) = linked(&app, KEY, "81230000019").await;
+    let r = app
+        .charge(
+            KEY,
+            &charge_body(&account, token(&options, WALLET), "soon-1", 500_000),
+        )
+        .await;
+    assert_eq!(r.body["transaction_status"], "pending", "{}", r.text);
+    // Well under the minute the scheduler would otherwise sleep.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let r = app.tx(KEY, "soon-1", "status", None).await;
+        if r.body["transaction_status"] == "expire" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still {} 20 s after a 1 s expiry",
+            r.body["transaction_status"]
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 #[tokio::test]
 async fn an_idempotency_key_replays_the_first_answer() {
     let app = spawn_app();

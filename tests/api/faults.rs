@@ -167,6 +167,13 @@ async fn matchers_pick_the_requests_a_rule_applies_to() {
         r.body["requests"][0]["body"]["gopay_partner"]["phone_number"],
         "81200000099"
     );
+    // The phone number as the create reads it: a JSON number is one too.
+    let numeric = json!({
+        "payment_type": "gopay",
+        "gopay_partner": {"phone_number": 81_200_000_099_u64, "country_code": "62"}
+    });
+    let r = app.create(KEY, &numeric).await;
+    assert_eq!(r.status, 503, "{}", r.text);
 }
 
 #[tokio::test]

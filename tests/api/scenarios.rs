@@ -195,6 +195,15 @@ async fn bad_scenarios_get_a_clear_400() {
             json!({"outcome": "pending", "server_key": " "}),
             "server_key",
         ),
+        // A charge finds an option by its token and moves money by its name.
+        (
+            "81299990006",
+            json!({"outcome": "pending", "payment_options": [
+                {"name": "GOPAY_WALLET", "balance": "0.00"},
+                {"name": "GOPAY_WALLET", "balance": "500000.00"}
+            ]}),
+            "names must differ",
+        ),
     ] {
         let r = put(&app, number, body.clone()).await;
         assert_eq!(r.status, 400, "{body}: {}", r.text);
