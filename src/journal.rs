@@ -399,7 +399,13 @@ pub fn contains(got: &Value, want: &Value) -> bool {
 pub struct Journal {
     inner: Mutex<Inner>,
     capacity: usize,
+    /// Queries running at once: each copies the handles of every entry (and keeps what they hold
+    /// alive past the bytes bound while it runs), and may parse every body.
+    queries: Arc<tokio::sync::Semaphore>,
 }
+
+/// Journal queries that run at once; the others wait their turn.
+pub const QUERIES_AT_ONCE: usize = 4;
 
 #[derive(Default)]
 struct Inner {
@@ -417,7 +423,13 @@ impl Journal {
                 ..Inner::default()
             }),
             capacity,
+            queries: Arc::new(tokio::sync::Semaphore::new(QUERIES_AT_ONCE)),
         }
+    }
+
+    /// A turn to query, once one of the [`QUERIES_AT_ONCE`] is free (never closed).
+    pub async fn query_turn(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        self.queries.clone().acquire_owned().await.ok()
     }
 
     pub fn enabled(&self) -> bool {
@@ -584,6 +596,29 @@ mod tests {
 
     fn record(j: &Journal, path: &str, body: &str, response: &str) {
         record_in(j, path, &headers(), body, response);
+    }
+
+    /// Queries past [`QUERIES_AT_ONCE`] wait for a turn, and get one when a query ends.
+    #[test]
+    fn queries_take_turns() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let journal = Journal::new(10);
+            let mut held = Vec::new();
+            for _ in 0..QUERIES_AT_ONCE {
+                held.push(journal.query_turn().await.unwrap());
+            }
+            let next = journal.query_turn();
+            tokio::pin!(next);
+            let waited = tokio::time::timeout(Duration::from_millis(50), &mut next).await;
+            assert!(waited.is_err(), "every turn is taken");
+            held.pop();
+            let turn = tokio::time::timeout(Duration::from_secs(30), next).await;
+            assert!(matches!(turn, Ok(Some(_))), "a turn came free");
+        });
     }
 
     #[test]

@@ -32,6 +32,34 @@ pub fn numbers_fit(text: &str) -> bool {
     serde_json::from_str::<Value>(text).is_ok()
 }
 
+/// How deeply the JSON text `text` nests arrays and objects (0 for a scalar). A scan of the bytes
+/// that skips strings, with no recursion: the text need not be valid.
+pub fn depth(text: &str) -> usize {
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    let (mut in_string, mut escaped) = (false, false);
+    for b in text.bytes() {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth = depth.saturating_add(1);
+                deepest = deepest.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
+}
+
 /// A JSON object written field by field, in the order given; nested objects go into the same
 /// buffer.
 pub struct Object {
@@ -144,7 +172,22 @@ pub fn push_str(out: &mut String, s: &str) {
 
 #[cfg(test)]
 mod tests {
-    use super::numbers_fit;
+    use super::{depth, numbers_fit};
+
+    #[test]
+    fn depth_counts_nesting_outside_strings() {
+        for (text, want) in [
+            ("1", 0),
+            ("{}", 1),
+            (r#"{"a":[1,{"b":[]}]}"#, 4),
+            (r#"{"a":"[[[{{{"}"#, 1),
+            (r#"["\"[[", ["\\", []]]"#, 3),
+            ("[[[", 3),
+            ("]]]{", 1),
+        ] {
+            assert_eq!(depth(text), want, "{text}");
+        }
+    }
 
     #[test]
     fn numbers_fit_a_double_or_the_text_is_refused() {

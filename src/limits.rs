@@ -69,6 +69,9 @@ pub const PIN_THRESHOLD: (u64, u64) = (0, 999_999_999_999_999);
 pub const NOTIFICATION_HEADER_URLS_MAX: usize = 3;
 /// A charge's `metadata`, kept with the transaction and echoed in every notification: its JSON text.
 pub const METADATA_MAX_BYTES: usize = 4096;
+/// How deeply a charge's `metadata` may nest: notifications and control answers hold it a level or
+/// two down, and serde_json reads no document deeper than 128 levels.
+pub const METADATA_MAX_DEPTH: usize = 64;
 /// A notification attempt's error text, as kept and saved (an HTTP client's message can repeat a
 /// long URL, escaped).
 pub const ATTEMPT_ERROR_MAX_BYTES: usize = 4096;

@@ -96,7 +96,7 @@ impl Drop for Tracked {
 
 /// One attempt: to the merchant's URL now, with the retry schedule now.
 async fn attempt(app: &AppState, due: Due) {
-    if !app.notifications.is_in_flight(due.id) {
+    if !app.notifications.is_in_flight(&due) {
         return; // reset, or dropped from the log, since it fell due
     }
     let url = app
@@ -117,7 +117,7 @@ async fn attempt(app: &AppState, due: Due) {
     };
     let schedule = app.settings.read().retry_schedule.clone();
     app.notifications
-        .finish(due.id, outcome, &schedule, app.clock.now_ms());
+        .finish(&due, outcome, &schedule, app.clock.now_ms());
 }
 
 /// Moves the clock forward `by`, and what that sets off at once: due expiries of accounts and

@@ -181,12 +181,19 @@ pub fn check_order_id(id: &str) -> Result<(), String> {
 /// notification, so it is bounded, and holds no number that most JSON readers cannot take.
 ///
 /// # Errors
-/// Over [`limits::METADATA_MAX_BYTES`], or a number no double holds (such as `1e400`).
+/// Over [`limits::METADATA_MAX_BYTES`] or [`limits::METADATA_MAX_DEPTH`], or a number no double
+/// holds (such as `1e400`).
 pub fn check_metadata(json: &str) -> Result<(), String> {
     if json.len() > limits::METADATA_MAX_BYTES {
         return Err(format!(
             "metadata must be at most {} bytes of JSON",
             limits::METADATA_MAX_BYTES
+        ));
+    }
+    if crate::json::depth(json) > limits::METADATA_MAX_DEPTH {
+        return Err(format!(
+            "metadata must nest at most {} levels deep",
+            limits::METADATA_MAX_DEPTH
         ));
     }
     if !crate::json::numbers_fit(json) {

@@ -146,10 +146,16 @@ async fn act(
         Some(n) => state.notifications.get(n),
         None => None,
     };
-    Ok(HttpResponse::Ok().json(json!({
-        "account": AccountView::new(&state, &account),
-        "notification": notification,
-    })))
+    /// Written straight from the notification, as the notification lists are.
+    #[derive(serde::Serialize)]
+    struct Acted<A> {
+        account: A,
+        notification: Option<Notification>,
+    }
+    Ok(HttpResponse::Ok().json(Acted {
+        account: AccountView::new(&state, &account),
+        notification,
+    }))
 }
 
 fn transition(

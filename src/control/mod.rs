@@ -25,7 +25,7 @@ pub mod transactions;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::accounts::{Account, AccountStatus};
 use crate::app::AppState;
@@ -105,7 +105,7 @@ pub enum ControlError {
     },
     BadRequest(String),
     /// A wait ran out; the extra fields say what matched.
-    Timeout(Value),
+    Timeout(Box<notifications::WaitTimedOut>),
     /// The request body did not arrive within `--body-timeout`.
     BodyTimeout,
     /// The request body is over `--max-body-bytes`.
@@ -236,9 +236,19 @@ impl ResponseError for ControlError {
                 body["transaction_status"] = json!(current);
             }
             Self::Timeout(extra) => {
-                if let (Some(b), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
-                    b.extend(extra.clone());
+                // Written straight from the notifications (see `notifications::Listed`).
+                #[derive(serde::Serialize)]
+                struct TimedOut<'a> {
+                    error: &'static str,
+                    message: String,
+                    #[serde(flatten)]
+                    extra: &'a notifications::WaitTimedOut,
                 }
+                return HttpResponse::build(self.status_code()).json(TimedOut {
+                    error: self.kind(),
+                    message: self.to_string(),
+                    extra,
+                });
             }
             _ => {}
         }

@@ -4,8 +4,7 @@
 use std::time::Duration;
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::accounts::{WaitQuery, next_attempt};
@@ -80,10 +79,30 @@ async fn list(
     let page = state
         .notifications
         .page(&filter, after, limit, Order::OldestFirst);
-    Ok(HttpResponse::Ok().json(json!({
-        "notifications": page.notifications,
-        "next_cursor": paging::cursor_string(page.next),
-    })))
+    Ok(HttpResponse::Ok().json(Listed {
+        notifications: &page.notifications,
+        next_cursor: Some(paging::cursor_string(page.next)),
+    }))
+}
+
+/// Notifications as an answer lists them, written straight from the log's copies: through a
+/// `serde_json::Value`, every payload was parsed again (and one nested past serde_json's depth
+/// limit failed to).
+#[derive(Serialize)]
+struct Listed<'a> {
+    notifications: &'a [Notification],
+    /// A list's cursor (`null` at the end); absent from a wait's answer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_cursor: Option<Option<String>>,
+}
+
+/// What a wait that ran out answers besides the error: how many matched, how many it waited for,
+/// and the first page of those matching the filter in any state.
+#[derive(Debug, Serialize)]
+pub struct WaitTimedOut {
+    matched: usize,
+    expected: usize,
+    notifications: Vec<Notification>,
 }
 
 fn parse_id(req: &HttpRequest) -> Result<u64, ControlError> {
@@ -207,16 +226,19 @@ async fn wait(
             .iter()
             .filter_map(|id| state.notifications.get(*id))
             .collect();
-        return Ok(HttpResponse::Ok().json(json!({ "notifications": notifications })));
+        return Ok(HttpResponse::Ok().json(Listed {
+            notifications: &notifications,
+            next_cursor: None,
+        }));
     }
     filter.state = None;
     let matching =
         state
             .notifications
             .page(&filter, None, paging::DEFAULT_LIMIT, Order::OldestFirst);
-    Err(ControlError::Timeout(json!({
-        "matched": ids.len(),
-        "expected": request.count,
-        "notifications": matching.notifications,
+    Err(ControlError::Timeout(Box::new(WaitTimedOut {
+        matched: ids.len(),
+        expected: request.count,
+        notifications: matching.notifications,
     })))
 }

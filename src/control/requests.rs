@@ -104,13 +104,20 @@ impl MatcherBody {
 }
 
 /// Runs a journal query on a blocking thread: matching may parse every body the journal holds (up
-/// to 64 MiB), which must not hold up the requests a worker serves.
+/// to 64 MiB), which must not hold up the requests a worker serves. At most
+/// [`QUERIES_AT_ONCE`](crate::journal::QUERIES_AT_ONCE) run at once; the others wait their turn.
 async fn off_worker<R: Send + 'static>(
     state: &web::Data<AppState>,
     query: impl FnOnce(&AppState) -> R + Send + 'static,
 ) -> Result<R, ControlError> {
     let state = state.clone();
-    web::block(move || query(&state)).await.map_err(|_| {
+    let turn = state.journal.query_turn().await;
+    web::block(move || {
+        let _turn = turn;
+        query(&state)
+    })
+    .await
+    .map_err(|_| {
         ControlError::Internal("the server is stopping: the journal query did not run".into())
     })
 }

@@ -15,6 +15,7 @@ use crate::app::AppState;
 use crate::charges::{NotifyTo, Refund, Transaction, TxChange, TxStatus};
 use crate::clock::{ser_rfc3339, ser_rfc3339_opt};
 use crate::money::Amount;
+use crate::notifications::Notification;
 use crate::notifications::log::Filter;
 use crate::paging::{self, Order};
 use crate::payments::{self, ChangeError};
@@ -170,10 +171,15 @@ async fn show(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpRespon
         .notifications
         .page(&filter, None, paging::DEFAULT_LIMIT, Order::OldestFirst)
         .notifications;
-    Ok(HttpResponse::Ok().json(json!({
-        "transaction": TransactionView::new(&state, &t),
-        "notifications": notifications,
-    })))
+    #[derive(Serialize)]
+    struct Shown<T> {
+        transaction: T,
+        notifications: Vec<Notification>,
+    }
+    Ok(HttpResponse::Ok().json(Shown {
+        transaction: TransactionView::new(&state, &t),
+        notifications,
+    }))
 }
 
 /// `POST /__admin/transactions/{transaction_id}/{settle|deny|expire}` for a pending transaction; a
@@ -221,8 +227,13 @@ async fn act(
         Some(n) if query.wait() => next_attempt(&state, n.id, 0).await.or(Some(n)),
         other => other,
     };
-    Ok(HttpResponse::Ok().json(json!({
-        "transaction": TransactionView::new(&state, &t),
-        "notification": notification,
-    })))
+    #[derive(Serialize)]
+    struct Changed<T> {
+        transaction: T,
+        notification: Option<Notification>,
+    }
+    Ok(HttpResponse::Ok().json(Changed {
+        transaction: TransactionView::new(&state, &t),
+        notification,
+    }))
 }

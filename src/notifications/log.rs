@@ -57,6 +57,9 @@ pub struct Recorded {
 /// An attempt taken off the queue: what to send, and for which merchant.
 pub struct Due {
     pub id: u64,
+    /// The log's [`Log::generation`] when it was taken: an import may have given its id to
+    /// another notification since.
+    generation: u64,
     pub server_key: SharedText,
     pub target: Target,
     pub payload: Payload,
@@ -145,6 +148,10 @@ struct Log {
     /// Ids of the latest changes, oldest first; `changes_end` counts every change ever made.
     changes: VecDeque<u64>,
     changes_end: u64,
+    /// Counts the times the whole log was replaced or emptied: an import reuses the ids of the
+    /// document it restores, so an attempt taken before must not finish on the notification
+    /// that has its id now.
+    generation: u64,
 }
 
 /// The notification log, its queue of due attempts, and the signals around them.
@@ -176,6 +183,7 @@ impl Notifications {
                 due: BTreeSet::new(),
                 changes: VecDeque::new(),
                 changes_end: 0,
+                generation: 0,
             }),
             changed: Notify::new(),
             wake: Notify::new(),
@@ -230,6 +238,7 @@ impl Notifications {
     /// Takes the earliest attempt due at `now_ms` off the queue, if there is one.
     pub(crate) fn take_due(&self, now_ms: u64) -> Option<Due> {
         let mut log = self.log.lock();
+        let generation = log.generation;
         loop {
             let &(at, id) = log.due.first()?;
             if at > now_ms {
@@ -241,6 +250,7 @@ impl Notifications {
                 n.in_flight = true;
                 return Some(Due {
                     id,
+                    generation,
                     server_key: n.server_key.clone(),
                     target: n.target.clone(),
                     payload: n.payload.clone(),
@@ -249,9 +259,10 @@ impl Notifications {
         }
     }
 
-    /// Whether notification `id` is still in the log with an attempt under way.
-    pub(crate) fn is_in_flight(&self, id: u64) -> bool {
-        self.log.lock().get(id).is_some_and(|n| n.in_flight)
+    /// Whether the notification `due` was taken for is still in the log with an attempt under way.
+    pub(crate) fn is_in_flight(&self, due: &Due) -> bool {
+        let log = self.log.lock();
+        log.generation == due.generation && log.get(due.id).is_some_and(|n| n.in_flight)
     }
 
     /// When the next attempt falls due, if any is queued.
@@ -260,8 +271,12 @@ impl Notifications {
     }
 
     /// Records what became of an attempt and, per the retry policy and `schedule`, queues the next.
-    pub(crate) fn finish(&self, id: u64, outcome: Outcome, schedule: &[Duration], now_ms: u64) {
+    pub(crate) fn finish(&self, due: &Due, outcome: Outcome, schedule: &[Duration], now_ms: u64) {
+        let id = due.id;
         let mut log = self.log.lock();
+        if log.generation != due.generation {
+            return; // the log was replaced or emptied while the attempt ran
+        }
         let Some(n) = log.get_mut(id) else {
             return; // dropped from the log (capacity or reset) while the attempt ran
         };
@@ -364,13 +379,19 @@ impl Notifications {
         self.len() == 0
     }
 
-    /// Up to `limit` notifications matching `filter`, after the id `after` in the given order.
+    /// Up to `limit` notifications matching `filter`, after the id `after` in the given order; fewer
+    /// once their weight passes [`crate::limits::PAGE_BYTES`].
     pub fn page(&self, filter: &Filter, after: Option<u64>, limit: usize, order: Order) -> Page {
         let log = self.log.lock();
         let mut notifications = Vec::new();
         let mut last = None;
+        // Copied under the lock: ends early past a page's bytes, as every list's answer does.
+        let mut bytes = 0usize;
         for (scanned, id) in log.candidates(filter, after, order).enumerate() {
-            if notifications.len() >= limit || scanned >= SCAN_BUDGET {
+            if notifications.len() >= limit
+                || scanned >= SCAN_BUDGET
+                || bytes >= crate::limits::PAGE_BYTES
+            {
                 return Page {
                     notifications,
                     next: last,
@@ -378,6 +399,7 @@ impl Notifications {
             }
             last = Some(id);
             if let Some(n) = log.get(id).filter(|n| filter.matches(n)) {
+                bytes = bytes.saturating_add(n.weight);
                 notifications.push(n.clone());
             }
         }
@@ -520,24 +542,30 @@ impl Notifications {
     }
 
     /// Waits until notification `id` has more than `attempts` attempts or is no longer pending (or
-    /// is gone), at most `timeout`; then returns it as it stands.
+    /// is gone), at most `timeout`; then returns it as it stands. Counts among the
+    /// [`MAX_WAITERS`] waits: past them it returns at once (every change of the log wakes every
+    /// wait, and a transition's answer does not need the attempt).
     pub async fn wait_for_attempt(
         &self,
         id: u64,
         attempts: u32,
         timeout: Duration,
     ) -> Option<Notification> {
+        let Ok(_permit) = self.waiters.clone().try_acquire_owned() else {
+            return self.get(id);
+        };
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             let changed = self.changed.notified();
             tokio::pin!(changed);
             changed.as_mut().enable();
-            let n = self.get(id);
-            let settled = n
-                .as_ref()
-                .is_none_or(|n| n.attempts_total > attempts || n.state != DeliveryState::Pending);
+            // Looked at in place: copied once, at the end.
+            let settled =
+                self.log.lock().get(id).is_none_or(|n| {
+                    n.attempts_total > attempts || n.state != DeliveryState::Pending
+                });
             if settled || tokio::time::timeout_at(deadline, changed).await.is_err() {
-                return n.or_else(|| self.get(id));
+                return self.get(id);
             }
         }
     }
@@ -694,6 +722,7 @@ impl Log {
     /// full log is a great many allocations).
     fn take_all(&mut self) -> impl Sized + use<> {
         self.bytes = 0;
+        self.generation = self.generation.wrapping_add(1);
         (
             std::mem::take(&mut self.entries),
             std::mem::take(&mut self.by_account),
@@ -1024,6 +1053,57 @@ mod tests {
         )
     }
 
+    /// A page ends once its notifications weigh a page's bytes, with a cursor after the last it
+    /// holds; following the cursors lists every one once.
+    #[test]
+    fn a_page_of_heavy_notifications_ends_early_with_a_cursor() {
+        let log = Notifications::new(100);
+        let ids: Vec<u64> = (0..20)
+            .map(|_| record_heavy(&log, "k", 1 << 20, None))
+            .collect();
+        let first = log.page(&Filter::default(), None, 100, Order::OldestFirst);
+        assert!(
+            (8..=9).contains(&first.notifications.len()),
+            "{}",
+            first.notifications.len()
+        );
+        let mut listed: Vec<u64> = first.notifications.iter().map(|n| n.id).collect();
+        let mut next = first.next;
+        while let Some(after) = next {
+            let page = log.page(&Filter::default(), Some(after), 100, Order::OldestFirst);
+            listed.extend(page.notifications.iter().map(|n| n.id));
+            next = page.next;
+        }
+        assert_eq!(listed, ids);
+    }
+
+    /// A wait for an attempt past the cap on waits answers at once, with the notification as it
+    /// stands.
+    #[test]
+    fn a_wait_for_an_attempt_past_the_cap_returns_at_once() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let log = Notifications::new(10);
+            let id = record(&log, "k", Uuid::new_v4(), Some("http://x.test/"));
+            let held = log
+                .waiters
+                .clone()
+                .try_acquire_many_owned(MAX_WAITERS as u32)
+                .unwrap();
+            let n = tokio::time::timeout(
+                Duration::from_secs(30),
+                log.wait_for_attempt(id, 0, Duration::from_secs(3_600)),
+            )
+            .await
+            .expect("answered at once");
+            assert_eq!(n.map(|n| n.state), Some(DeliveryState::Pending));
+            drop(held);
+        });
+    }
+
     #[test]
     fn the_log_keeps_what_fits_its_weight_the_newest_always() {
         let log = Notifications::with_max_bytes(1_000, 100_000);
@@ -1065,7 +1145,7 @@ mod tests {
             let due = log.take_due(i).expect("due");
             let result = AttemptResult::failed("http://x.test/".into(), "e".repeat(4_000));
             log.finish(
-                due.id,
+                &due,
                 Outcome::Sent { at_ms: i, result },
                 &[Duration::ZERO],
                 i,
@@ -1081,6 +1161,39 @@ mod tests {
         assert!(log.get(id).is_some());
     }
 
+    /// An attempt taken before an import finishes on nothing: the document's notification that has
+    /// its id now keeps its own state and attempts, and is not counted in flight.
+    #[test]
+    fn an_attempt_from_before_an_import_leaves_the_imported_log_alone() {
+        let log = Notifications::new(10);
+        let id = record(&log, "k", Uuid::new_v4(), Some("http://x.test/"));
+        let document = log.chunk(0, 10);
+        let due = log.take_due(0).expect("due");
+        assert!(log.is_in_flight(&due));
+        log.restore(id, document);
+        assert!(
+            !log.is_in_flight(&due),
+            "another notification has its id now"
+        );
+        let result = AttemptResult::failed("http://x.test/".into(), "refused".into());
+        log.finish(
+            &due,
+            Outcome::Sent { at_ms: 5, result },
+            &[Duration::ZERO],
+            5,
+        );
+        let n = log.get(id).unwrap();
+        assert_eq!(n.attempts_total, 0);
+        assert!(n.attempts.is_empty());
+        assert_eq!(n.state, DeliveryState::Pending);
+        assert_eq!(
+            log.take_due(0).map(|d| d.id),
+            Some(id),
+            "queued once, as imported"
+        );
+        assert!(log.take_due(u64::MAX).is_none());
+    }
+
     #[test]
     fn attempts_kept_are_bounded_and_counted() {
         let log = Notifications::new(10);
@@ -1089,7 +1202,7 @@ mod tests {
             let due = log.take_due(i).expect("due");
             let result = AttemptResult::failed("http://x.test/".into(), "refused".into());
             log.finish(
-                due.id,
+                &due,
                 Outcome::Sent { at_ms: i, result },
                 &[Duration::ZERO],
                 i,

@@ -11,6 +11,7 @@
 use std::fs::File;
 use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Writes what `write` writes over `path` atomically: a temporary file in the same folder, flushed
 /// to disk, renamed over the old one. Streamed through a buffer of a megabyte: a large state is
@@ -29,7 +30,11 @@ pub fn write_atomic(
     let name = path
         .file_name()
         .map_or_else(|| "state".into(), |n| n.to_string_lossy().into_owned());
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    // One name per write: two servers of one process may save to one file (embedded servers
+    // started with the same config), and must not write into one temporary file at once.
+    static WRITES: AtomicU64 = AtomicU64::new(0);
+    let n = WRITES.fetch_add(1, Ordering::Relaxed);
+    let tmp = dir.join(format!(".{name}.{}.{n}.tmp", std::process::id()));
     let result = (|| {
         let mut out = Blocks::create(tmp.clone())?;
         write(&mut out)?;
@@ -202,6 +207,43 @@ mod tests {
         }
         drop(out.finish().unwrap());
         std::fs::read(path).unwrap()
+    }
+
+    /// Two saves of one file at once (two servers of one process with one state file) each write
+    /// a temporary file of their own: the file ends as one of them wrote it, never a mix.
+    #[test]
+    fn saves_of_one_file_at_once_do_not_mix() {
+        let dir = scratch();
+        let path = dir.join("state.json");
+        let documents: Vec<Vec<u8>> = [b'x', b'y']
+            .iter()
+            .map(|&b| vec![b; 3 * BUFFER + 12_345])
+            .collect();
+        for _ in 0..5 {
+            std::thread::scope(|s| {
+                for document in &documents {
+                    let path = &path;
+                    s.spawn(move || {
+                        write_atomic(path, |out| {
+                            for piece in document.chunks(7919) {
+                                out.write_all(piece)?;
+                            }
+                            Ok(())
+                        })
+                        .unwrap();
+                    });
+                }
+            });
+            let saved = std::fs::read(&path).unwrap();
+            assert!(
+                documents.contains(&saved),
+                "a save of {} bytes mixed",
+                saved.len()
+            );
+        }
+        let left: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
+        assert_eq!(left.len(), 1, "no temporary file left behind");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -4,7 +4,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Deserialize;
-use serde_json::value::RawValue;
 
 use super::document::*;
 use super::{FORMAT, VERSION};
@@ -502,11 +501,13 @@ fn prepare_notifications(
             }
             (_, None) => None,
         };
+        // Read as the control API's lists read it again: numbers that fit a double, nesting
+        // serde_json reads.
         if n.payload.len() > limits::NOTIFICATION_PAYLOAD_MAX_BYTES
-            || serde_json::from_str::<&RawValue>(&n.payload).is_err()
+            || !crate::json::numbers_fit(&n.payload)
         {
             return Err(at(format!(
-                "payload must be JSON text of at most {} bytes",
+                "payload must be JSON text of at most {} bytes, its numbers within a double's range",
                 limits::NOTIFICATION_PAYLOAD_MAX_BYTES
             )));
         }

@@ -1383,6 +1383,38 @@ async fn the_shared_fixture_account_pays_for_every_key_and_mirror_mode_and_reset
     assert_eq!(app.balance(KEY, shared, WALLET).await, "1000000.00");
 }
 
+/// The deepest metadata a charge takes is listed with its notifications: the lists write the
+/// payloads as they are, and a payload holds the metadata a level down.
+#[tokio::test]
+async fn the_deepest_metadata_is_listed_with_its_notifications() {
+    let receiver = receiver(200).await;
+    let app = app_paying_to(&receiver);
+    let (account, options) = linked(&app, KEY, "81230000020").await;
+    let mut body = charge_body(&account, token(&options, WALLET), "deep-1", 1_000);
+    body["metadata"] = json!({"n": "DEEP"});
+    let text = body.to_string().replace(
+        r#""DEEP""#,
+        &format!("{}{}", "[".repeat(63), "]".repeat(63)),
+    );
+    let r = app
+        .request(Method::POST, "/v2/charge", Some(KEY), Some(text))
+        .await;
+    assert_eq!(r.body["status_code"], "200", "{}", r.text);
+    let n = wait_for(&app, json!({"order_id": "deep-1"}), 1).await;
+    assert_eq!(n[0]["payload"]["order_id"], "deep-1");
+    for path in [
+        "/__admin/notifications?order_id=deep-1".to_string(),
+        format!(
+            "/__admin/transactions/{}",
+            r.body["transaction_id"].as_str().unwrap()
+        ),
+    ] {
+        let r = app.admin(Method::GET, &path, None).await;
+        assert_eq!(r.status, 200, "{path}: {}", r.text);
+        assert_eq!(r.body["notifications"][0]["payload"]["order_id"], "deep-1");
+    }
+}
+
 #[tokio::test]
 async fn metadata_and_refunds_are_bounded() {
     let app = spawn_app();
@@ -1404,6 +1436,13 @@ async fn metadata_and_refunds_are_bounded() {
         &r,
         &["metadata must not hold a number too large for a double"],
     );
+    // Nesting: notifications and control answers hold the metadata further down.
+    let nested = |levels: usize| format!("{}{}", "[".repeat(levels), "]".repeat(levels));
+    let deep = body.to_string().replace(r#""HUGE""#, &nested(64));
+    let r = app
+        .request(Method::POST, "/v2/charge", Some(KEY), Some(deep))
+        .await;
+    assert_validation(&r, &["metadata must nest at most 64 levels deep"]);
     body["metadata"] = json!({"note": "kept"});
     let r = app.charge(KEY, &body).await;
     assert_eq!(r.body["status_code"], "200", "{}", r.text);

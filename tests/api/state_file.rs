@@ -579,6 +579,19 @@ async fn export_and_import_round_trip_and_a_bad_document_changes_nothing() {
             );
         }
     }
+    // A payload the notification lists could not read again: a number no double holds, or
+    // nesting past serde_json's limit.
+    for payload in [
+        r#"{"n":1e400}"#.to_string(),
+        format!("{}{}", "[".repeat(200), "]".repeat(200)),
+    ] {
+        let mut bad = exported.body.clone();
+        bad["notifications"]["items"][0]["payload"] = json!(payload);
+        let refused = b.admin(Method::PUT, "/__admin/state", Some(bad)).await;
+        assert_eq!(refused.status, 400, "{}", refused.text);
+        let message = refused.body["message"].as_str().unwrap();
+        assert!(message.contains("payload must be JSON text"), "{message}");
+    }
     let mut after = b.admin(Method::GET, "/__admin/state", None).await.body;
     after["saved_at"] = before["saved_at"].clone();
     assert_eq!(after, before, "a bad document changes nothing");
