@@ -9,8 +9,11 @@
 //!   refused with 421.
 //! - **Cross-site requests.** A state-changing request (not GET, HEAD or OPTIONS) to the control API,
 //!   the dashboard or the activation pages that a browser marks as coming from another site (an
-//!   `Origin` other than the `Host` it was sent to, or `Sec-Fetch-Site: cross-site`) is refused with
-//!   403. Scripts (curl, the official clients, test code) send neither header and are unaffected.
+//!   `Origin` other than this server's, see [`crate::hosts::Hosts::same_origin`], or
+//!   `Sec-Fetch-Site: cross-site`) is refused with 403, and so is a read of the control API's JSON
+//!   that is not a navigation. Scripts (curl, the official clients, test code) send neither header
+//!   and are unaffected. The pages also tell browsers not to show them in another site's frame
+//!   ([`crate::pages`]), where that site could click their buttons.
 //! - **Logging.** One line per request at debug level.
 //! - **`--http-status mirror`**, applied to every answer on its way out ([`crate::api::mirror`]).
 //! - **Faults and the journal** around the Midtrans routes ([`crate::intercept`]).
@@ -29,7 +32,6 @@ use crate::app::AppState;
 use crate::config::HttpStatusMode;
 use crate::control::ControlError;
 use crate::error::ApiError;
-use crate::hosts::authority;
 use crate::notifications::delivery::INSTANCE_HEADER;
 use crate::pages::{Look, PageError};
 use crate::routing::routed_path;
@@ -121,6 +123,7 @@ pub async fn check(
 /// The loop guard's header, parsed once.
 static INSTANCE: header::HeaderName = header::HeaderName::from_static(INSTANCE_HEADER);
 static SEC_FETCH_SITE: header::HeaderName = header::HeaderName::from_static("sec-fetch-site");
+static SEC_FETCH_MODE: header::HeaderName = header::HeaderName::from_static("sec-fetch-mode");
 
 fn refusal(req: &ServiceRequest, state: &AppState, changes_state: bool) -> Option<Refusal> {
     let headers = req.headers();
@@ -137,17 +140,21 @@ fn refusal(req: &ServiceRequest, state: &AppState, changes_state: bool) -> Optio
     {
         return Some(Refusal::ForeignHost(host.to_string()));
     }
-    if changes_state
-        && dialect(routed_path(req.request())) != Dialect::Midtrans
-        && cross_site(req, host)
-    {
-        return Some(Refusal::CrossSite);
-    }
-    None
+    let dialect = dialect(routed_path(req.request()));
+    let refused = match dialect {
+        Dialect::Midtrans => false,
+        _ if changes_state => cross_site(req, state, host),
+        // Reading the control API's JSON from another site's page (an `<img>` of
+        // `/__admin/state` holds a transfer place for every load) has no use: refused but for
+        // a navigation (a link followed to look at a list).
+        Dialect::Control => cross_site(req, state, host) && !navigation(req),
+        Dialect::Page(_) => false,
+    };
+    refused.then_some(Refusal::CrossSite)
 }
 
 /// A browser says the request comes from a page on another site.
-fn cross_site(req: &ServiceRequest, host: Option<&str>) -> bool {
+fn cross_site(req: &ServiceRequest, state: &AppState, host: Option<&str>) -> bool {
     let headers = req.headers();
     if headers
         .get(&SEC_FETCH_SITE)
@@ -158,12 +165,17 @@ fn cross_site(req: &ServiceRequest, host: Option<&str>) -> bool {
     let Some(origin) = headers.get(header::ORIGIN) else {
         return false;
     };
-    // Same origin: the Origin's host and port are the Host the request was sent to.
-    let origin_host = origin.to_str().ok().and_then(authority);
-    match (origin_host, host) {
-        (Some(origin), Some(host)) => !origin.eq_ignore_ascii_case(host.trim()),
-        _ => true, // `Origin: null` or no Host to compare with
-    }
+    // `Origin: null`, or no Host to compare with, is another site's.
+    !origin
+        .to_str()
+        .is_ok_and(|origin| state.allowed_hosts.same_origin(origin, host))
+}
+
+/// A browser's top-level navigation (`Sec-Fetch-Mode: navigate`).
+fn navigation(req: &ServiceRequest) -> bool {
+    req.headers()
+        .get(&SEC_FETCH_MODE)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"navigate"))
 }
 
 fn refuse(refusal: Refusal, dialect: Dialect) -> HttpResponse {

@@ -13,6 +13,9 @@ pub struct Hosts {
     names: Vec<String>,
     /// The `host:port` of the public URL, which most requests carry: checked first, as is.
     usual: String,
+    /// The public URL's origin (`https://qa.example`), which pages behind a proxy send as their
+    /// `Origin` while the proxy sends another `Host`.
+    public_origin: String,
 }
 
 /// The hosts this server answers to (see the module comment).
@@ -22,6 +25,9 @@ pub fn allowed_hosts(config: &Config, public_url: &str, listen_host: &str) -> Ho
         .parse::<std::net::IpAddr>()
         .is_ok_and(|ip| ip.is_unspecified());
     let usual = authority(public_url).unwrap_or_default();
+    let public_origin = reqwest::Url::parse(public_url)
+        .map(|u| u.origin().ascii_serialization())
+        .unwrap_or_default();
     let mut names: Vec<String> = ["localhost", "127.0.0.1", "::1", listen]
         .into_iter()
         .map(str::to_ascii_lowercase)
@@ -46,6 +52,7 @@ pub fn allowed_hosts(config: &Config, public_url: &str, listen_host: &str) -> Ho
         any_ip,
         names,
         usual,
+        public_origin,
     }
 }
 
@@ -58,6 +65,26 @@ impl Hosts {
         let name = host_name(host);
         (self.any_ip && name.parse::<std::net::IpAddr>().is_ok())
             || self.names.iter().any(|n| n.eq_ignore_ascii_case(name))
+    }
+}
+
+impl Hosts {
+    /// Whether a browser's `Origin` is this server's: plain HTTP to the `Host` the request was
+    /// sent to (the server speaks nothing else), or the public URL's origin (a proxy in front may
+    /// send another `Host`). `Origin: null` and other schemes are not.
+    pub fn same_origin(&self, origin: &str, host: Option<&str>) -> bool {
+        let Ok(url) = reqwest::Url::parse(origin.trim()) else {
+            return false;
+        };
+        if !self.public_origin.is_empty()
+            && url.origin().ascii_serialization() == self.public_origin
+        {
+            return true;
+        }
+        url.scheme() == "http"
+            && host.is_some_and(|host| {
+                authority(origin.trim()).is_some_and(|o| o.eq_ignore_ascii_case(host.trim()))
+            })
     }
 }
 
@@ -104,6 +131,27 @@ mod tests {
         assert_eq!(host_name("[::1]"), "::1");
         assert_eq!(host_name("a.test"), "a.test");
         assert_eq!(host_name("::1"), "::1");
+    }
+
+    #[test]
+    fn an_origin_is_this_servers_over_plain_http_to_its_host_or_as_the_public_url() {
+        let h = hosts("127.0.0.1", "https://qa.example", &[]);
+        for (origin, host, same) in [
+            ("http://localhost:8080", Some("localhost:8080"), true),
+            ("http://LOCALHOST:8080", Some("localhost:8080"), true),
+            ("http://localhost", Some("localhost"), true),
+            ("http://localhost:80", Some("localhost"), true),
+            ("https://localhost:8080", Some("localhost:8080"), false),
+            ("http://localhost:8081", Some("localhost:8080"), false),
+            ("https://qa.example", Some("mock:8080"), true),
+            ("https://qa.example:443", None, true),
+            ("http://qa.example", Some("mock:8080"), false),
+            ("http://localhost:8080", None, false),
+            ("null", Some("localhost:8080"), false),
+            ("", Some("localhost:8080"), false),
+        ] {
+            assert_eq!(h.same_origin(origin, host), same, "{origin} to {host:?}");
+        }
     }
 
     #[test]

@@ -67,11 +67,14 @@ pub fn page(look: Look, title: &str, content: Markup) -> Markup {
     }
 }
 
-/// An HTML answer that is never cached.
+/// An HTML answer that is never cached, and never shown in another site's frame: there, that
+/// site could lay its own page over the buttons and have the user click Reset or Approve.
 pub fn respond(status: StatusCode, markup: Markup) -> HttpResponse {
     HttpResponse::build(status)
         .insert_header((header::CONTENT_TYPE, "text/html; charset=utf-8"))
         .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::X_FRAME_OPTIONS, "DENY"))
+        .insert_header((header::CONTENT_SECURITY_POLICY, "frame-ancestors 'none'"))
         .body(markup.into_string())
 }
 

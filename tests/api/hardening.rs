@@ -568,6 +568,103 @@ async fn a_page_on_another_origin_cannot_act_but_scripts_can() {
     assert_eq!(r.status, 200, "{}", r.text);
 }
 
+/// Another site can neither show the pages in a frame (where it could lay its own page over their
+/// buttons and have the user click them) nor read the control API's JSON from its page (an
+/// `<img>` of `/__admin/state` held a transfer place per load); a link followed from another site
+/// still opens a list or a page, a form from this server over another scheme is another site's,
+/// and a form from the public URL's origin behind a proxy that sends its own `Host` is this
+/// server's.
+#[tokio::test]
+async fn other_sites_can_neither_frame_the_pages_nor_read_the_control_api() {
+    let app = spawn_app();
+    let created = app.create(KEY, &gopay("81234567892")).await;
+    let web = created.body["actions"][0]["url"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for url in [
+        format!("{}/__admin/", app.url),
+        format!("{}/__admin/ui/config", app.url),
+        web,
+        format!("{}/v2/gopay/redirect/gpar_not-a-uuid/link", app.url),
+    ] {
+        let r = app.client.get(&url).send().await.unwrap();
+        assert_eq!(r.headers()["x-frame-options"], "DENY", "{url}");
+        assert_eq!(
+            r.headers()["content-security-policy"],
+            "frame-ancestors 'none'",
+            "{url}"
+        );
+    }
+
+    let image = [
+        ("Sec-Fetch-Site", "cross-site"),
+        ("Sec-Fetch-Mode", "no-cors"),
+        ("Sec-Fetch-Dest", "image"),
+    ];
+    let fetch = [
+        ("Origin", "http://evil.example"),
+        ("Sec-Fetch-Mode", "cors"),
+    ];
+    for headers in [&image[..], &fetch[..]] {
+        for path in [
+            "/__admin/state",
+            "/__admin/notifications",
+            "/__admin/requests",
+        ] {
+            let r = app.raw(Method::GET, path, headers, None).await;
+            assert_control_error(&r, 403, "cross_site_request");
+        }
+    }
+    let followed = [
+        ("Sec-Fetch-Site", "cross-site"),
+        ("Sec-Fetch-Mode", "navigate"),
+    ];
+    for path in ["/__admin/notifications", "/__admin/"] {
+        let r = app.raw(Method::GET, path, &followed, None).await;
+        assert_eq!(r.status, 200, "{path}: {}", r.text);
+    }
+    // Scripts and this server's own pages read as before.
+    let own = app.url.clone();
+    for headers in [
+        &[][..],
+        &[("Origin", own.as_str()), ("Sec-Fetch-Site", "same-origin")],
+    ] {
+        let r = app
+            .raw(Method::GET, "/__admin/notifications", headers, None)
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+    }
+
+    // The Host's name and port over https is another origin: this server speaks plain HTTP.
+    let https = own.replacen("http://", "https://", 1);
+    let r = app
+        .raw(
+            Method::POST,
+            "/__admin/clock/advance",
+            &[
+                ("Origin", https.as_str()),
+                ("Content-Type", "application/json"),
+            ],
+            Some(br#"{"seconds": 1}"#.to_vec()),
+        )
+        .await;
+    assert_control_error(&r, 403, "cross_site_request");
+
+    let proxied = spawn_app_with(|c| c.public_url = Some("https://qa.example".into()));
+    for (origin, status) in [("https://qa.example", 200), ("http://qa.example", 403)] {
+        let r = proxied
+            .raw(
+                Method::POST,
+                "/__admin/clock/advance",
+                &[("Origin", origin), ("Content-Type", "application/json")],
+                Some(br#"{"seconds": 1}"#.to_vec()),
+            )
+            .await;
+        assert_eq!(r.status, status, "{origin}: {}", r.text);
+    }
+}
+
 /// An escaped path reaches the route its decoded form names; everything that depends on the route
 /// (the dialect of a refusal, fault rules, the journal) goes by the route too.
 #[tokio::test]
