@@ -60,6 +60,21 @@ pub struct AppState {
     pub state_file: Option<crate::state_file::StateFile>,
     /// Places for exports and imports of the whole state ([`crate::limits::STATE_TRANSFERS`]).
     pub state_transfers: std::sync::Arc<tokio::sync::Semaphore>,
+    /// Requests being served, counted by embedded servers only (`workers: None`): a pooled server
+    /// with one under way when its test drops it is not handed to the next test, where the
+    /// request would finish on the next test's state.
+    in_flight: Option<std::sync::atomic::AtomicUsize>,
+}
+
+/// A request counted in [`AppState::in_flight`] until it is answered (or dropped).
+pub(crate) struct Serving<'a>(Option<&'a std::sync::atomic::AtomicUsize>);
+
+impl Drop for Serving<'_> {
+    fn drop(&mut self) {
+        if let Some(n) = self.0 {
+            n.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+        }
+    }
 }
 
 /// A replacement of the whole state under way; it has ended when this drops.
@@ -115,6 +130,10 @@ impl AppState {
             state_transfers: std::sync::Arc::new(tokio::sync::Semaphore::new(
                 crate::limits::STATE_TRANSFERS,
             )),
+            in_flight: config
+                .workers
+                .is_none()
+                .then(|| std::sync::atomic::AtomicUsize::new(0)),
         };
         if let Some(accounts) = state.fill_store(false) {
             drop(state.store.install(accounts));
@@ -149,6 +168,21 @@ impl AppState {
         self.replacements_begun
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         Replacing(&self.replacements_ended)
+    }
+
+    /// Counts a request as being served until the guard returned drops.
+    pub(crate) fn serving(&self) -> Serving<'_> {
+        if let Some(n) = &self.in_flight {
+            n.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        }
+        Serving(self.in_flight.as_ref())
+    }
+
+    /// Whether a request is being served (embedded servers only; false for the others).
+    pub(crate) fn is_serving(&self) -> bool {
+        self.in_flight
+            .as_ref()
+            .is_some_and(|n| n.load(std::sync::atomic::Ordering::Acquire) > 0)
     }
 
     /// How many replacements of the whole state (a reset, an import) have begun, or `None` while
@@ -224,19 +258,26 @@ impl AppState {
         // an export reading the transactions sees the key's accounts and transactions both or
         // neither, and a charge or link that comes right after keeps its notification (charges and
         // changes record theirs under that lock).
+        // So are the key's phone scenarios and notification URLs, which a create, a link or a
+        // charge reads under that lock.
         let (removed, cleared) = self.transactions.with(|book| {
             let cleared = book.clear(Some(server_key));
             let removed = self.store.remove_owned_by(server_key);
+            // Authorizations on shared accounts (the key's own are gone) give their holds back,
+            // as their expiry or a cancel would have.
+            for t in cleared.holds() {
+                crate::payments::release_hold(self, t);
+            }
             self.notifications.clear(Some(server_key));
+            self.scenarios.reset_key(server_key);
+            let mut settings = self.settings.write();
+            settings.notification_urls.remove(server_key);
+            settings.payment_notification_urls.remove(server_key);
             (removed, cleared)
         });
         drop(cleared);
         self.journal.clear(Some(server_key));
         self.faults.clear(Some(server_key));
-        self.scenarios.reset_key(server_key);
-        let mut settings = self.settings.write();
-        settings.notification_urls.remove(server_key);
-        settings.payment_notification_urls.remove(server_key);
         removed
     }
 

@@ -71,6 +71,7 @@ pub async fn check(
     let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
         return Ok(next.call(req).await?.map_into_left_body());
     };
+    let _serving = state.serving();
     let changes_state = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     if let Some(refusal) = refusal(&req, &state, changes_state) {
         let mut response = refuse(refusal, dialect(routed_path(req.request())));

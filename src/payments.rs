@@ -281,10 +281,25 @@ pub fn change(
     id: &str,
     change: TxChange,
 ) -> Result<Arc<Transaction>, ChangeError> {
+    apply(app, owner, id, change, None)
+}
+
+/// [`change`]; with `due_at`, only if the transaction is past its expiry at that time (the
+/// sweep: a reset or an import since it took the id may have put a new transaction there).
+fn apply(
+    app: &AppState,
+    owner: Option<&str>,
+    id: &str,
+    change: TxChange,
+    due_at: Option<u64>,
+) -> Result<Arc<Transaction>, ChangeError> {
     let now = app.clock.now_ms();
     app.transactions.with(|book| {
         let t = book.find(owner, id).ok_or(ChangeError::NotFound)?;
         let current = t.status;
+        if due_at.is_some_and(|at| effective_status(t, at) != TxStatus::Expire) {
+            return Err(ChangeError::NotAllowed { current });
+        }
         // Past its expiry, only the expiry itself applies (the scheduler records it at once).
         if change != TxChange::Expire && effective_status(t, now) == TxStatus::Expire {
             return Err(ChangeError::NotAllowed {
@@ -415,7 +430,7 @@ pub fn expire_due(app: &AppState, now_ms: u64) -> usize {
             return expired;
         }
         for id in due {
-            if change(app, None, &id.to_string(), TxChange::Expire).is_ok() {
+            if apply(app, None, &id.to_string(), TxChange::Expire, Some(now_ms)).is_ok() {
                 expired += 1;
             }
         }
@@ -431,6 +446,11 @@ pub fn use_web_link(app: &AppState, id: &Uuid) -> bool {
         }
         _ => false,
     })
+}
+
+/// Gives back the money an authorization `t` holds (a key's reset that takes `t` out).
+pub(crate) fn release_hold(app: &AppState, t: &Transaction) {
+    credit(app, &t.account_id, &t.payment_option, t.gross_amount);
 }
 
 fn debit(app: &AppState, account: &Uuid, option: &str, amount: Amount) -> bool {
@@ -496,6 +516,32 @@ pub(crate) mod tests {
     use super::*;
     use crate::charges::TxStatus;
     use crate::limits::EXPIRE_BATCH;
+
+    /// The sweep expires a transaction only if it is past its expiry at the sweep's time: a
+    /// reset or an import since the sweep took the id may have put a new one there.
+    #[test]
+    fn the_sweep_expires_only_what_is_due() {
+        let app = AppState::new(
+            &crate::Config::default(),
+            "http://127.0.0.1:1".into(),
+            "127.0.0.1",
+        )
+        .unwrap();
+        let id = Uuid::from_u128(1);
+        app.transactions.with(|book| {
+            book.insert(Transaction {
+                id,
+                expires_at_ms: 10_000,
+                ..Transaction::sample(TxStatus::Pending)
+            })
+            .unwrap();
+        });
+        let sweep = |at| apply(&app, None, &id.to_string(), TxChange::Expire, Some(at));
+        assert!(sweep(9_999).is_err());
+        let status = |app: &AppState| app.transactions.with(|b| b.get_mut(&id).map(|t| t.status));
+        assert_eq!(status(&app), Some(TxStatus::Pending));
+        assert_eq!(sweep(10_000).map(|t| t.status).ok(), Some(TxStatus::Expire));
+    }
 
     /// The sweep takes the due transactions a batch at a time and goes on until none is left, so
     /// that a move of the clock has expired them all by its answer.

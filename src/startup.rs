@@ -306,9 +306,12 @@ impl Server {
     }
 
     /// Resets the state (attempts under way cancelled) for the next user; false for a server that
-    /// is not reused (one with its own threads).
+    /// is not reused: one with its own threads, or one still serving a request of the test that
+    /// dropped it (a fault rule's delay, a long wait, a reset on the blocking pool), which would
+    /// finish on the next test's state.
     pub(crate) fn reset_for_reuse(&self) -> bool {
         match &self.running {
+            Running::Embedded(_) if self.state.is_serving() => false,
             Running::Embedded(_) => {
                 self.state.reset();
                 true

@@ -407,7 +407,7 @@ impl Book {
                 let old = std::mem::replace(self, self.emptied());
                 Cleared {
                     _book: Some(Box::new(old)),
-                    _transactions: Vec::new(),
+                    transactions: Vec::new(),
                 }
             }
             Some(key) => {
@@ -438,7 +438,7 @@ impl Book {
                 self.replay_order.retain(|(_, o, _)| **o != *key);
                 Cleared {
                     _book: None,
-                    _transactions: removed,
+                    transactions: removed,
                 }
             }
         }
@@ -449,7 +449,18 @@ impl Book {
 #[must_use = "drop it after the book's lock is released"]
 pub struct Cleared {
     _book: Option<Box<Book>>,
-    _transactions: Vec<Arc<Transaction>>,
+    transactions: Vec<Arc<Transaction>>,
+}
+
+impl Cleared {
+    /// The transactions of a key's clearing that still held money (authorized, not captured): a
+    /// hold on a shared account outlives the key's transactions unless it is given back.
+    pub fn holds(&self) -> impl Iterator<Item = &Transaction> {
+        self.transactions
+            .iter()
+            .map(|t| &**t)
+            .filter(|t| t.status == TxStatus::Authorize)
+    }
 }
 
 pub struct TransactionStore {

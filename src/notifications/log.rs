@@ -554,16 +554,24 @@ impl Notifications {
         let Ok(_permit) = self.waiters.clone().try_acquire_owned() else {
             return self.get(id);
         };
+        let generation = self.log.lock().generation;
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             let changed = self.changed.notified();
             tokio::pin!(changed);
             changed.as_mut().enable();
             // Looked at in place: copied once, at the end.
-            let settled =
-                self.log.lock().get(id).is_none_or(|n| {
+            let (settled, replaced) = {
+                let log = self.log.lock();
+                let settled = log.get(id).is_none_or(|n| {
                     n.attempts_total > attempts || n.state != DeliveryState::Pending
                 });
+                (settled, log.generation != generation)
+            };
+            if replaced {
+                // Emptied or imported: the id may name another notification now.
+                return None;
+            }
             if settled || tokio::time::timeout_at(deadline, changed).await.is_err() {
                 return self.get(id);
             }
@@ -1075,6 +1083,32 @@ mod tests {
             next = page.next;
         }
         assert_eq!(listed, ids);
+    }
+
+    /// A wait for an attempt ends, with nothing, when an import gives its id to another
+    /// notification: it does not wait for that one's attempt, nor answer with it.
+    #[test]
+    fn a_wait_for_an_attempt_ends_when_the_log_is_replaced() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let log = Notifications::new(10);
+            let id = record(&log, "k", Uuid::new_v4(), Some("http://x.test/"));
+            let document = log.chunk(0, 10);
+            let (waited, ()) = tokio::join!(
+                tokio::time::timeout(
+                    Duration::from_secs(30),
+                    log.wait_for_attempt(id, 0, Duration::from_secs(3_600)),
+                ),
+                async {
+                    tokio::task::yield_now().await;
+                    log.restore(id, document);
+                }
+            );
+            assert!(matches!(waited, Ok(None)), "{waited:?}");
+        });
     }
 
     /// A wait for an attempt past the cap on waits answers at once, with the notification as it

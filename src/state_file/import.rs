@@ -573,14 +573,16 @@ fn prepare_notifications(
 /// journal and fault rules stay as they are.
 pub fn import(app: &AppState, prepared: Prepared) {
     let _replacing = app.replacing();
+    // The old log goes first, then the attempts under way, as a reset does: no attempt of the old
+    // state is taken while the new one is built (the log is emptied again with the swap, of what
+    // the old state recorded meanwhile).
+    app.notifications.clear(None);
     app.deliveries.cancel_all();
     // Both built before either goes in: the swap holds the book's lock, which charges wait for.
     let accounts = Filling::of(prepared.accounts);
     let limit = app.transactions.with(|book| book.limit());
     // The count was checked against the limit, and the ids for repeats: this cannot fail.
     let book = Book::restored(limit, prepared.transactions, prepared.last_refund_id).ok();
-    // The old log is freed here, not under the book's lock below.
-    app.notifications.clear(None);
     // The rest under the same hold of the book's lock: a change made meanwhile on an account of
     // the document, and its notification, come after the whole document, never between.
     app.replace_accounts_and_transactions(accounts, book, || {

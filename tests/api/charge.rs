@@ -864,6 +864,36 @@ async fn refunds_add_up_to_the_amount_and_credit_the_balance() {
     assert_eq!(confirmed.iter().filter(|c| **c).count(), 2, "{confirmed:?}");
 }
 
+/// A key's reset takes its authorizations out, and gives back what they held on a shared
+/// fixture account, which every key still sees: the hold no longer outlives its transaction.
+#[tokio::test]
+async fn a_key_s_reset_releases_its_holds_on_shared_accounts() {
+    const SHARED: &str = "00000269-7836-49e5-bc65-e592afafec14";
+    let app = spawn_app();
+    let wallet = app.wallet_token(KEY, SHARED).await;
+    let before = app.balance(OTHER_KEY, SHARED, WALLET).await;
+    let mut body = charge_body(SHARED, &wallet, "shared-hold-1", 40_000);
+    body["gopay"]["pre_auth"] = json!(true);
+    let r = app.charge(KEY, &body).await;
+    assert_eq!(r.body["transaction_status"], "authorize", "{}", r.text);
+    assert_ne!(app.balance(OTHER_KEY, SHARED, WALLET).await, before, "held");
+    let r = app
+        .admin(
+            Method::POST,
+            &format!("/__admin/reset?server_key={KEY}"),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = app.tx(KEY, "shared-hold-1", "status", None).await;
+    assert_eq!(r.body["status_code"], "404", "{}", r.text);
+    assert_eq!(
+        app.balance(OTHER_KEY, SHARED, WALLET).await,
+        before,
+        "given back"
+    );
+}
+
 #[tokio::test]
 async fn a_pre_auth_hold_is_captured_or_released() {
     let app = spawn_app_with(|c| c.pre_auth_hold = Duration::from_secs(60));

@@ -237,6 +237,64 @@ async fn a_pooled_server_comes_back_as_after_a_reset() {
     assert_eq!(fixture["account_status"], "ENABLED", "{fixture}");
 }
 
+/// A server dropped while it still serves a request of its test (here, one a fault rule delays)
+/// is not handed to the next test, where the request would finish on that test's state.
+#[tokio::test]
+async fn a_server_dropped_while_serving_is_not_handed_on() {
+    let config = Config {
+        merchant_id: "M-pool-busy".into(),
+        ..Config::default()
+    };
+    let client = Client::new();
+    let mock = pooled(config.clone()).expect("pooled");
+    let first_url = mock.url().to_string();
+    let api = Api {
+        client: &client,
+        base: &first_url,
+    };
+    let (status, _) = api
+        .call(
+            Method::POST,
+            "/__admin/faults",
+            Some(json!({"method": "POST", "path": "/v2/pay/account", "delay_ms": 3000})),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let slow = tokio::spawn(
+        client
+            .post(format!("{first_url}/v2/pay/account"))
+            .basic_auth(KEY, Some(""))
+            .json(&json!({"payment_type": "gopay", "gopay_partner": {"phone_number": "81234500009", "country_code": "62"}}))
+            .send(),
+    );
+    // The rule counts the request when it fires, before its delay.
+    let mut fired = 0;
+    for _ in 0..500 {
+        let (_, faults) = api.call(Method::GET, "/__admin/faults", None).await;
+        fired = faults["faults"][0]["fired"].as_u64().unwrap_or(0);
+        if fired == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(fired, 1, "the slow request arrived");
+    drop(mock);
+
+    let next = pooled(config.clone()).expect("pooled again");
+    assert_ne!(
+        next.url(),
+        first_url,
+        "a server still serving is not reused"
+    );
+    let next_url = next.url().to_string();
+    let api = Api {
+        client: &client,
+        base: &next_url,
+    };
+    let _ = slow.await;
+    assert!(api.own_accounts().await.is_empty());
+}
+
 const FIXTURE: &str = "00000269-7836-49e5-bc65-e592afafec14";
 
 /// The shared ENABLED fixture account as the control API shows it.
