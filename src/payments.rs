@@ -27,6 +27,7 @@ use crate::fixtures::Outcome as PhoneOutcome;
 use crate::ids;
 use crate::money::Amount;
 use crate::notifications::{Event, Recorded, Target, TransactionRef, payload};
+use crate::shared_text::SharedText;
 
 /// A charge, as the API read it from the request.
 #[derive(Debug, Clone)]
@@ -293,8 +294,21 @@ fn apply(
     change: TxChange,
     due_at: Option<u64>,
 ) -> Result<Arc<Transaction>, ChangeError> {
+    app.transactions
+        .with(|book| change_in(app, book, owner, id, change, due_at))
+}
+
+/// [`apply`] under a hold of the book's lock that the caller has.
+pub(crate) fn change_in(
+    app: &AppState,
+    book: &mut Book,
+    owner: Option<&str>,
+    id: &str,
+    change: TxChange,
+    due_at: Option<u64>,
+) -> Result<Arc<Transaction>, ChangeError> {
     let now = app.clock.now_ms();
-    app.transactions.with(|book| {
+    {
         let t = book.find(owner, id).ok_or(ChangeError::NotFound)?;
         let current = t.status;
         if due_at.is_some_and(|at| effective_status(t, at) != TxStatus::Expire) {
@@ -342,6 +356,44 @@ fn apply(
         // transaction out then takes this notification out too.
         notify(app, &t, false);
         Ok(t)
+    }
+}
+
+/// The answer an `Idempotency-Key` of `owner` got within its window, if any: Midtrans answers a
+/// key seen before with that answer, whatever the endpoint and the body.
+pub fn replay(app: &AppState, owner: &str, key: Option<&str>) -> Option<Bytes> {
+    let key = key?;
+    let now = app.clock.now_ms();
+    app.transactions
+        .with(|book| book.replay(owner, key, now))
+        .map(|r| r.body)
+}
+
+/// Runs `act` (a change with its answer written) under the book's lock, with `owner`'s
+/// `Idempotency-Key`: a key seen within its window gets its first answer again (looked for under
+/// the same hold, so that two requests with one key change once), and a successful answer is
+/// remembered for the key. Keys are global across the POST endpoints, as Midtrans documents.
+///
+/// # Errors
+/// What `act` returns; nothing is remembered then.
+pub fn idempotent<E>(
+    app: &AppState,
+    owner: &str,
+    key: Option<&str>,
+    act: impl FnOnce(&mut Book) -> Result<Bytes, E>,
+) -> Result<Bytes, E> {
+    let now = app.clock.now_ms();
+    app.transactions.with(|book| {
+        if let Some(key) = key
+            && let Some(replay) = book.replay(owner, key, now)
+        {
+            return Ok(replay.body);
+        }
+        let body = act(book)?;
+        if let Some(key) = key {
+            book.remember(&SharedText::from(owner), key, body.clone(), now);
+        }
+        Ok(body)
     })
 }
 
@@ -364,8 +416,20 @@ pub fn refund(
     id: &str,
     req: RefundRequest,
 ) -> Result<(Arc<Transaction>, Refund), RefundError> {
+    app.transactions
+        .with(|book| refund_in(app, book, owner, id, req))
+}
+
+/// [`refund`] under a hold of the book's lock that the caller has.
+pub(crate) fn refund_in(
+    app: &AppState,
+    book: &mut Book,
+    owner: &str,
+    id: &str,
+    req: RefundRequest,
+) -> Result<(Arc<Transaction>, Refund), RefundError> {
     let now = app.clock.now_ms();
-    app.transactions.with(|book| {
+    {
         let t = book.find(Some(owner), id).ok_or(RefundError::NotFound)?;
         if !matches!(t.status, TxStatus::Settlement | TxStatus::PartialRefund)
             || t.refunds.len() >= crate::limits::REFUNDS_MAX
@@ -415,7 +479,7 @@ pub fn refund(
         notify(app, &t, false);
         notify(app, &t, true);
         Ok((t, refund))
-    })
+    }
 }
 
 /// Expires every pending transaction and lapses every hold whose time has come.

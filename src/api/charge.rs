@@ -13,9 +13,8 @@ use serde_json::value::RawValue;
 use uuid::Uuid;
 
 use super::fields::{self, Leaf, Shape, leaf};
-use super::{ServerKey, check_content_type, read_body};
+use super::{ServerKey, check_content_type, idempotency_key, json_answer, read_body};
 use crate::app::AppState;
-use crate::charges::store::IDEMPOTENCY_KEY_MAX_LEN;
 use crate::charges::{NotifyTo, Transaction, TxChange, TxStatus};
 use crate::clock::JakartaTime;
 use crate::error::{ApiError, MSG_TOKEN_INVALID};
@@ -50,19 +49,11 @@ pub async fn charge(
 ) -> Result<HttpResponse, ApiError> {
     check_content_type(&req)?;
     let body = read_body(&state, &req, payload).await?;
-    let idempotency_key = req
-        .headers()
-        .get("idempotency-key")
-        .and_then(|v| v.to_str().ok())
-        .filter(|k| !k.is_empty() && k.len() <= IDEMPOTENCY_KEY_MAX_LEN);
+    let idempotency_key = idempotency_key(&req);
     // A replay answers whatever the body is, so it is looked for before the body is checked (and
     // again, atomically, by the charge itself).
-    if let Some(key) = idempotency_key
-        && let Some(replay) = state
-            .transactions
-            .with(|book| book.replay(&server_key, key, state.clock.now_ms()))
-    {
-        return Ok(json(replay.body));
+    if let Some(replay) = payments::replay(&state, &server_key, idempotency_key) {
+        return Ok(json_answer(replay));
     }
     let request = read_charge(&body, req.headers())?;
     let render = |t: &Transaction| ChargeBody::new(&state, t).write().into_bytes();
@@ -87,13 +78,7 @@ pub async fn charge(
             }
         })?;
     let (Charged::New(answer) | Charged::Replayed(answer)) = charged;
-    Ok(json(answer))
-}
-
-fn json(body: web::Bytes) -> HttpResponse {
-    HttpResponse::Ok()
-        .insert_header(json::content_type())
-        .body(body)
+    Ok(json_answer(answer))
 }
 
 /// Reads and checks a charge request; every problem found is one validation message.
@@ -448,6 +433,10 @@ pub async fn capture(
 ) -> Result<HttpResponse, ApiError> {
     check_content_type(&req)?;
     let body = read_body(&state, &req, payload).await?;
+    let key = idempotency_key(&req);
+    if let Some(replay) = payments::replay(&state, &server_key, key) {
+        return Ok(json_answer(replay));
+    }
     let v: Value = match serde_json::from_slice(&body) {
         Ok(v @ Value::Object(_)) => v,
         _ => return Err(ApiError::Malformed),
@@ -471,13 +460,16 @@ pub async fn capture(
             "gross_amount must be the whole amount: GoPay does not accept partial capture".into(),
         ]));
     }
-    let t = payments::change(&state, Some(&server_key), &id, TxChange::Capture).map_err(
-        |e| match e {
-            ChangeError::NotFound => ApiError::TransactionNotFound,
-            ChangeError::NotAllowed { .. } => ApiError::CannotModify,
-        },
-    )?;
-    Ok(HttpResponse::Ok().json(ChargeBody::new(&state, &t)))
+    let answer = payments::idempotent(&state, &server_key, key, |book| {
+        let capture = TxChange::Capture;
+        let t = payments::change_in(&state, book, Some(&server_key), &id, capture, None)?;
+        Ok(web::Bytes::from(ChargeBody::new(&state, &t).write()))
+    })
+    .map_err(|e| match e {
+        ChangeError::NotFound => ApiError::TransactionNotFound,
+        ChangeError::NotAllowed { .. } => ApiError::CannotModify,
+    })?;
+    Ok(json_answer(answer))
 }
 
 #[cfg(test)]

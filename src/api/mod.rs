@@ -175,6 +175,21 @@ pub(crate) async fn read_body(
     Ok(body)
 }
 
+/// The merchant's `Idempotency-Key`, if Midtrans would use it (one over 46 characters is ignored).
+pub(crate) fn idempotency_key(req: &HttpRequest) -> Option<&str> {
+    req.headers()
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .filter(|k| !k.is_empty() && k.len() <= crate::charges::store::IDEMPOTENCY_KEY_MAX_LEN)
+}
+
+/// A JSON answer over HTTP 200 of bytes already written.
+pub(crate) fn json_answer(body: web::Bytes) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header(crate::json::content_type())
+        .body(body)
+}
+
 /// A body sent as a form, text or XML is refused; no Content-Type at all is read as JSON.
 pub(crate) fn check_content_type(req: &HttpRequest) -> Result<(), ApiError> {
     let Some(value) = req.headers().get(header::CONTENT_TYPE) else {

@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::charge::ChargeBody;
-use super::{ServerKey, read_body};
+use super::{ServerKey, idempotency_key, json_answer, read_body};
 use crate::app::AppState;
 use crate::charges::{Transaction, TxChange, TxStatus};
 use crate::clock;
@@ -111,14 +111,19 @@ pub async fn cancel(
 ) -> Result<HttpResponse, ApiError> {
     // The clients send `{}`, `null` or nothing; whatever it is, it is ignored.
     read_body(&state, &req, payload).await?;
-    let t = payments::change(&state, Some(&server_key), path_id(&req), TxChange::Cancel)
-        .map_err(change_error)?;
-    // The card sample's body without its card fields: the charge answer's head.
-    let mut body = ChargeBody::new(&state, &t);
-    body.status_code = "200";
-    body.status_message = "Success, transaction is canceled";
-    body.expiry_time = None;
-    Ok(HttpResponse::Ok().json(body))
+    let key = idempotency_key(&req);
+    let answer = payments::idempotent(&state, &server_key, key, |book| {
+        let cancel = TxChange::Cancel;
+        let t = payments::change_in(&state, book, Some(&server_key), path_id(&req), cancel, None)?;
+        // The card sample's body without its card fields: the charge answer's head.
+        let mut body = ChargeBody::new(&state, &t);
+        body.status_code = "200";
+        body.status_message = "Success, transaction is canceled";
+        body.expiry_time = None;
+        Ok(web::Bytes::from(body.write()))
+    })
+    .map_err(change_error)?;
+    Ok(json_answer(answer))
 }
 
 /// `POST /v2/{id}/expire`: a pending transaction expires now; `"407"` is its success code.
@@ -130,27 +135,32 @@ pub async fn expire(
 ) -> Result<HttpResponse, ApiError> {
     read_body(&state, &req, payload).await?;
     let id = path_id(&req);
-    let pending = state
-        .transactions
-        .find(Some(&server_key), id)
-        .ok_or(ApiError::TransactionNotFound)?
-        .status
-        == TxStatus::Pending;
-    if !pending {
-        return Err(ApiError::CannotModify);
-    }
-    let t =
-        payments::change(&state, Some(&server_key), id, TxChange::Expire).map_err(change_error)?;
-    Ok(HttpResponse::Ok().json(Expired {
-        status_code: "407",
-        status_message: "Success, transaction has expired",
-        transaction_id: t.id.to_string(),
-        order_id: &t.order_id,
-        payment_type: "gopay",
-        transaction_time: clock::jakarta(t.created_at_ms),
-        transaction_status: t.status.as_str(),
-        gross_amount: t.gross_amount.to_string(),
-    }))
+    let key = idempotency_key(&req);
+    let answer = payments::idempotent(&state, &server_key, key, |book| {
+        // Only a pending transaction (an authorization is cancelled, not expired).
+        let t = book
+            .find(Some(&server_key), id)
+            .ok_or(ApiError::TransactionNotFound)?;
+        if t.status != TxStatus::Pending {
+            return Err(ApiError::CannotModify);
+        }
+        let expire = TxChange::Expire;
+        let t = payments::change_in(&state, book, Some(&server_key), id, expire, None)
+            .map_err(change_error)?;
+        let body = serde_json::to_vec(&Expired {
+            status_code: "407",
+            status_message: "Success, transaction has expired",
+            transaction_id: t.id.to_string(),
+            order_id: &t.order_id,
+            payment_type: "gopay",
+            transaction_time: clock::jakarta(t.created_at_ms),
+            transaction_status: t.status.as_str(),
+            gross_amount: t.gross_amount.to_string(),
+        })
+        .map_err(|_| ApiError::Internal)?;
+        Ok::<_, ApiError>(web::Bytes::from(body))
+    })?;
+    Ok(json_answer(answer))
 }
 
 #[derive(Serialize)]
@@ -193,6 +203,10 @@ async fn refund_with(
     direct: bool,
 ) -> Result<HttpResponse, ApiError> {
     let body = read_body(&state, &req, payload).await?;
+    let key = idempotency_key(&req);
+    if let Some(replay) = payments::replay(&state, &server_key, key) {
+        return Ok(json_answer(replay));
+    }
     // An unknown transaction is a 404 whatever the body says, as for the other changes; a body
     // that is fine leaves the lookup to the refund itself.
     let request = read_refund(&body, direct).map_err(|e| {
@@ -205,30 +219,35 @@ async fn refund_with(
             ApiError::TransactionNotFound
         }
     })?;
-    let (t, r) =
-        payments::refund(&state, &server_key, path_id(&req), request).map_err(|e| match e {
-            RefundError::NotFound => ApiError::TransactionNotFound,
-            RefundError::NotAllowed => ApiError::CannotModify,
-            RefundError::InvalidAmount => ApiError::RefundAmountInvalid,
-            RefundError::Duplicate => ApiError::DuplicateRefund,
-        })?;
-    Ok(HttpResponse::Ok().json(Refunded {
-        status_code: "200",
-        status_message: if direct {
-            "Success, refund request is approved by the bank"
-        } else {
-            "Success, refund request is approved"
-        },
-        transaction_id: t.id.to_string(),
-        order_id: &t.order_id,
-        payment_type: "gopay",
-        transaction_time: clock::jakarta(t.created_at_ms),
-        transaction_status: t.status.as_str(),
-        gross_amount: t.gross_amount.to_string(),
-        refund_chargeback_id: r.refund_chargeback_id,
-        refund_amount: r.refund_amount.to_string(),
-        refund_key: &r.refund_key,
-    }))
+    let answer = payments::idempotent(&state, &server_key, key, |book| {
+        let (t, r) = payments::refund_in(&state, book, &server_key, path_id(&req), request)
+            .map_err(|e| match e {
+                RefundError::NotFound => ApiError::TransactionNotFound,
+                RefundError::NotAllowed => ApiError::CannotModify,
+                RefundError::InvalidAmount => ApiError::RefundAmountInvalid,
+                RefundError::Duplicate => ApiError::DuplicateRefund,
+            })?;
+        let body = serde_json::to_vec(&Refunded {
+            status_code: "200",
+            status_message: if direct {
+                "Success, refund request is approved by the bank"
+            } else {
+                "Success, refund request is approved"
+            },
+            transaction_id: t.id.to_string(),
+            order_id: &t.order_id,
+            payment_type: "gopay",
+            transaction_time: clock::jakarta(t.created_at_ms),
+            transaction_status: t.status.as_str(),
+            gross_amount: t.gross_amount.to_string(),
+            refund_chargeback_id: r.refund_chargeback_id,
+            refund_amount: r.refund_amount.to_string(),
+            refund_key: &r.refund_key,
+        })
+        .map_err(|_| ApiError::Internal)?;
+        Ok::<_, ApiError>(web::Bytes::from(body))
+    })?;
+    Ok(json_answer(answer))
 }
 
 /// `{"refund_key"?, "amount"?, "reason"?}`; an empty body refunds what is left, and a body that is

@@ -1108,6 +1108,113 @@ async fn an_idempotency_key_replays_the_first_answer() {
     assert_envelope(&r, 200, "404", "Transaction doesn't exist.");
 }
 
+/// The key is global across the POST endpoints (Midtrans): a refund or a cancel retried with its
+/// key gets its first answer again and changes nothing more, whatever the body; a key first used
+/// on a charge answers the charge's answer on a refund; concurrent retries change once.
+#[tokio::test]
+async fn an_idempotency_key_replays_refunds_cancels_and_captures_too() {
+    let app = spawn_app();
+    let (account, options) = linked(&app, KEY, "81230000021").await;
+    let wallet = token(&options, WALLET);
+    let post = |path: String, key: &'static str, body: Value| {
+        app.client
+            .post(format!("{}{path}", app.url))
+            .basic_auth(KEY, Some(""))
+            .header("Content-Type", "application/json")
+            .header("Idempotency-Key", key)
+            .body(body.to_string())
+            .send()
+    };
+    let charged = reply(
+        post(
+            "/v2/charge".into(),
+            "idem-charge",
+            charge_body(&account, wallet, "r-1", 10_000),
+        )
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        charged.body["transaction_status"], "settlement",
+        "{}",
+        charged.text
+    );
+    assert_eq!(app.balance(KEY, &account, WALLET).await, "990000.00");
+
+    // Concurrent retries of one refund, each with another amount: one refund.
+    let mut retries = Vec::new();
+    for amount in [1_000, 2_000, 3_000, 4_000] {
+        let request = app
+            .client
+            .post(format!("{}/v2/r-1/refund", app.url))
+            .basic_auth(KEY, Some(""))
+            .header("Content-Type", "application/json")
+            .header("Idempotency-Key", "idem-refund")
+            .body(json!({"amount": amount}).to_string());
+        retries.push(tokio::spawn(async move {
+            reply(request.send().await.unwrap()).await
+        }));
+    }
+    let mut answers = Vec::new();
+    for r in retries {
+        answers.push(r.await.unwrap());
+    }
+    assert_eq!(answers[0].body["status_code"], "200", "{}", answers[0].text);
+    assert!(
+        answers.iter().all(|a| a.text == answers[0].text),
+        "one answer"
+    );
+    let refunded = app.tx(KEY, "r-1", "status", None).await;
+    assert_eq!(
+        refunded.body["refund_amount"],
+        answers[0].body["refund_amount"]
+    );
+    assert_eq!(refunded.body["refunds"].as_array().map(Vec::len), Some(1));
+
+    // The charge's key on a refund answers the charge's answer, and refunds nothing.
+    let r = reply(
+        post(
+            "/v2/r-1/refund".into(),
+            "idem-charge",
+            json!({"amount": 500}),
+        )
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(r.text, charged.text);
+    let after = app.tx(KEY, "r-1", "status", None).await;
+    assert_eq!(after.body["refunds"].as_array().map(Vec::len), Some(1));
+
+    // A cancel retried gets its 200 again, not the 412 of a transaction already cancelled.
+    let pending = app
+        .charge(KEY, &charge_body(&account, wallet, "c-1", 500_000))
+        .await;
+    assert_eq!(
+        pending.body["transaction_status"], "pending",
+        "{}",
+        pending.text
+    );
+    let first = reply(
+        post("/v2/c-1/cancel".into(), "idem-cancel", json!({}))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(first.body["transaction_status"], "cancel", "{}", first.text);
+    let again = reply(
+        post("/v2/c-1/cancel".into(), "idem-cancel", json!({}))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(again.text, first.text);
+    // Without the key, the same cancel is refused.
+    let r = app.tx(KEY, "c-1", "cancel", Some(json!({}))).await;
+    assert_eq!(r.body["status_code"], "412", "{}", r.text);
+}
+
 #[tokio::test]
 async fn concurrent_charges_never_overdraw_or_lose_an_update() {
     // Arrange: 50 charges of 30,000 against a 1,000,000 balance: 33 fit.
