@@ -292,18 +292,12 @@ fn finish<B: MessageBody + 'static>(
 mod tests {
     use super::*;
 
-    #[test]
-    fn stalled_bodies_have_no_length() {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_time()
-            .build()
-            .unwrap();
-        rt.block_on(async {
-            let body = Stalled(Box::pin(sleep_while_there(None, Duration::from_millis(1))));
-            assert_eq!(body.size(), BodySize::Stream);
-            let mut body = std::pin::pin!(body);
-            let next = std::future::poll_fn(|cx| body.as_mut().poll_next(cx)).await;
-            assert!(matches!(next, Some(Err(_))));
-        });
+    #[tokio::test]
+    async fn stalled_bodies_have_no_length() {
+        let body = Stalled(Box::pin(sleep_while_there(None, Duration::from_millis(1))));
+        assert_eq!(body.size(), BodySize::Stream);
+        let mut body = std::pin::pin!(body);
+        let next = std::future::poll_fn(|cx| body.as_mut().poll_next(cx)).await;
+        assert!(matches!(next, Some(Err(_))));
     }
 }

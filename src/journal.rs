@@ -599,26 +599,20 @@ mod tests {
     }
 
     /// Queries past [`QUERIES_AT_ONCE`] wait for a turn, and get one when a query ends.
-    #[test]
-    fn queries_take_turns() {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_time()
-            .build()
-            .unwrap();
-        rt.block_on(async {
-            let journal = Journal::new(10);
-            let mut held = Vec::new();
-            for _ in 0..QUERIES_AT_ONCE {
-                held.push(journal.query_turn().await.unwrap());
-            }
-            let next = journal.query_turn();
-            tokio::pin!(next);
-            let waited = tokio::time::timeout(Duration::from_millis(50), &mut next).await;
-            assert!(waited.is_err(), "every turn is taken");
-            held.pop();
-            let turn = tokio::time::timeout(Duration::from_secs(30), next).await;
-            assert!(matches!(turn, Ok(Some(_))), "a turn came free");
-        });
+    #[tokio::test]
+    async fn queries_take_turns() {
+        let journal = Journal::new(10);
+        let mut held = Vec::new();
+        for _ in 0..QUERIES_AT_ONCE {
+            held.push(journal.query_turn().await.unwrap());
+        }
+        let next = journal.query_turn();
+        tokio::pin!(next);
+        let waited = tokio::time::timeout(Duration::from_millis(50), &mut next).await;
+        assert!(waited.is_err(), "every turn is taken");
+        held.pop();
+        let turn = tokio::time::timeout(Duration::from_secs(30), next).await;
+        assert!(matches!(turn, Ok(Some(_))), "a turn came free");
     }
 
     #[test]

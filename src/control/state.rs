@@ -206,27 +206,21 @@ mod tests {
 
     /// The watch of an export ends with its answer, not `--body-timeout` later: a client that
     /// fetches small states in a loop would otherwise leave a sleeping task behind each.
-    #[test]
-    fn the_watch_ends_with_the_answer() {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_time()
-            .build()
-            .unwrap();
-        rt.block_on(async {
-            let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-            let fd = ConnectionFd(std::os::fd::AsRawFd::as_raw_fd(&socket));
-            let taken_at = Rc::new(Cell::new(Instant::now()));
-            let (gone_tx, gone) = oneshot::channel();
-            let watch = cut_when_stalled(
-                fd,
-                Rc::downgrade(&taken_at),
-                gone,
-                Duration::from_secs(3600),
-            );
-            drop(gone_tx);
-            tokio::time::timeout(Duration::from_secs(30), watch)
-                .await
-                .expect("the watch ended with its answer");
-        });
+    #[tokio::test]
+    async fn the_watch_ends_with_the_answer() {
+        let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let fd = ConnectionFd(std::os::fd::AsRawFd::as_raw_fd(&socket));
+        let taken_at = Rc::new(Cell::new(Instant::now()));
+        let (gone_tx, gone) = oneshot::channel();
+        let watch = cut_when_stalled(
+            fd,
+            Rc::downgrade(&taken_at),
+            gone,
+            Duration::from_secs(3600),
+        );
+        drop(gone_tx);
+        tokio::time::timeout(Duration::from_secs(30), watch)
+            .await
+            .expect("the watch ended with its answer");
     }
 }

@@ -1087,55 +1087,43 @@ mod tests {
 
     /// A wait for an attempt ends, with nothing, when an import gives its id to another
     /// notification: it does not wait for that one's attempt, nor answer with it.
-    #[test]
-    fn a_wait_for_an_attempt_ends_when_the_log_is_replaced() {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_time()
-            .build()
-            .unwrap();
-        rt.block_on(async {
-            let log = Notifications::new(10);
-            let id = record(&log, "k", Uuid::new_v4(), Some("http://x.test/"));
-            let document = log.chunk(0, 10);
-            let (waited, ()) = tokio::join!(
-                tokio::time::timeout(
-                    Duration::from_secs(30),
-                    log.wait_for_attempt(id, 0, Duration::from_secs(3_600)),
-                ),
-                async {
-                    tokio::task::yield_now().await;
-                    log.restore(id, document);
-                }
-            );
-            assert!(matches!(waited, Ok(None)), "{waited:?}");
-        });
+    #[tokio::test]
+    async fn a_wait_for_an_attempt_ends_when_the_log_is_replaced() {
+        let log = Notifications::new(10);
+        let id = record(&log, "k", Uuid::new_v4(), Some("http://x.test/"));
+        let document = log.chunk(0, 10);
+        let (waited, ()) = tokio::join!(
+            tokio::time::timeout(
+                Duration::from_secs(30),
+                log.wait_for_attempt(id, 0, Duration::from_secs(3_600)),
+            ),
+            async {
+                tokio::task::yield_now().await;
+                log.restore(id, document);
+            }
+        );
+        assert!(matches!(waited, Ok(None)), "{waited:?}");
     }
 
     /// A wait for an attempt past the cap on waits answers at once, with the notification as it
     /// stands.
-    #[test]
-    fn a_wait_for_an_attempt_past_the_cap_returns_at_once() {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_time()
-            .build()
+    #[tokio::test]
+    async fn a_wait_for_an_attempt_past_the_cap_returns_at_once() {
+        let log = Notifications::new(10);
+        let id = record(&log, "k", Uuid::new_v4(), Some("http://x.test/"));
+        let held = log
+            .waiters
+            .clone()
+            .try_acquire_many_owned(MAX_WAITERS as u32)
             .unwrap();
-        rt.block_on(async {
-            let log = Notifications::new(10);
-            let id = record(&log, "k", Uuid::new_v4(), Some("http://x.test/"));
-            let held = log
-                .waiters
-                .clone()
-                .try_acquire_many_owned(MAX_WAITERS as u32)
-                .unwrap();
-            let n = tokio::time::timeout(
-                Duration::from_secs(30),
-                log.wait_for_attempt(id, 0, Duration::from_secs(3_600)),
-            )
-            .await
-            .expect("answered at once");
-            assert_eq!(n.map(|n| n.state), Some(DeliveryState::Pending));
-            drop(held);
-        });
+        let n = tokio::time::timeout(
+            Duration::from_secs(30),
+            log.wait_for_attempt(id, 0, Duration::from_secs(3_600)),
+        )
+        .await
+        .expect("answered at once");
+        assert_eq!(n.map(|n| n.state), Some(DeliveryState::Pending));
+        drop(held);
     }
 
     #[test]
