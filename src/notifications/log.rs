@@ -525,8 +525,18 @@ impl Notifications {
                     self.log
                         .lock()
                         .apply_changes(began.unwrap_or_default(), filter, &mut matched);
+                let Some(caught_up) = caught_up else {
+                    // Emptied or replaced meanwhile (or changed past what the feed holds): what
+                    // the scan found may be gone, or another notification's id. Scanned again.
+                    matched.clear();
+                    if tokio::time::Instant::now() >= deadline {
+                        return Ok((Vec::new(), false));
+                    }
+                    tokio::task::yield_now().await;
+                    continue;
+                };
                 // Some of those it found changed since: the unread ones may match now.
-                seen = caught_up.filter(|_| !stopped_full || matched.len() >= count);
+                seen = Some(caught_up).filter(|_| !stopped_full || matched.len() >= count);
             }
             if matched.len() >= count {
                 let mut ids: Vec<u64> = matched.into_iter().collect();
@@ -1083,6 +1093,30 @@ mod tests {
             next = page.next;
         }
         assert_eq!(listed, ids);
+    }
+
+    /// A wait whose scan is cut by a reset does not answer with what the scan found before it:
+    /// those notifications are gone (or their ids name others after an import).
+    #[tokio::test]
+    async fn a_wait_scans_again_after_a_reset_during_its_scan() {
+        let log = Notifications::new(SCAN_BUDGET * 2);
+        let payment = |log: &Notifications| record_heavy(log, "k", 10, None);
+        let old = payment(&log);
+        for _ in 0..SCAN_BUDGET {
+            record(&log, "k", Uuid::new_v4(), None);
+        }
+        let filter = Filter {
+            event: Some(Event::Payment),
+            ..Filter::default()
+        };
+        let (waited, ()) = tokio::join!(log.wait(&filter, 2, Duration::from_millis(300)), async {
+            // Polled after the wait's first poll, which yields after the scan's first piece.
+            log.clear(None);
+            payment(&log);
+        });
+        let (ids, done) = waited.unwrap();
+        assert!(!ids.contains(&old), "{ids:?}");
+        assert!(!done, "only one payment notification is left");
     }
 
     /// A wait for an attempt ends, with nothing, when an import gives its id to another
