@@ -66,9 +66,7 @@ impl Hosts {
         (self.any_ip && name.parse::<std::net::IpAddr>().is_ok())
             || self.names.iter().any(|n| n.eq_ignore_ascii_case(name))
     }
-}
 
-impl Hosts {
     /// Whether a browser's `Origin` is this server's: plain HTTP to the `Host` the request was
     /// sent to (the server speaks nothing else), or the public URL's origin (a proxy in front may
     /// send another `Host`). `Origin: null` and other schemes are not.
@@ -83,14 +81,17 @@ impl Hosts {
         }
         url.scheme() == "http"
             && host.is_some_and(|host| {
-                authority(origin.trim()).is_some_and(|o| o.eq_ignore_ascii_case(host.trim()))
+                authority_of(&url).is_some_and(|o| o.eq_ignore_ascii_case(host.trim()))
             })
     }
 }
 
 /// The `host[:port]` of a URL as a `Host` header carries it (no port when it is the default).
 pub fn authority(url: &str) -> Option<String> {
-    let u = reqwest::Url::parse(url).ok()?;
+    authority_of(&reqwest::Url::parse(url).ok()?)
+}
+
+fn authority_of(u: &reqwest::Url) -> Option<String> {
     let host = u.host_str()?;
     Some(match u.port() {
         Some(port) => format!("{host}:{port}"),

@@ -147,7 +147,7 @@ pub async fn expire(
         let expire = TxChange::Expire;
         let t = payments::change_in(&state, book, Some(&server_key), id, expire, None)
             .map_err(change_error)?;
-        let body = serde_json::to_vec(&Expired {
+        written(&Expired {
             status_code: "407",
             status_message: "Success, transaction has expired",
             transaction_id: t.id.to_string(),
@@ -157,10 +157,15 @@ pub async fn expire(
             transaction_status: t.status.as_str(),
             gross_amount: t.gross_amount.to_string(),
         })
-        .map_err(|_| ApiError::Internal)?;
-        Ok::<_, ApiError>(web::Bytes::from(body))
     })?;
     Ok(json_answer(answer))
+}
+
+/// An answer written as JSON, to be kept for its `Idempotency-Key`.
+fn written(answer: &impl Serialize) -> Result<web::Bytes, ApiError> {
+    serde_json::to_vec(answer)
+        .map(web::Bytes::from)
+        .map_err(|_| ApiError::Internal)
 }
 
 #[derive(Serialize)]
@@ -227,7 +232,7 @@ async fn refund_with(
                 RefundError::InvalidAmount => ApiError::RefundAmountInvalid,
                 RefundError::Duplicate => ApiError::DuplicateRefund,
             })?;
-        let body = serde_json::to_vec(&Refunded {
+        written(&Refunded {
             status_code: "200",
             status_message: if direct {
                 "Success, refund request is approved by the bank"
@@ -244,8 +249,6 @@ async fn refund_with(
             refund_amount: r.refund_amount.to_string(),
             refund_key: &r.refund_key,
         })
-        .map_err(|_| ApiError::Internal)?;
-        Ok::<_, ApiError>(web::Bytes::from(body))
     })?;
     Ok(json_answer(answer))
 }
