@@ -125,6 +125,7 @@ pub async fn check(
 static INSTANCE: header::HeaderName = header::HeaderName::from_static(INSTANCE_HEADER);
 static SEC_FETCH_SITE: header::HeaderName = header::HeaderName::from_static("sec-fetch-site");
 static SEC_FETCH_MODE: header::HeaderName = header::HeaderName::from_static("sec-fetch-mode");
+static SEC_FETCH_DEST: header::HeaderName = header::HeaderName::from_static("sec-fetch-dest");
 
 fn refusal(req: &ServiceRequest, state: &AppState, changes_state: bool) -> Option<Refusal> {
     let headers = req.headers();
@@ -145,10 +146,13 @@ fn refusal(req: &ServiceRequest, state: &AppState, changes_state: bool) -> Optio
     let refused = match dialect {
         Dialect::Midtrans => false,
         _ if changes_state => cross_site(req, state, host),
-        // Reading the control API's JSON from another site's page (an `<img>` of
+        // Reading the control API's JSON from another origin's page (an `<img>` or a frame of
         // `/__admin/state` holds a transfer place for every load) has no use: refused but for
-        // a navigation (a link followed to look at a list).
-        Dialect::Control => cross_site(req, state, host) && !navigation(req),
+        // a top-level navigation (a link followed to look at a list). Another port of the same
+        // host is another origin, though the browser calls it `same-site`.
+        Dialect::Control => {
+            (cross_site(req, state, host) || not_same_origin(req)) && !top_level_navigation(req)
+        }
         Dialect::Page(_) => false,
     };
     refused.then_some(Refusal::CrossSite)
@@ -172,11 +176,26 @@ fn cross_site(req: &ServiceRequest, state: &AppState, host: Option<&str>) -> boo
         .is_ok_and(|origin| state.allowed_hosts.same_origin(origin, host))
 }
 
-/// A browser's top-level navigation (`Sec-Fetch-Mode: navigate`).
-fn navigation(req: &ServiceRequest) -> bool {
-    req.headers()
+/// A browser says the request comes from a page of another origin, even of this site (another
+/// port): `Sec-Fetch-Site` other than `same-origin` or `none` (typed in, a bookmark).
+fn not_same_origin(req: &ServiceRequest) -> bool {
+    req.headers().get(&SEC_FETCH_SITE).is_some_and(|v| {
+        let v = v.as_bytes();
+        !v.eq_ignore_ascii_case(b"same-origin") && !v.eq_ignore_ascii_case(b"none")
+    })
+}
+
+/// A browser's top-level navigation: `Sec-Fetch-Mode: navigate` for a document, not for a frame,
+/// an `<object>` or an `<embed>` (which navigate too, and which another site's page can load
+/// without the user).
+fn top_level_navigation(req: &ServiceRequest) -> bool {
+    let headers = req.headers();
+    headers
         .get(&SEC_FETCH_MODE)
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"navigate"))
+        && headers
+            .get(&SEC_FETCH_DEST)
+            .is_none_or(|v| v.as_bytes().eq_ignore_ascii_case(b"document"))
 }
 
 fn refuse(refusal: Refusal, dialect: Dialect) -> HttpResponse {

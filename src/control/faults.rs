@@ -5,7 +5,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{ControlError, method_not_allowed, read_json};
+use super::{ControlError, merchant_scope, method_not_allowed, read_json};
 use crate::app::AppState;
 use crate::faults::RuleSpec;
 use crate::{paging, routing};
@@ -107,7 +107,13 @@ async fn remove(
 }
 
 /// `DELETE /__admin/faults[?server_key=]`: every rule, or one merchant's.
-async fn clear(state: web::Data<AppState>, query: web::Query<KeyQuery>) -> HttpResponse {
-    let deleted = state.faults.clear(query.server_key.as_deref());
-    HttpResponse::Ok().json(json!({ "deleted": deleted }))
+async fn clear(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    query: web::Query<KeyQuery>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ControlError> {
+    let key = merchant_scope(&state, &req, query.into_inner().server_key, payload).await?;
+    let deleted = state.faults.clear(key.as_deref());
+    Ok(HttpResponse::Ok().json(json!({ "deleted": deleted })))
 }

@@ -282,6 +282,63 @@ pub(crate) async fn read_json<T: serde::de::DeserializeOwned + Default>(
         .map_err(|e| ControlError::BadRequest(format!("invalid JSON body: {e}")))
 }
 
+/// Which merchant a call that removes things is for (a reset, the `DELETE`s of scenarios, fault
+/// rules and the journal): `?server_key=K`, or `{"server_key": "K"}` as the body. Without either it
+/// is everybody, so every slip that could have meant one merchant is refused instead of guessed:
+/// an unknown field, a `null`, empty or impossible key, or two different keys.
+#[derive(serde::Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct ScopeBody {
+    /// `Some(None)` is a `null`.
+    #[serde(default, deserialize_with = "present")]
+    server_key: Option<Option<String>>,
+}
+
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    <Option<String> as serde::Deserialize>::deserialize(d).map(Some)
+}
+
+/// The one server key the query's `server_key` and the body name between them, if any (see
+/// [`ScopeBody`]).
+pub(crate) async fn merchant_scope(
+    state: &AppState,
+    req: &HttpRequest,
+    query: Option<String>,
+    payload: web::Payload,
+) -> Result<Option<String>, ControlError> {
+    let body: ScopeBody = read_json(state, req, payload).await?;
+    let body = match body.server_key {
+        Some(None) => {
+            return Err(ControlError::BadRequest(
+                "server_key must be a string (leave it out to mean every merchant)".into(),
+            ));
+        }
+        Some(key) => key,
+        None => None,
+    };
+    let key = match (query, body) {
+        (Some(q), Some(b)) if q != b => {
+            return Err(ControlError::BadRequest(format!(
+                "server_key is '{}' in the query string and '{}' in the body: send one",
+                q.escape_debug(),
+                b.escape_debug()
+            )));
+        }
+        (q, b) => q.or(b),
+    };
+    match key {
+        Some(key) if key.is_empty() => Err(ControlError::BadRequest(
+            "server_key must not be empty (leave it out to mean every merchant)".into(),
+        )),
+        Some(key) => {
+            crate::limits::check_server_key("server_key", &key)
+                .map_err(ControlError::BadRequest)?;
+            Ok(Some(key))
+        }
+        None => Ok(None),
+    }
+}
+
 /// An account as the control API shows it: everything the mock knows about it.
 #[derive(Serialize)]
 pub struct AccountView<'a> {

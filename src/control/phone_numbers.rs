@@ -6,7 +6,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{ControlError, method_not_allowed, read_json};
+use super::{ControlError, merchant_scope, method_not_allowed, read_json};
 use crate::app::AppState;
 use crate::fixtures::{Outcome, PaymentOptionFixture, PhoneScenario, check_scenario};
 use crate::limits::check_server_key;
@@ -156,12 +156,16 @@ async fn remove(
     state: web::Data<AppState>,
     req: HttpRequest,
     query: web::Query<KeyQuery>,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ControlError> {
-    let deleted = state.scenarios.remove(
-        query.server_key.as_deref(),
-        &number(&req),
-        query.country_code.as_deref(),
-    );
+    let KeyQuery {
+        server_key,
+        country_code,
+    } = query.into_inner();
+    let key = merchant_scope(&state, &req, server_key, payload).await?;
+    let deleted = state
+        .scenarios
+        .remove(key.as_deref(), &number(&req), country_code.as_deref());
     if deleted == 0 {
         return Err(ControlError::NotFound("phone number scenario"));
     }
@@ -170,16 +174,27 @@ async fn remove(
 
 /// `DELETE /__admin/phone-numbers[?server_key=]`: the scenarios added at run time (of one key);
 /// without a key, the fixtures' are all back.
-async fn clear(state: web::Data<AppState>, query: web::Query<KeyQuery>) -> HttpResponse {
-    match &query.server_key {
+async fn clear(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    query: web::Query<KeyQuery>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ControlError> {
+    let KeyQuery {
+        server_key,
+        country_code,
+    } = query.into_inner();
+    if country_code.is_some() {
+        return Err(ControlError::BadRequest(
+            "country_code names one number's scenario: DELETE /__admin/phone-numbers/{number}"
+                .into(),
+        ));
+    }
+    let key = merchant_scope(&state, &req, server_key, payload).await?;
+    match &key {
         Some(key) => state.scenarios.reset_key(key),
         None => state.scenarios.reset(),
     }
     // What is in effect afterwards, as the list's first page.
-    page(
-        &state,
-        query.server_key.as_deref(),
-        None,
-        paging::DEFAULT_LIMIT,
-    )
+    Ok(page(&state, key.as_deref(), None, paging::DEFAULT_LIMIT))
 }

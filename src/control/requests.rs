@@ -5,7 +5,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{ControlError, method_not_allowed, read_json};
+use super::{ControlError, merchant_scope, method_not_allowed, read_json};
 use crate::app::AppState;
 use crate::journal::Matcher;
 use crate::paging;
@@ -204,9 +204,11 @@ struct ForgetQuery {
 /// `DELETE /__admin/requests[?server_key=]`.
 async fn forget(
     state: web::Data<AppState>,
+    req: HttpRequest,
     query: web::Query<ForgetQuery>,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ControlError> {
-    let key = query.into_inner().server_key;
+    let key = merchant_scope(&state, &req, query.into_inner().server_key, payload).await?;
     // One key's entries are found by decoding every entry's credentials.
     let deleted = off_worker(&state, move |s| s.journal.clear(key.as_deref())).await?;
     Ok(HttpResponse::Ok().json(json!({ "deleted": deleted })))

@@ -6,7 +6,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{ControlError, method_not_allowed, read_json};
+use super::{ControlError, merchant_scope, method_not_allowed, read_json};
 use crate::app::AppState;
 use crate::clock::{self, rfc3339};
 use crate::paging;
@@ -117,32 +117,11 @@ async fn patch_config(
     Ok(HttpResponse::Ok().json(&*settings))
 }
 
-/// Which merchant a reset is for, from the query string or the body; unknown fields are refused,
-/// so that a misspelt `server_key` cannot turn a reset of one merchant into a reset of everything.
+/// A reset's query string: `server_key` only (see [`super::merchant_scope`]).
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
-struct ResetScope {
+struct ResetQuery {
     server_key: Option<String>,
-}
-
-impl ResetScope {
-    /// The one server key that `query` and `body` name between them, if any.
-    fn key(query: Self, body: Self) -> Result<Option<String>, ControlError> {
-        let key = match (query.server_key, body.server_key) {
-            (Some(q), Some(b)) if q != b => {
-                return Err(ControlError::BadRequest(format!(
-                    "server_key is '{q}' in the query string and '{b}' in the body: send one"
-                )));
-            }
-            (q, b) => q.or(b),
-        };
-        if key.as_deref() == Some("") {
-            return Err(ControlError::BadRequest(
-                "server_key must not be empty (leave it out to reset everything)".into(),
-            ));
-        }
-        Ok(key)
-    }
 }
 
 /// `POST /__admin/reset`: everything back to how the server started (see [`AppState::reset`]);
@@ -151,11 +130,10 @@ impl ResetScope {
 async fn reset(
     state: web::Data<AppState>,
     req: HttpRequest,
-    query: web::Query<ResetScope>,
+    query: web::Query<ResetQuery>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ControlError> {
-    let body: ResetScope = read_json(&state, &req, payload).await?;
-    let key = ResetScope::key(query.into_inner(), body)?;
+    let key = merchant_scope(&state, &req, query.into_inner().server_key, payload).await?;
     let app = state.clone();
     // On the blocking pool: a server with a million generated accounts takes seconds to rebuild
     // them, which would stall every connection of this worker.

@@ -424,6 +424,16 @@ async fn a_reset_names_its_key_in_the_query_or_the_body_and_never_guesses() {
         ),
         (
             "/__admin/reset".to_string(),
+            Some(b"{\"server_key\": null}".to_vec()),
+            "must be a string",
+        ),
+        (
+            "/__admin/reset?server_key=%20A".to_string(),
+            None,
+            "surrounding spaces",
+        ),
+        (
+            "/__admin/reset".to_string(),
             Some(format!("server_key={KEY}").into_bytes()),
             "JSON object",
         ),
@@ -580,4 +590,96 @@ async fn bad_query_strings_get_a_json_400() {
         assert_eq!(r.body["error"], "bad_request", "{path}: {}", r.text);
     }
     assert_eq!(app.get(KEY, &id).await.body["account_status"], "PENDING");
+}
+
+/// The removals that can be scoped to one merchant take its key the way a reset does: in the query
+/// or the body, and a key that cannot be meant is refused rather than read as "everybody".
+#[tokio::test]
+async fn scoped_deletes_take_the_key_from_the_body_and_refuse_what_is_not_a_key() {
+    let app = spawn_app();
+    let setup = |key: &'static str| {
+        let app = &app;
+        async move {
+            let r = app
+                .admin(
+                    Method::PUT,
+                    "/__admin/phone-numbers/81299990077",
+                    Some(json!({"outcome": "user_blocked", "server_key": key})),
+                )
+                .await;
+            assert_eq!(r.status, 201, "{}", r.text);
+            let r = app
+                .admin(
+                    Method::POST,
+                    "/__admin/faults",
+                    Some(json!({"server_key": key, "preset": "unavailable", "times": 5})),
+                )
+                .await;
+            assert_eq!(r.status, 201, "{}", r.text);
+        }
+    };
+    setup(KEY).await;
+    setup(OTHER_KEY).await;
+    let routes = [
+        "/__admin/phone-numbers",
+        "/__admin/faults",
+        "/__admin/requests",
+    ];
+    for path in routes {
+        for (body, says) in [
+            (r#"{"server_key": null}"#, "must be a string"),
+            (r#"{"server_key": ""}"#, "must not be empty"),
+            (r#"{"serverkey": "x"}"#, "serverkey"),
+            (r#"[1]"#, "JSON object"),
+        ] {
+            let r = app
+                .raw(Method::DELETE, path, &[], Some(body.as_bytes().to_vec()))
+                .await;
+            assert_eq!(r.status, 400, "{path} {body}: {}", r.text);
+            assert!(
+                r.body["message"].as_str().unwrap().contains(says),
+                "{path} {body}: {}",
+                r.text
+            );
+        }
+        let r = app
+            .raw(Method::DELETE, &format!("{path}?server_key="), &[], None)
+            .await;
+        assert_eq!(r.status, 400, "{path}?server_key=: {}", r.text);
+        let body = format!(r#"{{"server_key": "{KEY}"}}"#).into_bytes();
+        let r = app.raw(Method::DELETE, path, &[], Some(body)).await;
+        assert_eq!(r.status, 200, "{path}: {}", r.text);
+    }
+    // Only KEY's went: OTHER_KEY's scenario and rule are still there.
+    let r = app
+        .admin(
+            Method::GET,
+            &format!("/__admin/phone-numbers/81299990077?server_key={OTHER_KEY}"),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["phone_numbers"][0]["server_key"], OTHER_KEY);
+    let r = app
+        .admin(
+            Method::GET,
+            &format!("/__admin/phone-numbers/81299990077?server_key={KEY}"),
+            None,
+        )
+        .await;
+    assert!(
+        r.body["phone_numbers"]
+            .as_array()
+            .is_none_or(|l| l.iter().all(|s| s["server_key"] != KEY)),
+        "{}",
+        r.text
+    );
+    let r = app.admin(Method::GET, "/__admin/faults", None).await;
+    let keys: Vec<&Value> = r.body["faults"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| &f["server_key"])
+        .collect();
+    assert_eq!(keys, [&json!(OTHER_KEY)], "{}", r.text);
 }

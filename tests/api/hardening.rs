@@ -606,7 +606,19 @@ async fn other_sites_can_neither_frame_the_pages_nor_read_the_control_api() {
         ("Origin", "http://evil.example"),
         ("Sec-Fetch-Mode", "cors"),
     ];
-    for headers in [&image[..], &fetch[..]] {
+    // A frame navigates too, and loads without the user.
+    let frame = [
+        ("Sec-Fetch-Site", "cross-site"),
+        ("Sec-Fetch-Mode", "navigate"),
+        ("Sec-Fetch-Dest", "iframe"),
+    ];
+    // Another port of this host: the browser's `same-site`, and no `Origin` on an image.
+    let next_door = [
+        ("Sec-Fetch-Site", "same-site"),
+        ("Sec-Fetch-Mode", "no-cors"),
+        ("Sec-Fetch-Dest", "image"),
+    ];
+    for headers in [&image[..], &fetch[..], &frame[..], &next_door[..]] {
         for path in [
             "/__admin/state",
             "/__admin/notifications",
@@ -619,10 +631,18 @@ async fn other_sites_can_neither_frame_the_pages_nor_read_the_control_api() {
     let followed = [
         ("Sec-Fetch-Site", "cross-site"),
         ("Sec-Fetch-Mode", "navigate"),
+        ("Sec-Fetch-Dest", "document"),
     ];
-    for path in ["/__admin/notifications", "/__admin/"] {
-        let r = app.raw(Method::GET, path, &followed, None).await;
-        assert_eq!(r.status, 200, "{path}: {}", r.text);
+    let typed_in = [
+        ("Sec-Fetch-Site", "none"),
+        ("Sec-Fetch-Mode", "navigate"),
+        ("Sec-Fetch-Dest", "document"),
+    ];
+    for headers in [&followed[..], &followed[..2], &typed_in[..]] {
+        for path in ["/__admin/notifications", "/__admin/"] {
+            let r = app.raw(Method::GET, path, headers, None).await;
+            assert_eq!(r.status, 200, "{path}: {}", r.text);
+        }
     }
     // Scripts and this server's own pages read as before.
     let own = app.url.clone();
