@@ -152,6 +152,9 @@ struct Log {
     /// document it restores, so an attempt taken before must not finish on the notification
     /// that has its id now.
     generation: u64,
+    /// Counts the times one merchant's notifications were removed, which waits check what they
+    /// matched against (the change feed does not list the removed ids).
+    removals: u64,
 }
 
 /// The notification log, its queue of due attempts, and the signals around them.
@@ -184,6 +187,7 @@ impl Notifications {
                 changes: VecDeque::new(),
                 changes_end: 0,
                 generation: 0,
+                removals: 0,
             }),
             changed: Notify::new(),
             wake: Notify::new(),
@@ -459,9 +463,11 @@ impl Notifications {
                 None
             }
         };
-        // Every waiter rescans.
-        log.changes.clear();
-        log.changes_end += 1;
+        if old.is_some() {
+            // Every waiter rescans.
+            log.changes.clear();
+            log.changes_end += 1;
+        }
         drop(log);
         self.changed.notify_waiters();
         drop(old);
@@ -485,7 +491,8 @@ impl Notifications {
             .map_err(|_| TooManyWaiters)?;
         let deadline = tokio::time::Instant::now() + timeout;
         let mut matched: HashSet<u64> = HashSet::new();
-        let mut seen: Option<u64> = None;
+        // Where the last look left the change feed, and the log's removals and generation then.
+        let mut seen: Option<Seen> = None;
         loop {
             let changed = self.changed.notified();
             tokio::pin!(changed);
@@ -493,10 +500,7 @@ impl Notifications {
             // What changed since the last look, under the same hold of the lock that finds it can
             // still be read; `None` when the feed no longer reaches back so far (or on the first
             // look): then a scan of every candidate.
-            let caught_up = seen.and_then(|s| {
-                let log = self.log.lock();
-                log.apply_changes(s, filter, &mut matched)
-            });
+            let caught_up = seen.and_then(|s| self.log.lock().catch_up(s, filter, &mut matched));
             if caught_up.is_some() {
                 seen = caught_up;
             } else {
@@ -510,7 +514,7 @@ impl Notifications {
                 loop {
                     let next = {
                         let log = self.log.lock();
-                        began.get_or_insert(log.changes_end);
+                        began.get_or_insert(log.seen());
                         log.scan_piece(filter, after, count, &mut matched)
                     };
                     match next {
@@ -521,16 +525,18 @@ impl Notifications {
                 }
                 // A scan that stopped at `count` left later candidates unread.
                 let stopped_full = matched.len() >= count;
-                let caught_up =
-                    self.log
-                        .lock()
-                        .apply_changes(began.unwrap_or_default(), filter, &mut matched);
+                let Some(began) = began else { continue };
+                let caught_up = self.log.lock().catch_up(began, filter, &mut matched);
                 let Some(caught_up) = caught_up else {
-                    // Emptied or replaced meanwhile (or changed past what the feed holds): what
-                    // the scan found may be gone, or another notification's id. Scanned again.
-                    matched.clear();
+                    // Changed past what the feed holds, or emptied or replaced meanwhile. What the
+                    // scan found and still matches is kept (`catch_up` checked it, or emptied it
+                    // when the ids may name other notifications now), and the rest is scanned
+                    // again.
+                    if matched.len() >= count {
+                        return Ok((sorted(matched), true));
+                    }
                     if tokio::time::Instant::now() >= deadline {
-                        return Ok((Vec::new(), false));
+                        return Ok((sorted(matched), false));
                     }
                     tokio::task::yield_now().await;
                     continue;
@@ -539,14 +545,10 @@ impl Notifications {
                 seen = Some(caught_up).filter(|_| !stopped_full || matched.len() >= count);
             }
             if matched.len() >= count {
-                let mut ids: Vec<u64> = matched.into_iter().collect();
-                ids.sort_unstable();
-                return Ok((ids, true));
+                return Ok((sorted(matched), true));
             }
             if tokio::time::timeout_at(deadline, changed).await.is_err() {
-                let mut ids: Vec<u64> = matched.into_iter().collect();
-                ids.sort_unstable();
-                return Ok((ids, false));
+                return Ok((sorted(matched), false));
             }
         }
     }
@@ -594,6 +596,20 @@ impl Notifications {
     }
 }
 
+/// Where a wait's last look at the log left off.
+#[derive(Clone, Copy)]
+struct Seen {
+    changes_end: u64,
+    removals: u64,
+    generation: u64,
+}
+
+fn sorted(ids: HashSet<u64>) -> Vec<u64> {
+    let mut ids: Vec<u64> = ids.into_iter().collect();
+    ids.sort_unstable();
+    ids
+}
+
 /// Too many waits are under way.
 #[derive(Debug)]
 pub struct TooManyWaiters;
@@ -639,20 +655,40 @@ impl Log {
     /// Brings `matched` up to date with the ids changed since `since`: they match as they are
     /// now, or not at all. Returns where the next look starts, or `None` when the feed no longer
     /// reaches back to `since` (the next look scans again).
-    fn apply_changes(
-        &self,
-        since: u64,
-        filter: &Filter,
-        matched: &mut HashSet<u64>,
-    ) -> Option<u64> {
-        for id in self.changes_since(since)? {
+    fn seen(&self) -> Seen {
+        Seen {
+            changes_end: self.changes_end,
+            removals: self.removals,
+            generation: self.generation,
+        }
+    }
+
+    /// Brings `matched` (the ids that matched `filter` as of `since`) up to now. `None` when the
+    /// change feed no longer reaches back to `since`: then `matched` keeps only the ids that still
+    /// match, or nothing at all if the log was emptied or replaced (its ids may name other
+    /// notifications now).
+    fn catch_up(&self, since: Seen, filter: &Filter, matched: &mut HashSet<u64>) -> Option<Seen> {
+        if self.generation != since.generation {
+            matched.clear();
+            return None;
+        }
+        // A merchant's notifications removed: ids are never reused within a generation, so what
+        // is gone is simply dropped.
+        if self.removals != since.removals {
+            matched.retain(|&id| self.get(id).is_some_and(|n| filter.matches(n)));
+        }
+        let Some(changes) = self.changes_since(since.changes_end) else {
+            matched.retain(|&id| self.get(id).is_some_and(|n| filter.matches(n)));
+            return None;
+        };
+        for id in changes {
             if self.get(id).is_some_and(|n| filter.matches(n)) {
                 matched.insert(id);
             } else {
                 matched.remove(&id);
             }
         }
-        Some(self.changes_end)
+        Some(self.seen())
     }
 
     /// The ids changed since `seen` (a former `changes_end`), or `None` if the feed no longer reaches
@@ -755,6 +791,7 @@ impl Log {
         let Some(ids) = self.by_key.remove(key) else {
             return;
         };
+        self.removals += 1;
         let gone: HashSet<u64> = ids.into_iter().collect();
         let mut accounts = HashSet::new();
         let due = &mut self.due;
@@ -1117,6 +1154,32 @@ mod tests {
         let (ids, done) = waited.unwrap();
         assert!(!ids.contains(&old), "{ids:?}");
         assert!(!done, "only one payment notification is left");
+    }
+
+    /// Another merchant's reset during a wait's scan takes nothing from what it found for this
+    /// one: its ids still name the same notifications, so the wait answers with them even when its
+    /// time is up, and drops only what the reset removed.
+    #[tokio::test]
+    async fn another_merchant_s_reset_during_a_wait_keeps_what_it_found() {
+        let log = Notifications::new(SCAN_BUDGET * 3);
+        let payment = |log: &Notifications, key: &str| record_heavy(log, key, 10, None);
+        let mine = payment(&log, "mine");
+        for _ in 0..SCAN_BUDGET {
+            record(&log, "theirs", Uuid::new_v4(), None);
+        }
+        let theirs = payment(&log, "theirs");
+        let filter = Filter {
+            event: Some(Event::Payment),
+            ..Filter::default()
+        };
+        let (waited, ()) = tokio::join!(log.wait(&filter, 2, Duration::ZERO), async {
+            // Polled after the wait's first poll, which yields after the scan's first piece.
+            log.clear(Some("theirs"));
+        });
+        let (ids, done) = waited.unwrap();
+        assert_eq!(ids, [mine], "theirs is gone, mine is kept");
+        assert!(!done);
+        assert!(log.get(theirs).is_none());
     }
 
     /// A wait for an attempt ends, with nothing, when an import gives its id to another
