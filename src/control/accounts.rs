@@ -142,7 +142,11 @@ async fn act(
         _ => return Err(ControlError::NotFound("action")),
     };
     let notification = match notification {
-        Some(n) if query.wait() => next_attempt(&state, n, 0).await,
+        // As recorded, should a reset or an import take it away before its attempt.
+        Some(n) if query.wait() => {
+            let recorded = state.notifications.get(n);
+            next_attempt(&state, n, 0).await.or(recorded)
+        }
         Some(n) => state.notifications.get(n),
         None => None,
     };

@@ -549,3 +549,29 @@ async fn api_requests_do_not_wait_for_a_slow_receiver() {
         .collect();
     assert_eq!(states, [&json!("pending"), &json!("pending")]);
 }
+
+/// A transition that waits for its notification's first attempt still names the notification it
+/// sent when a reset takes it out of the log meanwhile.
+#[tokio::test]
+async fn a_transition_names_its_notification_when_a_reset_lands_during_its_wait() {
+    let receiver = own_server().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(2)))
+        .mount(&receiver)
+        .await;
+    let app = app_notifying(&receiver);
+    let id = app.create_pending(KEY, "81234567891").await;
+
+    let (linked, reset) = tokio::join!(app.act(&id, "link"), async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        app.reset_in_background().await.unwrap()
+    });
+    assert_eq!(reset, 200);
+    assert_eq!(linked.status, 200, "{}", linked.text);
+    assert_eq!(linked.body["account"]["account_status"], "ENABLED");
+    assert_eq!(
+        linked.body["notification"]["event"], "account_linked",
+        "{}",
+        linked.text
+    );
+}
