@@ -63,15 +63,16 @@ pub struct AppState {
     /// Requests being served, counted by embedded servers only (`workers: None`): a pooled server
     /// with one under way when its test drops it is not handed to the next test, where the
     /// request would finish on the next test's state.
-    in_flight: Option<std::sync::atomic::AtomicUsize>,
+    in_flight: Option<std::sync::Arc<std::sync::atomic::AtomicUsize>>,
 }
 
-/// A request counted in [`AppState::in_flight`] until it is answered (or dropped).
-pub(crate) struct Serving<'a>(Option<&'a std::sync::atomic::AtomicUsize>);
+/// A request counted in [`AppState::in_flight`] until it is answered (or dropped), or work that
+/// goes on after its request is gone (an import on the blocking pool), until the work ends.
+pub(crate) struct Serving(Option<std::sync::Arc<std::sync::atomic::AtomicUsize>>);
 
-impl Drop for Serving<'_> {
+impl Drop for Serving {
     fn drop(&mut self) {
-        if let Some(n) = self.0 {
+        if let Some(n) = &self.0 {
             n.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
         }
     }
@@ -133,7 +134,7 @@ impl AppState {
             in_flight: config
                 .workers
                 .is_none()
-                .then(|| std::sync::atomic::AtomicUsize::new(0)),
+                .then(|| std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0))),
         };
         if let Some(accounts) = state.fill_store(false) {
             drop(state.store.install(accounts));
@@ -171,11 +172,11 @@ impl AppState {
     }
 
     /// Counts a request as being served until the guard returned drops.
-    pub(crate) fn serving(&self) -> Serving<'_> {
+    pub(crate) fn serving(&self) -> Serving {
         if let Some(n) = &self.in_flight {
             n.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         }
-        Serving(self.in_flight.as_ref())
+        Serving(self.in_flight.clone())
     }
 
     /// Whether a request is being served (embedded servers only; false for the others).

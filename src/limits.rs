@@ -72,6 +72,10 @@ pub const METADATA_MAX_BYTES: usize = 4096;
 /// How deeply a charge's `metadata` may nest: notifications and control answers hold it a level or
 /// two down, and serde_json reads no document deeper than 128 levels.
 pub const METADATA_MAX_DEPTH: usize = 64;
+/// How deeply a notification's payload may nest: its metadata one level down. An imported payload
+/// deeper than any the mock writes would make the lists that hold it (a few levels further down)
+/// too deep for serde_json and most JSON readers.
+pub const NOTIFICATION_PAYLOAD_MAX_DEPTH: usize = METADATA_MAX_DEPTH + 1;
 /// A notification attempt's error text, as kept and saved (an HTTP client's message can repeat a
 /// long URL, escaped).
 pub const ATTEMPT_ERROR_MAX_BYTES: usize = 4096;

@@ -449,25 +449,31 @@ pub async fn capture(
             ]));
         }
     };
-    let t = state
-        .transactions
-        .find(Some(&server_key), &id)
-        .ok_or(ApiError::TransactionNotFound)?;
-    if let Some(amount) = v.get("gross_amount").filter(|a| !a.is_null())
-        && Amount::from_json(amount) != Some(t.gross_amount)
-    {
-        return Err(ApiError::Validation(vec![
-            "gross_amount must be the whole amount: GoPay does not accept partial capture".into(),
-        ]));
-    }
+    let amount = v
+        .get("gross_amount")
+        .filter(|a| !a.is_null())
+        .map(Amount::from_json);
+    // The amount is checked against the transaction the capture changes, under the same hold of
+    // the book: a reset and a new charge with the same order id in between would otherwise have
+    // it checked against the one before.
     let answer = payments::idempotent(&state, &server_key, key, |book| {
+        let t = book
+            .find(Some(&server_key), &id)
+            .ok_or(ApiError::TransactionNotFound)?;
+        if amount.is_some_and(|a| a != Some(t.gross_amount)) {
+            return Err(ApiError::Validation(vec![
+                "gross_amount must be the whole amount: GoPay does not accept partial capture"
+                    .into(),
+            ]));
+        }
         let capture = TxChange::Capture;
-        let t = payments::change_in(&state, book, Some(&server_key), &id, capture, None)?;
+        let t = payments::change_in(&state, book, Some(&server_key), &id, capture, None).map_err(
+            |e| match e {
+                ChangeError::NotFound => ApiError::TransactionNotFound,
+                ChangeError::NotAllowed { .. } => ApiError::CannotModify,
+            },
+        )?;
         Ok(web::Bytes::from(ChargeBody::new(&state, &t).write()))
-    })
-    .map_err(|e| match e {
-        ChangeError::NotFound => ApiError::TransactionNotFound,
-        ChangeError::NotAllowed { .. } => ApiError::CannotModify,
     })?;
     Ok(json_answer(answer))
 }

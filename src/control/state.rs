@@ -170,8 +170,12 @@ async fn import(
     let place = transfer_place(&state)?;
     let body = crate::body::read_rest(&req, started, payload, limit).await?;
     let app = state.clone();
+    // Counted as served until the work ends: a pooled server whose test left during an import
+    // must not be handed to the next test, whose state the import would then replace.
+    let serving = state.serving();
     let counts = web::block(move || -> Result<_, String> {
         let _place = place;
+        let _serving = serving;
         let large = body.len() >= state_file::GIVE_BACK_FROM_BYTES;
         let imported = state_file::parse(&body).and_then(|doc| {
             let prepared = state_file::prepare(&app, doc)?;

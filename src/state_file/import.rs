@@ -504,11 +504,13 @@ fn prepare_notifications(
         // Read as the control API's lists read it again: numbers that fit a double, nesting
         // serde_json reads.
         if n.payload.len() > limits::NOTIFICATION_PAYLOAD_MAX_BYTES
+            || crate::json::depth(&n.payload) > limits::NOTIFICATION_PAYLOAD_MAX_DEPTH
             || !crate::json::numbers_fit(&n.payload)
         {
             return Err(at(format!(
-                "payload must be JSON text of at most {} bytes, its numbers within a double's range",
-                limits::NOTIFICATION_PAYLOAD_MAX_BYTES
+                "payload must be JSON text of at most {} bytes, nesting at most {} levels, its numbers within a double's range",
+                limits::NOTIFICATION_PAYLOAD_MAX_BYTES,
+                limits::NOTIFICATION_PAYLOAD_MAX_DEPTH
             )));
         }
         if n.attempts.len() > crate::notifications::log::ATTEMPTS_KEPT {
