@@ -49,7 +49,8 @@ pub async fn charge(
 ) -> Result<HttpResponse, ApiError> {
     check_content_type(&req)?;
     let body = read_body(&state, &req, payload).await?;
-    let idempotency_key = idempotency_key(&req);
+    let key_text = idempotency_key(&req);
+    let idempotency_key = key_text.as_deref();
     // A replay answers whatever the body is, so it is looked for before the body is checked (and
     // again, atomically, by the charge itself).
     if let Some(replay) = payments::replay(&state, &server_key, idempotency_key) {
@@ -433,7 +434,8 @@ pub async fn capture(
 ) -> Result<HttpResponse, ApiError> {
     check_content_type(&req)?;
     let body = read_body(&state, &req, payload).await?;
-    let key = idempotency_key(&req);
+    let key_text = idempotency_key(&req);
+    let key = key_text.as_deref();
     if let Some(replay) = payments::replay(&state, &server_key, key) {
         return Ok(json_answer(replay));
     }

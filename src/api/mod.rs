@@ -176,11 +176,34 @@ pub(crate) async fn read_body(
 }
 
 /// The merchant's `Idempotency-Key`, if Midtrans would use it (one over 46 characters is ignored).
-pub(crate) fn idempotency_key(req: &HttpRequest) -> Option<&str> {
-    req.headers()
-        .get("idempotency-key")
-        .and_then(|v| v.to_str().ok())
-        .filter(|k| !k.is_empty() && k.len() <= crate::charges::store::IDEMPOTENCY_KEY_MAX_LEN)
+/// Any bytes are a key: UTF-8 text as it is, other bytes escaped (`\xff`), so that two keys are
+/// one only when their bytes are.
+pub(crate) fn idempotency_key(req: &HttpRequest) -> Option<std::borrow::Cow<'_, str>> {
+    let bytes = req.headers().get("idempotency-key")?.as_bytes();
+    let max = crate::charges::store::IDEMPOTENCY_KEY_MAX_LEN;
+    let key = match std::str::from_utf8(bytes) {
+        Ok(text) if text.chars().count() > max => return None,
+        Ok(text) if !text.contains('\\') => std::borrow::Cow::Borrowed(text),
+        Ok(_) => std::borrow::Cow::Owned(escaped(bytes)),
+        Err(_) if bytes.len() > max => return None,
+        Err(_) => std::borrow::Cow::Owned(escaped(bytes)),
+    };
+    (!key.is_empty()).then_some(key)
+}
+
+/// `bytes` with every byte that is not printable ASCII, and every backslash, written `\xNN`: text
+/// with a backslash in it, which no key passed through as it is holds.
+fn escaped(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        if b == b'\\' || !(0x20..0x7f).contains(&b) {
+            let _ = write!(out, "\\x{b:02x}");
+        } else {
+            out.push(char::from(b));
+        }
+    }
+    out
 }
 
 /// A JSON answer over HTTP 200 of bytes already written.

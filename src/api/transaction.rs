@@ -111,7 +111,8 @@ pub async fn cancel(
 ) -> Result<HttpResponse, ApiError> {
     // The clients send `{}`, `null` or nothing; whatever it is, it is ignored.
     read_body(&state, &req, payload).await?;
-    let key = idempotency_key(&req);
+    let key_text = idempotency_key(&req);
+    let key = key_text.as_deref();
     let answer = payments::idempotent(&state, &server_key, key, |book| {
         let cancel = TxChange::Cancel;
         let t = payments::change_in(&state, book, Some(&server_key), path_id(&req), cancel, None)?;
@@ -135,7 +136,8 @@ pub async fn expire(
 ) -> Result<HttpResponse, ApiError> {
     read_body(&state, &req, payload).await?;
     let id = path_id(&req);
-    let key = idempotency_key(&req);
+    let key_text = idempotency_key(&req);
+    let key = key_text.as_deref();
     let answer = payments::idempotent(&state, &server_key, key, |book| {
         // Only a pending transaction (an authorization is cancelled, not expired).
         let t = book
@@ -208,7 +210,8 @@ async fn refund_with(
     direct: bool,
 ) -> Result<HttpResponse, ApiError> {
     let body = read_body(&state, &req, payload).await?;
-    let key = idempotency_key(&req);
+    let key_text = idempotency_key(&req);
+    let key = key_text.as_deref();
     if let Some(replay) = payments::replay(&state, &server_key, key) {
         return Ok(json_answer(replay));
     }

@@ -1108,6 +1108,47 @@ async fn an_idempotency_key_replays_the_first_answer() {
     assert_envelope(&r, 200, "404", "Transaction doesn't exist.");
 }
 
+/// A key is its bytes, whatever they are: text beyond ASCII and bytes that are not UTF-8 replay
+/// too (a retry is never a second charge), and two keys are one only when their bytes are.
+#[tokio::test]
+async fn an_idempotency_key_of_any_bytes_replays() {
+    let app = spawn_app();
+    let (account, options) = linked(&app, KEY, "81230000019").await;
+    let wallet = token(&options, WALLET);
+    let send = |order: &str, key: &[u8]| {
+        app.client
+            .post(format!("{}/v2/charge", app.url))
+            .basic_auth(KEY, Some(""))
+            .header("Content-Type", "application/json")
+            .header(
+                "Idempotency-Key",
+                reqwest::header::HeaderValue::from_bytes(key).unwrap(),
+            )
+            .body(charge_body(&account, wallet, order, 1_000).to_string())
+            .send()
+    };
+    let accented = "é".repeat(23);
+    let keys: [&[u8]; 5] = [
+        accented.as_bytes(),
+        b"\xff\xfe\x80",
+        b"\xfe\xff\x80",
+        b"a\\xff",
+        b"a\xff",
+    ];
+    let mut ids = Vec::new();
+    for (i, key) in keys.iter().enumerate() {
+        let first = reply(send(&format!("b-{i}"), key).await.unwrap()).await;
+        assert_eq!(first.body["status_code"], "200", "{}", first.text);
+        let again = reply(send(&format!("b-{i}-again"), key).await.unwrap()).await;
+        assert_eq!(first.text, again.text, "key {i} replays");
+        ids.push(first.body["transaction_id"].as_str().unwrap().to_string());
+    }
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), keys.len(), "each key its own charge");
+    assert_eq!(app.balance(KEY, &account, WALLET).await, "995000.00");
+}
+
 /// The key is global across the POST endpoints (Midtrans): a refund or a cancel retried with its
 /// key gets its first answer again and changes nothing more, whatever the body; a key first used
 /// on a charge answers the charge's answer on a refund; concurrent retries change once.
