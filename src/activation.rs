@@ -128,8 +128,10 @@ async fn submit(
     match flow {
         Flow::Web => {
             // Only the form the page showed carries the token, and it can be submitted once.
-            let genuine = form.token.as_deref() == Some(form_token(&state, &account.id).as_str());
-            if !genuine || !state.store.use_web_link(&account.id) {
+            if form.token.as_deref() != Some(form_token(&state, &account.id).as_str()) {
+                return Err(pages::foreign_form(Look::Card));
+            }
+            if !state.store.use_web_link(&account.id) {
                 return Err(used(&account));
             }
             match form.decision.as_deref() {

@@ -128,10 +128,7 @@ async fn submit(
     if flow == Flow::Web
         && form.token.as_deref() != Some(pages::form_token(&state.form_secret, &t.id).as_str())
     {
-        return Err(gone(
-            "Link already used",
-            "This payment link has already been used: the web link works once.",
-        ));
+        return Err(pages::foreign_form(Look::Card));
     }
     if let Some(e) = unusable(&state, flow, &t) {
         return Err(e);

@@ -127,7 +127,30 @@ pub async fn read_form<T: serde::de::DeserializeOwned + Default>(
                 PageError::body_timeout(look)
             }
         })?;
-    Ok(serde_urlencoded::from_bytes(&bytes).unwrap_or_default())
+    serde_urlencoded::from_bytes(&bytes).map_err(|e| {
+        PageError::new(
+            look,
+            actix_web::http::StatusCode::BAD_REQUEST,
+            "Form not understood",
+            format!(
+                "This form was not sent as the page shows it ({e}). Go back, reload the page and \
+                 try again."
+            ),
+        )
+    })
+}
+
+/// A form without the token its page hands out: made elsewhere, or shown before the server
+/// restarted with another secret. Nothing was done, and the link still works.
+pub fn foreign_form(look: Look) -> PageError {
+    PageError::new(
+        look,
+        actix_web::http::StatusCode::FORBIDDEN,
+        "Form expired",
+        "This form does not come from this page (or the server was restarted since the page was \
+         shown). Nothing was done: open the link again and try again."
+            .to_string(),
+    )
 }
 
 /// `url` if a browser may follow it as a link: an absolute `http` or `https` URL. Anything else

@@ -87,9 +87,24 @@ async fn opening_the_web_link_does_not_use_it_only_submitting_does() {
     assert_html(&open(&app, &a.web).await, 200);
     let p = open(&app, &a.web).await;
     assert_html(&p, 200);
-    // A form posted without the token the page handed out does nothing.
+    // A form posted without the token the page handed out does nothing, and says why.
     let forged = post_form(&app, &a.web, &[("decision", "approve")]).await;
-    assert_html(&forged, 410);
+    assert_html(&forged, 403);
+    assert!(forged.text.contains("Form expired"), "{}", forged.text);
+    // Nor does one that is not the page's form (a field twice).
+    let page_token = token(&p);
+    let twice = post_form(
+        &app,
+        &a.web,
+        &[
+            ("token", &page_token),
+            ("decision", "approve"),
+            ("decision", "decline"),
+        ],
+    )
+    .await;
+    assert_html(&twice, 400);
+    assert!(twice.text.contains("Form not understood"), "{}", twice.text);
     assert_eq!(status_of(&app, &a.id).await["account_status"], "PENDING");
     let done = post_form(
         &app,

@@ -327,6 +327,24 @@ async fn a_charge_at_the_threshold_waits_for_the_pin_on_the_verification_page() 
     assert_eq!(wrong.status(), 422);
     let status = app.tx(KEY, "order-pin", "status", None).await;
     assert_eq!(status.body["transaction_status"], "pending");
+    // So does a form without the page's token (403), or with a field twice (400); the link
+    // still works after either.
+    for (form, code) in [
+        (vec![("token", "forged"), ("pin", "112233")], 403),
+        (
+            vec![
+                ("token", token_value.as_str()),
+                ("pin", "112233"),
+                ("pin", "000000"),
+            ],
+            400,
+        ),
+    ] {
+        let refused = no_redirects.post(&web).form(&form).send().await.unwrap();
+        assert_eq!(refused.status(), code);
+    }
+    let status = app.tx(KEY, "order-pin", "status", None).await;
+    assert_eq!(status.body["transaction_status"], "pending");
 
     // The right PIN settles, debits, and goes back to the merchant.
     let right = no_redirects
