@@ -316,6 +316,10 @@ fn prepare_transactions(
         ));
     }
     let mut seen = std::collections::HashSet::with_capacity(saved.len());
+    // Whether each (server key, order id) is still taken by the latest transaction read with it:
+    // a charge may reuse an order id only once the transaction before has freed it.
+    let mut taken: std::collections::HashMap<(String, String), bool> =
+        std::collections::HashMap::new();
     let mut out = Vec::with_capacity(saved.len());
     for t in saved {
         let at = |e: String| format!("transaction {}: {e}", t.transaction_id);
@@ -423,6 +427,15 @@ fn prepare_transactions(
             for url in urls {
                 limits::check_url("a notify_to URL", url).map_err(at)?;
             }
+        }
+        let holds = !t.transaction_status.frees_order_id(t.cancelled_while);
+        let order = (t.server_key.clone(), t.order_id.clone());
+        if taken.insert(order, holds) == Some(true) {
+            return Err(at(format!(
+                "order_id '{}' is still taken by an earlier transaction of its server key (only \
+                 one that expired, was denied or was cancelled while pending frees it)",
+                t.order_id.escape_debug()
+            )));
         }
         out.push(Transaction {
             id: t.transaction_id,

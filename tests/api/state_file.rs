@@ -1178,6 +1178,18 @@ async fn an_imported_transaction_is_held_to_the_rules_of_the_api() {
         r.text
     );
     assert_eq!(b.transaction_count().await, 0, "nothing was imported");
+    // A second transaction with an order id the first still holds: the server never makes one,
+    // and the first could no longer be found by its order id.
+    let mut bad = exported.clone();
+    let mut copy = bad["transactions"]["items"][0].clone();
+    copy["transaction_id"] = json!(uuid::Uuid::new_v4());
+    bad["transactions"]["items"]
+        .as_array_mut()
+        .unwrap()
+        .push(copy);
+    let r = b.admin(Method::PUT, "/__admin/state", Some(bad)).await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert!(r.text.contains("is still taken"), "{}", r.text);
     let r = b.admin(Method::PUT, "/__admin/state", Some(exported)).await;
     assert_eq!(r.status, 200, "{}", r.text);
 }
