@@ -32,6 +32,49 @@ pub fn numbers_fit(text: &str) -> bool {
     serde_json::from_str::<Value>(text).is_ok()
 }
 
+/// Whether the JSON text `text` holds a `\u` escape of half a UTF-16 surrogate pair without its
+/// other half right beside it: JSON syntax, which a raw value passes, but no text, which a string
+/// read from it refuses.
+pub fn has_lone_surrogate(text: &[u8]) -> bool {
+    let hex = |at: usize| {
+        text.get(at..at + 4)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u16::from_str_radix(h, 16).ok())
+    };
+    // Where an escape of a high half ended, which must be where the next (low) one begins.
+    let mut high_ends: Option<usize> = None;
+    let mut i = 0;
+    while let Some(off) = text
+        .get(i..)
+        .and_then(|t| t.iter().position(|&b| b == b'\\'))
+    {
+        let at = i + off;
+        let unit = (text.get(at + 1) == Some(&b'u'))
+            .then(|| hex(at + 2))
+            .flatten();
+        let low = unit.is_some_and(|u| (0xDC00..0xE000).contains(&u));
+        match high_ends.take() {
+            Some(end) if end == at && low => {
+                i = at + 6;
+                continue;
+            }
+            Some(_) => return true,
+            None if low => return true,
+            None => {}
+        }
+        match unit {
+            Some(u) if (0xD800..0xDC00).contains(&u) => {
+                high_ends = Some(at + 6);
+                i = at + 6;
+            }
+            Some(_) => i = at + 6,
+            // Any other escape is two bytes (`\\`, `\"`, `\n`...).
+            None => i = at + 2,
+        }
+    }
+    high_ends.is_some()
+}
+
 /// How deeply the JSON text `text` nests arrays and objects (0 for a scalar). A scan of the bytes
 /// that skips strings, with no recursion: the text need not be valid.
 pub fn depth(text: &str) -> usize {
@@ -172,7 +215,7 @@ pub fn push_str(out: &mut String, s: &str) {
 
 #[cfg(test)]
 mod tests {
-    use super::{depth, numbers_fit};
+    use super::{depth, has_lone_surrogate, numbers_fit};
 
     #[test]
     fn depth_counts_nesting_outside_strings() {
@@ -200,6 +243,31 @@ mod tests {
         }
         for bad in [r#"{"a":1e400}"#, "[-1e400]", "1.8e308", r#"{"a":1,}"#, ""] {
             assert!(!numbers_fit(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn lone_surrogates_are_found_and_pairs_are_not() {
+        for (text, lone) in [
+            (r#""\ud800""#, true),
+            (r#""\udc00""#, true),
+            (r#""\ud800x\udc00""#, true),
+            (r#""\ud800\n""#, true),
+            (r#""\ud83d\ude00""#, false),
+            (r#""\\ud800""#, false),
+            (r#""\u00e9 \"\\ plain""#, false),
+            (r#"{"a":"\uD800\uDC00","b":"\uDBFF"}"#, true),
+            ("{}", false),
+        ] {
+            assert_eq!(has_lone_surrogate(text.as_bytes()), lone, "{text}");
+            // What serde_json makes of it as text agrees.
+            if text.starts_with('"') {
+                assert_eq!(
+                    serde_json::from_str::<String>(text).is_err(),
+                    lone,
+                    "{text}"
+                );
+            }
         }
     }
 }

@@ -222,6 +222,13 @@ pub fn read_charge(body: &[u8], headers: &HeaderMap) -> Result<ChargeRequest, Ap
         },
     };
     if !errors.is_empty() {
+        // A string with half a surrogate pair (`"\ud800"`) passes the reading of the fields as
+        // raw JSON but not their reading as text, where it would be reported as a field missing or
+        // out of range: the body is not JSON text, as for every other route. Checked only here, on
+        // the way out with errors.
+        if crate::json::has_lone_surrogate(body) {
+            return Err(ApiError::Malformed);
+        }
         return Err(ApiError::Validation(errors));
     }
     Ok(ChargeRequest {

@@ -196,6 +196,9 @@ pub fn check_metadata(json: &str) -> Result<(), String> {
             limits::METADATA_MAX_DEPTH
         ));
     }
+    if crate::json::has_lone_surrogate(json.as_bytes()) {
+        return Err("metadata must not hold half a surrogate pair (such as \\ud800)".into());
+    }
     if !crate::json::numbers_fit(json) {
         return Err("metadata must not hold a number too large for a double".into());
     }

@@ -614,6 +614,20 @@ async fn charge_requests_are_validated() {
         .request(Method::POST, "/v2/charge", Some(KEY), Some("{".into()))
         .await;
     assert_malformed(&r, 200);
+    // Nor text: half a surrogate pair where a field is read (it was "order_id is required", or a
+    // number too large in the metadata).
+    for (field, value) in [
+        ("order_id", r#""\ud800""#),
+        ("metadata", r#"{"s":"\ud800"}"#),
+    ] {
+        let text = r#"{"payment_type":"gopay","gopay":{"account_id":"00000000-0000-4000-8000-000000000001","payment_option_token":"t"},"transaction_details":{"order_id":"o","gross_amount":1000},"metadata":{}}"#
+            .replace(r#""order_id":"o""#, &if field == "order_id" { format!(r#""order_id":{value}"#) } else { r#""order_id":"o""#.into() })
+            .replace(r#""metadata":{}"#, &if field == "metadata" { format!(r#""metadata":{value}"#) } else { r#""metadata":{}"#.into() });
+        let r = app
+            .request(Method::POST, "/v2/charge", Some(KEY), Some(text))
+            .await;
+        assert_malformed(&r, 200);
+    }
     let r = app
         .request(Method::POST, "/v2/charge", Some(KEY), Some("null".into()))
         .await;
