@@ -259,8 +259,9 @@ impl AppState {
         // an export reading the transactions sees the key's accounts and transactions both or
         // neither, and a charge or link that comes right after keeps its notification (charges and
         // changes record theirs under that lock).
-        // So are the key's phone scenarios and notification URLs, which a create, a link or a
-        // charge reads under that lock.
+        // So are the key's phone scenarios and notification URLs: a link or a charge reads them
+        // under that lock. (A create reads its scenario without it: one that overlaps the reset
+        // may still follow a scenario the reset removes.)
         let (removed, cleared) = self.transactions.with(|book| {
             let cleared = book.clear(Some(server_key));
             let removed = self.store.remove_owned_by(server_key);

@@ -27,7 +27,6 @@ use crate::fixtures::Outcome as PhoneOutcome;
 use crate::ids;
 use crate::money::Amount;
 use crate::notifications::{Event, Recorded, Target, TransactionRef, payload};
-use crate::shared_text::SharedText;
 
 /// A charge, as the API read it from the request.
 #[derive(Debug, Clone)]
@@ -87,17 +86,9 @@ pub struct RefundRequest {
     pub direct: bool,
 }
 
-/// What a charge came to.
-pub enum Charged {
-    /// A new transaction: its answer as `render` wrote it.
-    New(Bytes),
-    /// The `Idempotency-Key` was used within its window: the first answer again; nothing changed.
-    Replayed(Bytes),
-}
-
-/// Makes a charge: decides it, moves the money, stores the transaction, records its notification.
-/// With an `Idempotency-Key`, the replay check, the charge and remembering its answer (written by
-/// `render`) happen under one lock, so two requests with one key charge once.
+/// Makes a charge: decides it, moves the money, stores the transaction, records its notification;
+/// returns its answer as `render` wrote it. With an `Idempotency-Key`, through [`idempotent`]: a
+/// key seen within its window gets its first answer again, and nothing changes.
 ///
 /// # Errors
 /// [`ChargeError`]: nothing changed and nothing is sent (Midtrans sends no notification for 4xx).
@@ -107,7 +98,7 @@ pub fn charge(
     req: ChargeRequest,
     idempotency_key: Option<&str>,
     render: impl FnOnce(&Transaction) -> Vec<u8>,
-) -> Result<Charged, ChargeError> {
+) -> Result<Bytes, ChargeError> {
     let now = app.clock.now_ms();
     let (pin_threshold, link_ttl, tx_ttl, hold) = {
         let s = app.settings.read();
@@ -118,13 +109,8 @@ pub fn charge(
             s.pre_auth_hold,
         )
     };
-    app.transactions.with(|book| {
+    idempotent(app, owner, idempotency_key, |book| {
         let owner = book.owner_key(owner);
-        if let Some(key) = idempotency_key
-            && let Some(replay) = book.replay(&owner, key, now)
-        {
-            return Ok(Charged::Replayed(replay.body));
-        }
         let ask = Ask {
             token: &req.token,
             amount: req.gross_amount,
@@ -231,11 +217,7 @@ pub fn charge(
         // Recorded and answered from the stored transaction, without a copy of it.
         notify(app, &stored, false);
         // The answer's own buffer, shared (not copied) with the replay and the HTTP layer.
-        let body = Bytes::from(render(&stored));
-        if let Some(key) = idempotency_key {
-            book.remember(&owner, key, body.clone(), now);
-        }
-        Ok(Charged::New(body))
+        Ok(Bytes::from(render(&stored)))
     })
 }
 
@@ -391,7 +373,8 @@ pub fn idempotent<E>(
         }
         let body = act(book)?;
         if let Some(key) = key {
-            book.remember(&SharedText::from(owner), key, body.clone(), now);
+            let owner = book.owner_key(owner);
+            book.remember(&owner, key, body.clone(), now);
         }
         Ok(body)
     })

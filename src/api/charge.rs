@@ -21,7 +21,7 @@ use crate::error::{ApiError, MSG_TOKEN_INVALID};
 use crate::json;
 use crate::limits;
 use crate::money::Amount;
-use crate::payments::{self, ChangeError, ChargeError, ChargeRequest, Charged};
+use crate::payments::{self, ChangeError, ChargeError, ChargeRequest};
 
 /// A `custom_expiry` shorter than this is refused (reference 2.1).
 pub const CUSTOM_EXPIRY_MIN: Duration = Duration::from_secs(20);
@@ -58,7 +58,7 @@ pub async fn charge(
     }
     let request = read_charge(&body, req.headers())?;
     let render = |t: &Transaction| ChargeBody::new(&state, t).write().into_bytes();
-    let charged = payments::charge(&state, &server_key, request, idempotency_key, render)
+    let answer = payments::charge(&state, &server_key, request, idempotency_key, render)
         .map_err(|e| match e {
             ChargeError::WalletNotFound => ApiError::WalletNotFound,
             ChargeError::TokenInvalid => ApiError::Validation(vec![MSG_TOKEN_INVALID.into()]),
@@ -78,7 +78,6 @@ pub async fn charge(
                 ApiError::Internal
             }
         })?;
-    let (Charged::New(answer) | Charged::Replayed(answer)) = charged;
     Ok(json_answer(answer))
 }
 
