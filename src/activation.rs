@@ -132,7 +132,7 @@ async fn submit(
                 return Err(pages::foreign_form(Look::Card));
             }
             if !state.store.use_web_link(&account.id) {
-                return Err(used(&account));
+                return again(&req, &state, form.decision.as_deref());
             }
             match form.decision.as_deref() {
                 Some("approve") => link_account(&state, &account),
@@ -253,6 +253,24 @@ fn declined(account: &Account) -> Markup {
             "You declined to link your GoPay account " strong { (account.masked_phone()) }
             ". Nothing was linked."
         }
+    }
+}
+
+/// The web link's form sent again after it was used. A second press of the same button (a double
+/// click: the browser shows the last answer) answers as the first did; anything else is told the
+/// link is used.
+fn again(
+    req: &HttpRequest,
+    state: &AppState,
+    decision: Option<&str>,
+) -> Result<HttpResponse, PageError> {
+    let (_, account) = lookup(req, state)?;
+    match (decision, account.status) {
+        (Some("approve"), AccountStatus::Enabled) => Ok(redirect_or_linked(&account)),
+        (Some("decline"), AccountStatus::Pending) => {
+            Ok(card(StatusCode::OK, "Linking declined", declined(&account)))
+        }
+        _ => Err(used(&account)),
     }
 }
 

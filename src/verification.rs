@@ -130,10 +130,16 @@ async fn submit(
     {
         return Err(pages::foreign_form(Look::Card));
     }
+    let right_pin = form.pin.as_deref().map(str::trim) == Some(SANDBOX_PIN);
+    if flow == Flow::Web && t.web_link_used && right_pin && t.status != TxStatus::Pending {
+        // The button pressed twice (a double click: the browser shows the last answer): the
+        // second press answers as the first did.
+        return Ok(outcome(&t));
+    }
     if let Some(e) = unusable(&state, flow, &t) {
         return Err(e);
     }
-    if form.pin.as_deref().map(str::trim) != Some(SANDBOX_PIN) {
+    if !right_pin {
         return Ok(card(
             StatusCode::UNPROCESSABLE_ENTITY,
             "Pay with GoPay",
@@ -165,10 +171,15 @@ async fn submit(
             ));
         }
     };
+    Ok(outcome(&t))
+}
+
+/// What a decided payment answers: the merchant's `callback_url`, or the result page.
+fn outcome(t: &Transaction) -> HttpResponse {
     if let Some(redirect) = t.callback_url().and_then(pages::redirect) {
-        return Ok(redirect);
+        return redirect;
     }
-    Ok(card(StatusCode::OK, "Payment result", result(&t)))
+    card(StatusCode::OK, "Payment result", result(t))
 }
 
 fn summary(state: &AppState, t: &Transaction) -> Markup {

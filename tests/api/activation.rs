@@ -50,7 +50,8 @@ async fn approving_links_the_account_and_redirects_to_the_merchant() {
         .expect("payment options");
     assert!(!options.is_empty());
 
-    // The web link works once: reopening it, or posting the same form again, says so.
+    // The web link works once: reopening it says so. The same button pressed again (a double
+    // click) answers as the first press did, and links nothing again.
     let again = open(&app, &a.web).await;
     assert_html(&again, 410);
     assert!(again.text.contains("already been used"), "{}", again.text);
@@ -60,7 +61,16 @@ async fn approving_links_the_account_and_redirects_to_the_merchant() {
         &[("token", &token(&p)), ("decision", "approve")],
     )
     .await;
-    assert_html(&replay, 410);
+    assert_eq!(replay.status, 303, "{}", replay.text);
+    assert_eq!(replay.location, done.location);
+    let declined = post_form(
+        &app,
+        &a.web,
+        &[("token", &token(&p)), ("decision", "decline")],
+    )
+    .await;
+    assert_html(&declined, 410);
+    assert_eq!(status_of(&app, &a.id).await["account_status"], "ENABLED");
 }
 
 #[tokio::test]
@@ -114,6 +124,17 @@ async fn opening_the_web_link_does_not_use_it_only_submitting_does() {
     .await;
     assert_html(&done, 200);
     assert_eq!(status_of(&app, &a.id).await["account_status"], "ENABLED");
+    // A double click: the second press answers as the first (the browser shows the last
+    // answer), and nothing happens twice.
+    let second = post_form(
+        &app,
+        &a.web,
+        &[("token", &token(&p)), ("decision", "approve")],
+    )
+    .await;
+    assert_html(&second, 200);
+    assert!(second.text.contains("Account linked"), "{}", second.text);
+    assert_eq!(app.notifications("").await.len(), 1, "linked once");
     let after = open(&app, &a.web).await;
     assert_html(&after, 410);
     assert!(after.text.contains("already been used"), "{}", after.text);
@@ -129,6 +150,9 @@ async fn declining_keeps_the_account_pending_and_uses_the_link_up() {
     assert_html(&declined, 200);
     assert!(declined.text.contains("declined"), "{}", declined.text);
     assert_eq!(status_of(&app, &a.id).await["account_status"], "PENDING");
+    let twice = post_form(&app, &a.web, &[("token", &t), ("decision", "decline")]).await;
+    assert_html(&twice, 200);
+    assert!(twice.text.contains("declined"), "{}", twice.text);
     // Neither the same form nor a reopen can approve it afterwards.
     let replay = post_form(&app, &a.web, &[("token", &t), ("decision", "approve")]).await;
     assert_html(&replay, 410);

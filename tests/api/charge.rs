@@ -357,9 +357,26 @@ async fn a_charge_at_the_threshold_waits_for_the_pin_on_the_verification_page() 
     assert_eq!(right.headers()["location"], "https://merchant.test/done");
     assert_eq!(app.balance(KEY, &account, WALLET).await, "900000.00");
 
-    // The web link worked once.
+    // The web link worked once. Pay pressed twice (a double click) answers the second press as
+    // the first, and pays nothing more; a wrong PIN after it is told the link is used.
     let again = no_redirects.get(&web).send().await.unwrap();
     assert_eq!(again.status(), 410);
+    let second = no_redirects
+        .post(&web)
+        .form(&[("token", token_value.as_str()), ("pin", "112233")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(second.status(), 303);
+    assert_eq!(second.headers()["location"], "https://merchant.test/done");
+    assert_eq!(app.balance(KEY, &account, WALLET).await, "900000.00");
+    let wrong = no_redirects
+        .post(&web)
+        .form(&[("token", token_value.as_str()), ("pin", "000000")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 410);
 
     // Assert: pending, then settlement.
     wait_for(

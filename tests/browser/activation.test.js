@@ -151,6 +151,27 @@ test('web link: approve links the account, redirects to the merchant and notifie
   await page.close();
 });
 
+test('web link: Approve pressed twice ends on the merchant page, linked once', async () => {
+  const account = await createAccount('81234567899');
+  // A double click sends the form twice, and the browser shows the answer to the second press.
+  // Two tabs with the page make the same two requests one after the other, deterministically.
+  const first = await browser.context.newPage();
+  const second = await browser.context.newPage();
+  await first.goto(account.web);
+  await second.goto(account.web);
+  await first.getByRole('button', { name: 'Approve' }).click();
+  await first.waitForURL(`${receiver.url}/done`);
+  await second.getByRole('button', { name: 'Approve' }).click();
+  await second.waitForURL(`${receiver.url}/done`);
+  assert.match(await second.locator('h1').innerText(), /thank-you/);
+  await second.screenshot({ path: shotPath('activation-approved-twice.png') });
+  const got = await notificationsFor(account.id, 1);
+  assert.equal(got.length, 1, JSON.stringify(got));
+  assert.equal((await getAccount(account.id)).account_status, 'ENABLED');
+  await first.close();
+  await second.close();
+});
+
 test('app link: a wrong PIN is refused, 112233 links', async () => {
   const phone = '81234567891';
   const account = await createAccount(phone);
