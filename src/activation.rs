@@ -256,9 +256,10 @@ fn declined(account: &Account) -> Markup {
     }
 }
 
-/// The web link's form sent again after it was used. A second press of the same button (a double
-/// click: the browser shows the last answer) answers as the first did; anything else is told the
-/// link is used.
+/// The web link's form sent again after it was used. A double click sends it twice, and the
+/// browser shows the second answer: so Approve on a linked account answers as an Approve, and
+/// Decline on one still pending as a Decline (from the account as it is: the link does not keep
+/// which button used it); anything else is told the link is used. Nothing changes either way.
 fn again(
     req: &HttpRequest,
     state: &AppState,

@@ -194,6 +194,10 @@ impl RuleSpec {
                 return Err(format!("{name} must be at most {MAX_TEXT} bytes long"));
             }
         }
+        // The rule a removal by key (`DELETE /__admin/faults?server_key=`) applies too.
+        if let Some(key) = &self.server_key {
+            crate::limits::check_server_key("server_key", key)?;
+        }
         if self.path.as_deref().is_some_and(|p| !p.starts_with('/')) {
             return Err("path must start with '/'".into());
         }

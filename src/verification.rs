@@ -131,9 +131,7 @@ async fn submit(
         return Err(pages::foreign_form(Look::Card));
     }
     let right_pin = form.pin.as_deref().map(str::trim) == Some(SANDBOX_PIN);
-    if flow == Flow::Web && t.web_link_used && right_pin && t.status != TxStatus::Pending {
-        // The button pressed twice (a double click: the browser shows the last answer): the
-        // second press answers as the first did.
+    if flow == Flow::Web && right_pin && pressed_again(&t) {
         return Ok(outcome(&t));
     }
     if let Some(e) = unusable(&state, flow, &t) {
@@ -153,6 +151,12 @@ async fn submit(
         ));
     }
     if flow == Flow::Web && !payments::use_web_link(&state, &t.id) {
+        // Used since this request read it: the first press of a double click may have just
+        // decided it.
+        let (_, now) = lookup(&req, &state)?;
+        if pressed_again(&now) {
+            return Ok(outcome(&now));
+        }
         return Err(gone(
             "Link already used",
             "This payment link has already been used: the web link works once.",
@@ -172,6 +176,13 @@ async fn submit(
         }
     };
     Ok(outcome(&t))
+}
+
+/// Whether the right PIN sent on a used web link is the button pressed twice (a double click: the
+/// browser shows the last answer), to be answered as the first press was: the link was used by a
+/// right PIN, which settles or denies at once, and nothing has changed the transaction since.
+fn pressed_again(t: &Transaction) -> bool {
+    t.web_link_used && matches!(t.status, TxStatus::Settlement | TxStatus::Deny)
 }
 
 /// What a decided payment answers: the merchant's `callback_url`, or the result page.

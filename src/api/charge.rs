@@ -87,6 +87,17 @@ pub async fn charge(
 /// `"413"` for a body that is not JSON, `"500"` for `null` (as the sandbox answers it), else the
 /// HTTP 400 envelope with its `validation_messages`.
 pub fn read_charge(body: &[u8], headers: &HeaderMap) -> Result<ChargeRequest, ApiError> {
+    read_charge_fields(body, headers).map_err(|e| match e {
+        // A string with half a surrogate pair (`"\ud800"`) passes the reading of the fields as raw
+        // JSON but not their reading as text, where it would be reported as a field missing or
+        // out of range: the body is not JSON text, as for every other route. Scanned for only
+        // on the way out with errors.
+        ApiError::Validation(_) if crate::json::has_lone_surrogate(body) => ApiError::Malformed,
+        e => e,
+    })
+}
+
+fn read_charge_fields(body: &[u8], headers: &HeaderMap) -> Result<ChargeRequest, ApiError> {
     const TOP: [&str; 6] = [
         "payment_type",
         "gopay",
@@ -221,13 +232,6 @@ pub fn read_charge(body: &[u8], headers: &HeaderMap) -> Result<ChargeRequest, Ap
         },
     };
     if !errors.is_empty() {
-        // A string with half a surrogate pair (`"\ud800"`) passes the reading of the fields as
-        // raw JSON but not their reading as text, where it would be reported as a field missing or
-        // out of range: the body is not JSON text, as for every other route. Checked only here, on
-        // the way out with errors.
-        if crate::json::has_lone_surrogate(body) {
-            return Err(ApiError::Malformed);
-        }
         return Err(ApiError::Validation(errors));
     }
     Ok(ChargeRequest {

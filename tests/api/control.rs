@@ -620,6 +620,15 @@ async fn scoped_deletes_take_the_key_from_the_body_and_refuse_what_is_not_a_key(
     };
     setup(KEY).await;
     setup(OTHER_KEY).await;
+    // A rule is added under the key rule its removal applies.
+    let r = app
+        .admin(
+            Method::POST,
+            "/__admin/faults",
+            Some(json!({"server_key": " K", "preset": "unavailable"})),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text);
     let routes = [
         "/__admin/phone-numbers",
         "/__admin/faults",
