@@ -15,7 +15,7 @@
 //! top of the cross-site check every control request passes (`guard.rs`). `?server_key=` (a key, or
 //! `shared` for the fixture accounts every key can use) and `?status=` narrow the overview.
 
-use actix_web::http::{StatusCode, header};
+use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use maud::{Markup, html};
 use serde::{Deserialize, Serialize};
@@ -296,13 +296,7 @@ async fn read_form<T: Form>(
 ) -> Result<T, PageError> {
     let form: Signed<T> = crate::pages::read_form(state, req, payload, Look::Dashboard).await?;
     if form.csrf.as_deref() != Some(form_token(state).as_str()) {
-        return Err(PageError::new(
-            Look::Dashboard,
-            StatusCode::FORBIDDEN,
-            "Form expired",
-            "This form does not come from this server's dashboard (or the server was restarted). Reload the dashboard and try again.",
-        )
-        .back_to(form.fields.back()));
+        return Err(crate::pages::foreign_form(Look::Dashboard).back_to(form.fields.back()));
     }
     Ok(form.fields)
 }

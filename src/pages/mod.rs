@@ -141,15 +141,20 @@ pub async fn read_form<T: serde::de::DeserializeOwned + Default>(
 }
 
 /// A form without the token its page hands out: made elsewhere, or shown before the server
-/// restarted with another secret. Nothing was done, and the link still works.
+/// restarted with another secret. Nothing was done (and a link still works).
 pub fn foreign_form(look: Look) -> PageError {
+    let again = match look {
+        Look::Dashboard => "reload the dashboard",
+        Look::Card => "open the link again",
+    };
     PageError::new(
         look,
         actix_web::http::StatusCode::FORBIDDEN,
         "Form expired",
-        "This form does not come from this page (or the server was restarted since the page was \
-         shown). Nothing was done: open the link again and try again."
-            .to_string(),
+        format!(
+            "This form does not come from this page (or the server was restarted since the page \
+             was shown). Nothing was done: {again} and try again."
+        ),
     )
 }
 
