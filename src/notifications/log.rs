@@ -533,10 +533,10 @@ impl Notifications {
                     // when the ids may name other notifications now), and the rest is scanned
                     // again.
                     if matched.len() >= count {
-                        return Ok((sorted(matched), true));
+                        return Ok((sorted(matched, count), true));
                     }
                     if tokio::time::Instant::now() >= deadline {
-                        return Ok((sorted(matched), false));
+                        return Ok((sorted(matched, count), false));
                     }
                     tokio::task::yield_now().await;
                     continue;
@@ -545,10 +545,10 @@ impl Notifications {
                 seen = Some(caught_up).filter(|_| !stopped_full || matched.len() >= count);
             }
             if matched.len() >= count {
-                return Ok((sorted(matched), true));
+                return Ok((sorted(matched, count), true));
             }
             if tokio::time::timeout_at(deadline, changed).await.is_err() {
-                return Ok((sorted(matched), false));
+                return Ok((sorted(matched, count), false));
             }
         }
     }
@@ -604,9 +604,11 @@ struct Seen {
     generation: u64,
 }
 
-fn sorted(ids: HashSet<u64>) -> Vec<u64> {
+/// The oldest `count` of `ids`: changes caught up after a scan can add past `count`.
+fn sorted(ids: HashSet<u64>, count: usize) -> Vec<u64> {
     let mut ids: Vec<u64> = ids.into_iter().collect();
     ids.sort_unstable();
+    ids.truncate(count);
     ids
 }
 
@@ -1366,6 +1368,32 @@ mod tests {
         };
         tokio::task::yield_now().await;
         let second = record(&log, "k", Uuid::new_v4(), None);
+        let (ids, done) = waiter.await.unwrap().unwrap();
+        assert!(done);
+        assert_eq!(ids, [first, second]);
+    }
+
+    /// A wait answers at most `count` notifications, the oldest, however many matched by the time
+    /// it looked again.
+    #[tokio::test]
+    async fn a_wait_answers_at_most_its_count() {
+        let log = Arc::new(Notifications::new(10));
+        let filter = Filter {
+            state: Some(DeliveryState::Undelivered),
+            ..Filter::default()
+        };
+        let first = record(&log, "k", Uuid::new_v4(), None);
+        let waiter = {
+            let log = log.clone();
+            let filter = filter.clone();
+            tokio::spawn(async move { log.wait(&filter, 2, Duration::from_secs(10)).await })
+        };
+        // The wait's first look finds one; three more come before it looks again, and it catches
+        // up on all of them at once.
+        tokio::task::yield_now().await;
+        let second = record(&log, "k", Uuid::new_v4(), None);
+        record(&log, "k", Uuid::new_v4(), None);
+        record(&log, "k", Uuid::new_v4(), None);
         let (ids, done) = waiter.await.unwrap().unwrap();
         assert!(done);
         assert_eq!(ids, [first, second]);
