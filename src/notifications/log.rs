@@ -756,6 +756,8 @@ impl Log {
         let Some(n) = self.entries.pop_front() else {
             return;
         };
+        // A change, so that a wait that counted it drops it.
+        self.changed(n.id);
         self.bytes = self.bytes.saturating_sub(n.weight);
         if let Some(account) = self.by_account.get_mut(&n.account_id) {
             account.ids.pop_front();
@@ -1397,6 +1399,29 @@ mod tests {
         let (ids, done) = waiter.await.unwrap().unwrap();
         assert!(done);
         assert_eq!(ids, [first, second]);
+    }
+
+    /// A notification the full log drops is no longer counted by a wait that had matched it.
+    #[tokio::test]
+    async fn a_wait_drops_what_the_full_log_sheds() {
+        let log = Arc::new(Notifications::new(3));
+        let filter = Filter {
+            state: Some(DeliveryState::Undelivered),
+            ..Filter::default()
+        };
+        record(&log, "k", Uuid::new_v4(), None);
+        let waiter = {
+            let log = log.clone();
+            let filter = filter.clone();
+            tokio::spawn(async move { log.wait(&filter, 3, Duration::from_secs(10)).await })
+        };
+        tokio::task::yield_now().await;
+        let later: Vec<u64> = (0..3)
+            .map(|_| record(&log, "k", Uuid::new_v4(), None))
+            .collect();
+        let (ids, done) = waiter.await.unwrap().unwrap();
+        assert!(done);
+        assert_eq!(ids, later, "the first was shed");
     }
 
     #[tokio::test]
