@@ -132,15 +132,21 @@ fn refusal(req: &ServiceRequest, state: &AppState, changes_state: bool) -> Optio
     if headers.contains_key(&INSTANCE) {
         return Some(Refusal::Loop);
     }
-    // A `Host` that is not text names no host of this server: it is refused, not skipped.
+    // A `Host` that is not text names no host of this server: it is refused, not skipped. So is a
+    // request target in absolute form (`GET http://name/...`) naming another host: its name is the
+    // request's host (RFC 9112 3.2.2). (A second `Host` never gets here: the HTTP layer refuses
+    // it with 400.)
     let host = match headers.get(header::HOST) {
         Some(h) => Some(h.to_str().unwrap_or("")),
         None => req.uri().authority().map(|a| a.as_str()),
     };
-    if let Some(host) = host
-        && !state.allowed_hosts.allows(host)
+    for host in host
+        .into_iter()
+        .chain(req.uri().authority().map(|a| a.as_str()))
     {
-        return Some(Refusal::ForeignHost(host.to_string()));
+        if !state.allowed_hosts.allows(host) {
+            return Some(Refusal::ForeignHost(host.to_string()));
+        }
     }
     let dialect = dialect(routed_path(req.request()));
     let refused = match dialect {

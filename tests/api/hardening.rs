@@ -794,6 +794,26 @@ async fn requests_for_another_host_name_are_refused() {
         )
         .await;
     assert!(answer.starts_with("HTTP/1.1 421"), "{answer}");
+    // Nor does a second Host hide the first (the HTTP layer refuses it), nor an absolute-form
+    // target name another host.
+    for (head, status) in [
+        (&b"GET /__admin/config HTTP/1.1\r\nHost: localhost\r\nHost: attacker.example\r\nConnection: close\r\n\r\n"[..], "400"),
+        (&b"GET http://attacker.example/__admin/config HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"[..], "421"),
+    ] {
+        let answer = app.exchange(&[head], Duration::ZERO).await;
+        assert!(
+            answer.starts_with(&format!("HTTP/1.1 {status}")),
+            "{}: {answer}",
+            String::from_utf8_lossy(head)
+        );
+    }
+    let answer = app
+        .exchange(
+            &[b"GET http://localhost/__admin/health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"],
+            Duration::ZERO,
+        )
+        .await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     for host in ["localhost:9", "127.0.0.1", "[::1]:8080", "mock.ci:80"] {
         let r = app
             .raw(Method::GET, "/__admin/health", &[("Host", host)], None)
