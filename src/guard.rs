@@ -136,17 +136,17 @@ fn refusal(req: &ServiceRequest, state: &AppState, changes_state: bool) -> Optio
     // request target in absolute form (`GET http://name/...`) naming another host: its name is the
     // request's host (RFC 9112 3.2.2). (A second `Host` never gets here: the HTTP layer refuses
     // it with 400.)
+    let authority = req.uri().authority().map(|a| a.as_str());
     let host = match headers.get(header::HOST) {
         Some(h) => Some(h.to_str().unwrap_or("")),
-        None => req.uri().authority().map(|a| a.as_str()),
+        None => authority,
     };
-    for host in host
+    if let Some(foreign) = [host, authority]
         .into_iter()
-        .chain(req.uri().authority().map(|a| a.as_str()))
+        .flatten()
+        .find(|h| !state.allowed_hosts.allows(h))
     {
-        if !state.allowed_hosts.allows(host) {
-            return Some(Refusal::ForeignHost(host.to_string()));
-        }
+        return Some(Refusal::ForeignHost(foreign.to_string()));
     }
     let dialect = dialect(routed_path(req.request()));
     let refused = match dialect {

@@ -290,55 +290,53 @@ pub(crate) fn change_in(
     due_at: Option<u64>,
 ) -> Result<Arc<Transaction>, ChangeError> {
     let now = app.clock.now_ms();
-    {
-        let t = book.find(owner, id).ok_or(ChangeError::NotFound)?;
-        let current = t.status;
-        if due_at.is_some_and(|at| effective_status(t, at) != TxStatus::Expire) {
-            return Err(ChangeError::NotAllowed { current });
-        }
-        // Past its expiry, only the expiry itself applies (the scheduler records it at once).
-        if change != TxChange::Expire && effective_status(t, now) == TxStatus::Expire {
-            return Err(ChangeError::NotAllowed {
-                current: TxStatus::Expire,
-            });
-        }
-        let mut to = change
-            .apply(current)
-            .ok_or(ChangeError::NotAllowed { current })?;
-        let (account_id, option, amount) = (t.account_id, t.payment_option.clone(), t.gross_amount);
-        let mut deny = None;
-        match (change, current) {
-            // The PIN settles by debiting; a balance that no longer suffices denies, and so does
-            // an account unbound (or an option deactivated) since the charge.
-            (TxChange::Settle, TxStatus::Pending) if !debit(app, &account_id, &option, amount) => {
-                to = TxStatus::Deny;
-                deny = Some(&INSUFFICIENT_BALANCE);
-            }
-            (TxChange::Cancel | TxChange::Expire, TxStatus::Authorize) => {
-                credit(app, &account_id, &option, amount);
-            }
-            _ => {}
-        }
-        let t = book.find_mut(owner, id).ok_or(ChangeError::NotFound)?;
-        if to == TxStatus::Cancel {
-            t.cancelled_while = Some(current);
-        }
-        t.status = to;
-        t.updated_at_ms = now;
-        if deny.is_some() {
-            t.deny_reason = deny;
-        }
-        if to == TxStatus::Settlement {
-            t.settled_at_ms = Some(now);
-        }
-        let id = t.id;
-        let t = book.shared(&id).ok_or(ChangeError::NotFound)?;
-        book.settled(&t);
-        // Under the book's lock, as the charge does: a reset of the key that takes the
-        // transaction out then takes this notification out too.
-        notify(app, &t, false);
-        Ok(t)
+    let t = book.find(owner, id).ok_or(ChangeError::NotFound)?;
+    let current = t.status;
+    if due_at.is_some_and(|at| effective_status(t, at) != TxStatus::Expire) {
+        return Err(ChangeError::NotAllowed { current });
     }
+    // Past its expiry, only the expiry itself applies (the scheduler records it at once).
+    if change != TxChange::Expire && effective_status(t, now) == TxStatus::Expire {
+        return Err(ChangeError::NotAllowed {
+            current: TxStatus::Expire,
+        });
+    }
+    let mut to = change
+        .apply(current)
+        .ok_or(ChangeError::NotAllowed { current })?;
+    let (account_id, option, amount) = (t.account_id, t.payment_option.clone(), t.gross_amount);
+    let mut deny = None;
+    match (change, current) {
+        // The PIN settles by debiting; a balance that no longer suffices denies, and so does
+        // an account unbound (or an option deactivated) since the charge.
+        (TxChange::Settle, TxStatus::Pending) if !debit(app, &account_id, &option, amount) => {
+            to = TxStatus::Deny;
+            deny = Some(&INSUFFICIENT_BALANCE);
+        }
+        (TxChange::Cancel | TxChange::Expire, TxStatus::Authorize) => {
+            credit(app, &account_id, &option, amount);
+        }
+        _ => {}
+    }
+    let t = book.find_mut(owner, id).ok_or(ChangeError::NotFound)?;
+    if to == TxStatus::Cancel {
+        t.cancelled_while = Some(current);
+    }
+    t.status = to;
+    t.updated_at_ms = now;
+    if deny.is_some() {
+        t.deny_reason = deny;
+    }
+    if to == TxStatus::Settlement {
+        t.settled_at_ms = Some(now);
+    }
+    let id = t.id;
+    let t = book.shared(&id).ok_or(ChangeError::NotFound)?;
+    book.settled(&t);
+    // Under the book's lock, as the charge does: a reset of the key that takes the
+    // transaction out then takes this notification out too.
+    notify(app, &t, false);
+    Ok(t)
 }
 
 /// The answer an `Idempotency-Key` of `owner` got within its window, if any: Midtrans answers a
@@ -389,21 +387,11 @@ fn effective_status(t: &Transaction, now_ms: u64) -> TxStatus {
 }
 
 /// Refunds all or part of a settled transaction, credits the option back, and records the two
-/// notifications a refund sends (the second with `bank_confirmed_at`).
+/// notifications a refund sends (the second with `bank_confirmed_at`), under a hold of the book's
+/// lock that the caller has (see [`idempotent`]).
 ///
 /// # Errors
 /// [`RefundError`]: nothing changed.
-pub fn refund(
-    app: &AppState,
-    owner: &str,
-    id: &str,
-    req: RefundRequest,
-) -> Result<(Arc<Transaction>, Refund), RefundError> {
-    app.transactions
-        .with(|book| refund_in(app, book, owner, id, req))
-}
-
-/// [`refund`] under a hold of the book's lock that the caller has.
 pub(crate) fn refund_in(
     app: &AppState,
     book: &mut Book,
@@ -412,57 +400,55 @@ pub(crate) fn refund_in(
     req: RefundRequest,
 ) -> Result<(Arc<Transaction>, Refund), RefundError> {
     let now = app.clock.now_ms();
+    let t = book.find(Some(owner), id).ok_or(RefundError::NotFound)?;
+    if !matches!(t.status, TxStatus::Settlement | TxStatus::PartialRefund)
+        || t.refunds.len() >= crate::limits::REFUNDS_MAX
     {
-        let t = book.find(Some(owner), id).ok_or(RefundError::NotFound)?;
-        if !matches!(t.status, TxStatus::Settlement | TxStatus::PartialRefund)
-            || t.refunds.len() >= crate::limits::REFUNDS_MAX
-        {
-            return Err(RefundError::NotAllowed);
-        }
-        if let Some(key) = &req.refund_key
-            && t.refunds.iter().any(|r| *r.refund_key == **key)
-        {
-            return Err(RefundError::Duplicate);
-        }
-        let left = t
-            .gross_amount
-            .checked_sub(t.refunded())
-            .unwrap_or(Amount::ZERO);
-        let amount = req.amount.unwrap_or(left);
-        if amount.is_zero() || amount > left {
-            return Err(RefundError::InvalidAmount);
-        }
-        let (account_id, option) = (t.account_id, t.payment_option.clone());
-        let refund = Refund {
-            refund_chargeback_id: book.next_refund_id(),
-            refund_chargeback_uuid: app.ids.uuid(),
-            refund_key: req
-                .refund_key
-                .clone()
-                .unwrap_or_else(|| app.ids.uuid().to_string())
-                .into_boxed_str(),
-            refund_amount: amount,
-            reason: req.reason.clone().map(String::into_boxed_str),
-            direct: req.direct,
-            created_at_ms: now,
-        };
-        credit(app, &account_id, &option, amount);
-        let t = book
-            .find_mut(Some(owner), id)
-            .ok_or(RefundError::NotFound)?;
-        t.refunds.push(refund.clone());
-        t.status = if t.refunded() >= t.gross_amount {
-            TxStatus::Refund
-        } else {
-            TxStatus::PartialRefund
-        };
-        t.updated_at_ms = now;
-        let id = t.id;
-        let t = book.shared(&id).ok_or(RefundError::NotFound)?;
-        notify(app, &t, false);
-        notify(app, &t, true);
-        Ok((t, refund))
+        return Err(RefundError::NotAllowed);
     }
+    if let Some(key) = &req.refund_key
+        && t.refunds.iter().any(|r| *r.refund_key == **key)
+    {
+        return Err(RefundError::Duplicate);
+    }
+    let left = t
+        .gross_amount
+        .checked_sub(t.refunded())
+        .unwrap_or(Amount::ZERO);
+    let amount = req.amount.unwrap_or(left);
+    if amount.is_zero() || amount > left {
+        return Err(RefundError::InvalidAmount);
+    }
+    let (account_id, option) = (t.account_id, t.payment_option.clone());
+    let refund = Refund {
+        refund_chargeback_id: book.next_refund_id(),
+        refund_chargeback_uuid: app.ids.uuid(),
+        refund_key: req
+            .refund_key
+            .clone()
+            .unwrap_or_else(|| app.ids.uuid().to_string())
+            .into_boxed_str(),
+        refund_amount: amount,
+        reason: req.reason.clone().map(String::into_boxed_str),
+        direct: req.direct,
+        created_at_ms: now,
+    };
+    credit(app, &account_id, &option, amount);
+    let t = book
+        .find_mut(Some(owner), id)
+        .ok_or(RefundError::NotFound)?;
+    t.refunds.push(refund.clone());
+    t.status = if t.refunded() >= t.gross_amount {
+        TxStatus::Refund
+    } else {
+        TxStatus::PartialRefund
+    };
+    t.updated_at_ms = now;
+    let id = t.id;
+    let t = book.shared(&id).ok_or(RefundError::NotFound)?;
+    notify(app, &t, false);
+    notify(app, &t, true);
+    Ok((t, refund))
 }
 
 /// Expires every pending transaction and lapses every hold whose time has come.

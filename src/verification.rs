@@ -76,10 +76,7 @@ fn lookup(req: &HttpRequest, state: &AppState) -> Result<(Flow, Arc<Transaction>
 /// Why the page cannot take a PIN now, if it cannot.
 fn unusable(state: &AppState, flow: Flow, t: &Transaction) -> Option<PageError> {
     if flow == Flow::Web && t.web_link_used {
-        return Some(gone(
-            "Link already used",
-            "This payment link has already been used: the web link works once.",
-        ));
+        return Some(link_used());
     }
     let now = state.clock.now_ms();
     if t.status == TxStatus::Pending && (t.links_expire_at_ms <= now || t.expires_at_ms <= now) {
@@ -157,10 +154,7 @@ async fn submit(
         if pressed_again(&now) {
             return Ok(outcome(&now));
         }
-        return Err(gone(
-            "Link already used",
-            "This payment link has already been used: the web link works once.",
-        ));
+        return Err(link_used());
     }
     let t = match payments::change(&state, None, &t.id.to_string(), TxChange::Settle) {
         Ok(t) => t,
@@ -255,6 +249,13 @@ fn result(t: &Transaction) -> Markup {
         }
         p { "You can close this page and go back to the merchant." }
     }
+}
+
+fn link_used() -> PageError {
+    gone(
+        "Link already used",
+        "This payment link has already been used: the web link works once.",
+    )
 }
 
 fn gone(title: &str, text: &str) -> PageError {

@@ -21,7 +21,7 @@ use crate::error::{ApiError, MSG_TOKEN_INVALID};
 use crate::json;
 use crate::limits;
 use crate::money::Amount;
-use crate::payments::{self, ChangeError, ChargeError, ChargeRequest};
+use crate::payments::{self, ChargeError, ChargeRequest};
 
 /// A `custom_expiry` shorter than this is refused (reference 2.1).
 pub const CUSTOM_EXPIRY_MIN: Duration = Duration::from_secs(20);
@@ -479,12 +479,8 @@ pub async fn capture(
             ]));
         }
         let capture = TxChange::Capture;
-        let t = payments::change_in(&state, book, Some(&server_key), &id, capture, None).map_err(
-            |e| match e {
-                ChangeError::NotFound => ApiError::TransactionNotFound,
-                ChangeError::NotAllowed { .. } => ApiError::CannotModify,
-            },
-        )?;
+        let t = payments::change_in(&state, book, Some(&server_key), &id, capture, None)
+            .map_err(super::transaction::change_error)?;
         Ok(web::Bytes::from(ChargeBody::new(&state, &t).write()))
     })?;
     Ok(json_answer(answer))

@@ -95,7 +95,7 @@ pub fn status_body(state: &AppState, t: &Transaction) -> Value {
     Value::Object(m)
 }
 
-fn change_error(e: ChangeError) -> ApiError {
+pub(super) fn change_error(e: ChangeError) -> ApiError {
     match e {
         ChangeError::NotFound => ApiError::TransactionNotFound,
         ChangeError::NotAllowed { .. } => ApiError::CannotModify,

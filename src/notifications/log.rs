@@ -654,9 +654,7 @@ impl Log {
         None
     }
 
-    /// Brings `matched` up to date with the ids changed since `since`: they match as they are
-    /// now, or not at all. Returns where the next look starts, or `None` when the feed no longer
-    /// reaches back to `since` (the next look scans again).
+    /// Where a wait's look at the log stands now.
     fn seen(&self) -> Seen {
         Seen {
             changes_end: self.changes_end,
@@ -674,16 +672,13 @@ impl Log {
             matched.clear();
             return None;
         }
-        // A merchant's notifications removed: ids are never reused within a generation, so what
-        // is gone is simply dropped.
-        if self.removals != since.removals {
+        // A merchant's notifications removed, or more changes than the feed holds: ids are never
+        // reused within a generation, so each one matched is looked at again as it is now.
+        let changes = self.changes_since(since.changes_end);
+        if self.removals != since.removals || changes.is_none() {
             matched.retain(|&id| self.get(id).is_some_and(|n| filter.matches(n)));
         }
-        let Some(changes) = self.changes_since(since.changes_end) else {
-            matched.retain(|&id| self.get(id).is_some_and(|n| filter.matches(n)));
-            return None;
-        };
-        for id in changes {
+        for id in changes? {
             if self.get(id).is_some_and(|n| filter.matches(n)) {
                 matched.insert(id);
             } else {
@@ -1338,6 +1333,16 @@ mod tests {
         assert_eq!(n.attempts.back().unwrap().number, n.attempts_total);
     }
 
+    /// A wait of up to 10 s on a task of its own, which runs when the test yields.
+    fn spawn_wait(
+        log: &Arc<Notifications>,
+        filter: &Filter,
+        count: usize,
+    ) -> tokio::task::JoinHandle<Result<(Vec<u64>, bool), TooManyWaiters>> {
+        let (log, filter) = (log.clone(), filter.clone());
+        tokio::spawn(async move { log.wait(&filter, count, Duration::from_secs(10)).await })
+    }
+
     /// A wait's first look reads the log a scan budget at a time (the lock is let go between the
     /// pieces), and finds what matches past the first piece.
     #[tokio::test]
@@ -1363,11 +1368,7 @@ mod tests {
             assert_eq!(inner.scan_piece(&filter, stop, 2, &mut matched), None);
             assert_eq!(matched, HashSet::from([first]));
         }
-        let waiter = {
-            let log = log.clone();
-            let filter = filter.clone();
-            tokio::spawn(async move { log.wait(&filter, 2, Duration::from_secs(10)).await })
-        };
+        let waiter = spawn_wait(&log, &filter, 2);
         tokio::task::yield_now().await;
         let second = record(&log, "k", Uuid::new_v4(), None);
         let (ids, done) = waiter.await.unwrap().unwrap();
@@ -1385,11 +1386,7 @@ mod tests {
             ..Filter::default()
         };
         let first = record(&log, "k", Uuid::new_v4(), None);
-        let waiter = {
-            let log = log.clone();
-            let filter = filter.clone();
-            tokio::spawn(async move { log.wait(&filter, 2, Duration::from_secs(10)).await })
-        };
+        let waiter = spawn_wait(&log, &filter, 2);
         // The wait's first look finds one; three more come before it looks again, and it catches
         // up on all of them at once.
         tokio::task::yield_now().await;
@@ -1410,11 +1407,7 @@ mod tests {
             ..Filter::default()
         };
         record(&log, "k", Uuid::new_v4(), None);
-        let waiter = {
-            let log = log.clone();
-            let filter = filter.clone();
-            tokio::spawn(async move { log.wait(&filter, 3, Duration::from_secs(10)).await })
-        };
+        let waiter = spawn_wait(&log, &filter, 3);
         tokio::task::yield_now().await;
         let later: Vec<u64> = (0..3)
             .map(|_| record(&log, "k", Uuid::new_v4(), None))
@@ -1431,11 +1424,7 @@ mod tests {
             state: Some(DeliveryState::Undelivered),
             ..Filter::default()
         };
-        let waiter = {
-            let log = log.clone();
-            let filter = filter.clone();
-            tokio::spawn(async move { log.wait(&filter, 2, Duration::from_secs(10)).await })
-        };
+        let waiter = spawn_wait(&log, &filter, 2);
         tokio::task::yield_now().await;
         record(&log, "k", Uuid::new_v4(), None);
         record(&log, "k", Uuid::new_v4(), Some("http://x.test/"));

@@ -317,13 +317,16 @@ async fn a_charge_at_the_threshold_waits_for_the_pin_on_the_verification_page() 
         .expect("form token")
         .to_string();
 
+    // The PIN form as the page sends it.
+    let send_pin = |pin: &str| {
+        no_redirects
+            .post(&web)
+            .form(&[("token", token_value.as_str()), ("pin", pin)])
+            .send()
+    };
+
     // A wrong PIN changes nothing.
-    let wrong = no_redirects
-        .post(&web)
-        .form(&[("token", token_value.as_str()), ("pin", "000000")])
-        .send()
-        .await
-        .unwrap();
+    let wrong = send_pin("000000").await.unwrap();
     assert_eq!(wrong.status(), 422);
     let status = app.tx(KEY, "order-pin", "status", None).await;
     assert_eq!(status.body["transaction_status"], "pending");
@@ -347,12 +350,7 @@ async fn a_charge_at_the_threshold_waits_for_the_pin_on_the_verification_page() 
     assert_eq!(status.body["transaction_status"], "pending");
 
     // The right PIN settles, debits, and goes back to the merchant.
-    let right = no_redirects
-        .post(&web)
-        .form(&[("token", token_value.as_str()), ("pin", "112233")])
-        .send()
-        .await
-        .unwrap();
+    let right = send_pin("112233").await.unwrap();
     assert_eq!(right.status(), 303);
     assert_eq!(right.headers()["location"], "https://merchant.test/done");
     assert_eq!(app.balance(KEY, &account, WALLET).await, "900000.00");
@@ -361,21 +359,11 @@ async fn a_charge_at_the_threshold_waits_for_the_pin_on_the_verification_page() 
     // the first, and pays nothing more; a wrong PIN after it is told the link is used.
     let again = no_redirects.get(&web).send().await.unwrap();
     assert_eq!(again.status(), 410);
-    let second = no_redirects
-        .post(&web)
-        .form(&[("token", token_value.as_str()), ("pin", "112233")])
-        .send()
-        .await
-        .unwrap();
+    let second = send_pin("112233").await.unwrap();
     assert_eq!(second.status(), 303);
     assert_eq!(second.headers()["location"], "https://merchant.test/done");
     assert_eq!(app.balance(KEY, &account, WALLET).await, "900000.00");
-    let wrong = no_redirects
-        .post(&web)
-        .form(&[("token", token_value.as_str()), ("pin", "000000")])
-        .send()
-        .await
-        .unwrap();
+    let wrong = send_pin("000000").await.unwrap();
     assert_eq!(wrong.status(), 410);
 
     // Assert: pending, then settlement.
@@ -416,12 +404,7 @@ async fn a_charge_at_the_threshold_waits_for_the_pin_on_the_verification_page() 
         )
         .await;
     assert_eq!(refunded.body["status_code"], "200", "{}", refunded.text);
-    let late = no_redirects
-        .post(&web)
-        .form(&[("token", token_value.as_str()), ("pin", "112233")])
-        .send()
-        .await
-        .unwrap();
+    let late = send_pin("112233").await.unwrap();
     assert_eq!(late.status(), 410);
 }
 
@@ -1220,6 +1203,19 @@ async fn an_idempotency_key_of_any_bytes_replays() {
     ids.dedup();
     assert_eq!(ids.len(), keys.len(), "each key its own charge");
     assert_eq!(app.balance(KEY, &account, WALLET).await, "995000.00");
+    // The limit counts characters of text: 46 of them in 92 bytes are a key, 47 are none.
+    let at_limit = "é".repeat(46);
+    let first = reply(send("b-46", at_limit.as_bytes()).await.unwrap()).await;
+    let again = reply(send("b-46-again", at_limit.as_bytes()).await.unwrap()).await;
+    assert_eq!(first.text, again.text, "46 characters replay");
+    let past = "é".repeat(47);
+    let first = reply(send("b-47", past.as_bytes()).await.unwrap()).await;
+    let again = reply(send("b-47-again", past.as_bytes()).await.unwrap()).await;
+    assert_eq!(again.body["status_code"], "200", "{}", again.text);
+    assert_ne!(
+        first.body["transaction_id"], again.body["transaction_id"],
+        "47 characters are ignored"
+    );
 }
 
 /// The key is global across the POST endpoints (Midtrans): a refund or a cancel retried with its
